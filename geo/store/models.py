@@ -1,0 +1,200 @@
+"""Tables of the risk register (GeoAlchemy2). Geometries are lon/lat in CGCS2000 (EPSG:4490)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    MetaData,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SRID = 4490
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+def _geom(kind: str, nullable: bool = False) -> Mapped[Any]:
+    # Indexes are made by the migrations (GiST, named), not by GeoAlchemy2's implicit ones.
+    return mapped_column(Geometry(kind, srid=SRID, spatial_index=False), nullable=nullable)
+
+
+class TimestampMixin:
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    version: Mapped[int] = mapped_column(Integer, server_default="1", default=1)
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
+
+
+class Jurisdiction(Base):
+    """Administrative unit or zone (行政区划 / 网格 / 园区) with its boundary."""
+
+    __tablename__ = "jurisdictions"
+
+    adcode: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(16))
+    parent_adcode: Mapped[str | None] = mapped_column(
+        String(12), ForeignKey("jurisdictions.adcode", ondelete="RESTRICT"), index=True
+    )
+    geom: Mapped[Any] = _geom("MULTIPOLYGON")
+    source: Mapped[str | None] = mapped_column(Text)
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_jurisdictions_geom_gist", "geom", postgresql_using="gist"),
+        CheckConstraint(
+            "level IN ('province','city','county','township','village','grid','park')", name="level_known"
+        ),
+        CheckConstraint("adcode ~ '^[0-9A-Za-z_-]{2,12}$'", name="adcode_form"),
+    )
+
+
+class Enterprise(TimestampMixin, Base):
+    """A production or business unit (生产经营单位) and its register header (一企一册)."""
+
+    __tablename__ = "enterprises"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    sector: Mapped[str] = mapped_column(String(40), index=True)
+    business_type: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[Any] = _geom("POINT")
+    site: Mapped[Any] = _geom("MULTIPOLYGON", nullable=True)
+    employees: Mapped[int | None] = mapped_column(Integer)
+    supervising_department: Mapped[str | None] = mapped_column(Text)
+    contact_person: Mapped[str | None] = mapped_column(Text)
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    jurisdiction_adcode: Mapped[str | None] = mapped_column(
+        String(12), ForeignKey("jurisdictions.adcode", ondelete="SET NULL"), index=True
+    )
+
+    __table_args__ = (
+        Index("ix_enterprises_geom_gist", "geom", postgresql_using="gist"),
+        Index("ix_enterprises_site_gist", "site", postgresql_using="gist"),
+        CheckConstraint("char_length(credit_code) = 18", name="credit_code_length"),
+        CheckConstraint("employees IS NULL OR employees >= 0", name="employees_nonneg"),
+    )
+
+
+class RiskUnit(TimestampMixin, Base):
+    """A risk point or area (风险点 / 风险区域) of an enterprise, or a public-area risk (公共区域风险)."""
+
+    __tablename__ = "risk_units"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("enterprises.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text)
+    sector: Mapped[str | None] = mapped_column(String(40))
+    geom: Mapped[Any] = _geom("GEOMETRY")
+    level: Mapped[int] = mapped_column(SmallInteger, index=True)
+    assessment_method: Mapped[str] = mapped_column(String(8))
+    assessment_inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    assessment_score: Mapped[float | None] = mapped_column(Float)
+    assessment_table: Mapped[str | None] = mapped_column(String(32))
+    accident_types: Mapped[list[str]] = mapped_column(ARRAY(String(2)), server_default="{}", default=list)
+    hazards: Mapped[str | None] = mapped_column(Text)
+    control_measures: Mapped[str | None] = mapped_column(Text)
+    control_level: Mapped[str | None] = mapped_column(String(16))
+    responsible_department: Mapped[str | None] = mapped_column(Text)
+    responsible_person: Mapped[str | None] = mapped_column(Text)
+    responsible_phone: Mapped[str | None] = mapped_column(String(32))
+    assessed_on: Mapped[dt.date | None] = mapped_column(Date)
+    next_assessment_due: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    max_occupancy: Mapped[int | None] = mapped_column(Integer)
+    jurisdiction_adcode: Mapped[str | None] = mapped_column(
+        String(12), ForeignKey("jurisdictions.adcode", ondelete="SET NULL"), index=True
+    )
+
+    __table_args__ = (
+        Index("ix_risk_units_geom_gist", "geom", postgresql_using="gist"),
+        CheckConstraint("level BETWEEN 1 AND 4", name="level_range"),
+        CheckConstraint("kind IN ('enterprise','public_area')", name="kind_known"),
+        CheckConstraint("(kind = 'enterprise') = (enterprise_id IS NOT NULL)", name="kind_matches_owner"),
+        CheckConstraint("assessment_method IN ('LEC','LS','MES','direct')", name="method_known"),
+        CheckConstraint(
+            "control_level IS NULL OR control_level IN ('company','workshop','team','post')",
+            name="control_level_known",
+        ),
+        CheckConstraint(
+            "GeometryType(geom) IN ('POINT','LINESTRING','POLYGON','MULTIPOINT','MULTILINESTRING','MULTIPOLYGON')",
+            name="geom_kind",
+        ),
+        CheckConstraint("max_occupancy IS NULL OR max_occupancy >= 0", name="occupancy_nonneg"),
+        UniqueConstraint("enterprise_id", "name"),
+    )
+
+
+class ProtectionTarget(TimestampMixin, Base):
+    """A protection target (防护目标): school, hospital, housing… classed per GB 36894-2018."""
+
+    __tablename__ = "protection_targets"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    gb_class: Mapped[str] = mapped_column(String(16), index=True)
+    gb_class_derived: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
+    population: Mapped[int | None] = mapped_column(Integer)
+    households: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[Any] = _geom("GEOMETRY")
+    jurisdiction_adcode: Mapped[str | None] = mapped_column(
+        String(12), ForeignKey("jurisdictions.adcode", ondelete="SET NULL"), index=True
+    )
+
+    __table_args__ = (
+        Index("ix_protection_targets_geom_gist", "geom", postgresql_using="gist"),
+        CheckConstraint(
+            "gb_class IN ('high_sensitive','important','general_1','general_2','general_3')",
+            name="gb_class_known",
+        ),
+        CheckConstraint("population IS NULL OR population >= 0", name="population_nonneg"),
+        CheckConstraint("households IS NULL OR households >= 0", name="households_nonneg"),
+        CheckConstraint(
+            "GeometryType(geom) IN ('POINT','POLYGON','MULTIPOINT','MULTIPOLYGON')", name="geom_kind"
+        ),
+    )
+
+
+SPATIAL_COLUMNS = {
+    "jurisdictions": ["geom"],
+    "enterprises": ["geom", "site"],
+    "risk_units": ["geom"],
+    "protection_targets": ["geom"],
+}

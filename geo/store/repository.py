@@ -1,0 +1,385 @@
+"""Data access for the register: every query riskmap runs against PostGIS goes through here.
+
+Values are always bound parameters; identifiers come only from the table specs below.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import shapely
+from geoalchemy2.shape import from_shape
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement, Select
+
+from geo.errors import Conflict, InvalidInput, NotFound, Problem
+from geo.store.models import SRID, Enterprise, Jurisdiction, ProtectionTarget, RiskUnit
+from geo.vocab import ADMIN_LEVELS
+
+J = Jurisdiction.__table__
+E = Enterprise.__table__
+R = RiskUnit.__table__
+P = ProtectionTarget.__table__
+
+_LEVEL_RANK = {str(level): rank for rank, level in enumerate(ADMIN_LEVELS, start=1)}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """How one register table is read and written."""
+
+    name: str
+    table: Table
+    key: str
+    geometry: str
+    properties: tuple[str, ...]
+    geometries_in_properties: tuple[str, ...] = ()
+    unique_fields: Mapping[str, str] = field(default_factory=dict)  # constraint name → field
+
+
+JURISDICTIONS = Resource(
+    "jurisdiction",
+    J,
+    "adcode",
+    "geom",
+    ("adcode", "name", "level", "parent_adcode", "source", "synthetic", "created_at"),
+)
+ENTERPRISES = Resource(
+    "enterprise",
+    E,
+    "id",
+    "geom",
+    (
+        "id", "credit_code", "name", "sector", "business_type", "address", "employees",
+        "supervising_department", "contact_person", "contact_phone", "jurisdiction_adcode",
+        "synthetic", "version", "created_at", "updated_at",
+    ),
+    geometries_in_properties=("site",),
+    unique_fields={"uq_enterprises_credit_code": "credit_code"},
+)
+RISK_UNITS = Resource(
+    "risk unit",
+    R,
+    "id",
+    "geom",
+    (
+        "id", "enterprise_id", "kind", "name", "sector", "level", "assessment_method", "assessment_inputs",
+        "assessment_score", "assessment_table", "accident_types", "hazards", "control_measures",
+        "control_level", "responsible_department", "responsible_person", "responsible_phone",
+        "assessed_on", "next_assessment_due", "max_occupancy", "jurisdiction_adcode", "synthetic",
+        "version", "created_at", "updated_at",
+    ),
+    unique_fields={"uq_risk_units_enterprise_id_name": "name"},
+)
+PROTECTION_TARGETS = Resource(
+    "protection target",
+    P,
+    "id",
+    "geom",
+    (
+        "id", "name", "type", "gb_class", "gb_class_derived", "population", "households", "address",
+        "jurisdiction_adcode", "synthetic", "version", "created_at", "updated_at",
+    ),
+)
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+# --- jurisdictions -------------------------------------------------------------------------------
+
+
+def jurisdiction_subtree(adcode: str) -> Select[Any]:
+    """adcode and everything below it (a recursive walk down parent_adcode)."""
+    top = select(J.c.adcode).where(J.c.adcode == adcode).cte("subtree", recursive=True)
+    top = top.union_all(select(J.c.adcode).where(J.c.parent_adcode == top.c.adcode))
+    return select(top.c.adcode)
+
+
+def get_jurisdiction_row(conn: Connection, adcode: str) -> dict[str, Any]:
+    row = conn.execute(select(J.c.adcode, J.c.name, J.c.level).where(J.c.adcode == adcode)).mappings().first()
+    if row is None:
+        raise NotFound(f"no jurisdiction with adcode {adcode!r}")
+    return dict(row)
+
+
+def _covering_admin_unit(
+    conn: Connection, geom: BaseGeometry, within: str | None = None
+) -> str | None:
+    """The deepest administrative unit covering a representative point of `geom`."""
+    point = geom if geom.geom_type == "Point" else geom.representative_point()
+    rank = func.array_position(
+        text("ARRAY['province','city','county','township','village']::text[]"), J.c.level
+    )
+    q = (
+        select(J.c.adcode)
+        .where(J.c.level.in_([str(x) for x in ADMIN_LEVELS]))
+        .where(func.ST_Covers(J.c.geom, from_shape(point, srid=SRID)))
+        .order_by(rank.desc())
+        .limit(1)
+    )
+    if within is not None:
+        q = q.where(J.c.adcode.in_(jurisdiction_subtree(within)))
+    return conn.execute(q).scalar()
+
+
+def assign_jurisdiction(
+    conn: Connection, geom: BaseGeometry, declared: str | None, *, field_name: str
+) -> str | None:
+    """The unit to file a row under: the deepest admin unit containing it, inside `declared` if given."""
+    if declared is None:
+        return _covering_admin_unit(conn, geom)
+    exists = conn.execute(select(J.c.geom.is_not(None)).where(J.c.adcode == declared)).scalar()
+    if exists is None:
+        raise InvalidInput.one(field_name, f"no jurisdiction with adcode {declared!r}", f"行政区划 {declared} 不存在")
+    found = _covering_admin_unit(conn, geom, within=declared)
+    if found is None:
+        raise InvalidInput.one(
+            field_name,
+            f"the geometry lies outside jurisdiction {declared}",
+            f"位置不在所申报的行政区划 {declared} 内",
+        )
+    return found
+
+
+def _reassign_into(conn: Connection, adcode: str, parent: str | None) -> None:
+    """A newly loaded unit (say a township) takes the rows of its parent that it covers."""
+    for table in (E, P, R):
+        point = func.ST_PointOnSurface(table.c.geom)
+        conn.execute(
+            update(table)
+            .where(table.c.jurisdiction_adcode.is_not_distinct_from(parent))
+            .where(func.ST_Covers(select(J.c.geom).where(J.c.adcode == adcode).scalar_subquery(), point))
+            .values(jurisdiction_adcode=adcode)
+        )
+
+
+def create_jurisdiction(conn: Connection, values: Mapping[str, Any], geom: BaseGeometry) -> dict[str, Any]:
+    adcode = values["adcode"]
+    if conn.execute(select(J.c.adcode).where(J.c.adcode == adcode)).first():
+        raise Conflict(f"a jurisdiction with adcode {adcode} exists already")
+    parent = values.get("parent_adcode")
+    if parent is not None and not conn.execute(select(J.c.adcode).where(J.c.adcode == parent)).first():
+        raise InvalidInput.one("properties.parent_adcode", f"no jurisdiction with adcode {parent!r}")
+    conn.execute(insert(J).values(**values, geom=from_shape(geom, srid=SRID)))
+    if str(values["level"]) in _LEVEL_RANK:
+        _reassign_into(conn, adcode, parent)
+    return get_feature(conn, JURISDICTIONS, adcode)
+
+
+def upsert_jurisdictions(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Bulk load boundaries (the demo, imports): insert or replace by adcode, parents first."""
+    stmt = text(
+        """
+        INSERT INTO jurisdictions (adcode, name, level, parent_adcode, source, synthetic, geom)
+        VALUES (:adcode, :name, :level, :parent_adcode, :source, :synthetic,
+                ST_Multi(ST_GeomFromWKB(:wkb, 4490)))
+        ON CONFLICT (adcode) DO UPDATE SET name = EXCLUDED.name, level = EXCLUDED.level,
+            parent_adcode = EXCLUDED.parent_adcode, source = EXCLUDED.source,
+            synthetic = EXCLUDED.synthetic, geom = EXCLUDED.geom
+        """
+    )
+    params = [
+        {
+            "adcode": r["adcode"], "name": r["name"], "level": r["level"],
+            "parent_adcode": r.get("parent_adcode"), "source": r.get("source"),
+            "synthetic": bool(r.get("synthetic", False)), "wkb": shapely.to_wkb(r["geometry"]),
+        }
+        for r in rows
+    ]
+    if params:
+        conn.execute(stmt, params)
+    return len(params)
+
+
+# --- generic reads ---------------------------------------------------------------------------------
+
+
+def _columns(res: Resource) -> list[ColumnElement[Any]]:
+    cols: list[ColumnElement[Any]] = [res.table.c[name] for name in res.properties]
+    cols.append(func.ST_AsBinary(res.table.c[res.geometry]).label("_geom"))
+    for g in res.geometries_in_properties:
+        cols.append(func.ST_AsBinary(res.table.c[g]).label(f"_{g}"))
+    return cols
+
+
+def _shape_row(res: Resource, row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["geometry"] = shapely.from_wkb(bytes(out.pop("_geom")))
+    for g in res.geometries_in_properties:
+        raw = out.pop(f"_{g}")
+        out[g] = shapely.from_wkb(bytes(raw)) if raw is not None else None
+    return out
+
+
+def _enterprise_extras(res: Resource) -> list[ColumnElement[Any]]:
+    if res is not ENTERPRISES:
+        return []
+    # Enterprise level (就高): the highest level (smallest number) among its risk units.
+    level = select(func.min(R.c.level)).where(R.c.enterprise_id == E.c.id).scalar_subquery()
+    count = select(func.count()).where(R.c.enterprise_id == E.c.id).scalar_subquery()
+    return [level.label("level"), count.label("risk_unit_count")]
+
+
+def get_feature(conn: Connection, res: Resource, key: Any) -> dict[str, Any]:
+    q = select(*_columns(res), *_enterprise_extras(res)).where(res.table.c[res.key] == key)
+    row = conn.execute(q).mappings().first()
+    if row is None:
+        raise NotFound(f"no {res.name} with {res.key} {key}")
+    return _shape_row(res, row)
+
+
+def list_features(
+    conn: Connection,
+    res: Resource,
+    *,
+    adcode: str | None = None,
+    bbox: Sequence[float] | None = None,
+    filters: Mapping[str, Any] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Page:
+    t = res.table
+    where: list[ColumnElement[bool]] = []
+    if adcode is not None:
+        j = get_jurisdiction_row(conn, adcode)
+        if res is JURISDICTIONS:
+            where.append(t.c.adcode.in_(jurisdiction_subtree(adcode)))
+        elif j["level"] in _LEVEL_RANK:
+            where.append(t.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+        else:  # parks and grids are zones cutting across the admin tree: filter by place
+            zone = select(J.c.geom).where(J.c.adcode == adcode).scalar_subquery()
+            where.append(func.ST_Intersects(t.c[res.geometry], zone))
+    if bbox is not None:
+        env = func.ST_MakeEnvelope(bbox[0], bbox[1], bbox[2], bbox[3], SRID)
+        where.append(func.ST_Intersects(t.c[res.geometry], env))
+    for name, value in (filters or {}).items():
+        if value is not None:
+            where.append(t.c[name] == value)
+    total = conn.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
+    q = (
+        select(*_columns(res), *_enterprise_extras(res))
+        .where(*where)
+        .order_by(t.c[res.key])
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = [_shape_row(res, r) for r in conn.execute(q).mappings()]
+    return Page(rows=rows, total=total, limit=limit, offset=offset)
+
+
+# --- generic writes --------------------------------------------------------------------------------
+
+
+def _write_values(res: Resource, values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "geometry":
+            out[res.geometry] = from_shape(value, srid=SRID)
+        elif name in res.geometries_in_properties:
+            out[name] = None if value is None else from_shape(value, srid=SRID)
+        elif name == "assessment_inputs" and value is not None:
+            out[name] = json.loads(json.dumps(value))
+        else:
+            out[name] = value
+    return out
+
+
+def _integrity(res: Resource, exc: IntegrityError) -> Exception:
+    constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or ""
+    if constraint in res.unique_fields:
+        f = res.unique_fields[constraint]
+        return Conflict(f"properties.{f}: another {res.name} has the same {f}")
+    if constraint.startswith("fk_"):
+        col = constraint.removeprefix(f"fk_{res.table.name}_")
+        return InvalidInput([Problem(f"properties.{col}", "refers to a row that does not exist")])
+    return InvalidInput([Problem("body", f"rejected by the database constraint {constraint or 'unknown'}")])
+
+
+def create_feature(conn: Connection, res: Resource, values: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        with conn.begin_nested():
+            key = conn.execute(insert(res.table).values(**_write_values(res, values)).returning(
+                res.table.c[res.key]
+            )).scalar_one()
+    except IntegrityError as exc:
+        raise _integrity(res, exc) from None
+    return get_feature(conn, res, key)
+
+
+def update_feature(
+    conn: Connection,
+    res: Resource,
+    key: Any,
+    values: Mapping[str, Any],
+    *,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
+    t = res.table
+    q = update(t).where(t.c[res.key] == key)
+    if expected_version is not None:
+        q = q.where(t.c.version == expected_version)
+    q = q.values(**_write_values(res, values), version=t.c.version + 1, updated_at=func.now())
+    try:
+        with conn.begin_nested():
+            n = conn.execute(q).rowcount
+    except IntegrityError as exc:
+        raise _integrity(res, exc) from None
+    if n == 0:
+        get_feature(conn, res, key)  # raises NotFound when it is gone
+        raise Conflict(f"the {res.name} changed since version {expected_version}: fetch it again")
+    return get_feature(conn, res, key)
+
+
+def delete_feature(conn: Connection, res: Resource, key: Any) -> None:
+    try:
+        with conn.begin_nested():
+            n = conn.execute(delete(res.table).where(res.table.c[res.key] == key)).rowcount
+    except IntegrityError:
+        raise Conflict(f"the {res.name} {key} is still referenced (child jurisdictions): delete those first") from None
+    if n == 0:
+        raise NotFound(f"no {res.name} with {res.key} {key}")
+
+
+def enterprise_owner(conn: Connection, enterprise_id: int, *, field_name: str) -> dict[str, Any]:
+    row = (
+        conn.execute(select(E.c.id, E.c.sector, E.c.jurisdiction_adcode).where(E.c.id == enterprise_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise InvalidInput.one(field_name, f"no enterprise with id {enterprise_id}", f"企业 {enterprise_id} 不存在")
+    return dict(row)
+
+
+def enterprise_ids_by_credit_code(conn: Connection, codes: Sequence[str]) -> dict[str, int]:
+    rows = conn.execute(select(E.c.credit_code, E.c.id).where(E.c.credit_code.in_(list(codes))))
+    return {code: id_ for code, id_ in rows}
+
+
+def bulk_insert(conn: Connection, res: Resource, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """Insert many rows in one statement (the demo loader); returns their keys in order."""
+    if not rows:
+        return []
+    params = [_write_values(res, r) for r in rows]
+    keys = conn.execute(insert(res.table).returning(res.table.c[res.key], sort_by_parameter_order=True), params)
+    return list(keys.scalars())
+
+
+def clear_synthetic(conn: Connection) -> dict[str, int]:
+    """Remove what the demo loaded (rows marked synthetic), leaving real rows alone."""
+    counts = {}
+    for t in (R, P, E):
+        counts[t.name] = conn.execute(delete(t).where(t.c.synthetic.is_(True))).rowcount
+    counts[J.name] = conn.execute(delete(J).where(J.c.synthetic.is_(True))).rowcount
+    return counts

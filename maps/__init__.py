@@ -1,0 +1,1 @@
+"""Folium renderers: data in, folium.Map out."""

