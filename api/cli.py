@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Annotated
 
 import typer
 
+from api.settings import Settings
 from geo.errors import RiskmapError
 
 app = typer.Typer(help="riskmap: regional 红橙黄蓝 safety-risk maps (双重预防机制).", no_args_is_help=True)
@@ -15,8 +15,7 @@ db_app = typer.Typer(help="The PostGIS database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
-def _settings():  # type: ignore[no-untyped-def]
-    from api.settings import Settings
+def _settings() -> Settings:
 
     return Settings()
 
@@ -87,9 +86,7 @@ def serve(
     import uvicorn
 
     typer.echo(f"riskmap at http://{host}:{port}/ (docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        "api.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload
-    )
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload)
 
 
 def main() -> None:
@@ -97,4 +94,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -44,7 +44,9 @@ CrsDep = Annotated[InputCrs, Depends(crs_param)]
 def bbox_param(
     bbox: Annotated[
         str | None,
-        Query(description="minlon,minlat,maxlon,maxlat in the request's crs", examples=["118.7,25.0,119.1,25.3"]),
+        Query(
+            description="minlon,minlat,maxlon,maxlat in the request's crs", examples=["118.7,25.0,119.1,25.3"]
+        ),
     ] = None,
 ) -> tuple[float, float, float, float] | None:
     if bbox is None:
@@ -52,7 +54,9 @@ def bbox_param(
     try:
         parts = [float(v) for v in bbox.split(",")]
     except ValueError:
-        raise InvalidInput.one("bbox", "expected four numbers minlon,minlat,maxlon,maxlat", "bbox 应为四个数") from None
+        raise InvalidInput.one(
+            "bbox", "expected four numbers minlon,minlat,maxlon,maxlat", "bbox 应为四个数"
+        ) from None
     if len(parts) != 4:
         raise InvalidInput.one("bbox", "expected four numbers minlon,minlat,maxlon,maxlat", "bbox 应为四个数")
     minx, miny, maxx, maxy = parts

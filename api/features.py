@@ -4,7 +4,6 @@ A resource module supplies its property schema and a `prepare` function (domain 
 values); this module does the HTTP: parse, paginate, link, version headers.
 """
 
-
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -27,8 +26,20 @@ P = TypeVar("P", bound=BaseModel)
 
 # Fields the server computes; a client may send them back (a fetched Feature, edited) and they're ignored.
 READ_ONLY = frozenset(
-    {"id", "version", "created_at", "updated_at", "synthetic", "level_rule", "risk_unit_count",
-     "jurisdiction_adcode", "gb_class_derived", "occupancy_exceeded", "overdue", "assessment_score"}
+    {
+        "id",
+        "version",
+        "created_at",
+        "updated_at",
+        "synthetic",
+        "level_rule",
+        "risk_unit_count",
+        "jurisdiction_adcode",
+        "gb_class_derived",
+        "occupancy_exceeded",
+        "overdue",
+        "assessment_score",
+    }
 )
 
 
@@ -65,7 +76,9 @@ class FeaturePatch(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
-Prepare = Callable[[Connection, dict[str, Any], dict[str, Any] | None, InputCrs, dict[str, Any] | None], dict[str, Any]]
+Prepare = Callable[
+    [Connection, dict[str, Any], dict[str, Any] | None, InputCrs, dict[str, Any] | None], dict[str, Any]
+]
 """(conn, properties, geometry or None to keep, crs, existing row or None) → column values."""
 
 
@@ -96,7 +109,9 @@ def _link(request: Request, offset: int, limit: int) -> str:
     return str(request.url.include_query_params(offset=offset, limit=limit))
 
 
-def _storage_bbox(bbox: tuple[float, float, float, float], crs: InputCrs) -> tuple[float, float, float, float]:
+def _storage_bbox(
+    bbox: tuple[float, float, float, float], crs: InputCrs
+) -> tuple[float, float, float, float]:
     if crs == InputCrs.cgcs2000:
         return bbox
     xs, ys = to_storage_xy([bbox[0], bbox[2], bbox[0], bbox[2]], [bbox[1], bbox[1], bbox[3], bbox[3]], crs)
@@ -112,7 +127,7 @@ def _version_from(if_match: str | None) -> int | None:
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
     if not tag.isdigit():
-        raise InvalidInput.one("If-Match", "expected an ETag from a previous response, like W/\"3\"")
+        raise InvalidInput.one("If-Match", 'expected an ETag from a previous response, like W/"3"')
     return int(tag)
 
 
@@ -132,7 +147,8 @@ def crud_router(
         crs: CrsDep,
         bbox: BboxDep,
         adcode: Annotated[
-            str | None, Query(description="only rows in this jurisdiction's whole subtree (or inside this park)")
+            str | None,
+            Query(description="only rows in this jurisdiction's whole subtree (or inside this park)"),
         ] = None,
         limit: Annotated[int | None, Query(ge=1)] = None,
         offset: Annotated[int, Query(ge=0)] = 0,
@@ -155,7 +171,9 @@ def crud_router(
         if offset + size < page.total:
             links.append({"rel": "next", "href": _link(request, offset + size, size), "type": GEOJSON})
         if offset > 0:
-            links.append({"rel": "prev", "href": _link(request, max(0, offset - size), size), "type": GEOJSON})
+            links.append(
+                {"rel": "prev", "href": _link(request, max(0, offset - size), size), "type": GEOJSON}
+            )
         body = {
             "type": "FeatureCollection",
             "features": [feature(r, res, crs) for r in page.rows],
@@ -173,7 +191,7 @@ def crud_router(
         return JSONResponse(feature(row, res, crs), media_type=GEOJSON, headers=_etag(row))
 
     @router.post("", status_code=201, summary=f"Create a {res.name} from a GeoJSON Feature")
-    def create(body: feature_in, engine: EngineDep, crs: CrsDep) -> JSONResponse:  # type: ignore[valid-type]
+    def create(body: feature_in, engine: EngineDep, crs: CrsDep) -> JSONResponse:
         props = body.properties.model_dump(exclude_unset=True)
         with engine.begin() as conn:
             values = spec.prepare(conn, props, body.geometry, crs, None)
@@ -209,11 +227,17 @@ def crud_router(
             repo.delete_feature(conn, res, key)
         return Response(status_code=204)
 
-    wanted = {"list": ("GET", ""), "get": ("GET", "/{key}"), "create": ("POST", ""),
-              "patch": ("PATCH", "/{key}"), "delete": ("DELETE", "/{key}")}
+    wanted = {
+        "list": ("GET", ""),
+        "get": ("GET", "/{key}"),
+        "create": ("POST", ""),
+        "patch": ("PATCH", "/{key}"),
+        "delete": ("DELETE", "/{key}"),
+    }
     keep = {wanted[m] for m in methods}
     router.routes[:] = [
-        r for r in router.routes
+        r
+        for r in router.routes
         if any((m, getattr(r, "path", "").removeprefix(spec.path)) in keep for m in getattr(r, "methods", ()))
     ]
     return router
@@ -247,7 +271,10 @@ def _validate_properties(schema: type[BaseModel], props: dict[str, Any]) -> dict
     except ValidationError as exc:
         raise InvalidInput(
             [
-                Problem("properties." + ".".join(str(p) for p in e["loc"]), str(e["msg"]).removeprefix("Value error, "))
+                Problem(
+                    "properties." + ".".join(str(p) for p in e["loc"]),
+                    str(e["msg"]).removeprefix("Value error, "),
+                )
                 for e in exc.errors()
             ]
         ) from None

@@ -48,11 +48,9 @@ def parse_geometry(
     if "coordinates" not in obj:
         raise InvalidInput.one(field, "GeoJSON geometry has no 'coordinates'", "几何对象缺少 coordinates")
     try:
-        geom = shape(obj)
+        geom = shape(dict(obj))
     except Exception as exc:  # shapely raises several types for malformed coordinates
-        raise InvalidInput.one(
-            field, f"malformed GeoJSON coordinates: {exc}", "几何坐标格式错误"
-        ) from None
+        raise InvalidInput.one(field, f"malformed GeoJSON coordinates: {exc}", "几何坐标格式错误") from None
     if geom.is_empty:
         raise InvalidInput.one(field, "the geometry is empty", "几何为空")
     coords = shapely.get_coordinates(geom)
@@ -89,7 +87,9 @@ def as_multipolygon(geom: BaseGeometry) -> MultiPolygon:
     raise TypeError(f"expected a polygon, got {geom.geom_type}")
 
 
-def to_geojson(geom: BaseGeometry | None, *, crs: str = "cgcs2000", precision: int = 7) -> dict[str, Any] | None:
+def to_geojson(
+    geom: BaseGeometry | None, *, crs: str = "cgcs2000", precision: int = 7
+) -> dict[str, Any] | None:
     """A stored geometry as a GeoJSON dict in the caller's crs, rounded to ~1 cm."""
     if geom is None:
         return None

@@ -94,7 +94,11 @@ def clean_risk_unit(
         if declared_kind == vocab.RiskUnitKind.enterprise:
             c.fail("kind", "an enterprise risk unit needs enterprise_id", "企业风险点须指明所属企业")
         else:
-            c.fail("kind", "a public-area risk belongs to no enterprise: drop enterprise_id", "公共区域风险不属于企业")
+            c.fail(
+                "kind",
+                "a public-area risk belongs to no enterprise: drop enterprise_id",
+                "公共区域风险不属于企业",
+            )
     sector = None
     if is_public:
         if not props.get("sector"):

@@ -26,6 +26,8 @@ def derive_gb_class(
         )
     for row in read_table("target_class_thresholds.csv"):  # ordered from 一类 down
         min_h, min_p = int(row["min_households"]), int(row["min_people"])
-        if (households is not None and households >= min_h) or (population is not None and population >= min_p):
+        if (households is not None and households >= min_h) or (
+            population is not None and population >= min_p
+        ):
             return GBClass(row["gb_class"])
     return GBClass.general_3

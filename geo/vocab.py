@@ -112,7 +112,9 @@ def _lookup(terms: dict[str, Term] | dict[str, Sector], value: str, field: str, 
         if v in (t.name_zh, t.name_en) or v.lower() == t.name_en.lower():
             return t.code
     allowed = ", ".join(f"{t.code} ({t.name_zh})" for t in terms.values())
-    raise InvalidInput.one(field, f"unknown {what} {value!r}; expected one of: {allowed}", f"未知的{what}：{value}")
+    raise InvalidInput.one(
+        field, f"unknown {what} {value!r}; expected one of: {allowed}", f"未知的{what}：{value}"
+    )
 
 
 def sector_code(value: str, field: str = "sector") -> str:

@@ -69,12 +69,13 @@ def boundaries(engine: Engine) -> None:
 
 
 @pytest.fixture
-def clean(engine: Engine) -> Iterator[None]:
+def clean(engine: Engine) -> None:
     """Empty register tables (boundaries stay) before the test."""
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE risk_units, protection_targets, enterprises RESTART IDENTITY CASCADE"))
-        conn.execute(text("DELETE FROM jurisdictions WHERE synthetic OR level IN ('park', 'grid', 'township')"))
-    yield
+        conn.execute(
+            text("DELETE FROM jurisdictions WHERE synthetic OR level IN ('park', 'grid', 'township')")
+        )
 
 
 @pytest.fixture

@@ -18,18 +18,23 @@ Text = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class EnterpriseProperties(Properties):
-    credit_code: Annotated[str, Field(description="统一社会信用代码 (18 characters, GB 32100-2015 check digit)")]
+    credit_code: Annotated[
+        str, Field(description="统一社会信用代码 (18 characters, GB 32100-2015 check digit)")
+    ]
     name: Annotated[str, Field(min_length=1, max_length=200, description="企业名称")]
     sector: Annotated[str, Field(description="行业领域: a code or Chinese name from data/sectors.csv")]
     business_type: Text | None = Field(None, description="业态, e.g. 危化品储存, 加油站")
     address: Text | None = None
-    site: dict[str, Any] | None = Field(None, description="site boundary (厂区边界), a GeoJSON (Multi)Polygon")
+    site: dict[str, Any] | None = Field(
+        None, description="site boundary (厂区边界), a GeoJSON (Multi)Polygon"
+    )
     employees: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     supervising_department: Text | None = Field(None, description="负有监管职责的部门")
     contact_person: Text | None = None
     contact_phone: Annotated[str, Field(max_length=40)] | None = None
     jurisdiction: Annotated[str, Field(max_length=12)] | None = Field(
-        None, description="adcode of the jurisdiction it is registered in; derived from the location if absent"
+        None,
+        description="adcode of the jurisdiction it is registered in; derived from the location if absent",
     )
 
 
@@ -42,7 +47,9 @@ def prepare(
 ) -> dict[str, Any]:
     values = clean_enterprise(props)
     if geometry is None and existing is None:
-        raise InvalidInput.one("geometry", "an enterprise needs its location as a GeoJSON Point", "须提供企业位置")
+        raise InvalidInput.one(
+            "geometry", "an enterprise needs its location as a GeoJSON Point", "须提供企业位置"
+        )
     location = (
         parse_geometry(geometry, allowed=POINT, crs=crs) if geometry is not None else existing["geometry"]  # type: ignore[index]
     )

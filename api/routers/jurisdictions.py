@@ -54,7 +54,9 @@ def create(body: FeatureIn[JurisdictionProperties], engine: EngineDep, crs: CrsD
     if props["level"] in ADMIN_LEVELS:
         validate_adcode(props["adcode"], "properties.adcode")
     if body.geometry is None:
-        raise InvalidInput.one("geometry", "a jurisdiction needs its boundary as a (Multi)Polygon", "须提供边界")
+        raise InvalidInput.one(
+            "geometry", "a jurisdiction needs its boundary as a (Multi)Polygon", "须提供边界"
+        )
     geom = as_multipolygon(parse_geometry(body.geometry, allowed=POLYGONAL, crs=crs))
     props["level"] = str(props["level"])
     with engine.begin() as conn:

@@ -35,20 +35,28 @@ def prepare(
     crs: InputCrs,
     existing: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    if existing is not None and existing["gb_class_derived"] and props.get("gb_class") == existing["gb_class"]:
+    if (
+        existing is not None
+        and existing["gb_class_derived"]
+        and props.get("gb_class") == existing["gb_class"]
+    ):
         # A derived class follows the counts it came from; only a class a user set stays fixed.
         props = {k: v for k, v in props.items() if k != "gb_class"}
     values = clean_protection_target(props)
     if geometry is None and existing is None:
-        raise InvalidInput.one("geometry", "a protection target needs a Point or Polygon", "须提供防护目标位置")
+        raise InvalidInput.one(
+            "geometry", "a protection target needs a Point or Polygon", "须提供防护目标位置"
+        )
     geom = parse_geometry(geometry, allowed=POINT_OR_POLYGON, crs=crs) if geometry is not None else None
     if geom is not None:
         values["geometry"] = geom
     declared = values.pop("jurisdiction", None)
     if existing is None or geom is not None or declared is not None:
         values["jurisdiction_adcode"] = repo.assign_jurisdiction(
-            conn, geom if geom is not None else existing["geometry"],  # type: ignore[index]
-            declared, field_name="properties.jurisdiction",
+            conn,
+            geom if geom is not None else existing["geometry"],  # type: ignore[index]
+            declared,
+            field_name="properties.jurisdiction",
         )
     return values
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import Connection
@@ -23,12 +23,16 @@ class RiskUnitProperties(Properties):
     enterprise_id: int | None = Field(None, description="owning enterprise; absent for a public-area risk")
     kind: RiskUnitKind | None = Field(None, description="enterprise or public_area; follows enterprise_id")
     name: Annotated[str, Field(min_length=1, max_length=200, description="风险点名称")]
-    sector: str | None = Field(None, description="行业领域 of a public-area risk (enterprise units take their enterprise's)")
+    sector: str | None = Field(
+        None, description="行业领域 of a public-area risk (enterprise units take their enterprise's)"
+    )
     level: Annotated[int, Field(ge=1, le=4, strict=True)] | None = Field(
         None, description="1 重大/红, 2 较大/橙, 3 一般/黄, 4 低/蓝; required for a direct assessment"
     )
     assessment_method: AssessmentMethod | None = Field(None, description="LEC, LS, MES or direct (default)")
-    assessment_inputs: dict[str, float] | None = Field(None, description='factors, e.g. {"L": 3, "E": 6, "C": 15}')
+    assessment_inputs: dict[str, float] | None = Field(
+        None, description='factors, e.g. {"L": 3, "E": 6, "C": 15}'
+    )
     assessment_table: Annotated[str, Field(max_length=32)] | None = None
     accident_types: list[str] | None = Field(None, description="GB 6441 codes (01–20) or names")
     hazards: Text | None = Field(None, description="存在的主要危险有害因素")
@@ -59,8 +63,14 @@ def prepare(
         props = {k: v for k, v in props.items() if k != "level"}
     values = clean_risk_unit(props, owner_sector=owner["sector"] if owner else None)
     if geometry is None and existing is None:
-        raise InvalidInput.one("geometry", "a risk unit needs a Point, LineString or Polygon", "须提供风险点位置")
-    geom = parse_geometry(geometry, allowed=ANY_SIMPLE, crs=crs) if geometry is not None else existing["geometry"]  # type: ignore[index]
+        raise InvalidInput.one(
+            "geometry", "a risk unit needs a Point, LineString or Polygon", "须提供风险点位置"
+        )
+    geom = (
+        parse_geometry(geometry, allowed=ANY_SIMPLE, crs=crs)
+        if geometry is not None
+        else existing["geometry"]
+    )  # type: ignore[index]
     if geometry is not None:
         values["geometry"] = geom
     declared = values.pop("jurisdiction", None)

@@ -16,8 +16,13 @@ router = APIRouter(prefix="/api/v1/vocabularies", tags=["vocabularies"])
 def vocabularies() -> dict[str, Any]:
     return {
         "levels": [
-            {"level": lv, "name_zh": vocab.LEVEL_NAMES_ZH[lv], "name_en": vocab.LEVEL_NAMES_EN[lv],
-             "colour_zh": vocab.LEVEL_COLOURS_ZH[lv], "default_colour": vocab.DEFAULT_PALETTE[lv]}
+            {
+                "level": lv,
+                "name_zh": vocab.LEVEL_NAMES_ZH[lv],
+                "name_en": vocab.LEVEL_NAMES_EN[lv],
+                "colour_zh": vocab.LEVEL_COLOURS_ZH[lv],
+                "default_colour": vocab.DEFAULT_PALETTE[lv],
+            }
             for lv in (1, 2, 3, 4)
         ],
         "sectors": [vars(s) for s in vocab.sectors().values()],
@@ -25,7 +30,5 @@ def vocabularies() -> dict[str, Any]:
         "protection_target_types": [vars(t) for t in vocab.target_types().values()],
         "gb_classes": [{"code": str(c), "name_zh": vocab.GB_CLASS_NAMES_ZH[c]} for c in vocab.GBClass],
         "control_levels": [str(c) for c in vocab.ControlLevel],
-        "assessment_bands": {
-            m: [vars(b) for b in bands(m, "default")] for m in ("LEC", "LS", "MES")
-        },
+        "assessment_bands": {m: [vars(b) for b in bands(m, "default")] for m in ("LEC", "LS", "MES")},
     }

@@ -14,7 +14,7 @@ from geo.store import repository as repo
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     out = []
     for rec in frame[columns].to_dict("records"):
-        out.append({k: (None if _is_missing(v) else v) for k, v in rec.items()})
+        out.append({str(k): (None if _is_missing(v) else v) for k, v in rec.items()})
     return out
 
 
@@ -49,7 +49,9 @@ def load_demo(
         repo.upsert_jurisdictions(conn, _records(parks, list(parks.columns)))
 
         enterprises = register.enterprises
-        e_cols = [c for c in enterprises.columns if c in set(repo.ENTERPRISES.properties) | {"geometry", "site"}]
+        e_cols = [
+            c for c in enterprises.columns if c in set(repo.ENTERPRISES.properties) | {"geometry", "site"}
+        ]
         ids = repo.bulk_insert(conn, repo.ENTERPRISES, _records(enterprises, e_cols))
         by_code = dict(zip(enterprises["credit_code"], ids, strict=True))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, create_engine, event
 
 
@@ -16,7 +18,7 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 60_
     )
 
     @event.listens_for(engine, "connect")
-    def _session_settings(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _session_settings(dbapi_conn: Any, _record: Any) -> None:
         # On 2 cores, JIT and parallel plans lose for our short spatial queries (../shared/performance.md).
         with dbapi_conn.cursor() as cur:
             cur.execute("SET jit = off")

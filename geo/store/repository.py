@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import shapely
 from geoalchemy2.shape import from_shape
@@ -21,10 +21,10 @@ from geo.errors import Conflict, InvalidInput, NotFound, Problem
 from geo.store.models import SRID, Enterprise, Jurisdiction, ProtectionTarget, RiskUnit
 from geo.vocab import ADMIN_LEVELS
 
-J = Jurisdiction.__table__
-E = Enterprise.__table__
-R = RiskUnit.__table__
-P = ProtectionTarget.__table__
+J = cast(Table, Jurisdiction.__table__)
+E = cast(Table, Enterprise.__table__)
+R = cast(Table, RiskUnit.__table__)
+P = cast(Table, ProtectionTarget.__table__)
 
 _LEVEL_RANK = {str(level): rank for rank, level in enumerate(ADMIN_LEVELS, start=1)}
 
@@ -55,9 +55,21 @@ ENTERPRISES = Resource(
     "id",
     "geom",
     (
-        "id", "credit_code", "name", "sector", "business_type", "address", "employees",
-        "supervising_department", "contact_person", "contact_phone", "jurisdiction_adcode",
-        "synthetic", "version", "created_at", "updated_at",
+        "id",
+        "credit_code",
+        "name",
+        "sector",
+        "business_type",
+        "address",
+        "employees",
+        "supervising_department",
+        "contact_person",
+        "contact_phone",
+        "jurisdiction_adcode",
+        "synthetic",
+        "version",
+        "created_at",
+        "updated_at",
     ),
     geometries_in_properties=("site",),
     unique_fields={"uq_enterprises_credit_code": "credit_code"},
@@ -68,11 +80,31 @@ RISK_UNITS = Resource(
     "id",
     "geom",
     (
-        "id", "enterprise_id", "kind", "name", "sector", "level", "assessment_method", "assessment_inputs",
-        "assessment_score", "assessment_table", "accident_types", "hazards", "control_measures",
-        "control_level", "responsible_department", "responsible_person", "responsible_phone",
-        "assessed_on", "next_assessment_due", "max_occupancy", "jurisdiction_adcode", "synthetic",
-        "version", "created_at", "updated_at",
+        "id",
+        "enterprise_id",
+        "kind",
+        "name",
+        "sector",
+        "level",
+        "assessment_method",
+        "assessment_inputs",
+        "assessment_score",
+        "assessment_table",
+        "accident_types",
+        "hazards",
+        "control_measures",
+        "control_level",
+        "responsible_department",
+        "responsible_person",
+        "responsible_phone",
+        "assessed_on",
+        "next_assessment_due",
+        "max_occupancy",
+        "jurisdiction_adcode",
+        "synthetic",
+        "version",
+        "created_at",
+        "updated_at",
     ),
     unique_fields={"uq_risk_units_enterprise_id_name": "name"},
 )
@@ -82,8 +114,19 @@ PROTECTION_TARGETS = Resource(
     "id",
     "geom",
     (
-        "id", "name", "type", "gb_class", "gb_class_derived", "population", "households", "address",
-        "jurisdiction_adcode", "synthetic", "version", "created_at", "updated_at",
+        "id",
+        "name",
+        "type",
+        "gb_class",
+        "gb_class_derived",
+        "population",
+        "households",
+        "address",
+        "jurisdiction_adcode",
+        "synthetic",
+        "version",
+        "created_at",
+        "updated_at",
     ),
 )
 
@@ -113,9 +156,7 @@ def get_jurisdiction_row(conn: Connection, adcode: str) -> dict[str, Any]:
     return dict(row)
 
 
-def _covering_admin_unit(
-    conn: Connection, geom: BaseGeometry, within: str | None = None
-) -> str | None:
+def _covering_admin_unit(conn: Connection, geom: BaseGeometry, within: str | None = None) -> str | None:
     """The deepest administrative unit covering a representative point of `geom`."""
     point = geom if geom.geom_type == "Point" else geom.representative_point()
     rank = func.array_position(
@@ -141,7 +182,9 @@ def assign_jurisdiction(
         return _covering_admin_unit(conn, geom)
     exists = conn.execute(select(J.c.geom.is_not(None)).where(J.c.adcode == declared)).scalar()
     if exists is None:
-        raise InvalidInput.one(field_name, f"no jurisdiction with adcode {declared!r}", f"行政区划 {declared} 不存在")
+        raise InvalidInput.one(
+            field_name, f"no jurisdiction with adcode {declared!r}", f"行政区划 {declared} 不存在"
+        )
     found = _covering_admin_unit(conn, geom, within=declared)
     if found is None:
         raise InvalidInput.one(
@@ -191,9 +234,13 @@ def upsert_jurisdictions(conn: Connection, rows: Iterable[Mapping[str, Any]]) ->
     )
     params = [
         {
-            "adcode": r["adcode"], "name": r["name"], "level": r["level"],
-            "parent_adcode": r.get("parent_adcode"), "source": r.get("source"),
-            "synthetic": bool(r.get("synthetic", False)), "wkb": shapely.to_wkb(r["geometry"]),
+            "adcode": r["adcode"],
+            "name": r["name"],
+            "level": r["level"],
+            "parent_adcode": r.get("parent_adcode"),
+            "source": r.get("source"),
+            "synthetic": bool(r.get("synthetic", False)),
+            "wkb": shapely.to_wkb(r["geometry"]),
         }
         for r in rows
     ]
@@ -213,7 +260,7 @@ def _columns(res: Resource) -> list[ColumnElement[Any]]:
     return cols
 
 
-def _shape_row(res: Resource, row: Mapping[str, Any]) -> dict[str, Any]:
+def _shape_row(res: Resource, row: Mapping[Any, Any]) -> dict[str, Any]:
     out = dict(row)
     out["geometry"] = shapely.from_wkb(bytes(out.pop("_geom")))
     for g in res.geometries_in_properties:
@@ -309,9 +356,9 @@ def _integrity(res: Resource, exc: IntegrityError) -> Exception:
 def create_feature(conn: Connection, res: Resource, values: Mapping[str, Any]) -> dict[str, Any]:
     try:
         with conn.begin_nested():
-            key = conn.execute(insert(res.table).values(**_write_values(res, values)).returning(
-                res.table.c[res.key]
-            )).scalar_one()
+            key = conn.execute(
+                insert(res.table).values(**_write_values(res, values)).returning(res.table.c[res.key])
+            ).scalar_one()
     except IntegrityError as exc:
         raise _integrity(res, exc) from None
     return get_feature(conn, res, key)
@@ -346,7 +393,9 @@ def delete_feature(conn: Connection, res: Resource, key: Any) -> None:
         with conn.begin_nested():
             n = conn.execute(delete(res.table).where(res.table.c[res.key] == key)).rowcount
     except IntegrityError:
-        raise Conflict(f"the {res.name} {key} is still referenced (child jurisdictions): delete those first") from None
+        raise Conflict(
+            f"the {res.name} {key} is still referenced (child jurisdictions): delete those first"
+        ) from None
     if n == 0:
         raise NotFound(f"no {res.name} with {res.key} {key}")
 
@@ -358,13 +407,15 @@ def enterprise_owner(conn: Connection, enterprise_id: int, *, field_name: str) -
         .first()
     )
     if row is None:
-        raise InvalidInput.one(field_name, f"no enterprise with id {enterprise_id}", f"企业 {enterprise_id} 不存在")
+        raise InvalidInput.one(
+            field_name, f"no enterprise with id {enterprise_id}", f"企业 {enterprise_id} 不存在"
+        )
     return dict(row)
 
 
 def enterprise_ids_by_credit_code(conn: Connection, codes: Sequence[str]) -> dict[str, int]:
     rows = conn.execute(select(E.c.credit_code, E.c.id).where(E.c.credit_code.in_(list(codes))))
-    return {code: id_ for code, id_ in rows}
+    return dict(rows)
 
 
 def bulk_insert(conn: Connection, res: Resource, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
@@ -372,7 +423,9 @@ def bulk_insert(conn: Connection, res: Resource, rows: Sequence[Mapping[str, Any
     if not rows:
         return []
     params = [_write_values(res, r) for r in rows]
-    keys = conn.execute(insert(res.table).returning(res.table.c[res.key], sort_by_parameter_order=True), params)
+    keys = conn.execute(
+        insert(res.table).returning(res.table.c[res.key], sort_by_parameter_order=True), params
+    )
     return list(keys.scalars())
 
 
