@@ -43,7 +43,7 @@ def load_demo(
         removed = repo.clear_synthetic(conn)
         if any(removed.values()):
             echo("removed the previous demo: " + ", ".join(f"{n} {t}" for t, n in removed.items()))
-        boundary_rows = _records(boundaries.rename_geometry("geometry"), list(boundaries.columns))
+        boundary_rows = _records(boundaries, list(boundaries.columns))
         repo.upsert_jurisdictions(conn, boundary_rows)
         parks = register.parks
         repo.upsert_jurisdictions(conn, _records(parks, list(parks.columns)))

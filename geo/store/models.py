@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -27,6 +28,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4490
+AREA_M2_SQL = (
+    "CASE WHEN GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON') "
+    "THEN ST_Area(geom::geography, true) ELSE 0 END"
+)
 
 
 class Base(DeclarativeBase):
@@ -140,6 +145,9 @@ class RiskUnit(TimestampMixin, Base):
     jurisdiction_adcode: Mapped[str | None] = mapped_column(
         String(12), ForeignKey("jurisdictions.adcode", ondelete="SET NULL"), index=True
     )
+    # Geodesic area (CGCS2000 spheroid) of polygonal units, 0 for points and lines: the four-colour
+    # map's area shares use it for every unit that lies wholly inside a zone.
+    area_m2: Mapped[float] = mapped_column(Float, Computed(AREA_M2_SQL, persisted=True))
 
     __table_args__ = (
         Index("ix_risk_units_geom_gist", "geom", postgresql_using="gist"),

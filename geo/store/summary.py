@@ -1,0 +1,162 @@
+"""Register statistics for a jurisdiction: levels, sectors, zones, overdue assessments, enterprise levels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from sqlalchemy import Connection, text
+
+from geo.store.repository import get_jurisdiction_row
+
+# Rows filed anywhere in the jurisdiction's subtree.
+_SUBTREE = """
+WITH RECURSIVE subtree AS (
+    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
+    UNION ALL
+    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+)
+"""
+
+_LEVEL_COUNTS = """
+    count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
+    count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
+"""
+
+
+def _levels(row: Any) -> dict[str, int]:
+    return {"1": row.l1, "2": row.l2, "3": row.l3, "4": row.l4}
+
+
+def enterprise_levels(conn: Connection, adcode: str) -> gpd.GeoDataFrame:
+    """Every enterprise in the jurisdiction with the count of its risk units at each level.
+
+    The enterprise's level itself is decided by the caller's rule (geo.four_colour.enterprise_level).
+    """
+    get_jurisdiction_row(conn, adcode)
+    sql = text(
+        _SUBTREE
+        + f"""
+        SELECT e.id, e.name, e.credit_code, e.sector, e.business_type, e.jurisdiction_adcode,
+               e.contact_person, e.contact_phone, ST_AsBinary(e.geom) AS wkb, {_LEVEL_COUNTS}
+        FROM enterprises e
+        LEFT JOIN risk_units u ON u.enterprise_id = e.id
+        WHERE e.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+        GROUP BY e.id
+        ORDER BY e.id
+        """
+    )
+    rows = conn.execute(sql, {"adcode": adcode}).all()
+    frame = gpd.GeoDataFrame(
+        {
+            "id": [r.id for r in rows],
+            "name": [r.name for r in rows],
+            "credit_code": [r.credit_code for r in rows],
+            "sector": [r.sector for r in rows],
+            "business_type": [r.business_type for r in rows],
+            "jurisdiction_adcode": [r.jurisdiction_adcode for r in rows],
+            "contact_person": [r.contact_person for r in rows],
+            "contact_phone": [r.contact_phone for r in rows],
+            "counts": [_levels(r) for r in rows],
+        },
+        geometry=shapely.from_wkb([bytes(r.wkb) for r in rows]) if rows else [],
+        crs="EPSG:4490",
+    )
+    return frame
+
+
+def summary(conn: Connection, adcode: str, *, today: dt.date | None = None, overdue_limit: int = 100) -> dict[str, Any]:
+    """Counts per level, per sector and per child zone, and the overdue re-assessments (seed 000 (一))."""
+    j = get_jurisdiction_row(conn, adcode)
+    today = today or dt.date.today()
+    p = {"adcode": adcode, "today": today, "limit": overdue_limit}
+    units_in = "u.jurisdiction_adcode IN (SELECT adcode FROM subtree)"
+
+    total = conn.execute(
+        text(_SUBTREE + f"SELECT count(*) AS n, {_LEVEL_COUNTS}, count(*) FILTER (WHERE u.kind = 'public_area') AS public "
+             f"FROM risk_units u WHERE {units_in}"),
+        p,
+    ).one()
+    enterprises = conn.execute(
+        text(_SUBTREE + "SELECT count(*) FROM enterprises WHERE jurisdiction_adcode IN (SELECT adcode FROM subtree)"),
+        p,
+    ).scalar_one()
+    by_sector = conn.execute(
+        text(
+            _SUBTREE
+            + f"""
+            SELECT coalesce(e.sector, u.sector) AS sector, count(DISTINCT e.id) AS enterprises,
+                   count(*) AS units, {_LEVEL_COUNTS}
+            FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
+            WHERE {units_in}
+            GROUP BY 1 ORDER BY min(u.level), count(*) DESC, 1
+            """
+        ),
+        p,
+    ).all()
+    by_zone = conn.execute(
+        text(
+            f"""
+            WITH RECURSIVE tree AS (
+                SELECT c.adcode AS zone, c.adcode FROM jurisdictions c
+                WHERE c.parent_adcode = :adcode AND c.level NOT IN ('park', 'grid')
+                UNION ALL
+                SELECT t.zone, j.adcode FROM jurisdictions j JOIN tree t ON j.parent_adcode = t.adcode
+            )
+            SELECT z.adcode, z.name, count(u.id) AS units, count(DISTINCT u.enterprise_id) AS enterprises,
+                   min(u.level) AS level, {_LEVEL_COUNTS}
+            FROM jurisdictions z
+            LEFT JOIN tree t ON t.zone = z.adcode
+            LEFT JOIN risk_units u ON u.jurisdiction_adcode = t.adcode
+            WHERE z.parent_adcode = :adcode AND z.level NOT IN ('park', 'grid')
+            GROUP BY z.adcode, z.name ORDER BY z.adcode
+            """
+        ),
+        p,
+    ).all()
+    overdue_count = conn.execute(
+        text(_SUBTREE + f"SELECT count(*) FROM risk_units u WHERE {units_in} AND u.next_assessment_due < :today"), p
+    ).scalar_one()
+    overdue = conn.execute(
+        text(
+            _SUBTREE
+            + f"""
+            SELECT u.id, u.name, u.level, u.enterprise_id, e.name AS enterprise_name, u.next_assessment_due,
+                   (:today - u.next_assessment_due) AS days_overdue
+            FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
+            WHERE {units_in} AND u.next_assessment_due < :today
+            ORDER BY u.level, u.next_assessment_due, u.id
+            LIMIT :limit
+            """
+        ),
+        p,
+    ).all()
+    return {
+        "adcode": adcode,
+        "name": j["name"],
+        "date": today.isoformat(),
+        "enterprises": enterprises,
+        "risk_units": total.n,
+        "public_area_risks": total.public,
+        "counts": _levels(total),
+        "by_sector": [
+            {"sector": r.sector, "enterprises": r.enterprises, "risk_units": r.units, "counts": _levels(r)}
+            for r in by_sector
+        ],
+        "by_zone": [
+            {"adcode": r.adcode, "name": r.name, "level": r.level, "risk_units": r.units,
+             "enterprises": r.enterprises, "counts": _levels(r)}
+            for r in by_zone
+        ],
+        "overdue": {
+            "count": overdue_count,
+            "items": [
+                {"id": r.id, "name": r.name, "level": r.level, "enterprise_id": r.enterprise_id,
+                 "enterprise_name": r.enterprise_name, "due": r.next_assessment_due.isoformat(),
+                 "days_overdue": r.days_overdue}
+                for r in overdue
+            ],
+        },
+    }

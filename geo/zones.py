@@ -1,0 +1,107 @@
+"""Zones to aggregate risk over: a square grid in metres, or H3 cells, cut to a jurisdiction."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import Transformer
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from geo.coords import gauss_kruger_epsg
+from geo.errors import InvalidInput
+
+STORAGE_CRS = "EPSG:4490"
+GRID_CELL_M = (100, 50_000)
+H3_RESOLUTIONS = (4, 10)
+MAX_ZONES = 200_000
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
+    if geom.is_empty:
+        return None
+    if isinstance(geom, Polygon | MultiPolygon):
+        return geom
+    parts = [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon | MultiPolygon)]
+    return shapely.union_all(parts) if parts else None
+
+
+def square_grid(boundary: BaseGeometry, *, cell_m: float, code_prefix: str) -> gpd.GeoDataFrame:
+    """Square cells of `cell_m` metres in the CGCS2000 Gauss–Krüger zone of the boundary, cut to it.
+
+    Cells are aligned to multiples of `cell_m` in that zone's coordinates, so a cell keeps its code
+    (`<prefix>-<cell_m>m-<column>-<row>`) from one run to the next.
+    """
+    lo, hi = GRID_CELL_M
+    if not lo <= cell_m <= hi:
+        raise InvalidInput.one("cell_m", f"must be between {lo} and {hi} metres", f"网格边长应在 {lo}–{hi} 米之间")
+    epsg = gauss_kruger_epsg(boundary.centroid.x)
+    to_metric = Transformer.from_crs(STORAGE_CRS, f"EPSG:{epsg}", always_xy=True)
+    to_lonlat = Transformer.from_crs(f"EPSG:{epsg}", STORAGE_CRS, always_xy=True)
+    metric = shapely.transform(boundary, lambda xy: np.column_stack(to_metric.transform(xy[:, 0], xy[:, 1])))
+    minx, miny, maxx, maxy = metric.bounds
+    i0, i1 = math.floor(minx / cell_m), math.ceil(maxx / cell_m)
+    j0, j1 = math.floor(miny / cell_m), math.ceil(maxy / cell_m)
+    n = (i1 - i0) * (j1 - j0)
+    if n > MAX_ZONES * 4:
+        raise InvalidInput.one(
+            "cell_m", f"{cell_m} m cells would make about {n} zones here; use larger cells", "网格过密"
+        )
+    ii, jj = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1), indexing="ij")
+    ii, jj = ii.ravel(), jj.ravel()
+    cells = shapely.box(ii * cell_m, jj * cell_m, (ii + 1) * cell_m, (jj + 1) * cell_m)
+    shapely.prepare(metric)
+    keep = shapely.intersects(metric, cells)
+    cells, ii, jj = cells[keep], ii[keep], jj[keep]
+    if len(cells) > MAX_ZONES:
+        raise InvalidInput.one(
+            "cell_m", f"{cell_m} m cells make {len(cells)} zones here (at most {MAX_ZONES})", "网格过密"
+        )
+    clipped = shapely.intersection(cells, metric)
+    geoms, codes = [], []
+    for geom, i, j in zip(clipped, ii, jj, strict=True):
+        poly = _polygonal(geom)
+        if poly is None or poly.area == 0:
+            continue
+        geoms.append(
+            shapely.transform(poly, lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1])))
+        )
+        codes.append(f"{code_prefix}-{int(cell_m)}m-{i}-{j}")
+    return gpd.GeoDataFrame(
+        {"code": codes, "name": [f"网格 {c.split('-', 2)[2]}" for c in codes]}, geometry=geoms, crs=STORAGE_CRS
+    )
+
+
+def h3_grid(boundary: BaseGeometry, *, resolution: int) -> gpd.GeoDataFrame:
+    """The H3 cells of `resolution` whose centres lie in the boundary, cut to it (code = the H3 index)."""
+    import h3
+
+    lo, hi = H3_RESOLUTIONS
+    if not lo <= resolution <= hi:
+        raise InvalidInput.one("h3_res", f"must be between {lo} and {hi}", f"H3 分辨率应在 {lo}–{hi} 之间")
+    # H3 cells are defined on WGS 84; CGCS2000 lon/lat agree with it to centimetres.
+    area_km2 = _approx_area_km2(boundary)
+    expected = area_km2 / h3.average_hexagon_area(resolution, unit="km^2")
+    if expected > MAX_ZONES:
+        raise InvalidInput.one(
+            "h3_res", f"resolution {resolution} makes about {int(expected)} zones here (at most {MAX_ZONES})", "H3 网格过密"
+        )
+    shape = h3.geo_to_h3shape(boundary.__geo_interface__)
+    cells = sorted(h3.h3shape_to_cells(shape, resolution))
+    hexes = [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
+    clipped = shapely.intersection(np.array(hexes, dtype=object), boundary) if hexes else []
+    geoms, codes = [], []
+    for cell, geom in zip(cells, clipped, strict=True):
+        poly = _polygonal(geom)
+        if poly is not None and poly.area > 0:
+            geoms.append(poly)
+            codes.append(cell)
+    return gpd.GeoDataFrame({"code": codes, "name": codes}, geometry=geoms, crs=STORAGE_CRS)
+
+
+def _approx_area_km2(geom: BaseGeometry) -> float:
+    lat = math.radians(geom.centroid.y)
+    return float(geom.area) * (111.32**2) * math.cos(lat)
