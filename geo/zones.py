@@ -37,7 +37,9 @@ def square_grid(boundary: BaseGeometry, *, cell_m: float, code_prefix: str) -> g
     """
     lo, hi = GRID_CELL_M
     if not lo <= cell_m <= hi:
-        raise InvalidInput.one("cell_m", f"must be between {lo} and {hi} metres", f"网格边长应在 {lo}–{hi} 米之间")
+        raise InvalidInput.one(
+            "cell_m", f"must be between {lo} and {hi} metres", f"网格边长应在 {lo}–{hi} 米之间"
+        )
     epsg = gauss_kruger_epsg(boundary.centroid.x)
     to_metric = Transformer.from_crs(STORAGE_CRS, f"EPSG:{epsg}", always_xy=True)
     to_lonlat = Transformer.from_crs(f"EPSG:{epsg}", STORAGE_CRS, always_xy=True)
@@ -71,7 +73,9 @@ def square_grid(boundary: BaseGeometry, *, cell_m: float, code_prefix: str) -> g
         )
         codes.append(f"{code_prefix}-{int(cell_m)}m-{i}-{j}")
     return gpd.GeoDataFrame(
-        {"code": codes, "name": [f"网格 {c.split('-', 2)[2]}" for c in codes]}, geometry=geoms, crs=STORAGE_CRS
+        {"code": codes, "name": [f"网格 {c.split('-', 2)[2]}" for c in codes]},
+        geometry=geoms,
+        crs=STORAGE_CRS,
     )
 
 
@@ -87,7 +91,9 @@ def h3_grid(boundary: BaseGeometry, *, resolution: int) -> gpd.GeoDataFrame:
     expected = area_km2 / h3.average_hexagon_area(resolution, unit="km^2")
     if expected > MAX_ZONES:
         raise InvalidInput.one(
-            "h3_res", f"resolution {resolution} makes about {int(expected)} zones here (at most {MAX_ZONES})", "H3 网格过密"
+            "h3_res",
+            f"resolution {resolution} makes about {int(expected)} zones here (at most {MAX_ZONES})",
+            "H3 网格过密",
         )
     shape = h3.geo_to_h3shape(boundary.__geo_interface__)
     cells = sorted(h3.h3shape_to_cells(shape, resolution))

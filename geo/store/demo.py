@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from geo.store import repository as repo
+from geo.store.bulk import copy_rows
 
 
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:

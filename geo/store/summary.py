@@ -67,7 +67,9 @@ def enterprise_levels(conn: Connection, adcode: str) -> gpd.GeoDataFrame:
     return frame
 
 
-def summary(conn: Connection, adcode: str, *, today: dt.date | None = None, overdue_limit: int = 100) -> dict[str, Any]:
+def summary(
+    conn: Connection, adcode: str, *, today: dt.date | None = None, overdue_limit: int = 100
+) -> dict[str, Any]:
     """Counts per level, per sector and per child zone, and the overdue re-assessments (seed 000 (一))."""
     j = get_jurisdiction_row(conn, adcode)
     today = today or dt.date.today()
@@ -75,12 +77,18 @@ def summary(conn: Connection, adcode: str, *, today: dt.date | None = None, over
     units_in = "u.jurisdiction_adcode IN (SELECT adcode FROM subtree)"
 
     total = conn.execute(
-        text(_SUBTREE + f"SELECT count(*) AS n, {_LEVEL_COUNTS}, count(*) FILTER (WHERE u.kind = 'public_area') AS public "
-             f"FROM risk_units u WHERE {units_in}"),
+        text(
+            _SUBTREE
+            + f"SELECT count(*) AS n, {_LEVEL_COUNTS}, count(*) FILTER (WHERE u.kind = 'public_area') AS public "
+            f"FROM risk_units u WHERE {units_in}"
+        ),
         p,
     ).one()
     enterprises = conn.execute(
-        text(_SUBTREE + "SELECT count(*) FROM enterprises WHERE jurisdiction_adcode IN (SELECT adcode FROM subtree)"),
+        text(
+            _SUBTREE
+            + "SELECT count(*) FROM enterprises WHERE jurisdiction_adcode IN (SELECT adcode FROM subtree)"
+        ),
         p,
     ).scalar_one()
     by_sector = conn.execute(
@@ -117,7 +125,11 @@ def summary(conn: Connection, adcode: str, *, today: dt.date | None = None, over
         p,
     ).all()
     overdue_count = conn.execute(
-        text(_SUBTREE + f"SELECT count(*) FROM risk_units u WHERE {units_in} AND u.next_assessment_due < :today"), p
+        text(
+            _SUBTREE
+            + f"SELECT count(*) FROM risk_units u WHERE {units_in} AND u.next_assessment_due < :today"
+        ),
+        p,
     ).scalar_one()
     overdue = conn.execute(
         text(
@@ -146,16 +158,28 @@ def summary(conn: Connection, adcode: str, *, today: dt.date | None = None, over
             for r in by_sector
         ],
         "by_zone": [
-            {"adcode": r.adcode, "name": r.name, "level": r.level, "risk_units": r.units,
-             "enterprises": r.enterprises, "counts": _levels(r)}
+            {
+                "adcode": r.adcode,
+                "name": r.name,
+                "level": r.level,
+                "risk_units": r.units,
+                "enterprises": r.enterprises,
+                "counts": _levels(r),
+            }
             for r in by_zone
         ],
         "overdue": {
             "count": overdue_count,
             "items": [
-                {"id": r.id, "name": r.name, "level": r.level, "enterprise_id": r.enterprise_id,
-                 "enterprise_name": r.enterprise_name, "due": r.next_assessment_due.isoformat(),
-                 "days_overdue": r.days_overdue}
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "level": r.level,
+                    "enterprise_id": r.enterprise_id,
+                    "enterprise_name": r.enterprise_name,
+                    "due": r.next_assessment_due.isoformat(),
+                    "days_overdue": r.days_overdue,
+                }
                 for r in overdue
             ],
         },
