@@ -50,22 +50,38 @@ def load_demo(
         repo.upsert_jurisdictions(conn, _records(parks, list(parks.columns)))
 
         enterprises = register.enterprises
-        e_cols = [
-            c for c in enterprises.columns if c in set(repo.ENTERPRISES.properties) | {"geometry", "site"}
-        ]
-        ids = repo.bulk_insert(conn, repo.ENTERPRISES, _records(enterprises, e_cols))
-        by_code = dict(zip(enterprises["credit_code"], ids, strict=True))
+        e_cols = [c for c in enterprises.columns if c in repo.ENTERPRISES.properties]
+        copy_rows(
+            conn,
+            "enterprises",
+            _records(enterprises, [*e_cols, "geometry", "site"]),
+            columns=e_cols,
+            geometry_columns={"geometry": "geom", "site": "site"},
+        )
+        by_code = repo.enterprise_ids_by_credit_code(conn, list(enterprises["credit_code"]))
 
         units = register.risk_units
-        u_cols = [c for c in units.columns if c in set(repo.RISK_UNITS.properties) | {"geometry"}]
-        unit_rows = _records(units, u_cols)
+        u_cols = [c for c in units.columns if c in repo.RISK_UNITS.properties]
+        unit_rows = _records(units, [*u_cols, "geometry"])
         for row, code in zip(unit_rows, units["enterprise_credit_code"], strict=True):
             row["enterprise_id"] = by_code[code] if isinstance(code, str) else None
-        repo.bulk_insert(conn, repo.RISK_UNITS, unit_rows)
+        copy_rows(
+            conn,
+            "risk_units",
+            unit_rows,
+            columns=[*u_cols, "enterprise_id"],
+            geometry_columns={"geometry": "geom"},
+        )
 
         targets = register.protection_targets
-        t_cols = [c for c in targets.columns if c in set(repo.PROTECTION_TARGETS.properties) | {"geometry"}]
-        repo.bulk_insert(conn, repo.PROTECTION_TARGETS, _records(targets, t_cols))
+        t_cols = [c for c in targets.columns if c in repo.PROTECTION_TARGETS.properties]
+        copy_rows(
+            conn,
+            "protection_targets",
+            _records(targets, [*t_cols, "geometry"]),
+            columns=t_cols,
+            geometry_columns={"geometry": "geom"},
+        )
 
     return {
         "jurisdictions": len(boundaries),

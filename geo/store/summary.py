@@ -11,19 +11,113 @@ from sqlalchemy import Connection, text
 
 from geo.store.repository import get_jurisdiction_row
 
-# Rows filed anywhere in the jurisdiction's subtree.
-_SUBTREE = """
+# Each query walks down the jurisdiction tree from :adcode; every value is a bound parameter.
+_ENTERPRISE_LEVELS = text(
+    """
 WITH RECURSIVE subtree AS (
     SELECT adcode FROM jurisdictions WHERE adcode = :adcode
     UNION ALL
     SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
 )
-"""
-
-_LEVEL_COUNTS = """
+SELECT e.id, e.name, e.credit_code, e.sector, e.business_type, e.jurisdiction_adcode,
+    e.contact_person, e.contact_phone, ST_AsBinary(e.geom) AS wkb,
     count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
     count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
+FROM enterprises e
+LEFT JOIN risk_units u ON u.enterprise_id = e.id
+WHERE e.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+GROUP BY e.id
+ORDER BY e.id
 """
+)
+
+_TOTALS = text(
+    """
+WITH RECURSIVE subtree AS (
+    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
+    UNION ALL
+    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+)
+SELECT count(*) AS n, count(*) FILTER (WHERE u.kind = 'public_area') AS public,
+    count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
+    count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
+FROM risk_units u WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+"""
+)
+
+_ENTERPRISE_COUNT = text(
+    """
+WITH RECURSIVE subtree AS (
+    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
+    UNION ALL
+    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+)
+SELECT count(*) FROM enterprises WHERE jurisdiction_adcode IN (SELECT adcode FROM subtree)
+"""
+)
+
+_BY_SECTOR = text(
+    """
+WITH RECURSIVE subtree AS (
+    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
+    UNION ALL
+    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+)
+SELECT coalesce(e.sector, u.sector) AS sector, count(DISTINCT e.id) AS enterprises, count(*) AS units,
+    count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
+    count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
+FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
+WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+GROUP BY 1 ORDER BY min(u.level), count(*) DESC, 1
+"""
+)
+
+_BY_ZONE = text(
+    """
+WITH RECURSIVE tree AS (
+    SELECT c.adcode AS zone, c.adcode FROM jurisdictions c
+    WHERE c.parent_adcode = :adcode AND c.level NOT IN ('park', 'grid')
+    UNION ALL
+    SELECT t.zone, j.adcode FROM jurisdictions j JOIN tree t ON j.parent_adcode = t.adcode
+)
+SELECT z.adcode, z.name, count(u.id) AS units, count(DISTINCT u.enterprise_id) AS enterprises,
+    min(u.level) AS level,
+    count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
+    count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
+FROM jurisdictions z
+LEFT JOIN tree t ON t.zone = z.adcode
+LEFT JOIN risk_units u ON u.jurisdiction_adcode = t.adcode
+WHERE z.parent_adcode = :adcode AND z.level NOT IN ('park', 'grid')
+GROUP BY z.adcode, z.name ORDER BY z.adcode
+"""
+)
+
+_OVERDUE_COUNT = text(
+    """
+WITH RECURSIVE subtree AS (
+    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
+    UNION ALL
+    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+)
+SELECT count(*) FROM risk_units u WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree) AND u.next_assessment_due < :today
+"""
+)
+
+_OVERDUE = text(
+    """
+WITH RECURSIVE subtree AS (
+    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
+    UNION ALL
+    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+)
+SELECT u.id, u.name, u.level, u.enterprise_id, e.name AS enterprise_name, u.next_assessment_due,
+    (:today - u.next_assessment_due) AS days_overdue
+FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
+WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree) AND u.next_assessment_due < :today
+ORDER BY u.level, u.next_assessment_due, u.id
+LIMIT :limit
+"""
+)
 
 
 def _levels(row: Any) -> dict[str, int]:
@@ -36,19 +130,7 @@ def enterprise_levels(conn: Connection, adcode: str) -> gpd.GeoDataFrame:
     The enterprise's level itself is decided by the caller's rule (geo.four_colour.enterprise_level).
     """
     get_jurisdiction_row(conn, adcode)
-    sql = text(
-        _SUBTREE
-        + f"""
-        SELECT e.id, e.name, e.credit_code, e.sector, e.business_type, e.jurisdiction_adcode,
-               e.contact_person, e.contact_phone, ST_AsBinary(e.geom) AS wkb, {_LEVEL_COUNTS}
-        FROM enterprises e
-        LEFT JOIN risk_units u ON u.enterprise_id = e.id
-        WHERE e.jurisdiction_adcode IN (SELECT adcode FROM subtree)
-        GROUP BY e.id
-        ORDER BY e.id
-        """
-    )
-    rows = conn.execute(sql, {"adcode": adcode}).all()
+    rows = conn.execute(_ENTERPRISE_LEVELS, {"adcode": adcode}).all()
     frame = gpd.GeoDataFrame(
         {
             "id": [r.id for r in rows],
@@ -74,75 +156,29 @@ def summary(
     j = get_jurisdiction_row(conn, adcode)
     today = today or dt.date.today()
     p = {"adcode": adcode, "today": today, "limit": overdue_limit}
-    units_in = "u.jurisdiction_adcode IN (SELECT adcode FROM subtree)"
 
     total = conn.execute(
-        text(
-            _SUBTREE
-            + f"SELECT count(*) AS n, {_LEVEL_COUNTS}, count(*) FILTER (WHERE u.kind = 'public_area') AS public "
-            f"FROM risk_units u WHERE {units_in}"
-        ),
+        _TOTALS,
         p,
     ).one()
     enterprises = conn.execute(
-        text(
-            _SUBTREE
-            + "SELECT count(*) FROM enterprises WHERE jurisdiction_adcode IN (SELECT adcode FROM subtree)"
-        ),
+        _ENTERPRISE_COUNT,
         p,
     ).scalar_one()
     by_sector = conn.execute(
-        text(
-            _SUBTREE
-            + f"""
-            SELECT coalesce(e.sector, u.sector) AS sector, count(DISTINCT e.id) AS enterprises,
-                   count(*) AS units, {_LEVEL_COUNTS}
-            FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
-            WHERE {units_in}
-            GROUP BY 1 ORDER BY min(u.level), count(*) DESC, 1
-            """
-        ),
+        _BY_SECTOR,
         p,
     ).all()
     by_zone = conn.execute(
-        text(
-            f"""
-            WITH RECURSIVE tree AS (
-                SELECT c.adcode AS zone, c.adcode FROM jurisdictions c
-                WHERE c.parent_adcode = :adcode AND c.level NOT IN ('park', 'grid')
-                UNION ALL
-                SELECT t.zone, j.adcode FROM jurisdictions j JOIN tree t ON j.parent_adcode = t.adcode
-            )
-            SELECT z.adcode, z.name, count(u.id) AS units, count(DISTINCT u.enterprise_id) AS enterprises,
-                   min(u.level) AS level, {_LEVEL_COUNTS}
-            FROM jurisdictions z
-            LEFT JOIN tree t ON t.zone = z.adcode
-            LEFT JOIN risk_units u ON u.jurisdiction_adcode = t.adcode
-            WHERE z.parent_adcode = :adcode AND z.level NOT IN ('park', 'grid')
-            GROUP BY z.adcode, z.name ORDER BY z.adcode
-            """
-        ),
+        _BY_ZONE,
         p,
     ).all()
     overdue_count = conn.execute(
-        text(
-            _SUBTREE
-            + f"SELECT count(*) FROM risk_units u WHERE {units_in} AND u.next_assessment_due < :today"
-        ),
+        _OVERDUE_COUNT,
         p,
     ).scalar_one()
     overdue = conn.execute(
-        text(
-            _SUBTREE
-            + f"""
-            SELECT u.id, u.name, u.level, u.enterprise_id, e.name AS enterprise_name, u.next_assessment_due,
-                   (:today - u.next_assessment_due) AS days_overdue
-            FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
-            WHERE {units_in} AND u.next_assessment_due < :today
-            ORDER BY u.level, u.next_assessment_due, u.id
-            LIMIT :limit
-            """
-        ),
+        _OVERDUE,
         p,
     ).all()
     return {
