@@ -180,12 +180,19 @@ def assign_jurisdiction(
     """The unit to file a row under: the deepest admin unit containing it, inside `declared` if given."""
     if declared is None:
         return _covering_admin_unit(conn, geom)
-    exists = conn.execute(select(J.c.geom.is_not(None)).where(J.c.adcode == declared)).scalar()
-    if exists is None:
+    level = conn.execute(select(J.c.level).where(J.c.adcode == declared)).scalar()
+    if level is None:
         raise InvalidInput.one(
             field_name, f"no jurisdiction with adcode {declared!r}", f"行政区划 {declared} 不存在"
         )
-    found = _covering_admin_unit(conn, geom, within=declared)
+    if level not in _LEVEL_RANK:
+        # A park or grid is a zone with no admin units below it: check the place, file under the admin unit.
+        point = geom if geom.geom_type == "Point" else geom.representative_point()
+        zone = select(J.c.geom).where(J.c.adcode == declared).scalar_subquery()
+        inside = conn.execute(select(func.ST_Covers(zone, from_shape(point, srid=SRID)))).scalar()
+        found = _covering_admin_unit(conn, geom) if inside else None
+    else:
+        found = _covering_admin_unit(conn, geom, within=declared)
     if found is None:
         raise InvalidInput.one(
             field_name,
@@ -391,6 +398,13 @@ def update_feature(
 def delete_feature(conn: Connection, res: Resource, key: Any) -> None:
     try:
         with conn.begin_nested():
+            if res is JURISDICTIONS:
+                # Rows filed under the unit go back to its parent rather than to no jurisdiction at all.
+                parent = select(J.c.parent_adcode).where(J.c.adcode == key).scalar_subquery()
+                for t in (E, P, R):
+                    conn.execute(
+                        update(t).where(t.c.jurisdiction_adcode == key).values(jurisdiction_adcode=parent)
+                    )
             n = conn.execute(delete(res.table).where(res.table.c[res.key] == key)).rowcount
     except IntegrityError:
         raise Conflict(
@@ -415,7 +429,7 @@ def enterprise_owner(conn: Connection, enterprise_id: int, *, field_name: str) -
 
 def enterprise_ids_by_credit_code(conn: Connection, codes: Sequence[str]) -> dict[str, int]:
     rows = conn.execute(select(E.c.credit_code, E.c.id).where(E.c.credit_code.in_(list(codes))))
-    return dict(rows)
+    return dict(rows.tuples().all())
 
 
 def bulk_insert(conn: Connection, res: Resource, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
