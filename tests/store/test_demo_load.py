@@ -1,0 +1,49 @@
+"""The demo loads real boundaries and a synthetic register, and the API's adcode filter follows them."""
+
+from __future__ import annotations
+
+import shapely
+from shapely.geometry import shape
+from sqlalchemy import Engine, text
+
+from geo.store.demo import load_demo
+
+
+def test_demo_register_lands_inside_real_boundaries(engine: Engine, client) -> None:
+    counts = load_demo(engine, seed=7, scale=0.05, echo=lambda _: None)
+    assert counts["enterprises"] > 0 and counts["risk units"] > counts["enterprises"]
+
+    with engine.connect() as conn:
+        synthetic = conn.execute(text("SELECT bool_and(synthetic), count(*) FROM enterprises")).one()
+        levels = conn.execute(
+            text("SELECT array_agg(DISTINCT level ORDER BY level) FROM risk_units")
+        ).scalar()
+        inside = conn.execute(
+            text(
+                "SELECT count(*) FROM enterprises e JOIN jurisdictions j ON j.adcode = '350505' "
+                "WHERE ST_Covers(j.geom, e.geom)"
+            )
+        ).scalar()
+    assert synthetic == (True, counts["enterprises"])
+    assert levels == [1, 2, 3, 4]
+
+    boundary = shape(client.get("/api/v1/jurisdictions/350505").json()["geometry"])
+    page = client.get("/api/v1/enterprises", params={"adcode": "350505", "limit": 5000}).json()
+    points = [shape(f["geometry"]) for f in page["features"]]
+    assert page["numberMatched"] == inside > 0
+    assert all(boundary.covers(p) for p in points)
+    assert all(f["properties"]["synthetic"] for f in page["features"])
+
+    # The city's subtree holds 泉港 and its neighbours, and nothing from 蚌山区 (Anhui).
+    city = client.get("/api/v1/enterprises", params={"adcode": "350500", "limit": 1}).json()
+    assert city["numberMatched"] > inside
+    anhui = shape(client.get("/api/v1/jurisdictions/340303").json()["geometry"])
+    all_city = client.get("/api/v1/enterprises", params={"adcode": "350500", "limit": 5000}).json()
+    assert not shapely.intersects(
+        anhui, shapely.multipoints([shape(f["geometry"]) for f in all_city["features"]])
+    )
+
+    # Loading again replaces the synthetic rows instead of adding to them.
+    again = load_demo(engine, seed=7, scale=0.05, echo=lambda _: None)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM enterprises")).scalar() == again["enterprises"]
