@@ -60,7 +60,9 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         msg = str(e.get("msg", "invalid"))
         if msg.startswith("Value error, "):
             msg = msg.removeprefix("Value error, ")
-        errors.append({"field": _field_of(tuple(e.get("loc", ()))), "reason": msg})
+        # A body that is not JSON at all has loc ("body", <character position>): name the body.
+        field = "body" if e.get("type") == "json_invalid" else _field_of(tuple(e.get("loc", ())))
+        errors.append({"field": field, "reason": msg})
     message = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
     return JSONResponse(_body(message, errors), status_code=422)
 

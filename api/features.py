@@ -19,6 +19,7 @@ from geo.coords import InputCrs, to_storage_xy
 from geo.errors import InvalidInput
 from geo.geometry import to_geojson
 from geo.store import repository as repo
+from geo.vocab import JurisdictionLevel
 
 GEOJSON = "application/geo+json"
 
@@ -32,6 +33,7 @@ READ_ONLY = frozenset(
         "created_at",
         "updated_at",
         "synthetic",
+        "level",  # an enterprise's (就高); kept where a schema declares it, as a risk unit's level
         "level_rule",
         "risk_unit_count",
         "jurisdiction_adcode",
@@ -115,7 +117,8 @@ def _storage_bbox(
     if crs == InputCrs.cgcs2000:
         return bbox
     xs, ys = to_storage_xy([bbox[0], bbox[2], bbox[0], bbox[2]], [bbox[1], bbox[1], bbox[3], bbox[3]], crs)
-    return min(xs), min(ys), max(xs), max(ys)
+    # plain floats: the database driver cannot bind numpy scalars
+    return float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
 
 
 def _etag(row: Mapping[str, Any]) -> dict[str, str]:
@@ -151,7 +154,7 @@ def crud_router(
             Query(description="only rows in this jurisdiction's whole subtree (or inside this park)"),
         ] = None,
         limit: Annotated[int | None, Query(ge=1)] = None,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # PostgreSQL OFFSET is a bigint
     ) -> JSONResponse:
         size = limit or settings.api.default_page_size
         if size > settings.api.max_page_size:
@@ -163,7 +166,7 @@ def crud_router(
                 res,
                 adcode=adcode,
                 bbox=_storage_bbox(bbox, crs) if bbox else None,
-                filters=_typed_filters(filters),
+                filters=_typed_filters(filters, res),
                 limit=size,
                 offset=offset,
             )
@@ -243,12 +246,17 @@ def crud_router(
     return router
 
 
-def _typed_filters(filters: Mapping[str, str | None]) -> dict[str, Any]:
+def _typed_filters(filters: Mapping[str, str | None], res: repo.Resource) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in filters.items():
         if value is None:
             continue
-        if name == "level":
+        if name == "level" and res is repo.JURISDICTIONS:  # province, city… not a risk level
+            levels = [str(lv) for lv in JurisdictionLevel]
+            if value not in levels:
+                raise InvalidInput.one("level", f"expected one of {', '.join(levels)}", "行政区划级别无效")
+            out[name] = value
+        elif name == "level":
             if value not in {"1", "2", "3", "4"}:
                 raise InvalidInput.one("level", "expected 1, 2, 3 or 4", "风险等级应为 1–4")
             out[name] = int(value)

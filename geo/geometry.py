@@ -47,12 +47,21 @@ def parse_geometry(
         )
     if "coordinates" not in obj:
         raise InvalidInput.one(field, "GeoJSON geometry has no 'coordinates'", "几何对象缺少 coordinates")
+    if not _well_formed(obj["coordinates"], _NESTING[gtype]):
+        # shapely reads "118.9" as 118.9 and [[x, y]] as a Point; RFC 7946 allows neither
+        raise InvalidInput.one(
+            field,
+            f"malformed GeoJSON coordinates: a {gtype} needs {_NESTING_TEXT[_NESTING[gtype]]} "
+            "[lon, lat] positions of two numbers",
+            "几何坐标格式错误（坐标须为数值）",
+        )
     try:
         geom = shape(dict(obj))
     except Exception as exc:  # shapely raises several types for malformed coordinates
         raise InvalidInput.one(field, f"malformed GeoJSON coordinates: {exc}", "几何坐标格式错误") from None
     if geom.is_empty:
         raise InvalidInput.one(field, "the geometry is empty", "几何为空")
+    geom = shapely.force_2d(geom)  # RFC 7946 allows an altitude; the register's columns are 2D
     coords = shapely.get_coordinates(geom)
     if not all(math.isfinite(v) for v in coords.ravel()):
         raise InvalidInput.one(field, "coordinates must be finite numbers", "坐标必须为有限数值")
@@ -77,6 +86,28 @@ def parse_geometry(
                 "几何位于中国境外（请检查经纬度顺序与坐标系）",
             )
     return geom
+
+
+_NESTING = {
+    "Point": 0,
+    "LineString": 1,
+    "MultiPoint": 1,
+    "Polygon": 2,
+    "MultiLineString": 2,
+    "MultiPolygon": 3,
+}
+_NESTING_TEXT = {0: "one", 1: "an array of", 2: "an array of arrays of", 3: "an array of arrays of arrays of"}
+
+
+def _well_formed(coords: Any, depth: int) -> bool:
+    """GeoJSON nesting of positions, each position 2 (or 3, with altitude) numbers."""
+    if not isinstance(coords, list | tuple):
+        return False
+    if depth == 0:
+        return 2 <= len(coords) <= 3 and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in coords
+        )
+    return all(_well_formed(c, depth - 1) for c in coords)
 
 
 def as_multipolygon(geom: BaseGeometry) -> MultiPolygon:

@@ -113,15 +113,7 @@ def clean_risk_unit(
         sector = owner_sector
 
     method = props.get("assessment_method") or vocab.AssessmentMethod.direct
-    a = c.run(
-        lambda: assess(
-            method,
-            props.get("assessment_inputs"),
-            level=props.get("level"),
-            table=props.get("assessment_table") or "default",
-            field=c.field("assessment").rstrip("."),
-        )
-    )
+    a = _assess(c, method, props)
     if a is not None:
         out.update(
             level=a.level,
@@ -157,6 +149,24 @@ def clean_risk_unit(
             c.fail("assessed_on", "is in the future", "评估日期不能晚于今天")
     c.done()
     return out
+
+
+def _assess(c: _Checker, method: Any, props: Mapping[str, Any]) -> Any:
+    """assess(), with its problems named by the property that holds the value: `assessment.inputs.L` is
+    `assessment_inputs.L` here, and `level` is `properties.level` like every other field."""
+    try:
+        return assess(
+            method,
+            props.get("assessment_inputs"),
+            level=props.get("level"),
+            table=props.get("assessment_table") or "default",
+            field="assessment",
+        )
+    except InvalidInput as exc:
+        for p in exc.problems:
+            head, dot, rest = p.field.partition(".")
+            c.fail(f"assessment_{rest}" if head == "assessment" and dot else p.field, p.reason, p.reason_zh)
+        return None
 
 
 def occupancy_exceeded(sector: str | None, max_occupancy: int | None) -> bool:

@@ -52,8 +52,8 @@ def square_grid(boundary: BaseGeometry, *, cell_m: float, code_prefix: str) -> g
         raise InvalidInput.one(
             "cell_m", f"{cell_m} m cells would make about {n} zones here; use larger cells", "网格过密"
         )
-    ii, jj = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1), indexing="ij")
-    ii, jj = ii.ravel(), jj.ravel()
+    grid_i, grid_j = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1), indexing="ij")
+    ii, jj = grid_i.ravel(), grid_j.ravel()
     cells = shapely.box(ii * cell_m, jj * cell_m, (ii + 1) * cell_m, (jj + 1) * cell_m)
     shapely.prepare(metric)
     keep = shapely.intersects(metric, cells)
@@ -98,7 +98,9 @@ def h3_grid(boundary: BaseGeometry, *, resolution: int) -> gpd.GeoDataFrame:
     shape = h3.geo_to_h3shape(boundary.__geo_interface__)
     cells = sorted(h3.h3shape_to_cells(shape, resolution))
     hexes = [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
-    clipped = shapely.intersection(np.array(hexes, dtype=object), boundary) if hexes else []
+    clipped: list[BaseGeometry] = (
+        list(shapely.intersection(np.array(hexes, dtype=object), boundary)) if hexes else []
+    )
     geoms, codes = [], []
     for cell, geom in zip(cells, clipped, strict=True):
         poly = _polygonal(geom)

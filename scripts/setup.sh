@@ -25,9 +25,12 @@ apt_install() {
 missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+# npm installs the web map's Leaflet assets (maps/package.json); the CJK font prints Chinese on the wall map.
+command -v npm >/dev/null || missing+=(npm)
+{ fc-list 2>/dev/null | grep -qi "noto sans cjk" || [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; } \
+  || missing+=(fonts-noto-cjk)
 if [ "$dev" = 1 ]; then
   command -v chromium >/dev/null || missing+=(chromium)
-  fc-list 2>/dev/null | grep -qi "noto sans cjk" || missing+=(fonts-noto-cjk)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
@@ -45,6 +48,14 @@ if [ "$dev" = 1 ]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
 else
   .venv/bin/python -m pip install -q -e .
+fi
+
+# The web map's front-end packages, served from our own server (never a CDN): exact versions from
+# maps/package-lock.json into maps/node_modules; skipped when that lock is what is installed already.
+if ! cmp -s maps/package-lock.json maps/node_modules/.riskmap-installed-lock 2>/dev/null; then
+  echo "setup: installing the map assets (npm ci --prefix maps)"
+  npm ci --prefix maps --omit=dev --omit=peer --ignore-scripts --no-audit --no-fund --loglevel=error
+  cp maps/package-lock.json maps/node_modules/.riskmap-installed-lock
 fi
 
 # PostgreSQL + PostGIS (installed with apt-get when missing), a role, a database, the migrations.

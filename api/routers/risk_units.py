@@ -61,16 +61,22 @@ def prepare(
     if existing is not None and method != AssessmentMethod.direct and props.get("level") == existing["level"]:
         # The stored level came from the factors; after an edit the factors decide again.
         props = {k: v for k, v in props.items() if k != "level"}
+    if (
+        existing is not None
+        and props.get("assessed_on") != existing["assessed_on"]
+        and props.get("next_assessment_due") == existing["next_assessment_due"]
+    ):
+        # A new assessment date: the stored due date belonged to the old one, so derive it again.
+        props = {k: v for k, v in props.items() if k != "next_assessment_due"}
     values = clean_risk_unit(props, owner_sector=owner["sector"] if owner else None)
-    if geometry is None and existing is None:
+    if geometry is not None:
+        geom = parse_geometry(geometry, allowed=ANY_SIMPLE, crs=crs)
+    elif existing is not None:
+        geom = existing["geometry"]
+    else:
         raise InvalidInput.one(
             "geometry", "a risk unit needs a Point, LineString or Polygon", "须提供风险点位置"
         )
-    geom = (
-        parse_geometry(geometry, allowed=ANY_SIMPLE, crs=crs)
-        if geometry is not None
-        else existing["geometry"]
-    )  # type: ignore[index]
     if geometry is not None:
         values["geometry"] = geom
     declared = values.pop("jurisdiction", None)

@@ -66,6 +66,9 @@ def copy_rows(
     )
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    with raw.cursor() as cur:
+    cur = raw.cursor()
+    try:
         cur.copy_expert(statement.as_string(cur), buf)
+    finally:
+        cur.close()
     return len(rows)

@@ -429,7 +429,7 @@ def enterprise_owner(conn: Connection, enterprise_id: int, *, field_name: str) -
 
 def enterprise_ids_by_credit_code(conn: Connection, codes: Sequence[str]) -> dict[str, int]:
     rows = conn.execute(select(E.c.credit_code, E.c.id).where(E.c.credit_code.in_(list(codes))))
-    return dict(rows.tuples().all())
+    return {str(code): int(id_) for code, id_ in rows.all()}
 
 
 def bulk_insert(conn: Connection, res: Resource, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
