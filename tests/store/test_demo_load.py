@@ -11,7 +11,8 @@ from geo.store.demo import load_demo
 
 def test_demo_register_lands_inside_real_boundaries(engine: Engine, client) -> None:
     counts = load_demo(engine, seed=7, scale=0.05, echo=lambda _: None)
-    assert counts["enterprises"] > 0 and counts["risk units"] > counts["enterprises"]
+    assert counts["enterprises"] > 0
+    assert counts["risk units"] > counts["enterprises"]
 
     with engine.connect() as conn:
         synthetic = conn.execute(text("SELECT bool_and(synthetic), count(*) FROM enterprises")).one()
