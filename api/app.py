@@ -13,9 +13,18 @@ from sqlalchemy import text
 
 from api import errors
 from api.deps import EngineDep
-from api.routers import enterprises, jurisdictions, protection_targets, risk_units, vocabularies
+from api.routers import (
+    analysis,
+    enterprises,
+    jurisdictions,
+    maps,
+    protection_targets,
+    risk_units,
+    vocabularies,
+)
 from api.settings import Settings
 from geo.store.engine import make_engine
+from maps import assets
 
 DESCRIPTION = """
 Regional 红橙黄蓝 safety-risk register and maps for the dual prevention mechanism
@@ -47,8 +56,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])
-    for module in (jurisdictions, enterprises, risk_units, protection_targets, vocabularies):
+    for module in (
+        jurisdictions,
+        enterprises,
+        risk_units,
+        protection_targets,
+        vocabularies,
+        analysis,
+        maps,
+    ):
         app.include_router(module.router)
+    # Leaflet and its plugins come from our own server: government networks are often closed.
+    assets.mount(app, settings.maps.asset_prefix)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from api.settings import Settings
-from geo.errors import RiskmapError
+from geo.errors import InvalidInput, RiskmapError
 
 app = typer.Typer(help="riskmap: regional 红橙黄蓝 safety-risk maps (双重预防机制).", no_args_is_help=True)
 db_app = typer.Typer(help="The PostGIS database.", no_args_is_help=True)
@@ -73,6 +74,59 @@ def demo(
         return
     summary = ", ".join(f"{n} {name}" for name, n in counts.items())
     typer.echo(f"demo loaded in {time.perf_counter() - started:.1f} s: {summary} (synthetic rows are marked)")
+
+
+map_app = typer.Typer(help="Maps written to files.", no_args_is_help=True)
+app.add_typer(map_app, name="map")
+
+
+@map_app.command("four-color")
+def map_four_colour(
+    adcode: Annotated[str, typer.Option(help="行政区划代码 of the jurisdiction")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="map.html (interactive), .png or .pdf (print)")
+    ],
+    zones: Annotated[str, typer.Option(help="children, grid, h3, parks or grids")] = "children",
+    cell_m: Annotated[float, typer.Option(help="grid cell size in metres")] = 1000,
+    h3_res: Annotated[int, typer.Option(help="H3 resolution")] = 8,
+    rule: Annotated[str, typer.Option(help="max (就高) or weighted")] = "max",
+    public: Annotated[bool, typer.Option(help="public version: zones and counts only")] = False,
+) -> None:
+    """Write the four-colour map to a file: a self-contained HTML page that works offline, or PNG/PDF."""
+    from api.fourcolour import compute, four_colour_folium, four_colour_params, title
+    from geo.store.engine import make_engine
+    from geo.store.summary import map_boundaries
+    from maps.four_colour import save_html
+    from maps.print import four_colour_print
+
+    settings = _settings()
+    suffix = output.suffix.lower()
+    try:
+        if suffix not in {".html", ".htm", ".png", ".pdf"}:
+            raise InvalidInput.one("output", "the file name must end in .html, .png or .pdf")
+        params = four_colour_params(adcode, zones, cell_m, h3_res, rule, None, None)
+        engine = make_engine(settings.db.sqlalchemy_url)
+        with engine.connect() as conn:
+            if suffix in {".html", ".htm"}:
+                m, frame = four_colour_folium(conn, params, settings, public=public)
+                save_html(m, output, inline_assets=True, prefix=settings.maps.asset_prefix)
+            else:
+                frame = compute(conn, params, settings)
+                output.write_bytes(
+                    four_colour_print(
+                        frame,
+                        boundaries=map_boundaries(conn, adcode),
+                        title=title(conn, params),
+                        data_source=settings.maps.data_source,
+                        palette=settings.maps.palette_map(),
+                        fmt="png" if suffix == ".png" else "pdf",
+                    )
+                )
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    levels = frame["level"].value_counts(dropna=False).to_dict()
+    typer.echo(f"wrote {output} ({len(frame)} zones; by level: {levels})")
 
 
 @app.command()

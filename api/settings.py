@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -44,8 +46,45 @@ class ApiSettings(BaseSettings):
     debug: bool = False
 
 
+class MapSettings(BaseSettings):
+    """How maps look: base tiles (none by default: government networks are often closed), palette."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_MAP_", extra="ignore")
+
+    tiles: Literal["none", "osm", "tianditu", "custom"] = "none"
+    tiles_url: str | None = None
+    tiles_attribution: str | None = None
+    tiles_subdomains: str | None = None
+    tianditu_key: str | None = None
+    palette: str = Field(
+        default="#FF0000,#FF7F00,#FFFF00,#0000FF",
+        description="colours of levels 1–4 (红橙黄蓝), comma-separated",
+    )
+    asset_prefix: str = "/static/vendor"
+    data_source: str = "riskmap 风险数据库"
+    max_risk_units: int = Field(default=5_000, description="above this, the map draws only levels 1–2 units")
+
+    def palette_map(self) -> dict[int, str]:
+        colours = [c.strip() for c in self.palette.split(",")]
+        if len(colours) != 4 or not all(colours):
+            raise ValueError("RISKMAP_MAP_PALETTE needs four colours, for levels 1 to 4")
+        return dict(zip((1, 2, 3, 4), colours, strict=True))
+
+
+class AnalysisSettings(BaseSettings):
+    """Rules of the analyses that a government may choose."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_", extra="ignore")
+
+    enterprise_level_rule: Literal["max", "weighted"] = Field(
+        default="max", description="an enterprise's level from its risk units: max (就高) or weighted"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    maps: MapSettings = Field(default_factory=MapSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)

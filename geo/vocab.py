@@ -103,26 +103,33 @@ def target_types() -> dict[str, Term]:
     return {r["code"]: Term(r["code"], r["name_zh"], r["name_en"]) for r in read_table("target_types.csv")}
 
 
-def _lookup(terms: dict[str, Term] | dict[str, Sector], value: str, field: str, what: str) -> str:
-    """Accept a code or its Chinese or English name; return the code."""
+def _short_zh(name: str) -> str:
+    """'消防（人员密集场所）' → '消防': registers often write the name without its gloss."""
+    return name.split("（", 1)[0].split("(", 1)[0].strip()
+
+
+def _lookup(
+    terms: dict[str, Term] | dict[str, Sector], value: str, field: str, what: str, what_zh: str
+) -> str:
+    """Accept a code, its Chinese name (with or without the gloss in brackets) or English name."""
     v = value.strip()
     if v in terms:
         return v
     for t in terms.values():
-        if v in (t.name_zh, t.name_en) or v.lower() == t.name_en.lower():
+        if v in (t.name_zh, _short_zh(t.name_zh)) or v.lower() in (t.name_en.lower(), t.code.lower()):
             return t.code
     allowed = ", ".join(f"{t.code} ({t.name_zh})" for t in terms.values())
     raise InvalidInput.one(
-        field, f"unknown {what} {value!r}; expected one of: {allowed}", f"未知的{what}：{value}"
+        field, f"unknown {what} {value!r}; expected one of: {allowed}", f"未知的{what_zh}：{value}"
     )
 
 
 def sector_code(value: str, field: str = "sector") -> str:
-    return _lookup(sectors(), value, field, "sector")
+    return _lookup(sectors(), value, field, "sector", "行业领域")
 
 
 def target_type_code(value: str, field: str = "type") -> str:
-    return _lookup(target_types(), value, field, "protection-target type")
+    return _lookup(target_types(), value, field, "protection-target type", "防护目标类型")
 
 
 def accident_type_codes(values: list[str], field: str = "accident_types") -> list[str]:
@@ -133,7 +140,7 @@ def accident_type_codes(values: list[str], field: str = "accident_types") -> lis
         v = str(raw).strip()
         if v.isdigit() and len(v) <= 2:
             v = v.zfill(2)
-        code = _lookup(known, v, f"{field}[{i}]", "GB 6441 accident type")
+        code = _lookup(known, v, f"{field}[{i}]", "GB 6441 accident type", "事故类别")
         if code not in out:
             out.append(code)
     return out

@@ -220,3 +220,55 @@ def summary(
             ],
         },
     }
+
+
+_MAP_UNITS = text(
+    """
+WITH RECURSIVE subtree AS (
+    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
+    UNION ALL
+    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+)
+SELECT u.id, u.name, u.level, u.kind, u.enterprise_id, coalesce(u.sector, e.sector) AS sector,
+    u.accident_types, u.control_measures, u.control_level, u.responsible_person, u.responsible_phone,
+    e.name AS enterprise_name, ST_AsBinary(u.geom) AS wkb
+FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
+WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+  AND u.level <= :max_level
+  AND (GeometryType(u.geom) NOT IN ('POINT', 'MULTIPOINT') OR u.kind = 'public_area')
+ORDER BY u.level, u.id
+"""
+)
+
+_BOUNDARIES = text(
+    """
+SELECT adcode, name, level, ST_AsBinary(geom) AS wkb FROM jurisdictions
+WHERE adcode = :adcode OR (parent_adcode = :adcode AND level NOT IN ('park', 'grid'))
+ORDER BY adcode
+"""
+)
+
+
+def map_risk_units(conn: Connection, adcode: str, *, max_level: int = 4) -> gpd.GeoDataFrame:
+    """Risk areas and pipelines (and public-area points) to draw on a map: enterprise risk points are
+    shown through their enterprise's marker."""
+    rows = conn.execute(_MAP_UNITS, {"adcode": adcode, "max_level": max_level}).all()
+    columns = [
+        "id", "name", "level", "kind", "enterprise_id", "sector", "accident_types", "control_measures",
+        "control_level", "responsible_person", "responsible_phone", "enterprise_name",
+    ]  # fmt: skip
+    return gpd.GeoDataFrame(
+        {c: [getattr(r, c) for r in rows] for c in columns},
+        geometry=shapely.from_wkb([bytes(r.wkb) for r in rows]) if rows else [],
+        crs="EPSG:4490",
+    )
+
+
+def map_boundaries(conn: Connection, adcode: str) -> gpd.GeoDataFrame:
+    """The jurisdiction's boundary and its children's."""
+    rows = conn.execute(_BOUNDARIES, {"adcode": adcode}).all()
+    return gpd.GeoDataFrame(
+        {"adcode": [r.adcode for r in rows], "name": [r.name for r in rows], "level": [r.level for r in rows]},
+        geometry=shapely.from_wkb([bytes(r.wkb) for r in rows]) if rows else [],
+        crs="EPSG:4490",
+    )

@@ -1,0 +1,106 @@
+"""Analyses of a jurisdiction's register: the four-colour map, enterprise levels, statistics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from api.deps import EngineDep, SettingsDep
+from api.features import GEOJSON
+from api.fourcolour import (
+    FourColourParams,
+    compute,
+    enterprises_with_levels,
+    four_colour_params,
+    zone_features,
+)
+from geo.four_colour import RULES
+from geo.geometry import to_geojson
+from geo.store.repository import get_jurisdiction_row
+from geo.store.summary import summary as register_summary
+from geo.vocab import LEVEL_NAMES_ZH
+
+router = APIRouter(prefix="/api/v1/analysis", tags=["analysis"])
+ParamsDep = Annotated[FourColourParams, Depends(four_colour_params)]
+
+
+@router.get("/four-color", summary="The regional 红橙黄蓝 four-colour map: one feature per zone")
+def four_colour(params: ParamsDep, engine: EngineDep, settings: SettingsDep) -> JSONResponse:
+    """Each zone's `level` (1–4, null with no risk), `color`, `counts` and `area_share` by level,
+    computed in PostGIS. The default rule is 就高 (a zone takes the highest level among the risk units
+    that intersect it); `rule=weighted` is the documented alternative."""
+    with engine.connect() as conn:
+        j = get_jurisdiction_row(conn, params.adcode)
+        zones = compute(conn, params, settings)
+    features = zone_features(zones)
+    totals = {str(lv): sum(1 for f in features if f["properties"]["level"] == lv) for lv in (1, 2, 3, 4)}
+    body = {
+        "type": "FeatureCollection",
+        "adcode": params.adcode,
+        "name": j["name"],
+        "zones": params.zones,
+        "rule": params.rule,
+        "rule_description": RULES[params.rule],
+        "zone_counts": totals | {"none": sum(1 for f in features if f["properties"]["level"] is None)},
+        "numberReturned": len(features),
+        "features": features,
+    }
+    return JSONResponse(body, media_type=GEOJSON)
+
+
+@router.get("/enterprise-levels", summary="Enterprises with their level (就高 by default) and unit counts")
+def enterprise_levels(
+    adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],
+    engine: EngineDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    with engine.connect() as conn:
+        frame = enterprises_with_levels(conn, adcode, settings)
+    features: list[dict[str, Any]] = []
+    for row in frame.to_dict("records"):
+        level = None if row["level"] is None or row["level"] != row["level"] else int(row["level"])
+        features.append(
+            {
+                "type": "Feature",
+                "id": int(row["id"]),
+                "geometry": to_geojson(row["geometry"]),
+                "properties": jsonable_encoder(
+                    {
+                        "id": int(row["id"]),
+                        "name": row["name"],
+                        "credit_code": row["credit_code"],
+                        "sector": row["sector"],
+                        "jurisdiction_adcode": row["jurisdiction_adcode"],
+                        "level": level,
+                        "level_name": LEVEL_NAMES_ZH.get(level) if level else None,
+                        "color": row["color"] if level else None,
+                        "counts": row["counts"],
+                        "risk_unit_count": int(row["risk_unit_count"]),
+                        "level_rule": row["level_rule"],
+                    }
+                ),
+            }
+        )
+    counts = {str(lv): sum(1 for f in features if f["properties"]["level"] == lv) for lv in (1, 2, 3, 4)}
+    body = {
+        "type": "FeatureCollection",
+        "adcode": adcode,
+        "level_rule": settings.analysis.enterprise_level_rule,
+        "counts": counts | {"none": sum(1 for f in features if f["properties"]["level"] is None)},
+        "numberReturned": len(features),
+        "features": features,
+    }
+    return JSONResponse(body, media_type=GEOJSON)
+
+
+@router.get("/summary", summary="Counts per level, per sector and per zone; overdue re-assessments")
+def summary(
+    adcode: Annotated[str, Query(description="行政区划代码", examples=["350500"])],
+    engine: EngineDep,
+    overdue_limit: Annotated[int, Query(ge=0, le=10_000, description="how many overdue units to list")] = 100,
+) -> dict[str, Any]:
+    with engine.connect() as conn:
+        return register_summary(conn, adcode, overdue_limit=overdue_limit)

@@ -1,0 +1,74 @@
+"""Served maps: the interactive four-colour map (HTML) and its print version (PNG, PDF)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import EngineDep, SettingsDep
+from api.fourcolour import FourColourParams, compute, four_colour_folium, four_colour_params, title
+from geo.store.summary import map_boundaries
+from maps.print import four_colour_print
+
+router = APIRouter(prefix="/maps", tags=["maps"])
+ParamsDep = Annotated[FourColourParams, Depends(four_colour_params)]
+PublicDep = Annotated[
+    bool, Query(description="the public (上网) version: zones and counts only, no names, people or phones")
+]
+
+
+@router.get("/four-color", response_class=HTMLResponse, summary="The interactive four-colour map")
+def four_colour_html(
+    params: ParamsDep, engine: EngineDep, settings: SettingsDep, public: PublicDep = False
+) -> HTMLResponse:
+    with engine.connect() as conn:
+        m, _ = four_colour_folium(conn, params, settings, public=public)
+    return HTMLResponse(m.get_root().render())
+
+
+def _zones_zh(params: FourColourParams) -> str:
+    return {
+        "children": "下级行政区",
+        "grid": f"{params.cell_m / 1000:g} 千米网格"
+        if params.cell_m >= 1000
+        else f"{params.cell_m:g} 米网格",
+        "h3": f"H3 {params.h3_res} 级六边形",
+        "parks": "园区",
+        "grids": "网格",
+    }[params.zones]
+
+
+def _print(params: FourColourParams, engine: EngineDep, settings: SettingsDep, fmt: str) -> bytes:
+    with engine.connect() as conn:
+        zones = compute(conn, params, settings)
+        boundaries = map_boundaries(conn, params.adcode)
+        heading = title(conn, params)
+        synthetic = bool(conn.exec_driver_sql("SELECT bool_or(synthetic) FROM enterprises").scalar())
+    return four_colour_print(
+        zones,
+        boundaries=boundaries,
+        title=heading,
+        subtitle=f"分区：{_zones_zh(params)}　规则：{'就高' if params.rule == 'max' else '加权指数'}",
+        data_source=settings.maps.data_source,
+        date=dt.date.today(),
+        palette=settings.maps.palette_map(),
+        synthetic=synthetic,
+        fmt=fmt,  # type: ignore[arg-type]
+    )
+
+
+@router.get("/four-color.png", summary="The four-colour map for printing (上墙), PNG")
+def four_colour_png(params: ParamsDep, engine: EngineDep, settings: SettingsDep) -> Response:
+    return Response(_print(params, engine, settings, "png"), media_type="image/png")
+
+
+@router.get("/four-color.pdf", summary="The four-colour map for printing (上墙), PDF")
+def four_colour_pdf(params: ParamsDep, engine: EngineDep, settings: SettingsDep) -> Response:
+    return Response(
+        _print(params, engine, settings, "pdf"),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="four-color-{params.adcode}.pdf"'},
+    )
