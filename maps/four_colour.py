@@ -7,21 +7,27 @@ public version (上网) shows zones and counts only.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
+import json
 import math
 import mimetypes
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import quote
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
-from branca.element import MacroElement
+import shapely
+from branca.element import CssLink, Element, Figure, JavascriptLink, MacroElement
 from folium import plugins
+from folium.elements import JSCSSMixin
+from folium.map import Layer
 from folium.template import Template
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -52,6 +58,10 @@ BACKGROUND: Final = "#F7F7F4"  # the map's plain background when no tiles are co
 ZONE_FILL_OPACITY: Final = 0.6
 CLUSTER_THRESHOLD: Final = 200  # more enterprise markers than this are clustered
 STORAGE_EPSG: Final = 4490
+COORDINATE_DECIMALS: Final = 6  # about 0.1 m: the page carries no more precision than a web map can show
+SIMPLIFY_ABOVE_VERTICES: Final = 5_000  # zones or boundaries with more vertices in all are simplified ...
+SIMPLIFY_FRACTION: Final = 2_000  # ... with a tolerance of 1/2000 of the map's width (under a pixel)
+MAX_LISTED: Final = 5  # control measures and responsible people listed in an enterprise's popup
 
 # What the public map may show of a zone (上网 version): a whitelist, so a new column never leaks by default.
 _PUBLIC_ZONE_COLUMNS: Final = (
@@ -228,14 +238,14 @@ def in_storage_crs(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.to_crs(STORAGE_EPSG)
 
 
-# --- HTML snippets -------------------------------------------------------------------------------------------
+# --- small helpers -------------------------------------------------------------------------------------------
 
 
-def _e(value: Any) -> str:
-    """A cell as escaped text ('' for missing values)."""
+def _text(value: Any) -> str:
+    """A cell as plain text ('' for missing values); escaping is left to whoever writes it into HTML."""
     if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return ""
-    return html.escape(str(value))
+    return str(value)
 
 
 def _swatch(colour: str) -> str:
@@ -243,97 +253,126 @@ def _swatch(colour: str) -> str:
     return f'<span class="rm-swatch"><span style="background:{html.escape(colour)}"></span></span>'
 
 
-def _zone_popup(row: Mapping[str, Any], level: int | None, colour: str, enterprise_count: int | None) -> str:
-    counts = _per_level(row.get("counts"))
-    shares = _per_level(row.get("area_share"))
-    lines = "".join(
-        f"<tr><td>{LEVEL_NAMES_ZH[lvl]}</td><td>{int(counts[lvl])}</td><td>{100 * shares[lvl]:.1f}%</td></tr>"
-        for lvl in LEVELS
-    )
-    units = row.get("unit_count")
-    unit_count = int(units) if units is not None and not pd.isna(units) else int(sum(counts.values()))
-    enterprise_line = f"；涉及企业 {enterprise_count} 家" if enterprise_count is not None else ""
-    index = row.get("index")  # the weighted rule's index, when the analysis used that rule
-    index_line = (
-        f"<div>风险指数 I = {float(index):g}</div>"
-        if isinstance(index, int | float) and not pd.isna(index)
-        else ""
-    )
-    code = f' <span class="rm-code">{_e(row.get("code"))}</span>' if _e(row.get("code")) else ""
-    return (
-        f'<div class="rm-popup"><div class="rm-popup-title">{_e(row.get("name"))}{code}</div>'
-        f"<div>区域风险等级：{_swatch(colour)} <b>{level_label(level)}</b></div>"
-        '<table class="rm-counts"><tr><th>等级</th><th>风险单元</th><th>面积占比</th></tr>'
-        f"{lines}</table>"
-        f"<div>风险单元 {unit_count} 个{enterprise_line}</div>{index_line}</div>"
-    )
-
-
-def _names(codes: Any, table: Mapping[str, Any]) -> list[str]:
+def _codes(codes: Any) -> list[str]:
+    """Vocabulary codes from a list, tuple or numpy array cell (as the database or a parquet file gives
+    it), two-digit codes zero-padded ("8" -> "08")."""
+    if codes is None or isinstance(codes, str | bytes) or pd.api.types.is_scalar(codes):
+        return []
     out: list[str] = []
-    # A list, tuple or numpy array of codes (as the database or a parquet file gives it).
-    for raw in (
-        [] if codes is None or isinstance(codes, str | bytes) or pd.api.types.is_scalar(codes) else codes
-    ):
+    for raw in codes:
         code = str(raw).strip()
-        if code.isdigit() and len(code) <= 2:
-            code = code.zfill(2)
-        term = table.get(code)
-        out.append(term.name_zh if term is not None else code)
+        out.append(code.zfill(2) if code.isdigit() and len(code) <= 2 else code)
     return out
 
 
-def _unit_popup(
-    row: Mapping[str, Any], level: int | None, colour: str, accident_names: Mapping[str, Any]
-) -> str:
-    fields = [
-        ("风险等级", f"{_swatch(colour)} {level_label(level)}"),
-        ("可能导致的事故类型", html.escape("、".join(_names(row.get("accident_types"), accident_names)))),
-        ("管控措施", _e(row.get("control_measures"))),
-        (
-            "责任人",
-            " ".join(p for p in (_e(row.get("responsible_person")), _e(row.get("responsible_phone"))) if p),
-        ),
-    ]
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in fields if v)
-    return f'<div class="rm-popup"><div class="rm-popup-title">{_e(row.get("name"))}</div><table>{body}</table></div>'
+def _script_json(value: Any) -> str:
+    """Compact JSON that is safe inside a <script> element: no "</script", "<!--", "&" or line separators
+    that end or confuse the element, and UTF-8 text as it is (not \\uXXXX, which would double its size)."""
+    return (
+        json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
-def _enterprise_popup(
-    row: Mapping[str, Any],
-    level: int | None,
-    colour: str,
-    units: pd.DataFrame,
-    accident_names: Mapping[str, Any],
-    sector_names: Mapping[str, str],
-) -> str:
-    accident: list[str] = []
-    measures: list[str] = []
-    people: list[str] = []
-    for _, unit in units.iterrows():
-        accident.extend(n for n in _names(unit.get("accident_types"), accident_names) if n not in accident)
-        measure = _e(unit.get("control_measures"))
-        if measure and measure not in measures:
-            measures.append(measure)
-        person = " ".join(
-            p for p in (_e(unit.get("responsible_person")), _e(unit.get("responsible_phone"))) if p
-        )
-        if person and person not in people:
-            people.append(person)
-    contact = " ".join(p for p in (_e(row.get("contact_person")), _e(row.get("contact_phone"))) if p)
-    unit_count = row.get("risk_unit_count")
-    fields = [
-        ("行业", html.escape(sector_names.get(str(row.get("sector")), str(row.get("sector") or "")))),
-        ("风险等级", f"{_swatch(colour)} {level_label(level)}"),
-        ("统一社会信用代码", _e(row.get("credit_code"))),
-        ("风险单元", f"{int(unit_count)} 个" if unit_count is not None and not pd.isna(unit_count) else ""),
-        ("可能导致的事故类型", html.escape("、".join(accident))),
-        ("管控措施", "<br>".join(measures[:5]) + ("<br>……" if len(measures) > 5 else "")),
-        ("责任人", "<br>".join(people[:5])),
-        ("联系人", contact),
+def _rows(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The frame's rows as {column: value} for the columns named (None for one it lacks): a whitelist, and
+    several times faster than DataFrame.to_dict("records")."""
+    values = [frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in columns]
+    for row in zip(*values, strict=True):
+        yield dict(zip(columns, row, strict=True))
+
+
+class _Strings:
+    """A table of repeated strings (control measures are mostly a handful of templates), sent once each."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+
+    def __call__(self, value: str) -> int:
+        return self._index.setdefault(value, len(self._index))
+
+    @property
+    def values(self) -> list[str]:
+        return list(self._index)
+
+
+# --- geometries ----------------------------------------------------------------------------------------------
+
+_LONG_DECIMAL: Final = re.compile(r"\d+\.\d{7,}")
+
+
+def _round_coordinates(geoms: np.ndarray) -> np.ndarray:
+    """Coordinates rounded to COORDINATE_DECIMALS places (about 0.1 m): more is noise on a web map."""
+    return shapely.transform(geoms, lambda xy: np.round(xy, COORDINATE_DECIMALS))
+
+
+def _simplified(geoms: np.ndarray, width: float) -> np.ndarray:
+    """Geometries simplified for display when they are large (more than SIMPLIFY_ABOVE_VERTICES in all).
+
+    The tolerance is width / SIMPLIFY_FRACTION (width: the map's extent in degrees), well under a pixel of
+    the whole map. A polygonal coverage (zones tiling the jurisdiction) is simplified as a coverage, so
+    neighbours keep sharing their edges and no polygon or hole is lost (at worst one becomes a triangle).
+    Anything else is simplified one geometry at a time with topology preserved and the tolerance capped at
+    1/20 of the geometry's own size, so that a small zone keeps its shape. A geometry that would come out
+    empty keeps its original shape.
+    """
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if width <= 0 or int(shapely.get_num_coordinates(geoms[present]).sum()) <= SIMPLIFY_ABOVE_VERTICES:
+        return geoms
+    tolerance = width / SIMPLIFY_FRACTION
+    out = geoms.copy()
+    kept = geoms[present]
+    simple: np.ndarray | None = None
+    if set(shapely.get_type_id(kept).tolist()) <= {3, 6}:  # Polygon, MultiPolygon
+        with contextlib.suppress(shapely.errors.GEOSException):  # an invalid polygon: one at a time
+            if bool(shapely.coverage_is_valid(kept)):
+                simple = shapely.coverage_simplify(kept, tolerance)
+    if simple is None:
+        bounds = shapely.bounds(kept)
+        size = np.minimum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+        simple = shapely.simplify(kept, np.minimum(tolerance, size / 20), preserve_topology=True)
+    lost = shapely.is_missing(simple) | shapely.is_empty(simple)
+    out[present] = np.where(lost, kept, simple)
+    return out
+
+
+def _geometry_json(geoms: np.ndarray) -> list[str | None]:
+    """Each geometry as GeoJSON text with rounded coordinates (None for a missing or empty one)."""
+    rounded = _round_coordinates(geoms)
+    texts = shapely.to_geojson(rounded)
+
+    def shortest(match: re.Match[str]) -> str:
+        # GEOS may print a rounded double with all 17 digits (118.71552200000001): write it short.
+        return repr(round(float(match.group(0)), COORDINATE_DECIMALS))
+
+    empty = shapely.is_missing(rounded) | shapely.is_empty(rounded)
+    return [
+        None if skip else _LONG_DECIMAL.sub(shortest, str(t)) for t, skip in zip(texts, empty, strict=True)
     ]
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in fields if v)
-    return f'<div class="rm-popup"><div class="rm-popup-title">{_e(row.get("name"))}</div><table>{body}</table></div>'
+
+
+def _feature_collection(geoms: np.ndarray, properties: list[dict[str, Any]]) -> str:
+    """A GeoJSON FeatureCollection as script-safe JSON text; features without a geometry are left out."""
+    features = [
+        f'{{"type":"Feature","properties":{_script_json(props)},"geometry":{geometry}}}'
+        for props, geometry in zip(properties, _geometry_json(geoms), strict=True)
+        if geometry is not None
+    ]
+    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+
+
+def _width(*frames: gpd.GeoDataFrame | None) -> float:
+    """The east–west extent (degrees) of the first frame with geometries: the scale of simplification."""
+    for frame in frames:
+        if frame is not None and len(frame):
+            bounds = _bounds(frame)
+            if bounds is not None:
+                return bounds[1][1] - bounds[0][1]
+    return 0.0
 
 
 # --- map elements --------------------------------------------------------------------------------------------
@@ -355,6 +394,133 @@ _CSS: Final = """
 .rm-popup-title{font-weight:bold;font-size:14px;margin-bottom:4px}
 .rm-popup th,.rm-popup td{padding:1px 6px 1px 0;vertical-align:top;text-align:left}
 .rm-code{color:#666;font-weight:normal;font-size:12px}
+"""
+
+# The browser side of the layers: each builder takes one data object (a GeoJSON FeatureCollection with short
+# property names, and the styles, labels and lookup tables it needs) and returns a Leaflet layer. Popups and
+# tooltips are made from a feature's properties only when they open, by one function per layer bound to the
+# whole layer, instead of one HTML string and one script block per feature. Every value from the data is
+# escaped before it goes into HTML. Class names come from the data's style tables, never from this code.
+_JS: Final = """
+var riskmap = window.riskmap || (function () {
+  "use strict";
+  var ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"};
+  function esc(value) {
+    if (value === null || value === undefined) { return ""; }
+    return String(value).replace(/[&<>"']/g, function (c) { return ESCAPES[c]; });
+  }
+  function swatch(colour) {
+    return '<span class="rm-swatch"><span style="background:' + esc(colour) + '"></span></span>';
+  }
+  function level(d, p) { return swatch(d.colours[p.l]) + " " + esc(d.labels[p.l]); }
+  function popup(title, body) {
+    return '<div class="rm-popup"><div class="rm-popup-title">' + title + "</div>" + body + "</div>";
+  }
+  // [label, HTML] rows; rows with no value are left out.
+  function fields(rows) {
+    var out = "";
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i][1]) { out += "<tr><th>" + rows[i][0] + "</th><td>" + rows[i][1] + "</td></tr>"; }
+    }
+    return "<table>" + out + "</table>";
+  }
+  function list(values, lookup, separator) {
+    var out = [];
+    for (var i = 0; i < (values || []).length; i++) {
+      var v = lookup ? lookup(values[i]) : values[i];
+      if (v !== undefined && v !== null && v !== "") { out.push(esc(v)); }
+    }
+    return out.join(separator);
+  }
+  function tooltip(d) {
+    return function (layer) {
+      var p = layer.feature.properties;
+      return esc(p.n) + "：" + esc(d.labels[p.l]);
+    };
+  }
+  function interactive(layer, d, content) {
+    layer.bindTooltip(tooltip(d), {sticky: true});
+    layer.bindPopup(function (sub) { return content(sub.feature.properties); }, {maxWidth: 360});
+    return layer;
+  }
+
+  function zonePopup(d, p) {
+    var rows = "";
+    for (var i = 0; i < 4; i++) {
+      rows += "<tr><td>" + esc(d.names[i + 1]) + "</td><td>" + esc(p.k ? p.k[i] : 0) + "</td><td>" +
+        Number(p.a ? p.a[i] : 0).toFixed(1) + "%</td></tr>";
+    }
+    var code = p.c ? ' <span class="rm-code">' + esc(p.c) + "</span>" : "";
+    return popup(esc(p.n) + code,
+      "<div>区域风险等级：" + swatch(d.colours[p.l]) + " <b>" + esc(d.labels[p.l]) + "</b></div>" +
+      '<table class="rm-counts"><tr><th>等级</th><th>风险单元</th><th>面积占比</th></tr>' + rows + "</table>" +
+      "<div>" + esc(p.s) + "</div>" +
+      (typeof p.i === "number" ? "<div>风险指数 I = " + esc(p.i) + "</div>" : ""));
+  }
+  function zones(d) {
+    var layer = L.geoJSON(d.geojson, {
+      style: function (f) { return d.styles[f.properties.l]; },
+      onEachFeature: function (f, sub) {
+        // The zone's code on its path, so that one can find a zone (or count zones) in the page.
+        sub.on("add", function () {
+          var path = sub.getElement && sub.getElement();
+          if (path) { path.setAttribute("data-zone", f.properties.c); }
+        });
+      }
+    });
+    layer.on("mouseover", function (e) { e.layer.setStyle(d.highlight); });
+    layer.on("mouseout", function (e) { layer.resetStyle(e.layer); });
+    return interactive(layer, d, function (p) { return zonePopup(d, p); });
+  }
+
+  function outlines(d) {
+    return L.geoJSON(d.geojson, {style: function () { return d.style; }, interactive: false});
+  }
+
+  function unitKind(f) {
+    var type = f.geometry ? f.geometry.type : "";
+    return type.indexOf("LineString") >= 0 ? "line" : type.indexOf("Point") >= 0 ? "point" : "area";
+  }
+  function units(d) {
+    var layer = L.geoJSON(d.geojson, {
+      style: function (f) { return d.styles[unitKind(f) + "-" + f.properties.l]; },
+      pointToLayer: function (f, latlng) { return L.circleMarker(latlng, d.styles["point-" + f.properties.l]); }
+    });
+    return interactive(layer, d, function (p) {
+      return popup(esc(p.n), fields([
+        ["风险等级", level(d, p)],
+        ["可能导致的事故类型", list(p.a, function (c) { return d.accidents[c] || c; }, "、")],
+        ["管控措施", p.m === undefined ? "" : esc(d.strings[p.m])],
+        ["责任人", list([p.p, p.t], null, " ")]
+      ]));
+    });
+  }
+
+  function enterprises(d) {
+    var layer = L.geoJSON(d.geojson, {
+      pointToLayer: function (f, latlng) { return L.circleMarker(latlng, d.styles[f.properties.l]); }
+    });
+    var shown = layer;
+    if (d.cluster) {
+      shown = L.markerClusterGroup();
+      shown.addLayers(layer.getLayers());
+    }
+    return interactive(shown, d, function (p) {
+      return popup(esc(p.n), fields([
+        ["行业", esc(d.sectors[p.s] || p.s)],
+        ["风险等级", level(d, p)],
+        ["统一社会信用代码", esc(p.c)],
+        ["风险单元", typeof p.u === "number" ? esc(p.u) + " 个" : ""],
+        ["可能导致的事故类型", list(p.a, function (c) { return d.accidents[c] || c; }, "、")],
+        ["管控措施", list(p.m, function (i) { return d.strings[i]; }, "<br>") + (p.x ? "<br>……" : "")],
+        ["责任人", list(p.r, null, "<br>")],
+        ["联系人", list([p.k, p.h], null, " ")]
+      ]));
+    });
+  }
+
+  return {esc: esc, zones: zones, outlines: outlines, units: units, enterprises: enterprises};
+})();
 """
 
 
@@ -405,6 +571,76 @@ class _Decorations(MacroElement):
         self.scale = scale
 
 
+class _Text(Element):
+    """Text that goes into the page as it is. A plain branca Element would compile it as a jinja template:
+    slow for megabytes of data, and a name containing "{{" would be evaluated."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+class _DataLayer(JSCSSMixin, Layer):
+    """One overlay drawn in the browser by riskmap.<builder>(data) from a single JSON data object.
+
+    A folium Layer, so that folium's LayerControl lists it and adds it to the map when shown.
+    """
+
+    def __init__(
+        self, builder: str, data: str, *, name: str, control: bool = True, cluster: bool = False
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=control, show=True)
+        self._name = "RiskmapLayer"
+        self.builder = builder
+        self.data = data  # script-safe JSON text (_script_json / _feature_collection)
+        if cluster:  # instance lists, which maps.assets.localise() points at our server
+            self.default_js = list(plugins.MarkerCluster.default_js)
+            self.default_css = list(plugins.MarkerCluster.default_css)
+
+    def render(self, **kwargs: Any) -> str:
+        """What JSCSSMixin, Layer and MacroElement would render, with the data written as text (see _Text)."""
+        figure = self.get_root()
+        if not isinstance(figure, Figure) or self._parent is None:
+            raise TypeError("a map layer can only be rendered inside a folium Map")
+        for name, url in self.default_js:
+            figure.header.add_child(JavascriptLink(url), name=name)
+        for name, url in self.default_css:
+            figure.header.add_child(CssLink(url), name=name)
+        var = self.get_name()
+        # The data as a JSON block that the script parses: JSON.parse reads megabytes faster than the
+        # JavaScript parser reads the same object literal.
+        figure.html.add_child(
+            _Text(f'<script type="application/json" id="{var}_data">{self.data}</script>\n'),
+            name=f"{var}_data",
+        )
+        script = (
+            f"var {var} = riskmap.{self.builder}("
+            f'JSON.parse(document.getElementById("{var}_data").textContent));\n'
+        )
+        if self.show:
+            script += f"{var}.addTo({self._parent.get_name()});\n"
+        figure.script.add_child(_Text(script), name=var)
+        return ""
+
+
+def _data(geojson: str, **fields: Any) -> str:
+    """A layer's data object: its FeatureCollection text and the other fields as JSON."""
+    parts = [f'"geojson":{geojson}', *(f"{_script_json(k)}:{_script_json(v)}" for k, v in fields.items())]
+    return "{" + ",".join(parts) + "}"
+
+
+def _level_tables(palette: Mapping[int, str]) -> dict[str, Any]:
+    """Colours, labels and names by level (0 = no risk units), for the popups."""
+    return {
+        "colours": {0: NO_RISK_COLOUR, **{lvl: palette[lvl] for lvl in LEVELS}},
+        "labels": {0: NO_RISK_LABEL, **{lvl: level_label(lvl) for lvl in LEVELS}},
+        "names": {lvl: LEVEL_NAMES_ZH[lvl] for lvl in LEVELS},
+    }
+
+
 def _legend_html(
     palette: Mapping[int, str], zone_counts: Mapping[int | None, int], unit_counts: Mapping[int, int]
 ) -> str:
@@ -425,174 +661,263 @@ def _legend_html(
     )
 
 
-def _feature_collection(frame: gpd.GeoDataFrame, columns: Iterable[str]) -> dict[str, Any]:
-    """A FeatureCollection with only the given properties (a whitelist) and ids 0..n-1 for folium's styles."""
-    keep = [*columns, "geometry"]
-    clean = frame[keep].reset_index(drop=True)
-    features = []
-    for i, (props, geom) in enumerate(
-        zip(clean.drop(columns="geometry").to_dict("records"), clean.geometry, strict=True)
-    ):
-        if geom is None or geom.is_empty:
-            continue
-        features.append(
-            {"type": "Feature", "id": str(i), "properties": props, "geometry": geom.__geo_interface__}
-        )
-    return {"type": "FeatureCollection", "features": features}
+def _zone_properties(
+    row: Mapping[str, Any], level: int | None, enterprise_count: int | None
+) -> dict[str, Any]:
+    """What a zone's popup shows: n name, c code, l level (0 none), k units and a area share (%) by level,
+    s the counts sentence, i the weighted rule's index (when the analysis used that rule)."""
+    counts = _per_level(row.get("counts"))
+    shares = _per_level(row.get("area_share"))
+    units = row.get("unit_count")
+    unit_count = int(units) if units is not None and not pd.isna(units) else int(sum(counts.values()))
+    enterprise_line = f"；涉及企业 {enterprise_count} 家" if enterprise_count is not None else ""
+    props: dict[str, Any] = {
+        "n": _text(row.get("name")),
+        "c": _text(row.get("code")),
+        "l": level or 0,
+        "k": [int(counts[lvl]) for lvl in LEVELS],
+        "a": [round(100 * shares[lvl], 1) for lvl in LEVELS],
+        "s": f"风险单元 {unit_count} 个{enterprise_line}",
+    }
+    index = row.get("index")
+    if isinstance(index, int | float) and not pd.isna(index):
+        props["i"] = float(f"{float(index):.6g}")
+    return props
 
 
-def _zones_layer(zones: gpd.GeoDataFrame, palette: Mapping[int, str], public: bool) -> folium.GeoJson:
-    frame = zones.copy()
-    levels = [level_of(v) for v in frame["level"]] if "level" in frame.columns else [None] * len(frame)
-    colours = [palette[lvl] if lvl is not None else NO_RISK_COLOUR for lvl in levels]
-    enterprise_counts: list[int | None] = [None] * len(frame)
-    if "enterprise_count" in frame.columns:
-        enterprise_counts = [_count(n) for n in frame["enterprise_count"]]
-    elif "enterprise_ids" in frame.columns:
-        enterprise_counts = [_length(ids) for ids in frame["enterprise_ids"]]
-    records = frame.drop(columns="geometry").to_dict("records")
-    frame["rm_level"] = [lvl or 0 for lvl in levels]
-    frame["rm_popup"] = [
-        _zone_popup(row, lvl, colour, n)
-        for row, lvl, colour, n in zip(records, levels, colours, enterprise_counts, strict=True)
+def _zones_layer(
+    zones: gpd.GeoDataFrame, palette: Mapping[int, str], public: bool, width: float
+) -> _DataLayer:
+    levels = [level_of(v) for v in zones["level"]] if "level" in zones.columns else [None] * len(zones)
+    enterprise_counts: list[int | None] = [None] * len(zones)
+    if "enterprise_count" in zones.columns:
+        enterprise_counts = [_count(n) for n in zones["enterprise_count"]]
+    elif "enterprise_ids" in zones.columns:
+        enterprise_counts = [_length(ids) for ids in zones["enterprise_ids"]]
+    records = _rows(zones, ("name", "code", "counts", "area_share", "unit_count", "index"))
+    properties = [
+        _zone_properties(row, lvl, n) for row, lvl, n in zip(records, levels, enterprise_counts, strict=True)
     ]
-    frame["rm_tooltip"] = [
-        f"{_e(row.get('name'))}：{level_label(lvl)}" for row, lvl in zip(records, levels, strict=True)
-    ]
-    frame["rm_colour"] = colours
-
-    def style(feature: dict[str, Any]) -> dict[str, Any]:
-        props = feature["properties"]
-        level = props["rm_level"] or "none"
-        return {
-            "fillColor": props["rm_colour"],
+    for i, props in enumerate(properties):
+        props["c"] = props["c"] or str(i)
+    tables = _level_tables(palette)
+    styles = {
+        lvl: {
+            "fillColor": colour,
             "fillOpacity": ZONE_FILL_OPACITY,
             "color": "#555555",
             "weight": 1,
-            "className": f"rm-zone rm-level-{level}",
+            "className": f"rm-zone rm-level-{lvl or 'none'}",
         }
-
-    layer = folium.GeoJson(
-        _feature_collection(frame, ["rm_level", "rm_colour", "rm_popup", "rm_tooltip"]),
+        for lvl, colour in tables["colours"].items()
+    }
+    geometries = _simplified(zones.geometry.to_numpy(), width)
+    return _DataLayer(
+        "zones",
+        _data(
+            _feature_collection(geometries, properties),
+            styles=styles,
+            highlight={"weight": 3, "fillOpacity": 0.75},
+            **tables,
+        ),
         name="风险分区（红橙黄蓝）" if not public else "风险分区",
-        style_function=style,
-        highlight_function=lambda _feature: {"weight": 3, "fillOpacity": 0.75},
-        zoom_on_click=False,
     )
-    folium.GeoJsonTooltip(fields=["rm_tooltip"], labels=False, localize=False, sticky=True).add_to(layer)
-    folium.GeoJsonPopup(fields=["rm_popup"], labels=False, localize=False).add_to(layer)
-    return layer
 
 
-def _boundaries_layer(boundaries: gpd.GeoDataFrame) -> folium.GeoJson:
+def _boundaries_layer(boundaries: gpd.GeoDataFrame, width: float) -> _DataLayer:
     frame = in_storage_crs(boundaries)
+    # Not interactive: the outline sits above the zones and must not swallow their clicks.
+    style = {
+        "fill": False,
+        "color": "#333333",
+        "weight": 1.5,
+        "dashArray": "6 4",
+        "interactive": False,
+        "className": "rm-boundary",
+    }
+    geometries = _simplified(frame.geometry.to_numpy(), width)
+    return _DataLayer(
+        "outlines",
+        _data(_feature_collection(geometries, [{} for _ in range(len(frame))]), style=style),
+        name="行政区划边界",
+    )
 
-    def style(_feature: dict[str, Any]) -> dict[str, Any]:
-        # Not interactive: the outline sits above the zones and must not swallow their clicks.
-        return {
-            "fill": False,
-            "color": "#333333",
-            "weight": 1.5,
-            "dashArray": "6 4",
-            "interactive": False,
-            "className": "rm-boundary",
+
+def _unit_styles(palette: Mapping[int, str]) -> dict[str, dict[str, Any]]:
+    """Styles by "kind-level": pipelines as wide strokes in the level colour, areas and points filled."""
+    styles: dict[str, dict[str, Any]] = {}
+    for lvl, colour in _level_tables(palette)["colours"].items():
+        name = lvl or "none"
+        styles[f"line-{lvl}"] = {
+            "color": colour,
+            "weight": 4,
+            "opacity": 0.95,
+            "className": f"rm-unit rm-unit-line rm-level-{name}",
         }
-
-    return folium.GeoJson(_feature_collection(frame, []), name="行政区划边界", style_function=style)
-
-
-def _risk_units_layer(risk_units: gpd.GeoDataFrame, palette: Mapping[int, str]) -> folium.FeatureGroup:
-    frame = in_storage_crs(risk_units).copy()
-    accident_names = accident_types()
-    levels = [level_of(v) for v in frame["level"]]
-    colours = [palette[lvl] if lvl is not None else NO_RISK_COLOUR for lvl in levels]
-    records = frame.drop(columns="geometry").to_dict("records")
-    frame["rm_level"] = [lvl or 0 for lvl in levels]
-    frame["rm_colour"] = colours
-    frame["rm_geom"] = [g.geom_type if g is not None else "" for g in frame.geometry]
-    frame["rm_popup"] = [
-        _unit_popup(row, lvl, colour, accident_names)
-        for row, lvl, colour in zip(records, levels, colours, strict=True)
-    ]
-    frame["rm_tooltip"] = [
-        f"{_e(row.get('name'))}：{level_label(lvl)}" for row, lvl in zip(records, levels, strict=True)
-    ]
-
-    def style(feature: dict[str, Any]) -> dict[str, Any]:
-        props = feature["properties"]
-        level = props["rm_level"] or "none"
-        if "LineString" in props["rm_geom"]:  # pipelines: wide strokes in the level colour, no fill
-            return {
-                "color": props["rm_colour"],
-                "weight": 4,
-                "opacity": 0.95,
-                "className": f"rm-unit rm-unit-line rm-level-{level}",
-            }
-        return {
+        styles[f"area-{lvl}"] = {
             "color": "#333333",
             "weight": 1,
-            "fillColor": props["rm_colour"],
-            "fillOpacity": 0.8 if "Point" in props["rm_geom"] else 0.45,
-            "className": f"rm-unit rm-level-{level}",
+            "fillColor": colour,
+            "fillOpacity": 0.45,
+            "className": f"rm-unit rm-level-{name}",
         }
+        styles[f"point-{lvl}"] = {
+            "radius": 5,
+            "fill": True,
+            "color": "#333333",
+            "weight": 1,
+            "fillColor": colour,
+            "fillOpacity": 0.8,
+            "className": f"rm-unit rm-level-{name}",
+        }
+    return styles
 
-    group = folium.FeatureGroup(name="风险单元（面、管线、点）", show=True)
-    layer = folium.GeoJson(
-        _feature_collection(frame, ["rm_level", "rm_colour", "rm_geom", "rm_popup", "rm_tooltip"]),
-        name="风险单元",
-        style_function=style,
-        marker=folium.CircleMarker(radius=5, fill=True),
-        control=False,
-        zoom_on_click=False,
+
+def _risk_units_layer(risk_units: gpd.GeoDataFrame, palette: Mapping[int, str]) -> _DataLayer:
+    """n name, l level, a accident type codes, m control measures (index into strings), p/t responsible
+    person and phone."""
+    frame = in_storage_crs(risk_units)
+    strings = _Strings()
+    used: set[str] = set()
+    properties: list[dict[str, Any]] = []
+    columns = (
+        "name",
+        "level",
+        "accident_types",
+        "control_measures",
+        "responsible_person",
+        "responsible_phone",
     )
-    folium.GeoJsonTooltip(fields=["rm_tooltip"], labels=False, localize=False, sticky=True).add_to(layer)
-    folium.GeoJsonPopup(fields=["rm_popup"], labels=False, localize=False).add_to(layer)
-    layer.add_to(group)
-    return group
+    for row in _rows(frame, columns):
+        props: dict[str, Any] = {"n": _text(row.get("name")), "l": level_of(row.get("level")) or 0}
+        codes = _codes(row.get("accident_types"))
+        used.update(codes)
+        measure = _text(row.get("control_measures"))
+        for key, value in (
+            ("a", codes),
+            ("m", strings(measure) if measure else None),
+            ("p", _text(row.get("responsible_person"))),
+            ("t", _text(row.get("responsible_phone"))),
+        ):
+            if value or value == 0:
+                props[key] = value
+        properties.append(props)
+    names = accident_types()
+    return _DataLayer(
+        "units",
+        _data(
+            _feature_collection(frame.geometry.to_numpy(), properties),
+            styles=_unit_styles(palette),
+            strings=strings.values,
+            accidents={code: names[code].name_zh for code in sorted(used) if code in names},
+            **_level_tables(palette),
+        ),
+        name="风险单元（面、管线、点）",
+    )
 
 
 def _enterprises_layer(
     enterprises: gpd.GeoDataFrame, risk_units: gpd.GeoDataFrame | None, palette: Mapping[int, str]
-) -> folium.FeatureGroup | plugins.MarkerCluster:
+) -> _DataLayer:
+    """n name, l level, s sector code, c credit code, u risk unit count, k/h contact person and phone, and
+    from the enterprise's risk units given: a accident type codes, m control measures (indexes into strings,
+    the first MAX_LISTED; x when there are more), r responsible people."""
     frame = in_storage_crs(enterprises)
-    accident_names = accident_types()
-    sector_names = {code: s.name_zh for code, s in sectors().items()}
-    units = (
-        pd.DataFrame(risk_units.drop(columns="geometry"))
-        if risk_units is not None and "enterprise_id" in risk_units.columns
-        else pd.DataFrame({"enterprise_id": []})
-    )
-    by_enterprise: dict[Any, pd.DataFrame] = dict(list(units.groupby("enterprise_id"))) if len(units) else {}
-    empty = units.iloc[0:0]
-    name = "企业"
-    container: folium.FeatureGroup | plugins.MarkerCluster = (
-        plugins.MarkerCluster(name=name, show=True)
-        if len(frame) > CLUSTER_THRESHOLD
-        else folium.FeatureGroup(name=name, show=True)
-    )
-    records = frame.drop(columns="geometry").to_dict("records")
-    for row, geom in zip(records, frame.geometry, strict=True):
-        if geom is None or geom.is_empty:
-            continue
-        point = geom if geom.geom_type == "Point" else geom.representative_point()
-        level = level_of(row.get("level"))
-        colour = palette[level] if level is not None else NO_RISK_COLOUR
-        popup_html = _enterprise_popup(
-            row, level, colour, by_enterprise.get(row.get("id"), empty), accident_names, sector_names
+    strings = _Strings()
+    used: set[str] = set()
+    # What the enterprise's risk units say, gathered in one pass: accident types, measures, people.
+    facts: dict[Any, tuple[list[str], list[int], list[str]]] = {}
+    if risk_units is not None and "enterprise_id" in risk_units.columns:
+        unit_columns = (
+            "enterprise_id",
+            "accident_types",
+            "control_measures",
+            "responsible_person",
+            "responsible_phone",
         )
-        folium.CircleMarker(
-            location=(point.y, point.x),
-            radius=7,
-            color="#222222",
-            weight=1.5,
-            fill=True,
-            fill_color=colour,
-            fill_opacity=0.95,
-            class_name=f"rm-enterprise rm-level-{level or 'none'}",
-            popup=folium.Popup(popup_html, max_width=360),
-            tooltip=f"{_e(row.get('name'))}：{level_label(level)}",
-        ).add_to(container)
-    return container
+        for unit in _rows(risk_units, unit_columns):
+            owner = unit.get("enterprise_id")
+            if owner is None or pd.isna(owner):
+                continue
+            accidents, measures, people = facts.setdefault(int(owner), ([], [], []))
+            for code in _codes(unit.get("accident_types")):
+                if code not in accidents:
+                    accidents.append(code)
+            measure = _text(unit.get("control_measures"))
+            if measure and strings(measure) not in measures:
+                measures.append(strings(measure))
+            person = " ".join(
+                p for p in (_text(unit.get("responsible_person")), _text(unit.get("responsible_phone"))) if p
+            )
+            if person and person not in people:
+                people.append(person)
+    # Points drawn where the enterprise is: its own point, or a point inside its site.
+    geoms = frame.geometry.to_numpy()
+    points = np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
+    properties: list[dict[str, Any]] = []
+    columns = (
+        "id",
+        "name",
+        "level",
+        "sector",
+        "credit_code",
+        "risk_unit_count",
+        "contact_person",
+        "contact_phone",
+    )
+    for row in _rows(frame, columns):
+        props: dict[str, Any] = {"n": _text(row.get("name")), "l": level_of(row.get("level")) or 0}
+        ident = row.get("id")
+        accidents, measures, people = (
+            facts.get(int(ident), ([], [], [])) if ident is not None and not pd.isna(ident) else ([], [], [])
+        )
+        used.update(accidents)
+        unit_count = row.get("risk_unit_count")
+        for key, value in (
+            ("s", _text(row.get("sector"))),
+            ("c", _text(row.get("credit_code"))),
+            ("u", int(unit_count) if unit_count is not None and not pd.isna(unit_count) else None),
+            ("k", _text(row.get("contact_person"))),
+            ("h", _text(row.get("contact_phone"))),
+            ("a", accidents),
+            ("m", measures[:MAX_LISTED]),
+            ("x", 1 if len(measures) > MAX_LISTED else None),
+            ("r", people[:MAX_LISTED]),
+        ):
+            if value or value == 0:
+                props[key] = value
+        properties.append(props)
+    tables = _level_tables(palette)
+    styles = {
+        lvl: {
+            "radius": 7,
+            "color": "#222222",
+            "weight": 1.5,
+            "fill": True,
+            "fillColor": colour,
+            "fillOpacity": 0.95,
+            "className": f"rm-enterprise rm-level-{lvl or 'none'}",
+        }
+        for lvl, colour in tables["colours"].items()
+    }
+    names = accident_types()
+    sector_names = {code: s.name_zh for code, s in sectors().items()}
+    present = {p["s"] for p in properties if "s" in p}
+    cluster = len(frame) > CLUSTER_THRESHOLD
+    return _DataLayer(
+        "enterprises",
+        _data(
+            _feature_collection(points, properties),
+            styles=styles,
+            cluster=cluster,
+            strings=strings.values,
+            accidents={code: names[code].name_zh for code in sorted(used) if code in names},
+            sectors={code: sector_names[code] for code in sorted(present) if code in sector_names},
+            **tables,
+        ),
+        name="企业",
+        cluster=cluster,
+    )
 
 
 def _public_zones(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -627,6 +952,11 @@ def four_colour_map(
     `public=True` (上网 version) shows zones and counts only: no enterprise, person, phone or credit code and no
     single risk unit's position, whatever columns or frames are passed. Scripts and styles are localised to
     asset_prefix (see maps.assets.mount); m, when given, is drawn on and returned.
+
+    Each layer goes into the page as one JSON data object drawn by a small script (riskmap.zones, .units,
+    .enterprises), popups made in the browser when they open; coordinates are rounded to 6 decimals and
+    large zone and boundary geometries simplified for display (see _simplified), so a whole city's map
+    stays a few MB.
     """
     if not isinstance(zones, gpd.GeoDataFrame):
         raise TypeError(f"zones must be a GeoDataFrame, not {type(zones).__name__}")
@@ -638,16 +968,30 @@ def four_colour_map(
         zones = _public_zones(zones)
         enterprises = None
         risk_units = None
+    boundaries = in_storage_crs(boundaries) if boundaries is not None else None
+    width = _width(zones, boundaries)
 
     created = m is None
     if m is None:
         m = folium.Map(tiles=None, control_scale=False, prefer_canvas=False, zoom_start=10)
         tiles.add_to(m)
         plugins.Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(m)
+    # Leaflet.markercluster needs the map's maxZoom, which a map without tiles does not have.
+    if not {"maxZoom", "max_zoom"} & set(m.options):
+        m.options["maxZoom"] = tiles.max_zoom
+    # One copy of the layer builders per page, however many maps are drawn on it.
+    root = m.get_root()
+    if isinstance(root, Figure):
+        root.header.add_child(_Text(f"<script>{_JS}</script>"), name="riskmap_layers_js")
 
-    _zones_layer(zones, palette_, public).add_to(m)
+    # The view first, so that the layers are drawn (and the markers clustered) once, at the right zoom.
+    bounds = _bounds(zones) or (_bounds(boundaries) if boundaries is not None else None)
+    if created and bounds is not None:
+        m.fit_bounds(bounds)
+
+    _zones_layer(zones, palette_, public, width).add_to(m)
     if boundaries is not None and len(boundaries):
-        _boundaries_layer(boundaries).add_to(m)
+        _boundaries_layer(boundaries, width).add_to(m)
     if risk_units is not None and len(risk_units):
         _risk_units_layer(risk_units, palette_).add_to(m)
     if enterprises is not None and len(enterprises):
@@ -662,9 +1006,6 @@ def four_colour_map(
     if not any(isinstance(child, folium.LayerControl) for child in m._children.values()):
         folium.LayerControl(collapsed=False, position="topright").add_to(m)
 
-    bounds = _bounds(zones) or (_bounds(in_storage_crs(boundaries)) if boundaries is not None else None)
-    if created and bounds is not None:
-        m.fit_bounds(bounds)
     return localise(m, asset_prefix)
 
 
