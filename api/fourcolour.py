@@ -18,6 +18,7 @@ from geo.four_colour import RULES, ZoneTotals, four_colour_options, summarise
 from geo.store.four_colour import four_colour_sql
 from geo.store.repository import get_jurisdiction_row
 from geo.store.summary import enterprise_levels, map_boundaries, map_risk_units
+from geo.store.summary import summary as register_summary
 from geo.store.zones import ZONE_KINDS, zone_source
 from geo.vocab import LEVEL_NAMES_ZH
 from maps.four_colour import TileSetting, four_colour_map
@@ -171,6 +172,9 @@ def four_colour_folium(
         title=title(conn, params),
         tiles=tiles(settings),
         asset_prefix=settings.maps.asset_prefix,
+        unit_counts={
+            int(k): v for k, v in register_summary(conn, params.adcode, overdue_limit=0)["counts"].items()
+        },
     )
     return m, zones
 

@@ -945,6 +945,7 @@ def four_colour_map(
     tiles: TileSetting | None = None,
     asset_prefix: str = DEFAULT_PREFIX,
     m: folium.Map | None = None,
+    unit_counts: Mapping[int, int] | None = None,
 ) -> folium.Map:
     """The four-colour map: zones filled by level with a Chinese legend, boundaries, and (unless public)
     enterprise markers and risk-unit geometries with their register fields in popups.
@@ -963,7 +964,9 @@ def four_colour_map(
     zones = in_storage_crs(zones)
     palette_ = resolve_palette(palette, zones)
     tiles = tiles or TileSetting()
-    zone_counts, unit_counts = level_counts(zones, risk_units)
+    zone_counts, counted = level_counts(zones, risk_units)
+    # The register's own counts when the caller has them: the drawn units may be a subset.
+    unit_counts = {lv: int(unit_counts.get(lv, 0)) for lv in LEVELS} if unit_counts is not None else counted
     if public:
         zones = _public_zones(zones)
         enterprises = None
