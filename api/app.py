@@ -20,6 +20,7 @@ from api.routers import (
     maps,
     protection_targets,
     risk_units,
+    safety,
     vocabularies,
 )
 from api.settings import Settings
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         vocabularies,
         analysis,
         maps,
+        safety,
     ):
         app.include_router(module.router)
     # Leaflet and its plugins come from our own server: government networks are often closed.

@@ -68,11 +68,12 @@ RISK_UNIT_COLUMNS = [
     "enterprise_credit_code", "kind", "name", "sector", "geometry", "level", "assessment_method",
     "assessment_inputs", "assessment_score", "assessment_table", "accident_types", "hazards",
     "control_measures", "control_level", "responsible_department", "responsible_person", "responsible_phone",
-    "assessed_on", "next_assessment_due", "max_occupancy", "jurisdiction_adcode", "synthetic",
+    "assessed_on", "next_assessment_due", "max_occupancy", "hazard_kind", "capacity_m3", "jurisdiction_adcode",
+    "synthetic",
 ]  # fmt: skip
 TARGET_COLUMNS = [
-    "name", "type", "gb_class", "gb_class_derived", "population", "households", "address", "geometry",
-    "jurisdiction_adcode", "synthetic",
+    "name", "type", "gb_class", "gb_class_derived", "population", "population_estimated", "households", "address",
+    "geometry", "jurisdiction_adcode", "synthetic",
 ]  # fmt: skip
 
 
@@ -667,6 +668,21 @@ def _parse_units(table: str) -> dict[str, tuple[_UnitTemplate, ...]]:
 
 
 _UNITS = _parse_units(_UNIT_TABLE)
+
+# Risk-point kinds that are hazards of data/safety_distance_rules.csv (安全防护距离), by template name. Storage
+# volumes (m³) follow the unit's footprint, not a draw, so the rest of the register stays as it was.
+_HAZARD_KINDS = {
+    "液化烃球罐区": "liquefied_hydrocarbon_tanks",
+    "#生产装置区": "process_unit_a_b",
+    "反应釜区": "process_unit_a_b",
+    "埋地油罐区": "filling_station",
+    "#危险品总仓库": "fireworks_warehouse",
+    "液化石油气储罐区": "lpg_supply_base",
+}
+_CAPACITY_PER_M2 = {
+    "liquefied_hydrocarbon_tanks": 2.0,
+    "lpg_supply_base": 0.5,
+}  # m³ of storage per m² of footprint
 
 _SUPERVISOR = {
     "hazardous_chemicals": "应急管理局", "fireworks": "应急管理局", "non_coal_mine": "应急管理局",
@@ -1279,6 +1295,10 @@ def _unit_row(
     if rule_sector in ("dust_explosion", "ammonia_refrigeration"):
         # Seed 002: at most 10 people in one such space; a few sites break it, for the checks to find.
         occupancy = int(rng.integers(11, 31)) if rng.random() < 0.08 else int(rng.integers(1, 11))
+    hazard_kind = _HAZARD_KINDS.get(template.name)
+    capacity = None
+    if hazard_kind in _CAPACITY_PER_M2 and geom.area > 0:  # geom is metric here (the county's zone)
+        capacity = float(np.clip(round(geom.area * _CAPACITY_PER_M2[hazard_kind], -1), 20, 1000))
     return {
         "enterprise_credit_code": credit_code,
         "kind": kind,
@@ -1297,6 +1317,8 @@ def _unit_row(
         "assessed_on": assessed_on,
         "next_assessment_due": _add_years(assessed_on, years),
         "max_occupancy": occupancy,
+        "hazard_kind": hazard_kind,
+        "capacity_m3": capacity,
         "jurisdiction_adcode": c.adcode,
         "synthetic": True,
     }
@@ -1525,6 +1547,7 @@ def _target_row(c: _County, ttype: str, x: float, y: float, *, small: bool = Fal
         "gb_class": str(gb),
         "gb_class_derived": True,
         "population": population,
+        "population_estimated": hh_range is not None,  # people = households × 2.6–3.6, not a count
         "households": households,
         "address": c.place + c.road() if ttype != "village" else c.place + name,
         "geom": geom,
@@ -1578,6 +1601,7 @@ def _targets(c: _County, scale: float, hazardous_sites: list[_Site]) -> list[dic
 _DTYPES: dict[str, str] = {
     "level": "int64", "employees": "Int64", "max_occupancy": "Int64", "population": "Int64",
     "households": "Int64", "assessment_score": "float64", "synthetic": "bool", "gb_class_derived": "bool",
+    "capacity_m3": "float64", "population_estimated": "bool",
 }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from geo.coords import InputCrs
 from geo.errors import InvalidInput
 from geo.geometry import ANY_SIMPLE, parse_geometry
 from geo.register import clean_risk_unit
+from geo.safety_distance import check_capacity, hazard_kind_code
 from geo.store import repository as repo
 from geo.vocab import AssessmentMethod, ControlLevel, RiskUnitKind
 
@@ -44,6 +45,14 @@ class RiskUnitProperties(Properties):
     assessed_on: dt.date | None = None
     next_assessment_due: dt.date | None = None
     max_occupancy: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    hazard_kind: Annotated[str, Field(max_length=80)] | None = Field(
+        None,
+        description="危险源类型 for safety distances: a code or name from data/safety_distance_rules.csv",
+    )
+    capacity_m3: Annotated[float, Field(gt=0, le=1e7)] | None = Field(
+        None,
+        description="total storage volume in m³ (needed for volume-banded kinds such as LPG supply bases)",
+    )
     jurisdiction: Annotated[str, Field(max_length=12)] | None = None
 
 
@@ -69,6 +78,10 @@ def prepare(
         # A new assessment date: the stored due date belonged to the old one, so derive it again.
         props = {k: v for k, v in props.items() if k != "next_assessment_due"}
     values = clean_risk_unit(props, owner_sector=owner["sector"] if owner else None)
+    if values.get("hazard_kind") is not None:
+        # 安全防护距离: a known kind, and the storage volume where its distances depend on it.
+        values["hazard_kind"] = hazard_kind_code(values["hazard_kind"], "properties.hazard_kind")
+        check_capacity(values["hazard_kind"], values.get("capacity_m3"), "properties.capacity_m3")
     if geometry is not None:
         geom = parse_geometry(geometry, allowed=ANY_SIMPLE, crs=crs)
     elif existing is not None:

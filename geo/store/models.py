@@ -142,6 +142,10 @@ class RiskUnit(TimestampMixin, Base):
     assessed_on: Mapped[dt.date | None] = mapped_column(Date)
     next_assessment_due: Mapped[dt.date | None] = mapped_column(Date, index=True)
     max_occupancy: Mapped[int | None] = mapped_column(Integer)
+    # Safety distances (安全防护距离): a code of data/safety_distance_rules.csv, and the storage volume that
+    # volume-banded rules (LPG supply bases, GB 50028) need.
+    hazard_kind: Mapped[str | None] = mapped_column(String(40), index=True)
+    capacity_m3: Mapped[float | None] = mapped_column(Float)
     jurisdiction_adcode: Mapped[str | None] = mapped_column(
         String(12), ForeignKey("jurisdictions.adcode", ondelete="SET NULL"), index=True
     )
@@ -164,6 +168,7 @@ class RiskUnit(TimestampMixin, Base):
             name="geom_kind",
         ),
         CheckConstraint("max_occupancy IS NULL OR max_occupancy >= 0", name="occupancy_nonneg"),
+        CheckConstraint("capacity_m3 IS NULL OR capacity_m3 > 0", name="capacity_positive"),
         UniqueConstraint("enterprise_id", "name"),
     )
 
@@ -179,6 +184,8 @@ class ProtectionTarget(TimestampMixin, Base):
     gb_class: Mapped[str] = mapped_column(String(16), index=True)
     gb_class_derived: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
     population: Mapped[int | None] = mapped_column(Integer)
+    # True when `population` is an estimate (from households, say: data/population_rules.csv), not a count.
+    population_estimated: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
     households: Mapped[int | None] = mapped_column(Integer)
     address: Mapped[str | None] = mapped_column(Text)
     geom: Mapped[Any] = _geom("GEOMETRY")
@@ -200,9 +207,32 @@ class ProtectionTarget(TimestampMixin, Base):
     )
 
 
+class RiskContour(Base):
+    """An individual-risk contour (个人风险等值线) of a risk unit from its QRA: the area where the risk is at
+    least `individual_risk` per year (e.g. 3e-7, 3e-6, 1e-5, 3e-5), checked against GB 36894 criteria."""
+
+    __tablename__ = "risk_contours"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    risk_unit_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("risk_units.id", ondelete="CASCADE"), index=True
+    )
+    individual_risk: Mapped[float] = mapped_column(Float)
+    geom: Mapped[Any] = _geom("MULTIPOLYGON")
+    source: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_risk_contours_geom_gist", "geom", postgresql_using="gist"),
+        CheckConstraint("individual_risk > 0 AND individual_risk < 1", name="risk_range"),
+        UniqueConstraint("risk_unit_id", "individual_risk"),
+    )
+
+
 SPATIAL_COLUMNS = {
     "jurisdictions": ["geom"],
     "enterprises": ["geom", "site"],
     "risk_units": ["geom"],
     "protection_targets": ["geom"],
+    "risk_contours": ["geom"],
 }

@@ -100,6 +100,8 @@ RISK_UNITS = Resource(
         "assessed_on",
         "next_assessment_due",
         "max_occupancy",
+        "hazard_kind",
+        "capacity_m3",
         "jurisdiction_adcode",
         "synthetic",
         "version",

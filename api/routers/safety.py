@@ -1,0 +1,554 @@
+"""Safety distances (安全防护距离): existing violations of a jurisdiction, the siting check for planners
+(一票否决), exposure bands around a risk unit, risk contours, and their maps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Path, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection
+
+from api.deps import CrsDep, EngineDep, SettingsDep
+from api.features import GEOJSON
+from api.fourcolour import tiles
+from geo import safety_distance as sd
+from geo.coords import InputCrs, parse_crs
+from geo.errors import InvalidInput, Problem
+from geo.geometry import POINT_OR_POLYGON, POLYGONAL, parse_geometry, to_geojson
+from geo.store import safety_distance as store
+from geo.store.summary import map_boundaries
+from geo.vocab import GB_CLASS_NAMES_ZH, GBClass
+from maps.safety_distance import safety_distance_map, siting_check_map
+
+api = APIRouter(prefix="/api/v1", tags=["safety distances"])
+maps = APIRouter(prefix="/maps", tags=["maps"])
+
+
+def _rounded(value: Any, digits: int = 1) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    return round(float(value), digits)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _rule(rule_id: Any) -> dict[str, Any] | None:
+    rule = next((r for r in sd.distance_rules() if r.rule_id == rule_id), None)
+    return rule.as_dict() if rule else None
+
+
+def _class(value: Any) -> dict[str, str]:
+    c = GBClass(str(value))
+    return {"gb_class": str(c), "gb_class_zh": GB_CLASS_NAMES_ZH[c], "gb_class_en": sd.GB_CLASS_NAMES_EN[c]}
+
+
+# --- existing violations ------------------------------------------------------------------------------------
+
+
+def _violation_feature(row: Mapping[Any, Any], crs: InputCrs) -> dict[str, Any]:
+    kind = sd.hazard_kinds().get(str(row["hazard_kind"]))
+    crit = row.get("criterion_per_year")
+    props = {
+        "hazard": {
+            "risk_unit_id": int(row["hazard_id"]),
+            "name": row["hazard_name"],
+            "hazard_kind": row["hazard_kind"],
+            "hazard_kind_zh": kind.name_zh if kind else None,
+            "capacity_m3": _rounded(row["capacity_m3"]),
+            "enterprise_id": _int(row["enterprise_id"]),
+            "jurisdiction_adcode": row["hazard_adcode"],
+        },
+        "target": {
+            "protection_target_id": int(row["target_id"]),
+            "name": row["target_name"],
+            "type": row["target_type"],
+            **_class(row["gb_class"]),
+            "population": _int(row["population"]),
+            "households": _int(row["households"]),
+            "jurisdiction_adcode": row["target_adcode"],
+        },
+        "basis": list(row["basis"]),
+        "distance_m": _rounded(row["distance_m"]),
+        "required_m": _rounded(row["required_m"]),
+        "shortfall_m": _rounded(row["shortfall_m"]),
+        "rule": _rule(row["rule_id"]),
+        "contour_risk_per_year": None if pd.isna(row["contour_risk"]) else float(row["contour_risk"]),
+        "criterion_per_year": None if crit is None or pd.isna(crit) else float(crit),
+        "people_exposed": int(row["people"]),
+        "population_estimated": bool(row["population_estimated"]),
+        "population_rule": row["population_rule"],
+        "situation": row["situation"],
+        "side": row.get("side"),
+        "metric_crs": f"EPSG:{int(row['epsg'])}",
+        "explanation_zh": row["explanation_zh"],
+        "explanation_en": row["explanation_en"],
+    }
+    line = row.get("line")
+    return {
+        "type": "Feature",
+        "id": f"{int(row['hazard_id'])}-{int(row['target_id'])}",
+        "geometry": to_geojson(line, crs=crs) if isinstance(line, BaseGeometry) else None,
+        "properties": props,
+    }
+
+
+def _summary(found: pd.DataFrame) -> dict[str, Any]:
+    targets = found.drop_duplicates("target_id")
+    return {
+        "violations": len(found),
+        "hazards": int(found["hazard_id"].nunique()),
+        "targets": len(targets),
+        "people_exposed": int(targets["people"].sum()) if len(targets) else 0,
+        "people_estimated_in": int(targets["population_estimated"].sum()) if len(targets) else 0,
+        "by_gb_class": {str(c): int((targets["gb_class"] == str(c)).sum()) for c in GBClass},
+        "by_hazard_kind": {str(k): int(n) for k, n in found["hazard_kind"].value_counts().items()},
+        "by_basis": {b: int(sum(b in x for x in found["basis"])) for b in ("distance", "risk_contour")},
+        "by_situation": {str(k): int(n) for k, n in found["situation"].value_counts().items()},
+    }
+
+
+@api.get(
+    "/analysis/safety-distance",
+    summary="Existing safety-distance violations (安全防护距离) of a jurisdiction, both directions",
+)
+def safety_distance(
+    adcode: Annotated[str, Query(description="行政区划代码 (or a park's code)", examples=["350505"])],
+    engine: EngineDep,
+    crs: CrsDep,
+) -> JSONResponse:
+    """Every (hazard, protection target) pair where either is filed in the jurisdiction and the target is
+    closer than the required distance (edge to edge, metres, in the hazard's CGCS2000 Gauss–Krüger zone) or
+    inside a risk contour its GB 36894 class may not be in. Each feature is the shortest line between the two,
+    with the rule and its source, the people exposed and explanations in Chinese and English. `unchecked`
+    lists hazards whose distances cannot be checked (no tabulated distance, no storage volume)."""
+    with engine.connect() as conn:
+        report = store.violations_sql(conn, adcode)
+    found = report.violations
+    body = {
+        "type": "FeatureCollection",
+        "adcode": adcode,
+        "name": report.name,
+        "summary": {
+            **_summary(found),
+            "hazards_checked": report.hazards_checked,
+            "unchecked": len(report.unchecked),
+        },
+        "rules": {
+            "distances": "data/safety_distance_rules.csv",
+            "individual_risk": "data/individual_risk_criteria.csv",
+            "population": "data/population_rules.csv",
+            "installation": "existing (在役): GB 36894 criteria for existing installations",
+        },
+        "unchecked": report.unchecked,
+        "numberReturned": len(found),
+        "features": [_violation_feature(r, crs) for r in found.to_dict("records")],
+    }
+    return JSONResponse(jsonable_encoder(body), media_type=GEOJSON)
+
+
+# --- siting check ---------------------------------------------------------------------------------------------
+
+
+class SitingRequest(BaseModel):
+    """A proposed plant (hazard_kind, capacity_m3) or a proposed school, housing estate… (target_type with
+    population or households), at a GeoJSON geometry."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    geometry: dict[str, Any] = Field(description="GeoJSON Point, Polygon or MultiPolygon, in `crs`")
+    crs: str = Field("cgcs2000", description="cgcs2000 (EPSG:4490), wgs84, gcj02 or bd09")
+    name: Annotated[str, Field(max_length=200)] | None = None
+    hazard_kind: Annotated[str, Field(max_length=80)] | None = Field(
+        None, description="a proposed plant: a code or name from data/safety_distance_rules.csv"
+    )
+    capacity_m3: float | None = Field(None, description="total storage volume, m³ (LPG supply bases need it)")
+    target_type: Annotated[str, Field(max_length=80)] | None = Field(
+        None, description="a proposed protection target: a code or name from data/target_types.csv"
+    )
+    population: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    households: Annotated[int, Field(ge=0, le=5_000_000)] | None = None
+    gb_class: GBClass | None = Field(
+        None, description="GB 36894 class; else from the type, people or households"
+    )
+    advise_factor: Annotated[float, Field(ge=1, le=5)] = Field(
+        sd.ADVISE_FACTOR, description="advice within this many times a required distance"
+    )
+
+
+def _parse_siting(body: SitingRequest) -> tuple[BaseGeometry, sd.Proposal, InputCrs]:
+    """Geometry and proposal, with every problem of the request reported at once (422)."""
+    problems: list[Problem] = []
+    crs: InputCrs = InputCrs.cgcs2000
+    geom: BaseGeometry | None = None
+    proposal: sd.Proposal | None = None
+    try:
+        crs = parse_crs(body.crs, "crs")
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+    if not problems:
+        try:
+            geom = parse_geometry(body.geometry, field="geometry", allowed=POINT_OR_POLYGON, crs=crs)
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+    if (body.hazard_kind is None) == (body.target_type is None):
+        problems.append(
+            Problem(
+                "hazard_kind",
+                "give either hazard_kind (a proposed plant) or target_type (a proposed school, housing estate…)"
+                + (", not both" if body.hazard_kind is not None else ""),
+                "须且只能填写 hazard_kind（拟建危险源）或 target_type（拟建防护目标）之一",
+            )
+        )
+    else:
+        try:
+            if body.hazard_kind is not None:
+                proposal = sd.hazard_proposal(body.hazard_kind, body.capacity_m3, name=body.name)
+            else:
+                assert body.target_type is not None
+                area = None
+                if geom is not None and geom.geom_type in POLYGONAL:
+                    area = float(sd.target_area_m2(np.array([geom], dtype=object))[0])
+                proposal = sd.target_proposal(
+                    body.target_type,
+                    population=body.population,
+                    households=body.households,
+                    gb_class=str(body.gb_class) if body.gb_class is not None else None,
+                    area_m2=area,
+                    name=body.name,
+                )
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InvalidInput(problems)
+    assert geom is not None
+    assert proposal is not None
+    return geom, proposal, crs
+
+
+def _conflict_feature(c: sd.Conflict, crs: InputCrs) -> dict[str, Any]:
+    props = {
+        "existing": c.existing,
+        "status": c.status,
+        "basis": c.basis,
+        "distance_m": _rounded(c.distance_m),
+        "required_m": _rounded(c.required_m),
+        "advise_m": _rounded(c.advise_m),
+        "move_m": _rounded(c.move_m),
+        "clear_advise_m": _rounded(c.clear_advise_m),
+        "rule": c.rule,
+        "contour_risk_per_year": c.contour_risk,
+        "criterion_per_year": c.criterion_per_year,
+        "people": c.people,
+        "population_estimated": c.population_estimated,
+        "explanation_zh": c.explanation_zh,
+        "explanation_en": c.explanation_en,
+    }
+    return {
+        "type": "Feature",
+        "id": f"{c.existing['kind']}-{c.existing['id']}-{c.basis}",
+        "geometry": to_geojson(c.line, crs=crs) if c.line is not None else None,
+        "properties": props,
+    }
+
+
+def _proposal_dict(p: sd.Proposal) -> dict[str, Any]:
+    if isinstance(p, sd.HazardProposal):
+        kind = sd.hazard_kinds()[p.hazard_kind]
+        return {
+            "kind": "hazard",
+            "name": p.name,
+            "hazard_kind": p.hazard_kind,
+            "hazard_kind_zh": kind.name_zh,
+            "capacity_m3": p.capacity_m3,
+            "reach_m": sd.reach_m(p.hazard_kind, p.capacity_m3),
+        }
+    return {
+        "kind": "protection_target",
+        "name": p.name,
+        "target_type": p.target_type,
+        **_class(p.gb_class),
+        "population": p.population,
+        "households": p.households,
+        "people": p.people,
+        "population_estimated": p.population_estimated,
+    }
+
+
+def siting_body(result: sd.SitingResult, proposal: sd.Proposal, crs: InputCrs) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "verdict": result.verdict,
+        "verdict_zh": sd.VERDICT_NAMES_ZH[result.verdict],
+        "explanation_zh": result.explanation_zh,
+        "explanation_en": result.explanation_en,
+        "proposal": _proposal_dict(proposal),
+        "advise_factor": result.advise_factor,
+        "metric_crs": f"EPSG:{result.epsg}",
+        "max_move_m": round(result.max_move_m, 1),
+        "conflict_counts": {
+            "veto": sum(c.status == "veto" for c in result.conflicts),
+            "advise": sum(c.status == "advise" for c in result.conflicts),
+        },
+        "unchecked": result.unchecked,
+        "notes": result.notes,
+        "numberReturned": len(result.conflicts),
+        "features": [_conflict_feature(c, crs) for c in result.conflicts],
+    }
+
+
+def _run_siting(
+    conn: Connection, body: SitingRequest
+) -> tuple[BaseGeometry, sd.Proposal, sd.SitingResult, InputCrs]:
+    geom, proposal, crs = _parse_siting(body)
+    result = store.siting_check_sql(conn, geom, proposal, advise_factor=body.advise_factor)
+    return geom, proposal, result, crs
+
+
+@api.post(
+    "/analysis/siting-check", summary="Siting check of a proposed plant, school or housing estate (一票否决)"
+)
+def siting_check(body: SitingRequest, engine: EngineDep) -> JSONResponse:
+    """`veto` when a required distance (or a GB 36894 risk criterion) is broken (一票否决, seed 000 (四)),
+    `advise` when the proposal comes within `advise_factor` (1.5) times a required distance, else `ok`.
+    Each conflict gives the rule and its clause, the distance and how far the proposal would have to move."""
+    with engine.connect() as conn:
+        _, proposal, result, crs = _run_siting(conn, body)
+    return JSONResponse(jsonable_encoder(siting_body(result, proposal, crs)), media_type=GEOJSON)
+
+
+# --- exposure -------------------------------------------------------------------------------------------------
+
+
+@api.get("/analysis/exposure", summary="People in distance bands around a risk unit")
+def exposure(
+    risk_unit_id: Annotated[int, Query(ge=1, le=2**63 - 1, description="the risk unit (风险点) id")],
+    engine: EngineDep,
+    bands: Annotated[
+        str | None, Query(description="outer band edges in metres, ascending", examples=["100,300,1000"])
+    ] = None,
+) -> dict[str, Any]:
+    """Protection targets, people (estimated where the population is missing, and flagged) and households
+    whose nearest edge lies in each band [from, to) around the risk unit, edge to edge in metres."""
+    edges = sd.parse_bands(bands)
+    with engine.connect() as conn:
+        out = store.exposure_sql(conn, risk_unit_id, edges)
+    out.pop("geometry")
+    out["metric_crs"] = f"EPSG:{out.pop('epsg')}"
+    out["total_people"] = sum(b["people"] for b in out["bands"])
+    return jsonable_encoder(out)
+
+
+# --- risk contours --------------------------------------------------------------------------------------------
+
+
+class ContourProperties(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    individual_risk: Annotated[float, Field(gt=0, lt=1, description="per year, e.g. 3e-6")]
+    source: Annotated[str, Field(max_length=500)] | None = Field(None, description="e.g. the QRA report")
+
+
+class ContourFeature(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: str = "Feature"
+    geometry: dict[str, Any]
+    properties: ContourProperties
+
+
+class ContourCollection(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: str = "FeatureCollection"
+    features: Annotated[list[ContourFeature], Field(max_length=20)]
+
+
+def _contour_body(risk_unit_id: int, rows: list[dict[str, Any]], crs: InputCrs) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "risk_unit_id": risk_unit_id,
+        "features": [
+            {
+                "type": "Feature",
+                "id": int(r["id"]),
+                "geometry": to_geojson(r["geometry"], crs=crs),
+                "properties": {"individual_risk": float(r["individual_risk"]), "source": r["source"]},
+            }
+            for r in rows
+        ],
+    }
+
+
+RiskUnitId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@api.put(
+    "/risk-units/{risk_unit_id}/risk-contours",
+    summary="Replace a risk unit's individual-risk contours (个人风险等值线, from its QRA)",
+)
+def put_contours(
+    risk_unit_id: RiskUnitId, body: ContourCollection, engine: EngineDep, crs: CrsDep
+) -> JSONResponse:
+    problems: list[Problem] = []
+    contours: list[tuple[float, BaseGeometry, str | None]] = []
+    for i, f in enumerate(body.features):
+        try:
+            geom = parse_geometry(f.geometry, field=f"features[{i}].geometry", allowed=POLYGONAL, crs=crs)
+            contours.append((f.properties.individual_risk, geom, f.properties.source))
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InvalidInput(problems)
+    with engine.begin() as conn:
+        rows = store.replace_risk_contours(conn, risk_unit_id, contours)
+    return JSONResponse(_contour_body(risk_unit_id, rows, crs), media_type=GEOJSON)
+
+
+@api.get("/risk-units/{risk_unit_id}/risk-contours", summary="A risk unit's individual-risk contours")
+def get_contours(risk_unit_id: RiskUnitId, engine: EngineDep, crs: CrsDep) -> JSONResponse:
+    with engine.connect() as conn:
+        store.risk_unit_geometry(conn, risk_unit_id)  # 404 for an unknown unit
+        rows = store.risk_contours(conn, risk_unit_id)
+    return JSONResponse(_contour_body(risk_unit_id, rows, crs), media_type=GEOJSON)
+
+
+# --- maps ---------------------------------------------------------------------------------------------------------
+
+
+def _reach_labels(hazards: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    labels, notes = [], []
+    for kind, cap in zip(hazards["hazard_kind"], hazards["capacity_m3"], strict=True):
+        c = None if cap is None or pd.isna(cap) else float(cap)
+        why = sd.unchecked_reason(str(kind), c)
+        labels.append(None if why else f"{sd.reach_m(str(kind), c):.0f} 米")
+        notes.append(why[1] if why else None)
+    return hazards.assign(reach_label=labels, note=notes)
+
+
+@maps.get(
+    "/safety-distance", response_class=HTMLResponse, summary="The safety-distance map of a jurisdiction"
+)
+def safety_distance_html(
+    adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],
+    engine: EngineDep,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    """Hazards with their required-distance rings per target class, protection targets coloured by status
+    (violation / within 1.5× / ok), violation lines labelled with the distance, and risk contours."""
+    with engine.connect() as conn:
+        report = store.violations_sql(conn, adcode)
+        hazards = store.hazards_in(conn, adcode)
+        targets = store.targets_in(conn, adcode)
+        found = report.violations
+        outside_h = sorted(set(found["hazard_id"].astype(int)) - set(hazards["id"].astype(int)))
+        if outside_h:
+            hazards = pd.concat([hazards, store.hazards_by_id(conn, outside_h)], ignore_index=True)
+        advise = report.pairs[report.pairs["status"] == "advise"]
+        involved = set(found["target_id"].astype(int)) | set(advise["target_id"].astype(int))
+        outside_t = sorted(involved - set(targets["id"].astype(int)))
+        if outside_t:
+            targets = pd.concat([targets, store.targets_by_id(conn, outside_t)], ignore_index=True)
+        contours = [
+            c for c in store.risk_contours(conn) if c["risk_unit_id"] in set(hazards["id"].astype(int))
+        ]
+        boundaries = map_boundaries(conn, adcode)
+    hazards = gpd.GeoDataFrame(hazards, geometry="geometry", crs=4490)
+    targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=4490)
+    status = {int(i): "advise" for i in advise["target_id"]} | {
+        int(i): "violation" for i in found["target_id"]
+    }
+    people = [
+        sd.estimate_people(str(t), p, h, a)[0]
+        for t, p, h, a in zip(
+            targets["type"],
+            targets["population"],
+            targets["households"],
+            targets["target_area_m2"],
+            strict=True,
+        )
+    ]
+    targets = targets.assign(status=[status.get(int(i), "ok") for i in targets["id"]], people=people)
+    contour_frame = (
+        gpd.GeoDataFrame(
+            {"individual_risk": [c["individual_risk"] for c in contours]},
+            geometry=[c["geometry"] for c in contours],
+            crs=4490,
+        )
+        if contours
+        else None
+    )
+    m = safety_distance_map(
+        hazards=_reach_labels(hazards),
+        targets=targets,
+        violations=found,
+        rings=sd.required_rings(hazards),
+        contours=contour_frame,
+        boundaries=boundaries,
+        title=f"{report.name}安全防护距离核查图",
+        tiles=tiles(settings),
+        asset_prefix=settings.maps.asset_prefix,
+    )
+    return HTMLResponse(m.get_root().render())
+
+
+@maps.post("/siting-check", response_class=HTMLResponse, summary="The map of a siting check")
+def siting_check_html(body: SitingRequest, engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
+    """The proposal, its required-distance rings (a proposed plant) or the rings of the hazards it conflicts
+    with (a proposed target), what it conflicts with, labelled lines and the verdict."""
+    with engine.connect() as conn:
+        geom, proposal, result, _ = _run_siting(conn, body)
+        h_ids = [int(c.existing["id"]) for c in result.conflicts if c.existing["kind"] == "hazard"]
+        h_ids += [int(u["risk_unit_id"]) for u in result.unchecked]
+        t_ids = [int(c.existing["id"]) for c in result.conflicts if c.existing["kind"] == "protection_target"]
+        hazards = store.hazards_by_id(conn, sorted(set(h_ids)))
+        targets = store.targets_by_id(conn, sorted(set(t_ids)))
+    if isinstance(proposal, sd.HazardProposal):
+        me = gpd.GeoDataFrame(
+            {"id": [0], "hazard_kind": [proposal.hazard_kind], "capacity_m3": [proposal.capacity_m3]},
+            geometry=[geom],
+            crs=4490,
+        )
+        rings = sd.required_rings(me)
+        if len(rings):
+            far = float(rings["distance_m"].max()) * result.advise_factor
+            advise = gpd.GeoDataFrame(
+                {
+                    "hazard_id": [0],
+                    "distance_m": [far],
+                    "gb_classes": [[]],
+                    "label_zh": [f"{far:.0f} 米：建议距离（{result.advise_factor:g} 倍）"],
+                    "citation": ["seed 000 (四)"],
+                    "group": ["advise"],
+                },
+                geometry=[sd.distance_ring(geom, far)],
+                crs=4490,
+            )
+            rings = gpd.GeoDataFrame(
+                pd.concat([rings, advise], ignore_index=True), geometry="geometry", crs=4490
+            )
+    else:
+        rings = sd.required_rings(hazards, gb_classes=[proposal.gb_class]) if len(hazards) else None
+    m = siting_check_map(
+        geometry=geom,
+        result=result,
+        proposal_name=proposal.name,
+        hazards=_reach_labels(hazards) if len(hazards) else None,
+        targets=targets,
+        rings=rings,
+        title=f"{proposal.name}选址安全防护距离核查",
+        tiles=tiles(settings),
+        asset_prefix=settings.maps.asset_prefix,
+    )
+    return HTMLResponse(m.get_root().render())
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(maps)
