@@ -62,8 +62,8 @@ _STAGE_ZONES = (
     """
     INSERT INTO four_colour_zones (ord, code, name, geom)
     SELECT t.ord, t.code, t.name, ST_GeomFromWKB(t.wkb, 4490)
-    FROM unnest(CAST(:ords AS integer[]), CAST(:codes AS text[]), CAST(:names AS text[]), CAST(:wkbs AS bytea[]))
-        AS t(ord, code, name, wkb)
+    FROM unnest(CAST(:codes AS text[]), CAST(:names AS text[]), CAST(:wkbs AS bytea[]))
+        WITH ORDINALITY AS t(code, name, wkb, ord)
     """,
     "ANALYZE four_colour_zones",
 )
@@ -120,16 +120,23 @@ GROUP BY p.key
 """
 
 # Per-statement planner settings (set_config(..., true) lasts to the end of the transaction, so the
-# previous values are put back after the statement). On 2 cores a zones-outer nested loop split over
-# one worker and the leader wins; JIT only adds compile time; hash aggregation beats sorting the pairs.
+# previous values are put back after the statement). JIT only adds compile time to these plans;
+# hash aggregation saves sorting the pairs.
 PLANNER_SETTINGS: Final[Mapping[str, str]] = {
     "jit": "off",
+    "enable_sort": "off",
+    "max_parallel_workers_per_gather": "0",
+}
+# With many zones: on 2 cores the zones-outer nested loop split between one worker and the leader
+# takes half the time of the serial plan. (Parallel scans hand out whole pages: a few zones would all
+# go to one process, so small maps stay serial and skip the worker start-up.)
+PARALLEL_SETTINGS: Final[Mapping[str, str]] = {
     "max_parallel_workers_per_gather": "1",
     "parallel_setup_cost": "0",
     "parallel_tuple_cost": "0",
     "min_parallel_table_scan_size": "0",
-    "enable_sort": "off",
 }
+PARALLEL_MIN_ZONES: Final = 64
 
 _UNITS_IN_BBOX = """
 SELECT id, level, enterprise_id, area_m2, ST_AsBinary(geom) AS wkb FROM risk_units
@@ -171,7 +178,8 @@ def four_colour_sql(
         raise TypeError(f"zones must be a GeoDataFrame or a ZoneQuery, not {type(zones).__name__}")
 
     sql = _with_zones(_FOUR_COLOUR, zones_sql)
-    with _planner(conn, PLANNER_SETTINGS):
+    planner = {**PLANNER_SETTINGS, **(PARALLEL_SETTINGS if len(keys) >= PARALLEL_MIN_ZONES else {})}
+    with _planner(conn, planner):
         rows = conn.execute(text(sql), {**params, "four_colour_with_area": area_share}).all()
     if isinstance(zones, gpd.GeoDataFrame):
         conn.execute(text(_STAGE_ZONES[0]))
@@ -220,14 +228,10 @@ def _zone_query(
 
 def _stage_zones(conn: Connection, codes: list[Any], names: list[Any], geoms: np.ndarray) -> np.ndarray:
     """Load the zones into the per-call TEMP table; their geodesic areas in input order."""
-    # Stored (and so visited) along a Hilbert curve: neighbouring zones probe the same index and
-    # heap pages of the units, which then stay in cache.
-    order = np.argsort(gpd.GeoSeries(geoms).hilbert_distance().to_numpy(), kind="stable") if len(geoms) else []
     params = {
-        "ords": [int(i) + 1 for i in order],
-        "codes": [None if codes[i] is None else str(codes[i]) for i in order],
-        "names": [None if pd.isna(names[i]) else str(names[i]) for i in order],
-        "wkbs": list(shapely.to_wkb(geoms[order])) if len(geoms) else [],
+        "codes": [None if c is None else str(c) for c in codes],
+        "names": [None if pd.isna(x) else str(x) for x in names],
+        "wkbs": list(shapely.to_wkb(geoms)),
     }
     for i, statement in enumerate(_STAGE_ZONES):
         conn.execute(text(statement), params if i == 2 else {})

@@ -268,7 +268,11 @@ def map_boundaries(conn: Connection, adcode: str) -> gpd.GeoDataFrame:
     """The jurisdiction's boundary and its children's."""
     rows = conn.execute(_BOUNDARIES, {"adcode": adcode}).all()
     return gpd.GeoDataFrame(
-        {"adcode": [r.adcode for r in rows], "name": [r.name for r in rows], "level": [r.level for r in rows]},
+        {
+            "adcode": [r.adcode for r in rows],
+            "name": [r.name for r in rows],
+            "level": [r.level for r in rows],
+        },
         geometry=shapely.from_wkb([bytes(r.wkb) for r in rows]) if rows else [],
         crs="EPSG:4490",
     )

@@ -18,7 +18,14 @@ from sqlalchemy import Connection, Engine, text
 from geo.codes import make_credit_code
 from geo.errors import InvalidInput
 from geo.four_colour import DEFAULT_PALETTE, four_colour
-from geo.store.four_colour import PLANNER_SETTINGS, ZoneQuery, four_colour_sql, load_units_frame
+from geo.store.four_colour import (
+    PARALLEL_MIN_ZONES,
+    PARALLEL_SETTINGS,
+    PLANNER_SETTINGS,
+    ZoneQuery,
+    four_colour_sql,
+    load_units_frame,
+)
 from tests.geo.test_four_colour import X0, Y0, D, cell, units_frame, zones_frame
 
 PARENT = "FCT0"
@@ -221,16 +228,21 @@ def test_zone_query_codes_must_be_unique(conn: Connection) -> None:
 
 
 def test_planner_settings_are_put_back_and_the_temp_table_goes(conn: Connection) -> None:
-    before = {
-        k: conn.execute(text("SELECT current_setting(:k)"), {"k": k}).scalar() for k in PLANNER_SETTINGS
-    }
-    zones = zones_frame(cell(0))
-    first = four_colour_sql(conn, zones)
-    second = four_colour_sql(conn, zones)  # same transaction: the TEMP table is made again
-    assert_same(first, second)
-    after = {k: conn.execute(text("SELECT current_setting(:k)"), {"k": k}).scalar() for k in PLANNER_SETTINGS}
-    assert after == before
+    names = sorted({*PLANNER_SETTINGS, *PARALLEL_SETTINGS})
+
+    def settings() -> dict[str, str]:
+        return {k: conn.execute(text("SELECT current_setting(:k)"), {"k": k}).scalar() for k in names}
+
+    before = settings()
+    store_units(conn, units_frame((3, Point(X0 + 0.5 * D, Y0 + 0.5 * D), None)))
+    many = zones_frame(*[cell(i, j) for i in range(8) for j in range(PARALLEL_MIN_ZONES // 8)])
+    for zones in (zones_frame(cell(0)), zones_frame(cell(0)), many):  # the TEMP table is made again
+        assert four_colour_sql(conn, zones).iloc[0]["level"] == 3
+        assert settings() == before
     assert conn.execute(text("SELECT to_regclass('pg_temp.four_colour_zones')")).scalar() is None
+    store_zones(conn, many.assign(code=[f"FCT{i:02d}" for i in range(len(many))]))
+    assert four_colour_sql(conn, ZoneQuery(CHILDREN, {"p": PARENT})).iloc[-1]["level"] == 3
+    assert settings() == before
 
 
 def test_load_units_frame(conn: Connection) -> None:
