@@ -16,6 +16,7 @@ from api.deps import EngineDep
 from api.routers import (
     analysis,
     enterprises,
+    joint_prevention,
     jurisdictions,
     maps,
     protection_targets,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         analysis,
         maps,
         safety,
+        joint_prevention,
     ):
         app.include_router(module.router)
     # Leaflet and its plugins come from our own server: government networks are often closed.
