@@ -340,7 +340,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="keep the loaded database if its size matches")
     ap.add_argument("--output", type=Path, default=RESULTS)
     args = ap.parse_args()
-    command = "/work/venv/bin/python bench/clusters.py " + " ".join(a for a in sys.argv[1:] if a != "--reuse")
+    command = ".venv/bin/python bench/clusters.py " + " ".join(a for a in sys.argv[1:] if a != "--reuse")
 
     data = make_data(args.enterprises, args.parks)
     url = server_url().set(database=DB_NAME).render_as_string(hide_password=False)

@@ -336,7 +336,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="keep the loaded database if its sizes match")
     ap.add_argument("--output", type=Path, default=RESULTS)
     args = ap.parse_args()
-    command = "/work/venv/bin/python bench/safety_distance.py " + " ".join(
+    command = ".venv/bin/python bench/safety_distance.py " + " ".join(
         a for a in sys.argv[1:] if a != "--reuse"
     )
 
