@@ -12,7 +12,7 @@ What is reported per zone
     ``counts``: {1: n1, 2: n2, 3: n3, 4: n4} of counted units (all four keys always present).
     ``area_share``: {L: Σ geodesic area(unit ∩ zone) / geodesic area(zone)} over counted polygonal
     units of level L, on the CGCS2000 (GRS80) spheroid; overlapping units add up; each share is
-    clipped to 1 and rounded to 6 decimals; points and lines add 0.
+    clipped to 1 and rounded to 6 decimals; points and lines add 0 (None with area_share=False).
     ``level``, ``color`` (palette[level], None without a level), ``enterprise_ids`` (sorted distinct
     ids of counted enterprise units), ``unit_count`` and, for the weighted rule, ``index``.
 
@@ -26,9 +26,11 @@ Rules (see ``RULES``)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from numbers import Real
+from typing import Any, Final, Literal, cast
 
 import geopandas as gpd
 import numpy as np
@@ -103,12 +105,12 @@ def four_colour_options(
         )
     w = _by_level("weights", weights, DEFAULT_WEIGHTS)
     for level, value in w.items():
-        if not (isinstance(value, int | float) and np.isfinite(value) and value > 0):
+        if not _positive(value):
             raise InvalidInput.one(
                 "weights", f"weight of level {level} must be a positive number", f"{level} 级权重须为正数"
             )
     b = tuple(DEFAULT_BREAKS if breaks is None else breaks)
-    ok = len(b) == 3 and all(isinstance(x, int | float) and np.isfinite(x) and x > 0 for x in b)
+    ok = len(b) == 3 and all(_positive(x) for x in b)
     if not ok or not b[0] > b[1] > b[2]:
         raise InvalidInput.one(
             "breaks",
@@ -118,7 +120,11 @@ def four_colour_options(
     p = _by_level("palette", palette, DEFAULT_PALETTE)
     if not all(isinstance(c, str) and c for c in p.values()):
         raise InvalidInput.one("palette", "each colour must be a non-empty string", "颜色须为非空字符串")
-    return FourColourOptions(rule, w, (float(b[0]), float(b[1]), float(b[2])), p)  # type: ignore[arg-type]
+    return FourColourOptions(cast(Rule, rule), w, (float(b[0]), float(b[1]), float(b[2])), p)
+
+
+def _positive(x: object) -> bool:
+    return isinstance(x, Real) and math.isfinite(float(x)) and float(x) > 0
 
 
 def _by_level(field: str, given: Mapping[Any, Any] | None, default: Mapping[int, Any]) -> dict[int, Any]:

@@ -127,7 +127,7 @@ def _levels(row: Any) -> dict[str, int]:
 def enterprise_levels(conn: Connection, adcode: str) -> gpd.GeoDataFrame:
     """Every enterprise in the jurisdiction with the count of its risk units at each level.
 
-    The enterprise's level itself is decided by the caller's rule (geo.four_colour.enterprise_level).
+    The enterprise's level itself is decided by the caller's rule (api.fourcolour.enterprises_with_levels).
     """
     get_jurisdiction_row(conn, adcode)
     rows = conn.execute(_ENTERPRISE_LEVELS, {"adcode": adcode}).all()
