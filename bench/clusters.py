@@ -12,8 +12,6 @@ import argparse
 import datetime as dt
 import io
 import platform
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -29,11 +27,10 @@ import scipy
 import shapely
 import sklearn
 import sqlalchemy
+from common import create_database, machine, median_of, psycopg2_dsn, server_url
 from sklearn.cluster import DBSCAN
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from api.settings import DatabaseSettings
 from geo.codes import make_credit_code
 from geo.joint_prevention import (
     Trade,
@@ -45,7 +42,6 @@ from geo.joint_prevention import (
 )
 from geo.store import joint_prevention as store
 from geo.store.engine import make_engine
-from geo.store.migrate import upgrade
 
 DB_NAME = "riskmap_bench_clusters"
 SQUARE_M = 300_000.0
@@ -114,31 +110,6 @@ def make_data(n: int, parks: int) -> Data:
 # --- database ---------------------------------------------------------------------------------------
 
 
-def server_url() -> sqlalchemy.URL:
-    return make_url(DatabaseSettings().sqlalchemy_url)
-
-
-def create_database(name: str) -> str:
-    """A fresh database from riskmap_template (as tests/conftest.py makes them), migrated to head."""
-    server = server_url()
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        has_template = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = 'riskmap_template'")
-        ).scalar()
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # our constant name
-        conn.execute(text(f'CREATE DATABASE "{name}" {"TEMPLATE riskmap_template" if has_template else ""}'))
-    admin.dispose()
-    url = server.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    return url
-
-
-def _dsn(url: str) -> str:
-    u = make_url(url)
-    return f"host={u.host} port={u.port or 5432} dbname={u.database} user={u.username} password={u.password}"
-
-
 def load(url: str, data: Data) -> float:
     """COPY the enterprises (points, EPSG:4490) under one synthetic county; ANALYZE. Returns seconds."""
     t = time.perf_counter()
@@ -146,7 +117,7 @@ def load(url: str, data: Data) -> float:
     lon, lat = to_4490.transform(data.xy[:, 0], data.xy[:, 1])
     square = shapely.box(X0 - 5_000, Y0 - 5_000, X0 + SQUARE_M + 5_000, Y0 + SQUARE_M + 5_000)
     square = shapely.transform(square, lambda c: np.column_stack(to_4490.transform(c[:, 0], c[:, 1])))
-    conn = psycopg2.connect(_dsn(url))
+    conn = psycopg2.connect(psycopg2_dsn(url))
     cur = conn.cursor()
     cur.execute(
         "INSERT INTO jurisdictions (adcode, name, level, geom, synthetic) "
@@ -297,15 +268,6 @@ class Row:
     note: str = ""
 
 
-def _median_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, list[float], Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), times, result
-
-
 def _versions(url: str) -> str:
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -319,17 +281,6 @@ def _versions(url: str) -> str:
         f"scikit-learn {sklearn.__version__}, scipy {scipy.__version__}, numpy {np.__version__}, "
         f"shapely {shapely.__version__}, pyproj {pyproj.__version__}, SQLAlchemy {sqlalchemy.__version__}"
     )
-
-
-def _machine() -> str:
-    model = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
-    mem = Path("/proc/meminfo").read_text().split()[1]
-    return f"{nproc} vCPU ({model}), {int(mem) / 2**20:.0f} GB RAM"
 
 
 def main() -> None:
@@ -357,7 +308,7 @@ def main() -> None:
         print(f"{work} …", flush=True)
         if warm_up:
             fn()  # warm-up (connection, PROJ, imports), not counted
-        med, runs, result = _median_of(args.repeat, fn)
+        med, runs, result = median_of(args.repeat, fn)
         rows.append(Row(work, med, runs, result, note))
         print(
             f"  median {med:.3f} s of {', '.join(f'{x:.3f}' for x in runs)}; {len(result) if isinstance(result, list) else result} clusters",
@@ -421,7 +372,7 @@ def main() -> None:
         "# Joint-prevention clusters: PostGIS against scikit-learn",
         "",
         f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- machine: {_machine()}; load average at the end {' / '.join(load_avg)}",
+        f"- machine: {machine()}; load average at the end {' / '.join(load_avg)}",
         f"- versions: {_versions(url)}",
         f"- data: numpy seed 42, EPSG:4547 over a 300 km square (stored in EPSG:4490); {args.enterprises:,} "
         f"enterprise points, 80 % around {args.parks:,} park centres (σ 500 m), 20 % uniform; {len(TRADES)} "

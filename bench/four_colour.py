@@ -10,8 +10,6 @@ import argparse
 import datetime as dt
 import io
 import platform
-import statistics
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,15 +24,13 @@ import psycopg2
 import pyproj
 import shapely
 import sqlalchemy
+from common import create_database, database_exists, machine, median_of, psycopg2_dsn, server_url
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from api.settings import DatabaseSettings
 from geo.codes import make_credit_code
 from geo.four_colour import four_colour, geodesic_area_m2
 from geo.store.engine import make_engine
 from geo.store.four_colour import ZoneQuery, four_colour_sql, load_units_frame
-from geo.store.migrate import upgrade
 
 DB_NAME = "riskmap_bench_four_colour"
 SQUARE_M = 300_000.0
@@ -108,39 +104,6 @@ def make_data(n_zones: int, n_units: int, n_enterprises: int, enterprise_share: 
 # --- database ---------------------------------------------------------------------------------------
 
 
-def server_url() -> sqlalchemy.URL:
-    return make_url(DatabaseSettings().sqlalchemy_url)
-
-
-def create_database(name: str) -> str:
-    """A fresh database from riskmap_template (as tests/conftest.py makes them), migrated to head."""
-    server = server_url()
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        has_template = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = 'riskmap_template'")
-        ).scalar()
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # our constant name
-        conn.execute(text(f'CREATE DATABASE "{name}" {"TEMPLATE riskmap_template" if has_template else ""}'))
-    admin.dispose()
-    url = server.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    return url
-
-
-def database_exists(name: str) -> bool:
-    admin = create_engine(server_url())
-    with admin.connect() as conn:
-        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-    admin.dispose()
-    return bool(found)
-
-
-def _psycopg2_dsn(url: str) -> str:
-    u = make_url(url)
-    return f"host={u.host} port={u.port or 5432} dbname={u.database} user={u.username} password={u.password}"
-
-
 def _hex_ewkb(geoms: np.ndarray) -> np.ndarray:
     return shapely.to_wkb(shapely.set_srid(geoms, 4490), hex=True, include_srid=True)
 
@@ -162,7 +125,7 @@ def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
 def load(url: str, data: Data, *, spatial_order: bool) -> dict[str, float]:
     """COPY zones, enterprises and units; indexes and constraints of risk_units built after."""
     tm: dict[str, float] = {}
-    conn = psycopg2.connect(_psycopg2_dsn(url))
+    conn = psycopg2.connect(psycopg2_dsn(url))
     cur = conn.cursor()
     zones, units, ents = data.zones, data.units, data.enterprises
 
@@ -266,15 +229,6 @@ def load(url: str, data: Data, *, spatial_order: bool) -> dict[str, float]:
 # --- measure ----------------------------------------------------------------------------------------
 
 
-def _median_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, list[float], Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), times, result
-
-
 def _agreement(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> dict[str, Any]:
     """How far two four-colour results are apart, zone by zone (matched by code)."""
     same_codes = sorted(a["code"]) == sorted(b["code"])
@@ -349,17 +303,6 @@ def _versions(url: str) -> str:
     )
 
 
-def _machine() -> str:
-    model = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    mem = Path("/proc/meminfo").read_text().split()[1]
-    return f"{nproc} vCPU ({model}), {int(mem) / 2**20:.0f} GB RAM"
-
-
 BASE_SETTINGS: dict[str, str] = {}
 
 
@@ -426,7 +369,7 @@ def main() -> None:
 
     def measure(work: str, fn: Callable[[], Any], note: str = "", repeat: int = args.repeat) -> Any:
         print(f"{work} …", flush=True)
-        med, runs, result = _median_of(repeat, fn)
+        med, runs, result = median_of(repeat, fn)
         rows.append(Row(work, med, runs, note))
         print(f"  median {med:.2f} s of {', '.join(f'{x:.2f}' for x in runs)}", flush=True)
         return result
@@ -504,7 +447,7 @@ def _report(
         "# Four-colour map: PostGIS against the GeoPandas reference",
         "",
         f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- machine: {_machine()}; load average at the end {' / '.join(load_avg)}",
+        f"- machine: {machine()}; load average at the end {' / '.join(load_avg)}",
         f"- versions: {_versions(url)}",
         f"- data: numpy seed 42, EPSG:4547 over a 300 km square (stored in EPSG:4490); {args.zones:,} Voronoi "
         f"zones; {args.units:,} squares of side 20–200 m turned at random, levels 1–4 at 5/15/40/40 %; "

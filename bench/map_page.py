@@ -25,6 +25,7 @@ from typing import Any
 
 import folium
 import shapely
+from common import machine
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine, text
@@ -187,17 +188,6 @@ def page_server(pages: dict[str, str]) -> FastAPI:
 # --- report --------------------------------------------------------------------------------------------------
 
 
-def _machine() -> str:
-    model = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    mem = Path("/proc/meminfo").read_text().split()[1]
-    return f"{nproc} vCPU ({model}), {int(mem) / 2**20:.0f} GB RAM"
-
-
 def _versions(engine: Engine, chromium: str) -> str:
     with engine.connect() as conn:
         pg = conn.execute(text("SHOW server_version")).scalar()
@@ -344,7 +334,7 @@ def main() -> None:
         "# Four-colour map page (GET /maps/four-color)",
         "",
         f"- date: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
-        f"- machine: {_machine()}; load average (1, 5, 15 min) before the run {load_before}, after {load}",
+        f"- machine: {machine()}; load average (1, 5, 15 min) before the run {load_before}, after {load}",
         f"- versions: {_versions(engine, chromium or 'no browser')}",
         f"- code: riskmap {_git()}",
         f"- data: the demo in {make_url(url).render_as_string()} ({enterprises:,} enterprises under 350500)",

@@ -7,8 +7,6 @@ import argparse
 import datetime as dt
 import io
 import platform
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -23,14 +21,13 @@ import psycopg2
 import pyproj
 import shapely
 import sqlalchemy
+from common import create_database, machine, median_of, psycopg2_dsn, server_url
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from api.settings import DatabaseSettings
 from geo import safety_distance as sd
 from geo.store import safety_distance as store
 from geo.store.engine import make_engine
-from geo.store.migrate import upgrade
 
 # Setup of ../shared/performance.md: numpy seed 42, EPSG:4547 over a 300 km square (stored in EPSG:4490),
 # 80 % of the targets around 2,000 park centres (σ 500 m), 10,000 hazards (70 % in the parks, σ 300 m).
@@ -146,31 +143,6 @@ def make_data(n_hazards: int, n_targets: int, n_parks: int) -> Data:
 # --- database ---------------------------------------------------------------------------------------------
 
 
-def server_url() -> sqlalchemy.URL:
-    return make_url(DatabaseSettings().sqlalchemy_url)
-
-
-def create_database(name: str) -> str:
-    """A fresh database from riskmap_template (as tests/conftest.py makes them), migrated to head."""
-    server = server_url()
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        has_template = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = 'riskmap_template'")
-        ).scalar()
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # our constant name
-        conn.execute(text(f'CREATE DATABASE "{name}" {"TEMPLATE riskmap_template" if has_template else ""}'))
-    admin.dispose()
-    url = server.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    return url
-
-
-def _dsn(url: str) -> str:
-    u = make_url(url)
-    return f"host={u.host} port={u.port or 5432} dbname={u.database} user={u.username} password={u.password}"
-
-
 def _copy(cur: Any, table: str, frame: pd.DataFrame) -> None:
     buf = io.StringIO()
     frame.to_csv(buf, sep="\t", header=False, index=False, na_rep="\\N")
@@ -186,7 +158,7 @@ def _hex(geoms: np.ndarray) -> np.ndarray:
 
 def load(url: str, data: Data) -> dict[str, float]:
     times: dict[str, float] = {}
-    conn = psycopg2.connect(_dsn(url))
+    conn = psycopg2.connect(psycopg2_dsn(url))
     cur = conn.cursor()
     t = time.perf_counter()
     box = shapely.box(
@@ -268,15 +240,6 @@ class Row:
     note: str = ""
 
 
-def _median_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, list[float], Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), times, result
-
-
 def _versions(url: str) -> str:
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -291,20 +254,6 @@ def _versions(url: str) -> str:
         f"pyproj {pyproj.__version__} (PROJ {pyproj.proj_version_str}), numpy {np.__version__}, "
         f"pandas {pd.__version__}, SQLAlchemy {sqlalchemy.__version__}"
     )
-
-
-def _machine() -> str:
-    model = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ),
-        "?",
-    )
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    mem = int(Path("/proc/meminfo").read_text().split()[1])
-    return f"{nproc} vCPU ({model}), {mem / 2**20:.0f} GB RAM"
 
 
 def _sites(data: Data, n: int) -> list[tuple[shapely.Geometry, sd.Proposal]]:
@@ -368,7 +317,7 @@ def main() -> None:
 
     def measure(work: str, fn: Callable[[], Any], note: str = "") -> Any:
         print(f"{work} …", flush=True)
-        med, runs, result = _median_of(args.repeat, fn)
+        med, runs, result = median_of(args.repeat, fn)
         rows.append(Row(work, med, runs, note))
         print(f"  median {med:.3f} s of {', '.join(f'{x:.3f}' for x in runs)}", flush=True)
         return result
@@ -527,7 +476,7 @@ def _report(
         "# Safety distances: PostGIS against the GeoPandas reference",
         "",
         f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- machine: {_machine()}; load average at the end {' / '.join(load_avg)}",
+        f"- machine: {machine()}; load average at the end {' / '.join(load_avg)}",
         f"- versions: {_versions(url)}",
         f"- data: numpy seed 42, EPSG:4547 over a 300 km square (about 24.4–27.1°N, 112.5–115.6°E; two GK "
         f"zones), stored in EPSG:4490. {args.hazards:,} hazards (70 % around {args.parks:,} park centres, "
