@@ -39,6 +39,7 @@ __all__ = [
     "LEVELS",
     "NO_RISK_COLOUR",
     "NO_RISK_LABEL",
+    "MapDecorations",
     "TileSetting",
     "four_colour_map",
     "in_storage_crs",
@@ -524,8 +525,12 @@ var riskmap = window.riskmap || (function () {
 """
 
 
-class _Decorations(MacroElement):
-    """Title, legend, metric scale bar and styles, added to the map as Leaflet controls."""
+class MapDecorations(MacroElement):
+    """Title, legend, metric scale bar and styles, added to the map as Leaflet controls.
+
+    Their classes and ids are `<prefix>-title` and `<prefix>-legend`, so each map styles its own (maps.joint_prevention
+    uses it too).
+    """
 
     _template = Template(
         """
@@ -539,13 +544,13 @@ class _Decorations(MacroElement):
             {%- endif %}
             // Leaflet's default attribution prefix carries a flag; a government map names the library only.
             if (map.attributionControl) { map.attributionControl.setPrefix("Leaflet"); }
-            var title = L.DomUtil.create("div", "rm-title", map.getContainer());
-            title.id = "rm-title";
+            var title = L.DomUtil.create("div", {{ (this.prefix ~ "-title")|tojson }}, map.getContainer());
+            title.id = {{ (this.prefix ~ "-title")|tojson }};
             title.textContent = {{ this.title|tojson }};
             var legend = L.control({position: "bottomright"});
             legend.onAdd = function () {
-                var div = L.DomUtil.create("div", "rm-legend");
-                div.id = "rm-legend";
+                var div = L.DomUtil.create("div", {{ (this.prefix ~ "-legend")|tojson }});
+                div.id = {{ (this.prefix ~ "-legend")|tojson }};
                 div.innerHTML = {{ this.legend_html|tojson }};
                 L.DomEvent.disableClickPropagation(div);
                 L.DomEvent.disableScrollPropagation(div);
@@ -560,11 +565,21 @@ class _Decorations(MacroElement):
         """
     )
 
-    def __init__(self, *, title: str, legend_html: str, background: str | None, scale: bool) -> None:
+    def __init__(
+        self,
+        *,
+        title: str,
+        legend_html: str,
+        background: str | None,
+        scale: bool,
+        prefix: str = "rm",
+        css: str | None = None,
+    ) -> None:
         super().__init__()
         self._name = "RiskmapDecorations"
+        self.prefix = prefix
         # The legend's swatches fade like the zones' fill.
-        self.css = _CSS.replace("ZONE_FILL_OPACITY", str(ZONE_FILL_OPACITY))
+        self.css = css if css is not None else _CSS.replace("ZONE_FILL_OPACITY", str(ZONE_FILL_OPACITY))
         self.title = title
         self.legend_html = legend_html
         self.background = background
@@ -1000,7 +1015,7 @@ def four_colour_map(
     if enterprises is not None and len(enterprises):
         _enterprises_layer(enterprises, risk_units, palette_).add_to(m)
 
-    _Decorations(
+    MapDecorations(
         title=title,
         legend_html=_legend_html(palette_, zone_counts, unit_counts),
         background=BACKGROUND if created and tiles.kind == "none" else None,

@@ -12,9 +12,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
-from branca.element import MacroElement
 from folium import plugins
-from folium.template import Template
 from shapely.geometry import LineString, Polygon
 
 from maps.assets import DEFAULT_PREFIX, localise
@@ -22,6 +20,7 @@ from maps.four_colour import (
     LEVELS,
     NO_RISK_COLOUR,
     NO_RISK_LABEL,
+    MapDecorations,
     TileSetting,
     in_storage_crs,
     level_label,
@@ -54,51 +53,6 @@ _CSS: Final = f"""
 .rm-jp-line{{display:inline-block;width:26px;height:0;border-top:2px solid {CHECK_COLOUR};vertical-align:middle}}
 .rm-jp-dash{{display:inline-block;width:18px;height:12px;border:2px dashed #333}}
 """
-
-
-class _Decorations(MacroElement):
-    """Title, legend and a metric scale bar."""
-
-    _template = Template(
-        """
-        {% macro header(this, kwargs) %}
-        <style>{{ this.css }}</style>
-        {% endmacro %}
-        {% macro script(this, kwargs) %}
-        (function (map) {
-            {%- if this.background %}
-            map.getContainer().style.background = {{ this.background|tojson }};
-            {%- endif %}
-            if (map.attributionControl) { map.attributionControl.setPrefix("Leaflet"); }
-            var title = L.DomUtil.create("div", "rm-jp-title", map.getContainer());
-            title.id = "rm-jp-title";
-            title.textContent = {{ this.title|tojson }};
-            var legend = L.control({position: "bottomright"});
-            legend.onAdd = function () {
-                var div = L.DomUtil.create("div", "rm-jp-legend");
-                div.id = "rm-jp-legend";
-                div.innerHTML = {{ this.legend_html|tojson }};
-                L.DomEvent.disableClickPropagation(div);
-                L.DomEvent.disableScrollPropagation(div);
-                return div;
-            };
-            legend.addTo(map);
-            {%- if this.scale %}
-            L.control.scale({metric: true, imperial: false, maxWidth: 200}).addTo(map);
-            {%- endif %}
-        })({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, *, title: str, legend_html: str, background: str | None, scale: bool) -> None:
-        super().__init__()
-        self._name = "RiskmapJointPreventionDecorations"
-        self.css = _CSS
-        self.title = title
-        self.legend_html = legend_html
-        self.background = background
-        self.scale = scale
 
 
 def _colour(level: int | None, palette: Mapping[int, str]) -> str:
@@ -375,11 +329,13 @@ def joint_prevention_map(
     for lv in cluster_levels:
         cluster_counts[lv] += 1
     cross = int(sum(bool(v) for v in clusters.get("cross_region", [])))
-    _Decorations(
+    MapDecorations(
         title=title,
         legend_html=_legend_html(palette_, cluster_counts, member_counts, n_checks, cross),
         background=BACKGROUND if created and tiles.kind == "none" else None,
         scale=created,
+        prefix="rm-jp",
+        css=_CSS,
     ).add_to(m)
     if not any(isinstance(child, folium.LayerControl) for child in m._children.values()):
         folium.LayerControl(collapsed=False, position="topright").add_to(m)
