@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 
-from api import errors
+from api import auth, errors
 from api.deps import EngineDep
 from api.routers import (
     analysis,
@@ -55,10 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title=settings.api.title, description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.signing_key = settings.auth.signing_key()  # production refuses to start with a weak secret
     errors.install(app)
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])
     for module in (
+        auth,
         jurisdictions,
         enterprises,
         risk_units,

@@ -1,21 +1,115 @@
-"""Who is calling: the request's principal.
+"""Who is calling: the request's principal, from a bearer token (OAuth2 password flow, JWT HS256) or an
+API key (header X-API-Key).
 
-Contract every router relies on: `current_principal` (a FastAPI dependency) and `PrincipalDep`.
-Until tokens land (issue 7) every caller is treated as the command-line operator; tests override
-`current_principal` through `app.dependency_overrides` to act as another principal.
+Contract every router relies on: `current_principal` (a FastAPI dependency) and `PrincipalDep`. No
+credentials at all make the anonymous public (`ANONYMOUS`); a bad or expired token, or an unknown key, is a
+401 with `WWW-Authenticate`. A token names the user; role and scope are read from the users table on each
+request, so a deactivated user or a changed scope takes effect at once.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
-from fastapi import Depends
+import jwt
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from sqlalchemy import Engine
 
-from geo.access import SYSTEM, Principal
+from api.deps import EngineDep
+from geo.access import ANONYMOUS, Principal, Unauthenticated
+from geo.store import users
+
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a path, not a password)
+ALGORITHM = "HS256"
+
+bearer = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL, auto_error=False, description="sign in with a username and password"
+)
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="an API key (`riskmap users key`)"
+)
 
 
-def current_principal() -> Principal:
-    return SYSTEM
+def _signing_key(request: Request) -> str:
+    key: str = request.app.state.signing_key
+    return key
+
+
+def mint_token(principal: Principal, key: str, minutes: int) -> str:
+    now = dt.datetime.now(dt.UTC)
+    claims = {
+        "sub": principal.username,
+        "role": str(principal.role),
+        "iat": now,
+        "exp": now + dt.timedelta(minutes=minutes),
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def _from_token(engine: Engine, token: str, key: str) -> Principal:
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("the access token has expired: sign in again") from None
+    except jwt.InvalidTokenError:
+        raise Unauthenticated("the access token is not valid") from None
+    with engine.connect() as conn:
+        principal = users.principal_of(conn, str(claims["sub"]))
+    if principal is None:
+        raise Unauthenticated("the user of this token is unknown or deactivated")
+    return principal
+
+
+def current_principal(
+    request: Request,
+    engine: EngineDep,
+    token: Annotated[str | None, Depends(bearer)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> Principal:
+    if token:
+        return _from_token(engine, token, _signing_key(request))
+    if api_key:
+        with engine.connect() as conn:
+            principal = users.principal_for_key(conn, api_key)
+        if principal is None:
+            raise Unauthenticated("unknown or revoked API key")
+        return principal
+    return ANONYMOUS
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+@router.post(
+    "/token", summary="Sign in: a bearer access token for a username and password (OAuth2 password flow)"
+)
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, engine: EngineDep
+) -> dict[str, Any]:
+    """The `/docs` page's Authorize button uses this. Tokens last `RISKMAP_AUTH_TOKEN_MINUTES` (60)."""
+    with engine.begin() as conn:
+        principal = users.authenticate(conn, form.username, form.password)
+    if principal is None:
+        raise Unauthenticated("wrong username or password")
+    minutes = request.app.state.settings.auth.token_minutes
+    return {
+        "access_token": mint_token(principal, _signing_key(request), minutes),
+        "token_type": "bearer",
+        "expires_in": minutes * 60,
+    }
+
+
+@router.get("/me", summary="Who the request's credentials make you: role and scope")
+def me(principal: PrincipalDep) -> dict[str, Any]:
+    return {
+        "username": principal.username,
+        "role": str(principal.role),
+        "adcodes": list(principal.adcodes),
+        "enterprise_id": principal.enterprise_id,
+    }

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from api.settings import Settings
+from geo.access import SYSTEM
 from geo.errors import InvalidInput, RiskmapError
 
 app = typer.Typer(help="riskmap: regional 红橙黄蓝 safety-risk maps (双重预防机制).", no_args_is_help=True)
@@ -74,6 +75,75 @@ def demo(
         return
     summary = ", ".join(f"{n} {name}" for name, n in counts.items())
     typer.echo(f"demo loaded in {time.perf_counter() - started:.1f} s: {summary} (synthetic rows are marked)")
+    from api.users import demo_users
+
+    try:
+        demo_users(engine, echo=typer.echo)
+    except RiskmapError as exc:
+        _fail(exc)
+
+
+users_app = typer.Typer(help="Users who sign in to the API, and their API keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin, regulator or enterprise")],
+    adcode: Annotated[
+        list[str] | None, typer.Option(help="a regulator's jurisdiction (adcode subtree); repeatable")
+    ] = None,
+    enterprise_id: Annotated[int | None, typer.Option(help="an enterprise user's enterprise id")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+) -> None:
+    """Add a user; the password is asked for (twice) unless --password-stdin, and kept only as its hash."""
+    import sys
+
+    from api.users import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        add_user(_settings(), username, password, role, adcodes=adcode or [], enterprise_id=enterprise_id)
+    except RiskmapError as exc:
+        _fail(exc)
+    typer.echo(f"user {username} added ({role})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List the users: role, scope, active, API keys."""
+    from api.users import list_users
+
+    try:
+        rows = list_users(_settings())
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    for r in rows:
+        scope = (
+            ",".join(r["adcodes"])
+            if r["adcodes"]
+            else (f"enterprise {r['enterprise_id']}" if r["enterprise_id"] else "-")
+        )
+        state = "active" if r["active"] else "inactive"
+        typer.echo(f"{r['username']}\t{r['role']}\t{scope}\t{state}\t{r['api_keys']} API key(s)")
+
+
+@users_app.command("key")
+def users_key(username: str) -> None:
+    """Make an API key for a user (send it as the X-API-Key header). It is shown once: only its hash is kept."""
+    from api.users import new_api_key
+
+    try:
+        key = new_api_key(_settings(), username)
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    typer.echo(key)
 
 
 map_app = typer.Typer(help="Maps written to files.", no_args_is_help=True)
@@ -92,7 +162,8 @@ def map_four_colour(
     rule: Annotated[str, typer.Option(help="max (就高) or weighted")] = "max",
     public: Annotated[bool, typer.Option(help="public version: zones and counts only")] = False,
 ) -> None:
-    """Write the four-colour map to a file: a self-contained HTML page that works offline, or PNG/PDF."""
+    """Write the four-colour map to a file: a self-contained HTML page that works offline, or PNG/PDF.
+    The command line acts as the operator (SYSTEM): whoever can reach the database sees everything."""
     from api.fourcolour import compute, four_colour_folium, four_colour_params, title
     from geo.store.engine import make_engine
     from geo.store.summary import map_boundaries
@@ -108,10 +179,10 @@ def map_four_colour(
         engine = make_engine(settings.db.sqlalchemy_url)
         with engine.connect() as conn:
             if suffix in {".html", ".htm"}:
-                m, frame = four_colour_folium(conn, params, settings, public=public)
+                m, frame = four_colour_folium(conn, SYSTEM, params, settings, public=public)
                 save_html(m, output, inline_assets=True, prefix=settings.maps.asset_prefix)
             else:
-                frame = compute(conn, params, settings)
+                frame = compute(conn, SYSTEM, params, settings)
                 output.write_bytes(
                     four_colour_print(
                         frame,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo.errors import SetupError
 
 LOCAL_DATABASE_URL = "postgresql+psycopg2://riskmap@127.0.0.1:5432/riskmap"
 
@@ -81,6 +83,44 @@ class AnalysisSettings(BaseSettings):
     )
 
 
+# Secrets that must never sign production tokens: empty, placeholders, the examples of documentation.
+WEAK_SECRETS = frozenset({"", "secret", "changeme", "change-me", "dev", "development", "riskmap", "default"})
+MIN_SECRET_LENGTH = 32
+
+
+class AuthSettings(BaseSettings):
+    """Sign-in: the token-signing secret, token lifetime, and whether this is a production service."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_AUTH_", extra="ignore")
+
+    secret: SecretStr | None = Field(
+        default=None, description="HS256 key of the access tokens; production needs 32+ random characters"
+    )
+    token_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, description="lifetime of an access token")
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses to start without a strong secret; development makes one and keeps "
+        "it in ~/.config/riskmap/auth.env (0600)",
+    )
+
+    def signing_key(self) -> str:
+        """The secret to sign tokens with; in production a missing, default or short one is refused."""
+        value = self.secret.get_secret_value() if self.secret is not None else None
+        if self.environment == "production":
+            if value is None or value.strip().lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH:
+                raise SetupError(
+                    "RISKMAP_AUTH_SECRET must be set to a random string of at least "
+                    f"{MIN_SECRET_LENGTH} characters in production (RISKMAP_AUTH_ENVIRONMENT=production), "
+                    'e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`; refusing to start'
+                )
+            return value
+        if value:
+            return value
+        from geo.store.bootstrap import saved_auth_secret
+
+        return saved_auth_secret()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -88,3 +128,4 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     maps: MapSettings = Field(default_factory=MapSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)

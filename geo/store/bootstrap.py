@@ -221,7 +221,7 @@ def config_file(directory: Path | None = None) -> Path:
     return (directory or config_dir()) / ENV_FILE_NAME
 
 
-def _read_env_file(path: Path) -> str | None:
+def _read_env_file(path: Path, name: str = "DATABASE_URL") -> str | None:
     try:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError):
@@ -232,8 +232,8 @@ def _read_env_file(path: Path) -> str | None:
         line = raw.strip()
         if line.startswith("export "):
             line = line.removeprefix("export ").strip()
-        if line.startswith("DATABASE_URL="):
-            value = line.removeprefix("DATABASE_URL=").strip()
+        if line.startswith(f"{name}="):
+            value = line.removeprefix(f"{name}=").strip()
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
                 value = value[1:-1]
             return value or None
@@ -245,9 +245,9 @@ def saved_database_url(directory: Path | None = None) -> str | None:
     return _read_env_file(config_file(directory))
 
 
-def _write_env_file(path: Path, url: str) -> bool:
-    """Write `DATABASE_URL=url` with mode 0600; return whether the file changed."""
-    content = f"DATABASE_URL={url}\n"
+def _write_env_file(path: Path, url: str, name: str = "DATABASE_URL") -> bool:
+    """Write `name=url` (DATABASE_URL by default) with mode 0600; return whether the file changed."""
+    content = f"{name}={url}\n"
     try:
         current = path.read_text(encoding="utf-8")
     except OSError:
@@ -269,6 +269,20 @@ def _write_env_file(path: Path, url: str) -> bool:
         tmp.unlink(missing_ok=True)
         raise
     return True
+
+
+AUTH_FILE_NAME = "auth.env"
+
+
+def saved_auth_secret(directory: Path | None = None) -> str:
+    """The development token-signing secret kept beside the database URL ($XDG_CONFIG_HOME/riskmap/auth.env,
+    mode 0600): made (random, 256 bits) on first use, so no secret is ever in the repository."""
+    path = (directory or config_dir()) / AUTH_FILE_NAME
+    secret = _read_env_file(path, "RISKMAP_AUTH_SECRET")
+    if secret is None:
+        secret = secrets.token_urlsafe(32)
+        _write_env_file(path, secret, "RISKMAP_AUTH_SECRET")
+    return secret
 
 
 # ------------------------------------------------------------------------------------------ processes

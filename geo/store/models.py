@@ -229,6 +229,41 @@ class RiskContour(Base):
     )
 
 
+class User(Base):
+    """Someone who signs in: a role and its scope (adcode subtrees of a regulator, an enterprise's id)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2id, never the password
+    role: Mapped[str] = mapped_column(String(16))
+    adcodes: Mapped[list[str]] = mapped_column(ARRAY(String(12)), server_default="{}")
+    enterprise_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("enterprises.id", ondelete="SET NULL"), index=True
+    )
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true", default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("role IN ('admin','regulator','enterprise')", name="role_known"),
+        CheckConstraint("role <> 'regulator' OR cardinality(adcodes) > 0", name="regulator_has_adcodes"),
+    )
+
+
+class ApiKey(Base):
+    """An API key of a user (header X-API-Key): only its SHA-256 is stored, with a prefix to name it."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true", default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 SPATIAL_COLUMNS = {
     "jurisdictions": ["geom"],
     "enterprises": ["geom", "site"],
