@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geo.access import Forbidden, Unauthenticated
 from geo.errors import (
     Conflict,
     DatabaseUnavailable,
@@ -24,6 +25,8 @@ log = logging.getLogger("riskmap.api")
 
 STATUS: dict[type[RiskmapError], int] = {
     InvalidInput: 422,
+    Unauthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     DatabaseUnavailable: 503,
@@ -38,8 +41,10 @@ def _body(message: str, errors: list[dict[str, Any]] | None = None) -> dict[str,
 def _riskmap_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RiskmapError)
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-    errors = [p.as_dict() for p in exc.problems] if isinstance(exc, InvalidInput) else []
-    return JSONResponse(_body(exc.message, errors), status_code=status)
+    errors = [p.as_dict() for p in exc.problems] if isinstance(exc, InvalidInput | Conflict) else []
+    # RFC 6750: a 401 says how to authenticate (a bearer token, or an API key in X-API-Key).
+    headers = {"WWW-Authenticate": 'Bearer realm="riskmap"'} if isinstance(exc, Unauthenticated) else None
+    return JSONResponse(_body(exc.message, errors), status_code=status, headers=headers)
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:

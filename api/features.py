@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection
 
+from api.auth import PrincipalDep
 from api.deps import BboxDep, CrsDep, EngineDep, SettingsDep
 from geo.coords import InputCrs, to_storage_xy
 from geo.errors import InvalidInput
@@ -147,6 +148,7 @@ def crud_router(
         request: Request,
         engine: EngineDep,
         settings: SettingsDep,
+        principal: PrincipalDep,
         crs: CrsDep,
         bbox: BboxDep,
         adcode: Annotated[
@@ -163,6 +165,7 @@ def crud_router(
         with engine.connect() as conn:
             page = repo.list_features(
                 conn,
+                principal,
                 res,
                 adcode=adcode,
                 bbox=_storage_bbox(bbox, crs) if bbox else None,
@@ -188,17 +191,17 @@ def crud_router(
         return JSONResponse(body, media_type=GEOJSON)
 
     @router.get("/{key}", summary=f"One {res.name} as a GeoJSON Feature")
-    def get(key: key_type, engine: EngineDep, crs: CrsDep) -> JSONResponse:  # type: ignore[valid-type]
+    def get(key: key_type, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:  # type: ignore[valid-type]
         with engine.connect() as conn:
-            row = repo.get_feature(conn, res, key)
+            row = repo.get_feature(conn, principal, res, key)
         return JSONResponse(feature(row, res, crs), media_type=GEOJSON, headers=_etag(row))
 
     @router.post("", status_code=201, summary=f"Create a {res.name} from a GeoJSON Feature")
-    def create(body: feature_in, engine: EngineDep, crs: CrsDep) -> JSONResponse:
+    def create(body: feature_in, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
         props = body.properties.model_dump(exclude_unset=True)
         with engine.begin() as conn:
             values = spec.prepare(conn, props, body.geometry, crs, None)
-            row = repo.create_feature(conn, res, values)
+            row = repo.create_feature(conn, principal, res, values)
         return JSONResponse(feature(row, res, crs), status_code=201, media_type=GEOJSON, headers=_etag(row))
 
     @router.patch("/{key}", summary=f"Change some properties (and/or the geometry) of a {res.name}")
@@ -206,12 +209,13 @@ def crud_router(
         key: key_type,  # type: ignore[valid-type]
         body: FeaturePatch,
         engine: EngineDep,
+        principal: PrincipalDep,
         crs: CrsDep,
         if_match: Annotated[str | None, Header(description="ETag of the version you edited")] = None,
     ) -> JSONResponse:
         expected = _version_from(if_match)
         with engine.begin() as conn:
-            existing = repo.get_feature(conn, res, key)
+            existing = repo.get_feature(conn, principal, res, key)
             # Geometries in properties (an enterprise's site) stay as stored unless the patch sends them.
             merged = {
                 k: v
@@ -221,13 +225,21 @@ def crud_router(
             merged.update(body.properties)
             props = _validate_properties(spec.schema, merged)
             values = spec.prepare(conn, props, body.geometry, crs, existing)
-            row = repo.update_feature(conn, res, key, values, expected_version=expected)
+            row = repo.update_feature(conn, principal, res, key, values, expected_version=expected)
         return JSONResponse(feature(row, res, crs), media_type=GEOJSON, headers=_etag(row))
 
     @router.delete("/{key}", status_code=204, summary=f"Delete a {res.name}")
-    def delete(key: key_type, engine: EngineDep) -> Response:  # type: ignore[valid-type]
+    def delete(
+        key: key_type,  # type: ignore[valid-type]
+        engine: EngineDep,
+        principal: PrincipalDep,
+        if_match: Annotated[
+            str | None, Header(description="ETag of the version you mean to delete (409 if it changed)")
+        ] = None,
+    ) -> Response:
+        expected = _version_from(if_match) if res.key != "adcode" else None
         with engine.begin() as conn:
-            repo.delete_feature(conn, res, key)
+            repo.delete_feature(conn, principal, res, key, expected_version=expected)
         return Response(status_code=204)
 
     wanted = {

@@ -13,6 +13,7 @@ from fastapi import Query
 from sqlalchemy import Connection
 
 from api.settings import Settings
+from geo.access import Principal
 from geo.errors import InvalidInput
 from geo.four_colour import RULES, ZoneTotals, four_colour_options, summarise
 from geo.store.four_colour import four_colour_sql
@@ -104,16 +105,21 @@ def four_colour_params(
     return params
 
 
-def compute(conn: Connection, params: FourColourParams, settings: Settings) -> gpd.GeoDataFrame:
+def compute(
+    conn: Connection, principal: Principal, params: FourColourParams, settings: Settings
+) -> gpd.GeoDataFrame:
     """One row per zone: level, colour, counts and area shares by level, enterprises involved."""
-    get_jurisdiction_row(conn, params.adcode)
-    source = zone_source(conn, params.adcode, params.zones, cell_m=params.cell_m, h3_res=params.h3_res)
+    source = zone_source(
+        conn, principal, params.adcode, params.zones, cell_m=params.cell_m, h3_res=params.h3_res
+    )
     return four_colour_sql(conn, source, **params.options(settings.maps.palette_map()))
 
 
-def enterprises_with_levels(conn: Connection, adcode: str, settings: Settings) -> gpd.GeoDataFrame:
+def enterprises_with_levels(
+    conn: Connection, principal: Principal, adcode: str, settings: Settings
+) -> gpd.GeoDataFrame:
     """Enterprises of the jurisdiction with their level by the configured rule (就高 by default)."""
-    frame = enterprise_levels(conn, adcode)
+    frame = enterprise_levels(conn, principal, adcode)
     counts = np.array([[c[str(lv)] for lv in (1, 2, 3, 4)] for c in frame["counts"]], dtype=np.int64).reshape(
         -1, 4
     )
@@ -151,17 +157,18 @@ def title(conn: Connection, params: FourColourParams) -> str:
 
 
 def four_colour_folium(
-    conn: Connection, params: FourColourParams, settings: Settings, *, public: bool
+    conn: Connection, principal: Principal, params: FourColourParams, settings: Settings, *, public: bool
 ) -> tuple[folium.Map, gpd.GeoDataFrame]:
-    """The interactive map (and the zones it shows)."""
-    zones = compute(conn, params, settings)
+    """The interactive map (and the zones it shows); the full one (enterprises, units) only for those who
+    may see the jurisdiction's detail."""
+    zones = compute(conn, principal, params, settings)
     boundaries = map_boundaries(conn, params.adcode)
     enterprises = units = None
     if not public:
-        enterprises = enterprises_with_levels(conn, params.adcode, settings)
-        units = map_risk_units(conn, params.adcode)
+        enterprises = enterprises_with_levels(conn, principal, params.adcode, settings)
+        units = map_risk_units(conn, principal, params.adcode)
         if len(units) > settings.maps.max_risk_units:
-            units = map_risk_units(conn, params.adcode, max_level=2)
+            units = map_risk_units(conn, principal, params.adcode, max_level=2)
     m = four_colour_map(
         zones,
         boundaries=boundaries,
@@ -173,7 +180,8 @@ def four_colour_folium(
         tiles=tiles(settings),
         asset_prefix=settings.maps.asset_prefix,
         unit_counts={
-            int(k): v for k, v in register_summary(conn, params.adcode, overdue_limit=0)["counts"].items()
+            int(k): v
+            for k, v in register_summary(conn, principal, params.adcode, overdue_limit=0)["counts"].items()
         },
     )
     return m, zones

@@ -31,6 +31,7 @@ from common import create_database, machine, median_of, psycopg2_dsn, server_url
 from sklearn.cluster import DBSCAN
 from sqlalchemy import create_engine, text
 
+from geo.access import SYSTEM
 from geo.codes import make_credit_code
 from geo.joint_prevention import (
     Trade,
@@ -173,7 +174,7 @@ def postgis(url: str, *, method: str, widen: bool = True) -> Callable[[], list[t
     def run() -> list[tuple[int, ...]]:
         with engine.connect() as conn:
             result = store.cluster_enterprises(
-                conn, PARENT, distance_m=EPS_M, rules=rules, widen=widen, method=method
+                conn, SYSTEM, PARENT, distance_m=EPS_M, rules=rules, widen=widen, method=method
             )
             conn.rollback()
         return partition(result.ids, result.labels)
@@ -188,7 +189,7 @@ def postgis_report(url: str) -> Callable[[], int]:
 
     def run() -> int:
         with engine.connect() as conn:
-            result = store.cluster_enterprises(conn, PARENT, distance_m=EPS_M, rules=rules)
+            result = store.cluster_enterprises(conn, SYSTEM, PARENT, distance_m=EPS_M, rules=rules)
             found = store.cluster_members(conn, result)
             conn.rollback()
         return len(found.hulls)

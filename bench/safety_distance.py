@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, text
 
 from api.settings import DatabaseSettings
 from geo import safety_distance as sd
+from geo.access import SYSTEM
 from geo.store import safety_distance as store
 from geo.store.engine import make_engine
 
@@ -325,7 +326,7 @@ def main() -> None:
     def sql_violations(lines: bool, factor: float) -> Callable[[], store.ViolationReport]:
         def run() -> store.ViolationReport:
             with engine.connect() as conn:
-                return store.violations_sql(conn, ADCODE, with_lines=lines, advise_factor=factor)
+                return store.violations_sql(conn, SYSTEM, ADCODE, with_lines=lines, advise_factor=factor)
 
         return run
 
@@ -394,10 +395,10 @@ def main() -> None:
     sql_times: list[float] = []
     verdicts: dict[str, int] = {}
     with engine.connect() as conn:
-        store.siting_check_sql(conn, *sites[0])  # warm the connection's caches (PROJ, plans)
+        store.siting_check_sql(conn, SYSTEM, *sites[0])  # warm the connection's caches (PROJ, plans)
         for geom, proposal in sites:
             t = time.perf_counter()
-            result = store.siting_check_sql(conn, geom, proposal)
+            result = store.siting_check_sql(conn, SYSTEM, geom, proposal)
             sql_times.append(time.perf_counter() - t)
             verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
     ref_times: list[float] = []
@@ -407,7 +408,7 @@ def main() -> None:
         b = sd.siting_check(geom, proposal, hazards=data.hazards, targets=data.targets)
         ref_times.append(time.perf_counter() - t)
         with engine.connect() as conn:
-            same_verdicts += b.verdict == store.siting_check_sql(conn, geom, proposal).verdict
+            same_verdicts += b.verdict == store.siting_check_sql(conn, SYSTEM, geom, proposal).verdict
 
     api_times = _api_siting_times(url, sites[:20])
     with engine.connect() as conn:

@@ -49,7 +49,12 @@ class NotFound(RiskmapError):
 
 
 class Conflict(RiskmapError):
-    """The write clashes with what is stored (a duplicate natural key, a stale version)."""
+    """The write clashes with what is stored (a duplicate natural key, a stale version); `problems`
+    names the field (``If-Match`` for a stale version, ``properties.credit_code`` for a duplicate)."""
+
+    def __init__(self, message: str, field_name: str | None = None, reason_zh: str | None = None) -> None:
+        self.problems = [Problem(field_name, message, reason_zh)] if field_name else []
+        super().__init__(f"{field_name}: {message}" if field_name else message)
 
 
 class DatabaseUnavailable(RiskmapError):

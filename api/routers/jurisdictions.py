@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep
 from api.features import GEOJSON, FeatureIn, Properties, ResourceRoutes, crud_router, feature
 from geo.codes import validate_adcode
@@ -49,7 +50,9 @@ router = crud_router(
 
 
 @router.post("", status_code=201, summary="Load a jurisdiction, park or grid boundary")
-def create(body: FeatureIn[JurisdictionProperties], engine: EngineDep, crs: CrsDep) -> JSONResponse:
+def create(
+    body: FeatureIn[JurisdictionProperties], engine: EngineDep, principal: PrincipalDep, crs: CrsDep
+) -> JSONResponse:
     props = body.properties.model_dump()
     if props["level"] in ADMIN_LEVELS:
         validate_adcode(props["adcode"], "properties.adcode")
@@ -60,5 +63,5 @@ def create(body: FeatureIn[JurisdictionProperties], engine: EngineDep, crs: CrsD
     geom = as_multipolygon(parse_geometry(body.geometry, allowed=POLYGONAL, crs=crs))
     props["level"] = str(props["level"])
     with engine.begin() as conn:
-        row = repo.create_jurisdiction(conn, props, geom)
+        row = repo.create_jurisdiction(conn, principal, props, geom)
     return JSONResponse(feature(row, repo.JURISDICTIONS, crs), status_code=201, media_type=GEOJSON)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
+from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
 from api.fourcolour import FourColourParams, compute, four_colour_folium, four_colour_params, title
 from geo.store.summary import map_boundaries
@@ -22,10 +23,16 @@ PublicDep = Annotated[
 
 @router.get("/four-color", response_class=HTMLResponse, summary="The interactive four-colour map")
 def four_colour_html(
-    params: ParamsDep, engine: EngineDep, settings: SettingsDep, public: PublicDep = False
+    params: ParamsDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    public: PublicDep = False,
 ) -> HTMLResponse:
+    """`public=true` is the published map anyone may see; the full map (enterprises, risk areas, people)
+    is for admins and the jurisdiction's regulators."""
     with engine.connect() as conn:
-        m, _ = four_colour_folium(conn, params, settings, public=public)
+        m, _ = four_colour_folium(conn, principal, params, settings, public=public)
     return HTMLResponse(m.get_root().render())
 
 
@@ -41,9 +48,11 @@ def _zones_zh(params: FourColourParams) -> str:
     }[params.zones]
 
 
-def _print(params: FourColourParams, engine: EngineDep, settings: SettingsDep, fmt: str) -> bytes:
+def _print(
+    params: FourColourParams, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep, fmt: str
+) -> bytes:
     with engine.connect() as conn:
-        zones = compute(conn, params, settings)
+        zones = compute(conn, principal, params, settings)  # zones only: public, as the published map
         boundaries = map_boundaries(conn, params.adcode)
         heading = title(conn, params)
         synthetic = bool(conn.exec_driver_sql("SELECT bool_or(synthetic) FROM enterprises").scalar())
@@ -61,14 +70,18 @@ def _print(params: FourColourParams, engine: EngineDep, settings: SettingsDep, f
 
 
 @router.get("/four-color.png", summary="The four-colour map for printing (上墙), PNG")
-def four_colour_png(params: ParamsDep, engine: EngineDep, settings: SettingsDep) -> Response:
-    return Response(_print(params, engine, settings, "png"), media_type="image/png")
+def four_colour_png(
+    params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> Response:
+    return Response(_print(params, engine, settings, principal, "png"), media_type="image/png")
 
 
 @router.get("/four-color.pdf", summary="The four-colour map for printing (上墙), PDF")
-def four_colour_pdf(params: ParamsDep, engine: EngineDep, settings: SettingsDep) -> Response:
+def four_colour_pdf(
+    params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> Response:
     return Response(
-        _print(params, engine, settings, "pdf"),
+        _print(params, engine, settings, principal, "pdf"),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="four-color-{params.adcode}.pdf"'},
     )

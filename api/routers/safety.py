@@ -16,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection
 
+from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
 from api.features import GEOJSON
 from api.fourcolour import tiles
 from geo import safety_distance as sd
+from geo.access import Principal
 from geo.coords import InputCrs, parse_crs
 from geo.errors import InvalidInput, Problem
 from geo.geometry import POINT_OR_POLYGON, POLYGONAL, parse_geometry, to_geojson
@@ -124,6 +126,7 @@ def _summary(found: pd.DataFrame) -> dict[str, Any]:
 def safety_distance(
     adcode: Annotated[str, Query(description="行政区划代码 (or a park's code)", examples=["350505"])],
     engine: EngineDep,
+    principal: PrincipalDep,
     crs: CrsDep,
 ) -> JSONResponse:
     """Every (hazard, protection target) pair where either is filed in the jurisdiction and the target is
@@ -132,7 +135,7 @@ def safety_distance(
     with the rule and its source, the people exposed and explanations in Chinese and English. `unchecked`
     lists hazards whose distances cannot be checked (no tabulated distance, no storage volume)."""
     with engine.connect() as conn:
-        report = store.violations_sql(conn, adcode)
+        report = store.violations_sql(conn, principal, adcode)
     found = report.violations
     body = {
         "type": "FeatureCollection",
@@ -307,22 +310,22 @@ def siting_body(result: sd.SitingResult, proposal: sd.Proposal, crs: InputCrs) -
 
 
 def _run_siting(
-    conn: Connection, body: SitingRequest
+    conn: Connection, principal: Principal, body: SitingRequest
 ) -> tuple[BaseGeometry, sd.Proposal, sd.SitingResult, InputCrs]:
     geom, proposal, crs = _parse_siting(body)
-    result = store.siting_check_sql(conn, geom, proposal, advise_factor=body.advise_factor)
+    result = store.siting_check_sql(conn, principal, geom, proposal, advise_factor=body.advise_factor)
     return geom, proposal, result, crs
 
 
 @api.post(
     "/analysis/siting-check", summary="Siting check of a proposed plant, school or housing estate (一票否决)"
 )
-def siting_check(body: SitingRequest, engine: EngineDep) -> JSONResponse:
+def siting_check(body: SitingRequest, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     """`veto` when a required distance (or a GB 36894 risk criterion) is broken (一票否决, seed 000 (四)),
     `advise` when the proposal comes within `advise_factor` (1.5) times a required distance, else `ok`.
     Each conflict gives the rule and its clause, the distance and how far the proposal would have to move."""
     with engine.connect() as conn:
-        _, proposal, result, crs = _run_siting(conn, body)
+        _, proposal, result, crs = _run_siting(conn, principal, body)
     return JSONResponse(jsonable_encoder(siting_body(result, proposal, crs)), media_type=GEOJSON)
 
 
@@ -333,6 +336,7 @@ def siting_check(body: SitingRequest, engine: EngineDep) -> JSONResponse:
 def exposure(
     risk_unit_id: Annotated[int, Query(ge=1, le=2**63 - 1, description="the risk unit (风险点) id")],
     engine: EngineDep,
+    principal: PrincipalDep,
     bands: Annotated[
         str | None, Query(description="outer band edges in metres, ascending", examples=["100,300,1000"])
     ] = None,
@@ -341,7 +345,7 @@ def exposure(
     whose nearest edge lies in each band [from, to) around the risk unit, edge to edge in metres."""
     edges = sd.parse_bands(bands)
     with engine.connect() as conn:
-        out = store.exposure_sql(conn, risk_unit_id, edges)
+        out = store.exposure_sql(conn, principal, risk_unit_id, edges)
     out.pop("geometry")
     out["metric_crs"] = f"EPSG:{out.pop('epsg')}"
     out["total_people"] = sum(b["people"] for b in out["bands"])
@@ -394,7 +398,11 @@ RiskUnitId = Annotated[int, Path(ge=1, le=2**63 - 1)]
     summary="Replace a risk unit's individual-risk contours (个人风险等值线, from its QRA)",
 )
 def put_contours(
-    risk_unit_id: RiskUnitId, body: ContourCollection, engine: EngineDep, crs: CrsDep
+    risk_unit_id: RiskUnitId,
+    body: ContourCollection,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    crs: CrsDep,
 ) -> JSONResponse:
     problems: list[Problem] = []
     contours: list[tuple[float, BaseGeometry, str | None]] = []
@@ -407,15 +415,16 @@ def put_contours(
     if problems:
         raise InvalidInput(problems)
     with engine.begin() as conn:
-        rows = store.replace_risk_contours(conn, risk_unit_id, contours)
+        rows = store.replace_risk_contours(conn, principal, risk_unit_id, contours)
     return JSONResponse(_contour_body(risk_unit_id, rows, crs), media_type=GEOJSON)
 
 
 @api.get("/risk-units/{risk_unit_id}/risk-contours", summary="A risk unit's individual-risk contours")
-def get_contours(risk_unit_id: RiskUnitId, engine: EngineDep, crs: CrsDep) -> JSONResponse:
+def get_contours(
+    risk_unit_id: RiskUnitId, engine: EngineDep, principal: PrincipalDep, crs: CrsDep
+) -> JSONResponse:
     with engine.connect() as conn:
-        store.risk_unit_geometry(conn, risk_unit_id)  # 404 for an unknown unit
-        rows = store.risk_contours(conn, risk_unit_id)
+        rows = store.risk_contours(conn, principal, risk_unit_id)  # 404 for a unit unknown or out of scope
     return JSONResponse(_contour_body(risk_unit_id, rows, crs), media_type=GEOJSON)
 
 
@@ -439,24 +448,27 @@ def safety_distance_html(
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],
     engine: EngineDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
 ) -> HTMLResponse:
     """Hazards with their required-distance rings per target class, protection targets coloured by status
     (violation / within 1.5× / ok), violation lines labelled with the distance, and risk contours."""
     with engine.connect() as conn:
-        report = store.violations_sql(conn, adcode)
-        hazards = store.hazards_in(conn, adcode)
-        targets = store.targets_in(conn, adcode)
+        report = store.violations_sql(conn, principal, adcode)
+        hazards = store.hazards_in(conn, principal, adcode)
+        targets = store.targets_in(conn, principal, adcode)
         found = report.violations
         outside_h = sorted(set(found["hazard_id"].astype(int)) - set(hazards["id"].astype(int)))
         if outside_h:
-            hazards = pd.concat([hazards, store.hazards_by_id(conn, outside_h)], ignore_index=True)
+            hazards = pd.concat([hazards, store.hazards_by_id(conn, principal, outside_h)], ignore_index=True)
         advise = report.pairs[report.pairs["status"] == "advise"]
         involved = set(found["target_id"].astype(int)) | set(advise["target_id"].astype(int))
         outside_t = sorted(involved - set(targets["id"].astype(int)))
         if outside_t:
-            targets = pd.concat([targets, store.targets_by_id(conn, outside_t)], ignore_index=True)
+            targets = pd.concat([targets, store.targets_by_id(conn, principal, outside_t)], ignore_index=True)
         contours = [
-            c for c in store.risk_contours(conn) if c["risk_unit_id"] in set(hazards["id"].astype(int))
+            c
+            for c in store.risk_contours(conn, principal)
+            if c["risk_unit_id"] in set(hazards["id"].astype(int))
         ]
         boundaries = map_boundaries(conn, adcode)
     hazards = gpd.GeoDataFrame(hazards, geometry="geometry", crs=4490)
@@ -499,16 +511,18 @@ def safety_distance_html(
 
 
 @maps.post("/siting-check", response_class=HTMLResponse, summary="The map of a siting check")
-def siting_check_html(body: SitingRequest, engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
+def siting_check_html(
+    body: SitingRequest, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> HTMLResponse:
     """The proposal, its required-distance rings (a proposed plant) or the rings of the hazards it conflicts
     with (a proposed target), what it conflicts with, labelled lines and the verdict."""
     with engine.connect() as conn:
-        geom, proposal, result, _ = _run_siting(conn, body)
+        geom, proposal, result, _ = _run_siting(conn, principal, body)
         h_ids = [int(c.existing["id"]) for c in result.conflicts if c.existing["kind"] == "hazard"]
         h_ids += [int(u["risk_unit_id"]) for u in result.unchecked]
         t_ids = [int(c.existing["id"]) for c in result.conflicts if c.existing["kind"] == "protection_target"]
-        hazards = store.hazards_by_id(conn, sorted(set(h_ids)))
-        targets = store.targets_by_id(conn, sorted(set(t_ids)))
+        hazards = store.hazards_by_id(conn, principal, sorted(set(h_ids)))
+        targets = store.targets_by_id(conn, principal, sorted(set(t_ids)))
     if isinstance(proposal, sd.HazardProposal):
         me = gpd.GeoDataFrame(
             {"id": [0], "hazard_kind": [proposal.hazard_kind], "capacity_m3": [proposal.capacity_m3]},

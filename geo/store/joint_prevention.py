@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, text
 
+from geo.access import Principal
 from geo.coords import gauss_kruger_epsg
 from geo.errors import InvalidInput, NotFound
 from geo.joint_prevention import (
@@ -30,7 +31,7 @@ from geo.joint_prevention import (
     components,
     trade_links,
 )
-from geo.store.repository import get_jurisdiction_row
+from geo.store.repository import get_jurisdiction_row, require_area
 
 Method = Literal["auto", "dbscan", "cliques", "pairs"]
 METHODS: Final[Mapping[str, str]] = {
@@ -79,10 +80,11 @@ class Frame:
     max_abs_lat: float
 
 
-def metric_frame(conn: Connection, adcode: str) -> Frame:
+def metric_frame(conn: Connection, principal: Principal, adcode: str) -> Frame:
     """The jurisdiction (NotFound if unknown) and its CGCS2000 3° Gauss–Krüger zone, chosen by the
-    longitude of its centroid (EPSG:4534–4554)."""
-    j = get_jurisdiction_row(conn, adcode)
+    longitude of its centroid (EPSG:4534–4554). Every joint-prevention analysis starts here: they name
+    enterprises and units, so only admins and the area's regulators pass (403, 401 when anonymous)."""
+    j = require_area(conn, principal, adcode, detail=True)
     row = conn.execute(
         text(
             "SELECT ST_X(ST_Centroid(geom)) AS lon, greatest(abs(ST_YMin(geom)), abs(ST_YMax(geom))) AS lat "
@@ -275,6 +277,7 @@ def _dbscan_edges(
 
 def cluster_enterprises(
     conn: Connection,
+    principal: Principal,
     adcode: str,
     *,
     distance_m: float = 500.0,
@@ -297,7 +300,7 @@ def cluster_enterprises(
             f"unknown method {method!r}; expected one of {', '.join(METHODS)}",
             f"未知方法 {method!r}",
         )
-    frame = metric_frame(conn, adcode)
+    frame = metric_frame(conn, principal, adcode)
     scope = _scope(frame, distance_m, neighbours)
     links = trade_links(_trades(conn, frame, scope), rules, widen=widen)
     if method == "auto":
@@ -489,8 +492,8 @@ class RosterUnits:
     parent_adcode: str | None
 
 
-def roster_units(conn: Connection, adcode: str) -> RosterUnits:
-    get_jurisdiction_row(conn, adcode)
+def roster_units(conn: Connection, principal: Principal, adcode: str) -> RosterUnits:
+    require_area(conn, principal, adcode, detail=True)
     rows = conn.execute(_COUNTY_UNITS, {"adcode": adcode}).all()
     parent = conn.execute(
         text(
@@ -523,10 +526,10 @@ ORDER BY e.id
 )
 
 
-def plan_enterprises(conn: Connection, adcode: str) -> list[Any]:
+def plan_enterprises(conn: Connection, principal: Principal, adcode: str) -> list[Any]:
     """The jurisdiction's enterprises with their risk units by level (rows with id, name, credit_code,
     sector, business_type, jurisdiction_adcode, jname, l1–l4)."""
-    frame = metric_frame(conn, adcode)
+    frame = metric_frame(conn, principal, adcode)
     query = text(_PLAN_ENTERPRISES.format(inside=_inside(frame, "e")))
     return list(conn.execute(query, {"adcode": adcode}).all())
 
@@ -597,6 +600,7 @@ class Notices:
 
 def neighbour_notices(
     conn: Connection,
+    principal: Principal,
     adcode: str,
     *,
     distance_m: float = 500.0,
@@ -610,7 +614,7 @@ def neighbour_notices(
     distance_m = check_distance(distance_m)
     if max_level not in (1, 2):
         raise InvalidInput.one("max_level", "must be 1 (重大) or 2 (重大 and 较大)", "只能为 1 或 2")
-    frame = metric_frame(conn, adcode)
+    frame = metric_frame(conn, principal, adcode)
     p = {"adcode": adcode, "max_level": max_level}
     inside = _inside(frame, "u", unit=True)
     total = int(conn.execute(text(_NOTICE_COUNT.format(inside=inside)), p).scalar_one())
@@ -701,11 +705,13 @@ class KeyTargetData:
     public_units: list[Any]
 
 
-def key_target_data(conn: Connection, adcode: str, *, today: dt.date | None = None) -> KeyTargetData:
+def key_target_data(
+    conn: Connection, principal: Principal, adcode: str, *, today: dt.date | None = None
+) -> KeyTargetData:
     """The figures key targets are ranked on. Zones: a city's counties; a county's townships when loaded,
     else its parks (园区)."""
+    frame = metric_frame(conn, principal, adcode)
     j = get_jurisdiction_row(conn, adcode)
-    frame = metric_frame(conn, adcode)
     today = today or dt.date.today()
     by_park = False
     zones: list[Any] = []

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, delete, func, insert, select, text, up
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement, Select
 
+from geo.access import Forbidden, Principal, Role, Unauthenticated
 from geo.errors import Conflict, InvalidInput, NotFound, Problem
 from geo.store.models import SRID, Enterprise, Jurisdiction, ProtectionTarget, RiskUnit
 from geo.vocab import ADMIN_LEVELS
@@ -141,6 +142,109 @@ class Page:
     offset: int
 
 
+# --- scope: who may read and write what -------------------------------------------------------------
+#
+# Rows outside a principal's scope are invisible: reading, changing or deleting one is a 404, as if it
+# did not exist. A role that may never do something (the public reading the register, a regulator
+# creating an enterprise) gets 403, or 401 when nobody signed in. Jurisdictions (boundaries) are public.
+
+
+def deny(principal: Principal, what: str) -> Forbidden | Unauthenticated:
+    """The error for a principal that may not do `what`: 401 for the anonymous public, else 403."""
+    if principal.is_public:
+        return Unauthenticated(f"sign in to {what}")
+    return Forbidden(f"a {principal.role} user may not {what}")
+
+
+def set_actor(conn: Connection, principal: Principal) -> None:
+    """Name the principal for this transaction (history triggers read `riskmap.actor`)."""
+    conn.execute(text("SELECT set_config('riskmap.actor', :actor, true)"), {"actor": principal.actor})
+
+
+def area_of(principal: Principal) -> Select[Any]:
+    """The adcodes a regulator oversees: the union of its subtrees."""
+    if not principal.adcodes:
+        return select(J.c.adcode).where(func.false())
+    top = select(J.c.adcode).where(J.c.adcode.in_(list(principal.adcodes))).cte("area", recursive=True)
+    top = top.union_all(select(J.c.adcode).where(J.c.parent_adcode == top.c.adcode))
+    return select(top.c.adcode)
+
+
+def in_area(conn: Connection, principal: Principal, adcode: str | None) -> bool:
+    """Whether a jurisdiction (or park, grid) lies in the principal's area; admins' area is everything."""
+    if principal.is_admin:
+        return True
+    if principal.role is not Role.regulator or adcode is None:
+        return False
+    return bool(
+        conn.execute(select(func.count()).where(area_of(principal).subquery().c.adcode == adcode)).scalar()
+    )
+
+
+def may_see_detail(conn: Connection, principal: Principal, adcode: str) -> bool:
+    """Names, people, phones and positions of single units of a jurisdiction: admins, and regulators
+    inside their area. Everyone else gets aggregates (levels and counts) only."""
+    return principal.is_admin or (principal.role is Role.regulator and in_area(conn, principal, adcode))
+
+
+def require_area(conn: Connection, principal: Principal, adcode: str, *, detail: bool) -> dict[str, Any]:
+    """The jurisdiction row (NotFound if unknown), if `principal` may analyse it: aggregates (levels and
+    counts) are public; `detail` needs `may_see_detail` (403 for a regulator outside its area)."""
+    row = get_jurisdiction_row(conn, adcode)
+    if not detail or may_see_detail(conn, principal, adcode):
+        return row
+    if principal.role is Role.regulator:
+        raise Forbidden(
+            f"jurisdiction {adcode} is outside your jurisdictions ({', '.join(principal.adcodes)})"
+        )
+    raise deny(principal, f"see the details of jurisdiction {adcode}: only levels and counts are public")
+
+
+def require_detail(principal: Principal, what: str = "see single risk units, enterprises or people") -> None:
+    """Admins and regulators only (their area is checked where the rows are read)."""
+    if principal.role not in (Role.admin, Role.regulator):
+        raise deny(principal, what)
+
+
+def visible(principal: Principal, res: Resource) -> list[ColumnElement[bool]]:
+    """WHERE clauses limiting `res` to the principal's scope (none for an admin); raises if the role may
+    not read this resource at all."""
+    t = res.table
+    if principal.is_admin or res is JURISDICTIONS:
+        return []
+    if principal.role is Role.regulator:
+        return [t.c.jurisdiction_adcode.in_(area_of(principal))]
+    if principal.role is Role.enterprise and principal.enterprise_id is not None:
+        if res is ENTERPRISES:
+            return [t.c.id == principal.enterprise_id]
+        if res is RISK_UNITS:
+            return [t.c.enterprise_id == principal.enterprise_id]
+    raise deny(principal, f"read {res.name}s")
+
+
+def check_write(conn: Connection, principal: Principal, res: Resource, row: Mapping[str, Any]) -> None:
+    """Raise unless the principal may create or keep a row with these values (403)."""
+    if principal.is_admin:
+        return
+    what = f"write this {res.name}"
+    if principal.role is Role.regulator and (
+        res is PROTECTION_TARGETS or (res is RISK_UNITS and row.get("enterprise_id") is None)
+    ):
+        if in_area(conn, principal, row.get("jurisdiction_adcode")):
+            return
+        raise Forbidden(
+            f"the {res.name} would lie outside your jurisdictions ({', '.join(principal.adcodes)})"
+        )
+    if principal.role is Role.enterprise and principal.enterprise_id is not None:
+        if res is RISK_UNITS and row.get("enterprise_id") == principal.enterprise_id:
+            return
+        if res is ENTERPRISES and row.get("id") == principal.enterprise_id:
+            return
+        if res in (ENTERPRISES, RISK_UNITS):
+            what = f"write a {res.name} of another enterprise"
+    raise deny(principal, what)
+
+
 # --- jurisdictions -------------------------------------------------------------------------------
 
 
@@ -158,7 +262,7 @@ def get_jurisdiction_row(conn: Connection, adcode: str) -> dict[str, Any]:
     return dict(row)
 
 
-def _covering_admin_unit(conn: Connection, geom: BaseGeometry, within: str | None = None) -> str | None:
+def covering_admin_unit(conn: Connection, geom: BaseGeometry, within: str | None = None) -> str | None:
     """The deepest administrative unit covering a representative point of `geom`."""
     point = geom if geom.geom_type == "Point" else geom.representative_point()
     rank = func.array_position(
@@ -181,7 +285,7 @@ def assign_jurisdiction(
 ) -> str | None:
     """The unit to file a row under: the deepest admin unit containing it, inside `declared` if given."""
     if declared is None:
-        return _covering_admin_unit(conn, geom)
+        return covering_admin_unit(conn, geom)
     level = conn.execute(select(J.c.level).where(J.c.adcode == declared)).scalar()
     if level is None:
         raise InvalidInput.one(
@@ -192,9 +296,9 @@ def assign_jurisdiction(
         point = geom if geom.geom_type == "Point" else geom.representative_point()
         zone = select(J.c.geom).where(J.c.adcode == declared).scalar_subquery()
         inside = conn.execute(select(func.ST_Covers(zone, from_shape(point, srid=SRID)))).scalar()
-        found = _covering_admin_unit(conn, geom) if inside else None
+        found = covering_admin_unit(conn, geom) if inside else None
     else:
-        found = _covering_admin_unit(conn, geom, within=declared)
+        found = covering_admin_unit(conn, geom, within=declared)
     if found is None:
         raise InvalidInput.one(
             field_name,
@@ -216,17 +320,24 @@ def _reassign_into(conn: Connection, adcode: str, parent: str | None) -> None:
         )
 
 
-def create_jurisdiction(conn: Connection, values: Mapping[str, Any], geom: BaseGeometry) -> dict[str, Any]:
+def create_jurisdiction(
+    conn: Connection, principal: Principal, values: Mapping[str, Any], geom: BaseGeometry
+) -> dict[str, Any]:
+    if not principal.is_admin:
+        raise deny(principal, "load jurisdictions")
+    set_actor(conn, principal)
     adcode = values["adcode"]
     if conn.execute(select(J.c.adcode).where(J.c.adcode == adcode)).first():
-        raise Conflict(f"a jurisdiction with adcode {adcode} exists already")
+        raise Conflict(
+            f"a jurisdiction with adcode {adcode} exists already", "properties.adcode", "行政区划代码已存在"
+        )
     parent = values.get("parent_adcode")
     if parent is not None and not conn.execute(select(J.c.adcode).where(J.c.adcode == parent)).first():
         raise InvalidInput.one("properties.parent_adcode", f"no jurisdiction with adcode {parent!r}")
     conn.execute(insert(J).values(**values, geom=from_shape(geom, srid=SRID)))
     if str(values["level"]) in _LEVEL_RANK:
         _reassign_into(conn, adcode, parent)
-    return get_feature(conn, JURISDICTIONS, adcode)
+    return get_feature(conn, principal, JURISDICTIONS, adcode)
 
 
 def upsert_jurisdictions(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -287,8 +398,13 @@ def _enterprise_extras(res: Resource) -> list[ColumnElement[Any]]:
     return [level.label("level"), count.label("risk_unit_count")]
 
 
-def get_feature(conn: Connection, res: Resource, key: Any) -> dict[str, Any]:
-    q = select(*_columns(res), *_enterprise_extras(res)).where(res.table.c[res.key] == key)
+def get_feature(conn: Connection, principal: Principal, res: Resource, key: Any) -> dict[str, Any]:
+    """One row, if it exists inside the principal's scope (else NotFound: its existence is not told)."""
+    q = (
+        select(*_columns(res), *_enterprise_extras(res))
+        .where(res.table.c[res.key] == key)
+        .where(*visible(principal, res))
+    )
     row = conn.execute(q).mappings().first()
     if row is None:
         raise NotFound(f"no {res.name} with {res.key} {key}")
@@ -297,6 +413,7 @@ def get_feature(conn: Connection, res: Resource, key: Any) -> dict[str, Any]:
 
 def list_features(
     conn: Connection,
+    principal: Principal,
     res: Resource,
     *,
     adcode: str | None = None,
@@ -306,7 +423,7 @@ def list_features(
     offset: int = 0,
 ) -> Page:
     t = res.table
-    where: list[ColumnElement[bool]] = []
+    where: list[ColumnElement[bool]] = visible(principal, res)
     if adcode is not None:
         j = get_jurisdiction_row(conn, adcode)
         if res is JURISDICTIONS:
@@ -355,14 +472,18 @@ def _integrity(res: Resource, exc: IntegrityError) -> Exception:
     constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or ""
     if constraint in res.unique_fields:
         f = res.unique_fields[constraint]
-        return Conflict(f"properties.{f}: another {res.name} has the same {f}")
+        return Conflict(f"another {res.name} has the same {f}", f"properties.{f}", "与已有记录重复")
     if constraint.startswith("fk_"):
         col = constraint.removeprefix(f"fk_{res.table.name}_")
         return InvalidInput([Problem(f"properties.{col}", "refers to a row that does not exist")])
     return InvalidInput([Problem("body", f"rejected by the database constraint {constraint or 'unknown'}")])
 
 
-def create_feature(conn: Connection, res: Resource, values: Mapping[str, Any]) -> dict[str, Any]:
+def create_feature(
+    conn: Connection, principal: Principal, res: Resource, values: Mapping[str, Any]
+) -> dict[str, Any]:
+    check_write(conn, principal, res, values)
+    set_actor(conn, principal)
     try:
         with conn.begin_nested():
             key = conn.execute(
@@ -370,17 +491,31 @@ def create_feature(conn: Connection, res: Resource, values: Mapping[str, Any]) -
             ).scalar_one()
     except IntegrityError as exc:
         raise _integrity(res, exc) from None
-    return get_feature(conn, res, key)
+    return get_feature(conn, principal, res, key)
+
+
+def _stale(res: Resource, expected_version: int | None) -> Conflict:
+    return Conflict(
+        f"the {res.name} changed since version {expected_version}: fetch it again",
+        "If-Match",
+        "数据已被他人修改，请重新获取后再改",
+    )
 
 
 def update_feature(
     conn: Connection,
+    principal: Principal,
     res: Resource,
     key: Any,
     values: Mapping[str, Any],
     *,
     expected_version: int | None = None,
 ) -> dict[str, Any]:
+    """Change a row the principal may see (else 404) and write, before and after the change (else 403)."""
+    existing = get_feature(conn, principal, res, key)
+    check_write(conn, principal, res, existing)
+    check_write(conn, principal, res, {**existing, **values})
+    set_actor(conn, principal)
     t = res.table
     q = update(t).where(t.c[res.key] == key)
     if expected_version is not None:
@@ -392,12 +527,24 @@ def update_feature(
     except IntegrityError as exc:
         raise _integrity(res, exc) from None
     if n == 0:
-        get_feature(conn, res, key)  # raises NotFound when it is gone
-        raise Conflict(f"the {res.name} changed since version {expected_version}: fetch it again")
-    return get_feature(conn, res, key)
+        get_feature(conn, principal, res, key)  # raises NotFound when it is gone
+        raise _stale(res, expected_version)
+    return get_feature(conn, principal, res, key)
 
 
-def delete_feature(conn: Connection, res: Resource, key: Any) -> None:
+def delete_feature(
+    conn: Connection, principal: Principal, res: Resource, key: Any, *, expected_version: int | None = None
+) -> None:
+    """Delete a row the principal may see (else 404) and write (else 403); enterprises and jurisdictions
+    only by an admin. With `expected_version`, a row changed since is not deleted (409)."""
+    existing = get_feature(conn, principal, res, key)
+    if res in (ENTERPRISES, JURISDICTIONS) and not principal.is_admin:
+        raise deny(principal, f"delete {res.name}s")
+    check_write(conn, principal, res, existing)
+    set_actor(conn, principal)
+    q = delete(res.table).where(res.table.c[res.key] == key)
+    if expected_version is not None:
+        q = q.where(res.table.c.version == expected_version)
     try:
         with conn.begin_nested():
             if res is JURISDICTIONS:
@@ -407,13 +554,15 @@ def delete_feature(conn: Connection, res: Resource, key: Any) -> None:
                     conn.execute(
                         update(t).where(t.c.jurisdiction_adcode == key).values(jurisdiction_adcode=parent)
                     )
-            n = conn.execute(delete(res.table).where(res.table.c[res.key] == key)).rowcount
+            n = conn.execute(q).rowcount
     except IntegrityError:
         raise Conflict(
-            f"the {res.name} {key} is still referenced (child jurisdictions): delete those first"
+            f"the {res.name} {key} is still referenced (child jurisdictions): delete those first",
+            res.key,
+            "仍有下级行政区划引用，请先删除下级",
         ) from None
     if n == 0:
-        raise NotFound(f"no {res.name} with {res.key} {key}")
+        raise _stale(res, expected_version)
 
 
 def enterprise_owner(conn: Connection, enterprise_id: int, *, field_name: str) -> dict[str, Any]:

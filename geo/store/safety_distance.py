@@ -18,8 +18,10 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, text
 
 from geo import safety_distance as sd
+from geo.access import Forbidden, Principal
 from geo.errors import InvalidInput, NotFound
 from geo.geometry import as_multipolygon
+from geo.store import repository as repo
 from geo.store.repository import get_jurisdiction_row
 from geo.vocab import ADMIN_LEVELS
 
@@ -298,11 +300,18 @@ def contour_hits_sql(conn: Connection, adcode: str) -> pd.DataFrame:
 
 
 def violations_sql(
-    conn: Connection, adcode: str, *, with_lines: bool = True, advise_factor: float = sd.ADVISE_FACTOR
+    conn: Connection,
+    principal: Principal,
+    adcode: str,
+    *,
+    with_lines: bool = True,
+    advise_factor: float = sd.ADVISE_FACTOR,
 ) -> ViolationReport:
     """Every (hazard, target) pair of the adcode (either filed here) closer than its required distance
     or inside a risk contour its class may not be in, as geo.safety_distance.violations computes it.
-    `pairs` also holds the pairs within advise_factor × required (status 'advise'), for maps."""
+    `pairs` also holds the pairs within advise_factor × required (status 'advise'), for maps.
+    Admins and the area's regulators only (the other side of a pair may lie across the border)."""
+    repo.require_area(conn, principal, adcode, detail=True)
     scope = _scope(conn, adcode)
     # Lines are drawn for the violations only, after the fact: most candidates are not violations.
     pairs = candidate_pairs_sql(conn, adcode, reach_factor=advise_factor, with_lines=False)
@@ -368,23 +377,26 @@ def explain_violations(conn: Connection, adcode: str, *, analyze: bool = False) 
         return "\n".join(str(r[0]) for r in conn.execute(text(prefix + sql), params))
 
 
-def hazards_in(conn: Connection, adcode: str) -> gpd.GeoDataFrame:
+def hazards_in(conn: Connection, principal: Principal, adcode: str) -> gpd.GeoDataFrame:
     """Risk units with a hazard kind filed in the adcode (id, name, hazard_kind, capacity_m3, enterprise_id,
     jurisdiction_adcode, level, enterprise_name, geometry)."""
+    repo.require_area(conn, principal, adcode, detail=True)
     scope = _scope(conn, adcode)
     result = conn.execute(text(_HAZARDS_HERE.format(h_scope=scope.h_scope)), {"adcode": adcode})
     return _geo_frame(result.all(), list(result.keys()))
 
 
-def targets_in(conn: Connection, adcode: str) -> gpd.GeoDataFrame:
+def targets_in(conn: Connection, principal: Principal, adcode: str) -> gpd.GeoDataFrame:
     """Protection targets filed in the adcode, with their outline's geodesic area (target_area_m2)."""
+    repo.require_area(conn, principal, adcode, detail=True)
     scope = _scope(conn, adcode)
     result = conn.execute(text(_TARGETS_HERE.format(t_scope=scope.t_scope)), {"adcode": adcode})
     return _geo_frame(result.all(), list(result.keys()))
 
 
-def hazards_by_id(conn: Connection, ids: Sequence[int]) -> gpd.GeoDataFrame:
+def hazards_by_id(conn: Connection, principal: Principal, ids: Sequence[int]) -> gpd.GeoDataFrame:
     """Risk units by id, as hazards_in gives them (for hazards outside a scope that a violation names)."""
+    repo.require_detail(principal)
     result = conn.execute(
         text(
             "SELECT u.id, u.name, u.hazard_kind, u.capacity_m3, u.enterprise_id, u.jurisdiction_adcode, u.level, "
@@ -396,8 +408,9 @@ def hazards_by_id(conn: Connection, ids: Sequence[int]) -> gpd.GeoDataFrame:
     return _geo_frame(result.all(), list(result.keys()))
 
 
-def targets_by_id(conn: Connection, ids: Sequence[int]) -> gpd.GeoDataFrame:
+def targets_by_id(conn: Connection, principal: Principal, ids: Sequence[int]) -> gpd.GeoDataFrame:
     """Protection targets by id, as targets_in gives them."""
+    repo.require_detail(principal)
     result = conn.execute(
         text(
             "SELECT t.id, t.name, t.type, t.gb_class, t.population, t.households, t.population_estimated, "
@@ -437,13 +450,17 @@ def _around(
 
 def siting_check_sql(
     conn: Connection,
+    principal: Principal,
     geometry: BaseGeometry,
     proposal: sd.Proposal,
     *,
     advise_factor: float = sd.ADVISE_FACTOR,
 ) -> sd.SitingResult:
     """The siting check (一票否决) of a proposal at `geometry` (EPSG:4490) against the stored register,
-    as geo.safety_distance.siting_check computes it."""
+    as geo.safety_distance.siting_check computes it. Admins, and regulators for a site in their area."""
+    repo.require_detail(principal, "run siting checks (they name existing hazards and targets)")
+    if not principal.is_admin and not repo.in_area(conn, principal, repo.covering_admin_unit(conn, geometry)):
+        raise Forbidden("the proposed site lies outside your jurisdictions")
     epsg = sd.zone_epsg(geometry)
     reach = sd.siting_reach_m(proposal, advise_factor)
     hits = None
@@ -482,7 +499,9 @@ def explain_siting(conn: Connection, geometry: BaseGeometry, reach: float) -> st
 # --- exposure ----------------------------------------------------------------------------------------------
 
 
-def risk_unit_geometry(conn: Connection, risk_unit_id: int) -> dict[str, Any]:
+def risk_unit_geometry(conn: Connection, principal: Principal, risk_unit_id: int) -> dict[str, Any]:
+    """A risk unit the principal may see (else NotFound, as for GET /risk-units/{id})."""
+    repo.get_feature(conn, principal, repo.RISK_UNITS, risk_unit_id)
     row = (
         conn.execute(
             text(
@@ -508,10 +527,11 @@ _EXPOSURE_COLUMNS: Final = [
 
 
 def exposure_sql(
-    conn: Connection, risk_unit_id: int, bands: Sequence[float] = sd.DEFAULT_BANDS
+    conn: Connection, principal: Principal, risk_unit_id: int, bands: Sequence[float] = sd.DEFAULT_BANDS
 ) -> dict[str, Any]:
-    """People, households and targets in distance bands around a risk unit (edge to edge, metres)."""
-    unit = risk_unit_geometry(conn, risk_unit_id)
+    """People, households and targets in distance bands around a risk unit (edge to edge, metres), for
+    whoever may see the unit (its enterprise too: the bands are counts)."""
+    unit = risk_unit_geometry(conn, principal, risk_unit_id)
     geom = unit["geometry"]
     epsg = sd.zone_epsg(geom)
     near = _around(conn, _TARGETS_NEAR, geom, epsg, float(max(bands)))
@@ -530,10 +550,16 @@ def exposure_sql(
 
 
 def replace_risk_contours(
-    conn: Connection, risk_unit_id: int, contours: Sequence[tuple[float, BaseGeometry, str | None]]
+    conn: Connection,
+    principal: Principal,
+    risk_unit_id: int,
+    contours: Sequence[tuple[float, BaseGeometry, str | None]],
 ) -> list[dict[str, Any]]:
-    """Replace a risk unit's individual-risk contours with (individual_risk per year, polygon, source)."""
-    risk_unit_geometry(conn, risk_unit_id)  # NotFound → 404
+    """Replace a risk unit's individual-risk contours with (individual_risk per year, polygon, source),
+    if the principal may change the unit (404 if it cannot see it, 403 if it may not write it)."""
+    unit = repo.get_feature(conn, principal, repo.RISK_UNITS, risk_unit_id)
+    repo.check_write(conn, principal, repo.RISK_UNITS, unit)
+    repo.set_actor(conn, principal)
     levels = [float(r) for r, _, _ in contours]
     if len(set(levels)) != len(levels):
         raise InvalidInput.one("features", "one contour per risk level", "每个风险等级只能有一条等值线")
@@ -552,11 +578,18 @@ def replace_risk_contours(
                 "s": [s for _, _, s in contours],
             },
         )
-    return risk_contours(conn, risk_unit_id)
+    return risk_contours(conn, principal, risk_unit_id)
 
 
-def risk_contours(conn: Connection, risk_unit_id: int | None = None) -> list[dict[str, Any]]:
-    """Stored contours (id, risk_unit_id, individual_risk, source, geometry), of one unit or all."""
+def risk_contours(
+    conn: Connection, principal: Principal, risk_unit_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Stored contours (id, risk_unit_id, individual_risk, source, geometry), of one unit (that the
+    principal may see) or all (admins and regulators)."""
+    if risk_unit_id is None:
+        repo.require_detail(principal)
+    else:
+        repo.get_feature(conn, principal, repo.RISK_UNITS, risk_unit_id)
     rows = conn.execute(
         text(
             "SELECT id, risk_unit_id, individual_risk, source, ST_AsBinary(geom) AS wkb FROM risk_contours "

@@ -9,7 +9,8 @@ import geopandas as gpd
 import shapely
 from sqlalchemy import Connection, text
 
-from geo.store.repository import get_jurisdiction_row
+from geo.access import Principal
+from geo.store.repository import may_see_detail, require_area
 
 # Each query walks down the jurisdiction tree from :adcode; every value is a bound parameter.
 _ENTERPRISE_LEVELS = text(
@@ -124,12 +125,13 @@ def _levels(row: Any) -> dict[str, int]:
     return {"1": row.l1, "2": row.l2, "3": row.l3, "4": row.l4}
 
 
-def enterprise_levels(conn: Connection, adcode: str) -> gpd.GeoDataFrame:
+def enterprise_levels(conn: Connection, principal: Principal, adcode: str) -> gpd.GeoDataFrame:
     """Every enterprise in the jurisdiction with the count of its risk units at each level.
 
     The enterprise's level itself is decided by the caller's rule (api.fourcolour.enterprises_with_levels).
+    Names, credit codes and contacts: admins and regulators of the area only.
     """
-    get_jurisdiction_row(conn, adcode)
+    require_area(conn, principal, adcode, detail=True)
     rows = conn.execute(_ENTERPRISE_LEVELS, {"adcode": adcode}).all()
     frame = gpd.GeoDataFrame(
         {
@@ -150,10 +152,18 @@ def enterprise_levels(conn: Connection, adcode: str) -> gpd.GeoDataFrame:
 
 
 def summary(
-    conn: Connection, adcode: str, *, today: dt.date | None = None, overdue_limit: int = 100
+    conn: Connection,
+    principal: Principal,
+    adcode: str,
+    *,
+    today: dt.date | None = None,
+    overdue_limit: int = 100,
 ) -> dict[str, Any]:
-    """Counts per level, per sector and per child zone, and the overdue re-assessments (seed 000 (一))."""
-    j = get_jurisdiction_row(conn, adcode)
+    """Counts per level, per sector and per child zone, and the overdue re-assessments (seed 000 (一)).
+    The counts are public; the overdue units are listed (names) only to admins and the area's regulators."""
+    j = require_area(conn, principal, adcode, detail=False)
+    if not may_see_detail(conn, principal, adcode):
+        overdue_limit = 0
     today = today or dt.date.today()
     p = {"adcode": adcode, "today": today, "limit": overdue_limit}
 
@@ -249,9 +259,12 @@ ORDER BY adcode
 )
 
 
-def map_risk_units(conn: Connection, adcode: str, *, max_level: int = 4) -> gpd.GeoDataFrame:
+def map_risk_units(
+    conn: Connection, principal: Principal, adcode: str, *, max_level: int = 4
+) -> gpd.GeoDataFrame:
     """Risk areas and pipelines (and public-area points) to draw on a map: enterprise risk points are
     shown through their enterprise's marker."""
+    require_area(conn, principal, adcode, detail=True)
     rows = conn.execute(_MAP_UNITS, {"adcode": adcode, "max_level": max_level}).all()
     columns = [
         "id", "name", "level", "kind", "enterprise_id", "sector", "accident_types", "control_measures",

@@ -8,9 +8,10 @@ import geopandas as gpd
 import shapely
 from sqlalchemy import Connection, text
 
+from geo.access import Principal
 from geo.errors import InvalidInput
 from geo.store.four_colour import ZoneQuery
-from geo.store.repository import get_jurisdiction_row
+from geo.store.repository import deny, may_see_detail, require_area
 from geo.zones import h3_grid, square_grid
 
 ZONE_KINDS = ("children", "grid", "h3", "parks", "grids")
@@ -52,11 +53,29 @@ def boundary(conn: Connection, adcode: str) -> Any:
     return shapely.from_wkb(bytes(wkb))
 
 
+# The public map's zones are aggregates: cells no smaller than these, so a cell never singles out one site.
+PUBLIC_MIN_CELL_M = 1000
+PUBLIC_MAX_H3_RES = 8
+
+
 def zone_source(
-    conn: Connection, adcode: str, kind: str, *, cell_m: float = 1000, h3_res: int = 8
+    conn: Connection,
+    principal: Principal,
+    adcode: str,
+    kind: str,
+    *,
+    cell_m: float = 1000,
+    h3_res: int = 8,
 ) -> ZoneQuery | gpd.GeoDataFrame:
-    """Zones of `kind` for the jurisdiction `adcode` (404 when unknown), as the four-colour SQL takes them."""
-    j = get_jurisdiction_row(conn, adcode)
+    """Zones of `kind` for the jurisdiction `adcode` (404 when unknown), as the four-colour SQL takes them.
+    Zone levels and counts are public, but only admins and the area's regulators get cells smaller than
+    PUBLIC_MIN_CELL_M (grid) or finer than H3 resolution PUBLIC_MAX_H3_RES (403)."""
+    j = require_area(conn, principal, adcode, detail=False)
+    if not may_see_detail(conn, principal, adcode):
+        if kind == "grid" and cell_m < PUBLIC_MIN_CELL_M:
+            raise deny(principal, f"map cells smaller than {PUBLIC_MIN_CELL_M} m (cell_m)")
+        if kind == "h3" and h3_res > PUBLIC_MAX_H3_RES:
+            raise deny(principal, f"map H3 cells finer than resolution {PUBLIC_MAX_H3_RES} (h3_res)")
     if kind == "children":
         n = conn.execute(text(_CHILDREN_COUNT), {"adcode": adcode}).scalar()
         if not n:

@@ -122,7 +122,12 @@ def shared_client(database_url: str, engine: Engine) -> Iterator[Any]:
         conn.execute(
             text("DELETE FROM jurisdictions WHERE synthetic OR level IN ('park', 'grid', 'township')")
         )
-    with TestClient(create_app(Settings(db=DatabaseSettings(DATABASE_URL=database_url)))) as c:
+    from api.auth import current_principal
+    from geo.access import SYSTEM
+
+    app = create_app(Settings(db=DatabaseSettings(DATABASE_URL=database_url)))
+    app.dependency_overrides[current_principal] = lambda: SYSTEM  # as an admin, like the `client` fixture
+    with TestClient(app) as c:
         yield guarded(c)
 
 

@@ -19,7 +19,9 @@ from fastapi.responses import Response as PlainResponse
 from sqlalchemy import Engine, text
 
 from api.app import create_app
+from api.auth import current_principal
 from api.settings import DatabaseSettings, Settings
+from geo.access import SYSTEM
 from geo.store.demo import load_demo
 from geo.store.repository import clear_synthetic
 from geo.vocab import LEVEL_NAMES_ZH
@@ -90,6 +92,7 @@ def demo(engine: Engine) -> Iterator[dict[str, int]]:
 def base_url(database_url: str, engine: Engine, demo: dict[str, int]) -> Iterator[str]:
     app = create_app(Settings(db=DatabaseSettings(DATABASE_URL=database_url)))
     app.state.engine = engine  # serve_app runs the app without the lifespan that would make one
+    app.dependency_overrides[current_principal] = lambda: SYSTEM  # the register's full maps, as an admin
     with serve_app(app) as url:
         yield url
 

@@ -17,6 +17,7 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine, text
 
+from geo.access import SYSTEM
 from geo.codes import make_credit_code
 from geo.errors import InvalidInput, NotFound
 from geo.joint_prevention import Trade, build_clusters, partition, reference_clusters, similarity_rules
@@ -166,7 +167,7 @@ def conn(engine: Engine) -> Iterator[Connection]:
 
 
 def clusters_of(conn: Connection, adcode: str, **options: Any) -> list[tuple[int, ...]]:
-    run = store.cluster_enterprises(conn, adcode, rules=RULES, **options)
+    run = store.cluster_enterprises(conn, SYSTEM, adcode, rules=RULES, **options)
     conn.rollback()
     keep = np.zeros(len(run.ids), dtype=bool)
     for label in np.unique(run.labels):
@@ -245,7 +246,7 @@ def test_distances_are_metres_not_degrees_or_web_mercator(
     assert dlon * 111_320 > 500  # what "degrees × 111.32 km" would measure
 
     assert clusters_of(conn, adcode) == [(a, b)]
-    run = store.cluster_enterprises(conn, adcode, rules=RULES)
+    run = store.cluster_enterprises(conn, SYSTEM, adcode, rules=RULES)
     assert run.frame.srid == 4548  # CGCS2000 3° Gauss–Krüger CM 117E: both places are nearest 117E
     conn.rollback()
 
@@ -278,7 +279,7 @@ def test_a_pair_straddling_a_county_border_is_cross_region(register: Register, c
     b = register.enterprise(there, adcode="350521", levels=[1])
     register.save()
 
-    run = store.cluster_enterprises(conn, "350505", rules=RULES)
+    run = store.cluster_enterprises(conn, SYSTEM, "350505", rules=RULES)
     found = store.cluster_members(conn, run)
     conn.rollback()
     (cluster,) = build_clusters(found.members, found.labels, found.hulls)
@@ -298,10 +299,10 @@ def test_a_pair_straddling_a_county_border_is_cross_region(register: Register, c
 def test_unknown_adcode_method_and_distance_are_refused(register: Register, conn: Connection) -> None:
     register.save()
     with pytest.raises(NotFound):
-        store.cluster_enterprises(conn, "999999")
+        store.cluster_enterprises(conn, SYSTEM, "999999")
     for bad in ({"distance_m": 0}, {"distance_m": 10_001}, {"method": "kmeans"}):
         with pytest.raises(InvalidInput):
-            store.cluster_enterprises(conn, "350505", **bad)  # type: ignore[arg-type]
+            store.cluster_enterprises(conn, SYSTEM, "350505", **bad)  # type: ignore[arg-type]
 
 
 # --- random points: PostGIS equals scikit-learn and the reference ------------------------------------------
@@ -335,7 +336,7 @@ def test_postgis_clusters_equal_scikit_learn_dbscan_on_10000_random_points(
     ids = _store_points(register, xy, 4549, [PLANT])
     register.save()
 
-    run = store.cluster_enterprises(conn, "350505", distance_m=500, rules=RULES)
+    run = store.cluster_enterprises(conn, SYSTEM, "350505", distance_m=500, rules=RULES)
     conn.rollback()
     assert run.frame.srid == 4549
     assert run.method == "dbscan"
@@ -358,11 +359,11 @@ def test_every_method_equals_the_reference_with_the_similarity_table(
 
     results = {}
     for method in ("cliques", "pairs", "auto"):
-        run = store.cluster_enterprises(conn, "350505", distance_m=700, rules=RULES, method=method)
+        run = store.cluster_enterprises(conn, SYSTEM, "350505", distance_m=700, rules=RULES, method=method)
         conn.rollback()
         results[method] = partition(run.ids, run.labels)
     with pytest.raises(InvalidInput):  # this similarity is not transitive: DBSCAN per group would over-link
-        store.cluster_enterprises(conn, "350505", distance_m=700, rules=RULES, method="dbscan")
+        store.cluster_enterprises(conn, SYSTEM, "350505", distance_m=700, rules=RULES, method="dbscan")
     conn.rollback()
 
     index = run.links.index()
@@ -389,7 +390,7 @@ def test_neighbour_notices_list_enterprises_and_targets_within_the_distance(
     register.target(there, "第二中学")
     register.save()
 
-    found = store.neighbour_notices(conn, "350505", distance_m=500)
+    found = store.neighbour_notices(conn, SYSTEM, "350505", distance_m=500)
     assert found.total == 1  # only the level-1 unit; level-3 units need no notice
     (unit,) = found.units
     assert unit.enterprise_id == a
@@ -399,7 +400,7 @@ def test_neighbour_notices_list_enterprises_and_targets_within_the_distance(
     (target,) = found.targets[unit.id]
     assert target.id == school
     assert target.distance_m == pytest.approx(300, abs=0.5)
-    assert store.neighbour_notices(conn, "350505", distance_m=800).targets[unit.id][
+    assert store.neighbour_notices(conn, SYSTEM, "350505", distance_m=800).targets[unit.id][
         1
     ].distance_m == pytest.approx(700, abs=0.5)
 
@@ -410,7 +411,7 @@ def test_neighbour_notices_use_the_gist_indexes(register: Register, conn: Connec
     for k in range(1_500):
         register.target(register.rows[k * 3]["geometry"].coords[0], f"目标{k}")
     register.save()
-    frame = store.metric_frame(conn, "350505")
+    frame = store.metric_frame(conn, SYSTEM, "350505")
     dlon, dlat = store.box_degrees(500, frame.max_abs_lat)
     params = {"ids": [1, 2, 3], "srid": frame.srid, "d": 500, "dlon": dlon, "dlat": dlat}
     plan = store.explain(conn, "notice_enterprises", params)
@@ -424,13 +425,13 @@ def test_neighbour_notices_use_the_gist_indexes(register: Register, conn: Connec
 
 def test_roster_units_are_the_county_and_its_siblings(register: Register, conn: Connection) -> None:
     register.save()
-    county = store.roster_units(conn, "350505")
+    county = store.roster_units(conn, SYSTEM, "350505")
     assert county.parent_adcode == "350500"
     codes = [a for a, _ in county.units]
     assert "350505" in codes
     assert "350521" in codes
     assert all(c.startswith("3505") for c in codes)
-    assert [a for a, _ in store.roster_units(conn, "350500").units] == codes
+    assert [a for a, _ in store.roster_units(conn, SYSTEM, "350500").units] == codes
     assert store.jurisdiction_paths(conn, ["350505"]) == {"350505": ("350505", "350500", "350000")}
 
 
@@ -449,9 +450,9 @@ def test_key_target_data_uses_parks_as_zones_of_a_county(register: Register, eng
     outside = register.enterprise(QUANGANG, levels=[4])
     register.save()
     with engine.connect() as c:
-        data = store.key_target_data(c, "350505")
-        park_plan = store.plan_enterprises(c, "350505P99")
-        park_targets = store.key_target_data(c, "350505P99")
+        data = store.key_target_data(c, SYSTEM, "350505")
+        park_plan = store.plan_enterprises(c, SYSTEM, "350505P99")
+        park_targets = store.key_target_data(c, SYSTEM, "350505P99")
     assert data.zone_kind == "park"
     assert [z.adcode for z in data.zones] == ["350505P99"]
     zones = {e.id: e.zone for e in data.enterprises}

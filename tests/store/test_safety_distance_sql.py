@@ -16,6 +16,7 @@ from shapely.geometry import Point, Polygon, box
 from sqlalchemy import Connection, Engine, text
 
 from geo import safety_distance as sd
+from geo.access import SYSTEM
 from geo.errors import InvalidInput, NotFound
 from geo.store import safety_distance as store
 
@@ -129,7 +130,7 @@ def test_distances_agree_with_geodesic_at_three_latitudes(
                 GEOD.inv(origin[0], origin[1], p.x, p.y)[2]
             )
     add_target(db, at(origin, 151, 45), "village", "general_1", adcode=adcode, population=120)  # just outside
-    found = store.violations_sql(db, adcode).violations
+    found = store.violations_sql(db, SYSTEM, adcode).violations
     assert set(found["target_id"]) == set(truth)
     for row in found.itertuples():
         assert row.distance_m == pytest.approx(truth[row.target_id], rel=0.005)
@@ -153,7 +154,7 @@ def test_web_mercator_would_pass_the_sql_does_not(db: Connection) -> None:
         {"x0": QUANGANG[0], "y0": QUANGANG[1], "x1": target.x, "y1": target.y},
     ).scalar_one()
     assert mercator > 150
-    (row,) = store.violations_sql(db, "350505").violations.itertuples()
+    (row,) = store.violations_sql(db, SYSTEM, "350505").violations.itertuples()
     assert row.distance_m == pytest.approx(140, rel=0.005)
 
 
@@ -162,7 +163,7 @@ def test_polygons_are_measured_edge_to_edge(db: Connection) -> None:
     add_hazard(db, square(Point(origin), 50), "process_unit_a_b", adcode="T35")
     estate = square(at(origin, 50 + 60 + 50, 90), 50)  # 60 m edge to edge, 160 m between centres
     add_target(db, estate, "residential", "general_1", adcode="T35", households=300)
-    (row,) = store.violations_sql(db, "T35").violations.itertuples()
+    (row,) = store.violations_sql(db, SYSTEM, "T35").violations.itertuples()
     assert row.distance_m == pytest.approx(60, rel=0.005)
     assert row.required_m == 100
     assert row.people == round(300 * 2.62)
@@ -198,14 +199,14 @@ def test_both_directions_across_a_county_border(db: Connection) -> None:
     here, there = _border_pair(db)
     h = add_hazard(db, here, "liquefied_hydrocarbon_tanks", adcode="350505", name="球罐区")
     t = add_target(db, there, "school", "high_sensitive", adcode="350521", population=900, name="惠安某小学")
-    quangang = store.violations_sql(db, "350505").violations
-    huian = store.violations_sql(db, "350521").violations
-    city = store.violations_sql(db, "350500").violations
+    quangang = store.violations_sql(db, SYSTEM, "350505").violations
+    huian = store.violations_sql(db, SYSTEM, "350521").violations
+    city = store.violations_sql(db, SYSTEM, "350500").violations
     for frame, side in ((quangang, "hazard"), (huian, "target"), (city, "both")):
         assert list(zip(frame["hazard_id"], frame["target_id"], frame["side"], strict=True)) == [(h, t, side)]
     assert huian.at[0, "distance_m"] == pytest.approx(100, rel=0.01)
     assert "惠安某小学" in huian.at[0, "explanation_zh"]
-    assert store.violations_sql(db, "340303").violations.empty  # 蚌埠: nothing
+    assert store.violations_sql(db, SYSTEM, "340303").violations.empty  # 蚌埠: nothing
 
 
 def test_unchecked_hazards_are_listed(db: Connection) -> None:
@@ -213,7 +214,7 @@ def test_unchecked_hazards_are_listed(db: Connection) -> None:
     add_hazard(db, at(QUANGANG, 500, 0), "fireworks_warehouse", name="总仓库")
     add_hazard(db, at(QUANGANG, 900, 0), "lpg_supply_base", capacity=120, name="小储配站")
     add_target(db, at(QUANGANG, 10, 90), "school", "high_sensitive", population=50)
-    report = store.violations_sql(db, "350505")
+    report = store.violations_sql(db, SYSTEM, "350505")
     assert report.violations.empty
     assert report.hazards_checked == 1
     assert sorted(u["name"] for u in report.unchecked) == ["储配站", "总仓库"]
@@ -224,19 +225,22 @@ def test_contours_and_their_replacement(db: Connection) -> None:
     school = add_target(db, at(QUANGANG, 400, 90), "school", "high_sensitive", population=600)
     hamlet = add_target(db, at(QUANGANG, 400, 270), "village", "general_3", households=5)
     stored = store.replace_risk_contours(
-        db, h, [(1e-5, square(Point(QUANGANG), 600), "QRA 2025"), (3e-7, square(Point(QUANGANG), 2000), None)]
+        db,
+        SYSTEM,
+        h,
+        [(1e-5, square(Point(QUANGANG), 600), "QRA 2025"), (3e-7, square(Point(QUANGANG), 2000), None)],
     )
     assert [c["individual_risk"] for c in stored] == [3e-7, 1e-5]
-    found = store.violations_sql(db, "350505").violations.set_index("target_id")
+    found = store.violations_sql(db, SYSTEM, "350505").violations.set_index("target_id")
     assert list(found.index) == [school]
     assert found.loc[school, "basis"] == ["risk_contour"]
     assert isinstance(found.loc[school, "line"], shapely.LineString)  # drawn although found by the contour
     assert hamlet not in found.index
     with pytest.raises(InvalidInput):
-        store.replace_risk_contours(db, h, [(1e-5, square(Point(QUANGANG), 10), None)] * 2)
+        store.replace_risk_contours(db, SYSTEM, h, [(1e-5, square(Point(QUANGANG), 10), None)] * 2)
     with pytest.raises(NotFound):
-        store.replace_risk_contours(db, 10**9, [])
-    assert store.replace_risk_contours(db, h, []) == []
+        store.replace_risk_contours(db, SYSTEM, 10**9, [])
+    assert store.replace_risk_contours(db, SYSTEM, h, []) == []
 
 
 # --- the index ---------------------------------------------------------------------------------------------------
@@ -295,14 +299,14 @@ def _random_register(db: Connection, seed: int = 5) -> list[int]:
         c = db.execute(text("SELECT ST_AsBinary(geom) FROM risk_units WHERE id = :h"), {"h": h}).scalar_one()
         centre = shapely.from_wkb(bytes(c)).centroid
         store.replace_risk_contours(
-            db, h, [(1e-5, square(centre, 300), None), (3e-6, square(centre, 450), None)]
+            db, SYSTEM, h, [(1e-5, square(centre, 300), None), (3e-6, square(centre, 450), None)]
         )
     return hazard_ids
 
 
 def test_sql_agrees_with_the_reference(db: Connection) -> None:
     _random_register(db)
-    report = store.violations_sql(db, "350505")
+    report = store.violations_sql(db, SYSTEM, "350505")
     hazards, targets, contours = store.load_frames(db)
     ref = sd.violations(hazards, targets, contours=contours)
     sql = report.violations
@@ -322,7 +326,7 @@ def test_sql_agrees_with_the_reference(db: Connection) -> None:
     for _ in range(12):
         site = at(QUANGANG, float(rng.uniform(0, 1500)), float(rng.uniform(0, 360)))
         for proposal in (sd.hazard_proposal("liquefied_hydrocarbon_tanks"), sd.target_proposal("school")):
-            a = store.siting_check_sql(db, site, proposal)
+            a = store.siting_check_sql(db, SYSTEM, site, proposal)
             b = sd.siting_check(site, proposal, hazards=hazards, targets=targets, contours=contours)
             verdicts.add(a.verdict)
             assert a.verdict == b.verdict
@@ -336,15 +340,17 @@ def test_sql_agrees_with_the_reference(db: Connection) -> None:
     assert {"veto", "ok"} <= verdicts  # advice is covered in tests/geo and tests/api
     unit = int(hazards["id"].iloc[0])
     geom = hazards.geometry.iloc[0]
-    assert store.exposure_sql(db, unit, (100, 300, 1000))["bands"] == sd.exposure(
+    assert store.exposure_sql(db, SYSTEM, unit, (100, 300, 1000))["bands"] == sd.exposure(
         geom, targets, (100, 300, 1000)
     )
 
 
 def test_siting_check_sql_finds_contours_and_moves(db: Connection) -> None:
     h = add_hazard(db, Point(QUANGANG), "liquefied_hydrocarbon_tanks", name="球罐区")
-    store.replace_risk_contours(db, h, [(3e-6, square(Point(QUANGANG), 600), None)])
-    result = store.siting_check_sql(db, at(QUANGANG, 100, 0), sd.target_proposal("school", population=500))
+    store.replace_risk_contours(db, SYSTEM, h, [(3e-6, square(Point(QUANGANG), 600), None)])
+    result = store.siting_check_sql(
+        db, SYSTEM, at(QUANGANG, 100, 0), sd.target_proposal("school", population=500)
+    )
     assert result.verdict == "veto"
     bases = {c.basis: c for c in result.conflicts}
     assert bases["distance"].move_m == pytest.approx(50, abs=0.5)
@@ -352,7 +358,7 @@ def test_siting_check_sql_finds_contours_and_moves(db: Connection) -> None:
     assert result.max_move_m == pytest.approx(500, rel=0.01)
     assert result.epsg == 4549  # CGCS2000 / 3-degree Gauss-Kruger CM 120E
     with pytest.raises(NotFound):
-        store.exposure_sql(db, 10**9)
-    bands = store.exposure_sql(db, h, (50, 200))["bands"]
+        store.exposure_sql(db, SYSTEM, 10**9)
+    bands = store.exposure_sql(db, SYSTEM, h, (50, 200))["bands"]
     assert [b["targets"] for b in bands] == [0, 0]
     assert math.isclose(sum(b["from_m"] for b in bands), 50)
