@@ -213,7 +213,8 @@ def joint_prevention_map(
     frame["level"] = cluster_levels
     frame["level_zh"] = [level_label(lv) for lv in cluster_levels]
     frame["cross_region_zh"] = [
-        "是（跨区域联防）" if bool(v) else "否" for v in frame.get("cross_region", False)
+        "是（跨区域联防）" if bool(v) else "否"
+        for v in (frame["cross_region"] if "cross_region" in frame.columns else [False] * len(frame))
     ]
     popup_fields = [
         ("name_zh", "组团"),

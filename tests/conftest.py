@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -14,6 +13,7 @@ from sqlalchemy.engine import make_url
 from api.settings import AuthSettings, DatabaseSettings
 from geo.store.engine import make_engine
 from geo.store.migrate import upgrade
+from tests.principals import TEST_SECRET, add_test_user, bearer
 
 
 def _server_url() -> str:
@@ -79,32 +79,8 @@ def clean(engine: Engine) -> None:
         )
 
 
-TEST_SECRET = secrets.token_urlsafe(32)  # signs the suite's tokens; made per run, never stored
-# Apps the tests build from the environment sign with it too (instead of keeping one in ~/.config).
+# Apps the tests build from the environment sign with the suite's secret (instead of keeping one in ~/.config).
 os.environ["RISKMAP_AUTH_SECRET"] = TEST_SECRET
-
-
-def add_test_user(
-    engine: Engine, role: str, *, adcodes: tuple[str, ...] = (), enterprise_id: int | None = None
-) -> str:
-    """A user row for the tests (its password is unknown: the tests sign in with minted tokens)."""
-    username = f"test-{role}-{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO users (username, password_hash, role, adcodes, enterprise_id) "
-                "VALUES (:u, 'not a hash: no password signs in', :r, :a, :e)"
-            ),
-            {"u": username, "r": role, "a": list(adcodes), "e": enterprise_id},
-        )
-    return username
-
-
-def bearer(username: str, role: str) -> dict[str, str]:
-    from api.auth import mint_token
-    from geo.access import Principal, Role
-
-    return {"Authorization": f"Bearer {mint_token(Principal(Role(role), username), TEST_SECRET, 60)}"}
 
 
 @pytest.fixture
