@@ -210,6 +210,10 @@ def serve(
     """Serve the API and maps (OpenAPI docs at /docs)."""
     import uvicorn
 
+    try:
+        _settings().auth.signing_key()  # refuse to start, with the reason, before the server is up
+    except RiskmapError as exc:
+        _fail(exc)
     typer.echo(f"riskmap at http://{host}:{port}/ (docs: http://{host}:{port}/docs)")
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload)
 

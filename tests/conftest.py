@@ -91,9 +91,7 @@ def client(database_url: str, engine: Engine, boundaries: None, clean: None) -> 
     from api.app import create_app
     from api.settings import Settings
 
-    settings = Settings(
-        db=DatabaseSettings(DATABASE_URL=database_url), auth=AuthSettings(RISKMAP_AUTH_SECRET=TEST_SECRET)
-    )
+    settings = Settings(db=DatabaseSettings(DATABASE_URL=database_url), auth=AuthSettings(secret=TEST_SECRET))
     headers = bearer(add_test_user(engine, "admin"), "admin")
     with TestClient(create_app(settings), headers=headers) as c:
         yield c

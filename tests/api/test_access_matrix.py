@@ -82,9 +82,7 @@ def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[World
             text("DELETE FROM jurisdictions WHERE synthetic OR level IN ('park', 'grid', 'township')")
         )
         users.create_user(conn, SYSTEM, "matrix-token-user", PASSWORD, "admin")
-    settings = Settings(
-        db=DatabaseSettings(DATABASE_URL=database_url), auth=AuthSettings(RISKMAP_AUTH_SECRET=TEST_SECRET)
-    )
+    settings = Settings(db=DatabaseSettings(DATABASE_URL=database_url), auth=AuthSettings(secret=TEST_SECRET))
     app = create_app(settings)
     with TestClient(app, headers=bearer(add_test_user(engine, "admin"), "admin")) as admin:
         admin = guarded(admin)
