@@ -35,6 +35,12 @@ Regional 红橙黄蓝 safety-risk register and maps for the dual prevention mech
 Geometries are GeoJSON in CGCS2000 lon/lat (EPSG:4490) unless a request names another `crs`
 (`wgs84`, `gcj02` for AMap/Tencent, `bd09` for Baidu); they are converted on the way in and out.
 Errors are JSON `{"detail": …, "errors": [{"field": …, "reason": …}]}`.
+
+Sign in with **Authorize**: a username and password (OAuth2 password flow; `riskmap users add`, or the
+demo users `riskmap demo` prints) or an API key (`X-API-Key`, from `riskmap users key`). Without
+credentials you are the public: published maps (`public=true`) and aggregated statistics only.
+Regulators see and edit their jurisdictions; enterprise users their own enterprise and risk units.
+Rows outside your scope are 404; actions your role may not take are 403 (401 when not signed in).
 """
 
 

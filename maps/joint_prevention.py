@@ -91,6 +91,20 @@ def _legend_html(
     )
 
 
+def _check_line_style(_: Any) -> dict[str, Any]:
+    return {"color": CHECK_COLOUR, "weight": 2, "opacity": 0.85, "className": "rm-jp-check"}
+
+
+def _arrow_style(_: Any) -> dict[str, Any]:
+    return {
+        "color": CHECK_COLOUR,
+        "weight": 1,
+        "fillColor": CHECK_COLOUR,
+        "fillOpacity": 0.9,
+        "className": "rm-jp-arrow",
+    }
+
+
 def arrowheads(
     lines: np.ndarray, *, at: float = 0.75, size_fraction: float = 0.18, max_size: float = 0.0004
 ) -> np.ndarray:
@@ -262,27 +276,17 @@ def joint_prevention_map(
             crs=4490,
         )
         group = folium.FeatureGroup(name="交叉互查（检查方 → 被检查方）")
-        folium.GeoJson(
-            _features(line_frame, ["label_zh"]),
-            style_function=lambda _: {
-                "color": CHECK_COLOUR,
-                "weight": 2,
-                "opacity": 0.85,
-                "className": "rm-jp-check",
-            },
-            tooltip=folium.GeoJsonTooltip(fields=["label_zh"], labels=False),
-        ).add_to(group)
-        folium.GeoJson(
-            _features(heads, ["label_zh"]),
-            style_function=lambda _: {
-                "color": CHECK_COLOUR,
-                "weight": 1,
-                "fillColor": CHECK_COLOUR,
-                "fillOpacity": 0.9,
-                "className": "rm-jp-arrow",
-            },
-            tooltip=folium.GeoJsonTooltip(fields=["label_zh"], labels=False),
-        ).add_to(group)
+        # Members at one point give zero-length lines without arrowheads: draw only what has a shape
+        # (folium refuses a tooltip over an empty collection).
+        line_features = _features(line_frame, ["label_zh"])
+        head_features = _features(heads, ["label_zh"])
+        for collection, style in ((line_features, _check_line_style), (head_features, _arrow_style)):
+            if collection["features"]:
+                folium.GeoJson(
+                    collection,
+                    style_function=style,
+                    tooltip=folium.GeoJsonTooltip(fields=["label_zh"], labels=False),
+                ).add_to(group)
         group.add_to(m)
 
     member_counts: dict[int | None, int] = {**dict.fromkeys(LEVELS, 0), None: 0}

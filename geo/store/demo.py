@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
+from geo.access import SYSTEM
 from geo.store import repository as repo
 from geo.store.bulk import copy_rows
 
@@ -41,6 +42,7 @@ def load_demo(
     register = synthetic_register(counties, seed=seed, scale=scale)
 
     with engine.begin() as conn:
+        repo.set_actor(conn, SYSTEM)  # history records the loader as "system"
         removed = repo.clear_synthetic(conn)
         if any(removed.values()):
             echo("removed the previous demo: " + ", ".join(f"{n} {t}" for t, n in removed.items()))

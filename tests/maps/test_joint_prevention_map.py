@@ -85,6 +85,18 @@ def test_renderer_draws_every_layer_from_local_assets() -> None:
     assert all(u.startswith("/static/vendor/") for u in urls), urls
 
 
+def test_members_at_one_point_and_no_clusters_draw_without_error() -> None:
+    """Co-located members give zero-length check lines and no arrowheads; an empty frame has no columns."""
+    clusters, members, checks = _frames()
+    same = members.set_geometry([Point(P)] * 3, crs=4490)
+    flat = checks.set_geometry([LineString([P, P])] * 3, crs=4490)
+    page = _render(joint_prevention_map(clusters, members=same, checks=flat, title="同址"))
+    assert "rm-jp-arrow" not in page
+    assert "rm-jp-member" in page
+    empty = gpd.GeoDataFrame({"id": [], "level": []}, geometry=[], crs=4490)
+    assert "rm-jp-hull" not in _render(joint_prevention_map(empty, title="无组团"))
+
+
 def test_arrowheads_point_from_inspector_to_inspected() -> None:
     line = LineString([P, (P[0] + 0.01, P[1])])
     (head,) = arrowheads(np.array([line], dtype=object))
