@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geo.access import Forbidden
 from geo.errors import (
     Conflict,
     DatabaseUnavailable,
@@ -24,6 +25,7 @@ log = logging.getLogger("riskmap.api")
 
 STATUS: dict[type[RiskmapError], int] = {
     InvalidInput: 422,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     DatabaseUnavailable: 503,
@@ -38,7 +40,7 @@ def _body(message: str, errors: list[dict[str, Any]] | None = None) -> dict[str,
 def _riskmap_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RiskmapError)
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-    errors = [p.as_dict() for p in exc.problems] if isinstance(exc, InvalidInput) else []
+    errors = [p.as_dict() for p in getattr(exc, "problems", [])]  # InvalidInput, and 404/409s naming a field
     return JSONResponse(_body(exc.message, errors), status_code=status)
 
 
