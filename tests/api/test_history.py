@@ -119,7 +119,9 @@ def test_every_edit_is_in_the_history_in_order(act: Any, rows: dict[str, int]) -
         (PUBLIC, "target", 404),
     ],
 )
-def test_who_may_read_a_history(act: Any, rows: dict[str, int], who: Principal, what: str, status: int) -> None:
+def test_who_may_read_a_history(
+    act: Any, rows: dict[str, int], who: Principal, what: str, status: int
+) -> None:
     path = {"unit": RISK_UNITS, "other_unit": RISK_UNITS, "enterprise": ENTERPRISES, "target": TARGETS}[what]
     response = act(who).get(f"{path}/{rows[what]}/history")
     assert response.status_code == status, response.text
@@ -167,7 +169,12 @@ def test_bad_trend_requests_name_the_field(act: Any, params: dict[str, str], fie
 
 
 def test_trend_of_unknown_or_zone_jurisdictions(act: Any) -> None:
-    assert act(PUBLIC).get(TREND, params={"adcode": "999999", "from": "2026-01", "to": "2026-02"}).status_code == 404
+    assert (
+        act(PUBLIC).get(TREND, params={"adcode": "999999", "from": "2026-01", "to": "2026-02"}).status_code
+        == 404
+    )
     park = jurisdiction_feature("P350505", "泉港石化园区", "park", "350505", box_polygon(*INNER_BOX))
     created(act(SYSTEM).post(JURISDICTIONS, json=park))
-    problem(act(PUBLIC).get(TREND, params={"adcode": "P350505", "from": "2026-01", "to": "2026-02"}), "adcode")
+    problem(
+        act(PUBLIC).get(TREND, params={"adcode": "P350505", "from": "2026-01", "to": "2026-02"}), "adcode"
+    )

@@ -127,7 +127,11 @@ def test_the_history_rebuilds_the_stored_row(db: Engine) -> None:
         repo.update_feature(conn, repo.RISK_UNITS, uid, {"geometry": shapely.Point(118.9, 25.12)})
     with db.connect() as conn:
         stored = conn.execute(
-            text("SELECT to_jsonb(r) - 'area_m2' FROM risk_units r WHERE id = :id"), {"id": uid}
+            text(
+                "SELECT to_jsonb(r) - 'area_m2' || jsonb_build_object('geom', ST_AsGeoJSON(geom)::jsonb) "
+                "FROM risk_units r WHERE id = :id"
+            ),
+            {"id": uid},
         ).scalar_one()
     rebuilt = _rebuild(_history(db, "risk_units", uid))
     stored.pop("updated_at")
