@@ -362,3 +362,16 @@ def test_trend_rejects_bad_ranges(db: Engine, adcode: str, first: dt.date, last:
 def test_trend_of_an_unknown_jurisdiction_is_not_found(db: Engine) -> None:
     with db.connect() as conn, pytest.raises(NotFound):
         level_trend(conn, "999999", dt.date(2026, 1, 1), dt.date(2026, 2, 1))
+
+
+def test_rows_made_before_the_history_get_a_create_when_it_begins(db: Engine) -> None:
+    """What migration 0005 does to an existing register (riskmap_history_backfill)."""
+    with _as(db, BOB) as conn:
+        uid = _unit(conn, None, 2, hazards="燃气泄漏")
+    recorded = _history(db, "risk_units", uid)[0]["new_values"]
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM history"))
+        conn.execute(text("SELECT riskmap_history_backfill('risk_units')"))
+    (create,) = _history(db, "risk_units", uid)
+    assert (create["action"], create["actor"]) == ("create", "migration 0005")
+    assert create["new_values"] == recorded

@@ -32,13 +32,19 @@ CREATE FUNCTION riskmap_history_actor() RETURNS text LANGUAGE sql STABLE AS $$
     SELECT coalesce(nullif(current_setting('riskmap.actor', true), ''), 'db:' || session_user)
 $$;
 
+-- The value of one column as JSON (geometries as GeoJSON), for the SQL that follows.
+CREATE FUNCTION riskmap_history_value_sql(atttypid oid, alias text, attname name) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN atttypid = 'geometry'::regtype
+        THEN format('ST_AsGeoJSON(%I.%I)::jsonb', alias, attname)
+        ELSE format('to_jsonb(%I.%I)', alias, attname) END
+$$;
+
 CREATE FUNCTION riskmap_history_row_sql(tbl regclass, alias text) RETURNS text LANGUAGE sql STABLE AS $$
     SELECT '(' || string_agg(format('jsonb_build_object(%s)', pairs), ' || ' ORDER BY chunk) || ')'
     FROM (
         SELECT chunk, string_agg(
-            format('%L, %s', attname, CASE WHEN atttypid = 'geometry'::regtype
-                THEN format('ST_AsGeoJSON(%I.%I)::jsonb', alias, attname)
-                ELSE format('to_jsonb(%I.%I)', alias, attname) END),
+            format('%L, %s', attname, riskmap_history_value_sql(atttypid, alias, attname)),
             ', ' ORDER BY attnum) AS pairs
         FROM (
             SELECT attname, atttypid, attnum, (row_number() OVER (ORDER BY attnum) - 1) / 40 AS chunk
@@ -67,20 +73,34 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Only the columns that changed, old and new; an UPDATE that changes nothing but the version or
--- the timestamp (updated_at is `at` itself) leaves no record.
+-- Updates keep only the columns that changed, old and new: compared as stored values (cheap), turned
+-- into JSON only when they differ. `side` is 'o' (old values) or 'n' (new values).
+CREATE FUNCTION riskmap_history_diff_sql(tbl regclass, side text) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT '(' || string_agg(
+        format('CASE WHEN o.%1$I IS DISTINCT FROM n.%1$I THEN jsonb_build_object(%2$L, %3$s) '
+               'ELSE ''{}''::jsonb END', attname, attname, riskmap_history_value_sql(atttypid, side, attname)),
+        ' || ' ORDER BY attnum) || ')'
+    FROM pg_attribute
+    WHERE attrelid = tbl AND attnum > 0 AND NOT attisdropped AND attname NOT IN ('area_m2', 'updated_at')
+$$;
+
+-- Some column other than version and updated_at changed: an UPDATE that changes nothing else leaves
+-- no record.
+CREATE FUNCTION riskmap_history_changed_sql(tbl regclass) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT string_agg(format('o.%1$I IS DISTINCT FROM n.%1$I', attname), ' OR ' ORDER BY attnum)
+    FROM pg_attribute
+    WHERE attrelid = tbl AND attnum > 0 AND NOT attisdropped
+      AND attname NOT IN ('area_m2', 'updated_at', 'version')
+$$;
+
 CREATE FUNCTION riskmap_history_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format(
         'INSERT INTO history (entity, entity_id, action, actor, old_values, new_values) '
-        'SELECT %L, p.id, ''update'', riskmap_history_actor(), '
-        '       jsonb_object_agg(e.key, e.value), jsonb_object_agg(e.key, p.nj -> e.key) '
-        'FROM (SELECT n.id, %s - ''updated_at'' AS oj, %s - ''updated_at'' AS nj '
-        '      FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id) AS p '
-        'CROSS JOIN LATERAL jsonb_each(p.oj) AS e '
-        'WHERE e.value IS DISTINCT FROM p.nj -> e.key '
-        'GROUP BY p.id HAVING count(*) FILTER (WHERE e.key <> ''version'') > 0',
-        TG_TABLE_NAME, riskmap_history_row_sql(TG_RELID, 'o'), riskmap_history_row_sql(TG_RELID, 'n'));
+        'SELECT %L, n.id, ''update'', riskmap_history_actor(), %s, %s '
+        'FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id WHERE %s',
+        TG_TABLE_NAME, riskmap_history_diff_sql(TG_RELID, 'o'), riskmap_history_diff_sql(TG_RELID, 'n'),
+        riskmap_history_changed_sql(TG_RELID));
     RETURN NULL;
 END $$;
 
@@ -228,6 +248,9 @@ def downgrade() -> None:
         "riskmap_history_delete()",
         "riskmap_history_backfill(regclass)",
         "riskmap_history_row_sql(regclass, text)",
+        "riskmap_history_diff_sql(regclass, text)",
+        "riskmap_history_changed_sql(regclass)",
+        "riskmap_history_value_sql(oid, text, name)",
         "riskmap_history_actor()",
     ):
         op.execute(f"DROP FUNCTION {fn}")
