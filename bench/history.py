@@ -31,9 +31,13 @@ IMPORTER = Principal(Role.admin, username="bench-import")
 
 ROW_TRIGGER = """
 CREATE OR REPLACE FUNCTION bench_history_row() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE r risk_units;
 BEGIN
+    r := NEW;
+    r.geom := NULL;  -- to_jsonb's own geometry cast is slow: GeoJSON as the statement triggers write it
     INSERT INTO history (entity, entity_id, action, actor, new_values)
-    VALUES (TG_TABLE_NAME, NEW.id, 'create', riskmap_history_actor(), to_jsonb(NEW) - 'area_m2');
+    VALUES (TG_TABLE_NAME, NEW.id, 'create', riskmap_history_actor(),
+            to_jsonb(r) - 'area_m2' || jsonb_build_object('geom', ST_AsGeoJSON(NEW.geom)::jsonb));
     RETURN NULL;
 END $$;
 CREATE TRIGGER bench_history_row AFTER INSERT ON risk_units FOR EACH ROW EXECUTE FUNCTION bench_history_row();
