@@ -154,23 +154,26 @@ def _event(
     )
 
 
-def identified_on(conn: Connection, risk_unit_id: int) -> dt.date:
-    """The day (Beijing time) the unit last became major or large: the assignment clock starts there.
-    Read from the history: its creation at level 1–2, or the edit that raised it from 3–4."""
-    day = conn.execute(
-        text(
-            "SELECT (at AT TIME ZONE :tz)::date FROM history "
-            "WHERE entity = 'risk_units' AND entity_id = :id AND (new_values ->> 'level')::int <= 2 "
-            "AND (action = 'create' OR (old_values ->> 'level')::int >= 3) ORDER BY id DESC LIMIT 1"
-        ),
-        {"tz": str(rules.TIMEZONE), "id": risk_unit_id},
-    ).scalar()
-    if day is None:  # no record of it (history began later): the day the unit was made
-        day = conn.execute(
-            select(func.timezone(str(rules.TIMEZONE), R.c.created_at)).where(R.c.id == risk_unit_id)
-        ).scalar_one()
-        day = day.date()
-    return cast(dt.date, day)
+_IDENTIFIED_SQL = text(
+    "SELECT DISTINCT ON (entity_id) entity_id, (at AT TIME ZONE :tz)::date FROM history "
+    "WHERE entity = 'risk_units' AND entity_id = ANY(:ids) AND (new_values ->> 'level')::int <= 2 "
+    "AND (action = 'create' OR (old_values ->> 'level')::int >= 3) ORDER BY entity_id, id DESC"
+)
+
+
+def identified_on(conn: Connection, risk_unit_ids: list[int]) -> dict[int, dt.date]:
+    """The day (Beijing time) each unit last became major or large: the assignment clock starts there.
+    Read from the history: its creation at level 1–2, or the edit that raised it from 3–4; the day the
+    unit was made when the history has no such record (it began later)."""
+    tz = str(rules.TIMEZONE)
+    days: dict[int, dt.date] = {
+        int(k): v for k, v in conn.execute(_IDENTIFIED_SQL, {"tz": tz, "ids": risk_unit_ids}).all()
+    }
+    missing = [i for i in risk_unit_ids if i not in days]
+    if missing:
+        made = select(R.c.id, func.date(func.timezone(tz, R.c.created_at))).where(R.c.id.in_(missing))
+        days.update({int(k): v for k, v in conn.execute(made).all()})
+    return days
 
 
 def _unit(conn: Connection, principal: Principal, risk_unit_id: int) -> dict[str, Any]:
@@ -218,7 +221,7 @@ def assign(
             f"the unit is already assigned (case {open_case})",
             f"该风险点已交办（案件 {open_case}）",
         )
-    start = identified_on(conn, risk_unit_id)
+    start = identified_on(conn, [risk_unit_id])[risk_unit_id]
     day = assigned_on or today
     rules.check_step_date(
         day,
@@ -284,12 +287,13 @@ def request(
     _live_unit_level(case)
     asked = rules.check_request(body)
     day = requested_on or today
+    after_rejection = case["status"] == Status.rejected.value
     rules.check_step_date(
         day,
         field_name="requested_on",
-        not_before=case["assigned_on"],
-        before_what="the assignment",
-        before_zh="交办日期",
+        not_before=case["decided_on"] if after_rejection else case["assigned_on"],
+        before_what="the rejection" if after_rejection else "the assignment",
+        before_zh="退回日期" if after_rejection else "交办日期",
         on=today,
     )
     conn.execute(
@@ -400,7 +404,7 @@ def overdue(
     has_open_case = (
         select(C.c.id).where(C.c.risk_unit_id == R.c.id, C.c.status != Status.approved.value).exists()
     )
-    units = conn.execute(
+    found = conn.execute(
         select(
             R.c.id,
             R.c.name,
@@ -413,9 +417,11 @@ def overdue(
         .where(*where, ~has_open_case)
         .order_by(R.c.id)
     ).mappings()
+    units = [dict(u) for u in found]
+    starts = identified_on(conn, [u["id"] for u in units])
     assignments = []
     for u in units:
-        start = identified_on(conn, u["id"])
+        start = starts[u["id"]]
         due = rules.assignment_due(start)
         if as_of > due:
             late = rules.working_days_overdue(due, as_of)

@@ -289,3 +289,19 @@ def test_a_late_assignment_is_flagged(api: Api, units: dict[str, int], engine: E
     )
     early = _assign(api, units["major"], assigned_on="2000-01-01")
     assert problem(early, "assigned_on")["reason_zh"]
+
+
+def test_a_new_request_comes_after_the_rejection(api: Api, units: dict[str, int], engine: Engine) -> None:
+    _redate_creation(engine, units["major"], "2026-09-08T10:00+08:00")
+    key = ok_created(_assign(api, units["major"], assigned_on="2026-09-10"))["id"]
+    ok(api.as_(ENT).post(f"{CLOSEOUTS}/{key}/request", json=LOWER | {"requested_on": "2026-09-18"}))
+    early = api.as_(REG).post(
+        f"{CLOSEOUTS}/{key}/reject", json={"reason": "未整改", "decided_on": "2026-09-17"}
+    )
+    assert problem(early, "decided_on")["reason_zh"]
+    ok(api.as_(REG).post(f"{CLOSEOUTS}/{key}/reject", json={"reason": "未整改", "decided_on": "2026-09-30"}))
+    before = api.as_(ENT).post(f"{CLOSEOUTS}/{key}/request", json=LOWER | {"requested_on": "2026-09-25"})
+    assert "rejection" in problem(before, "requested_on")["reason"]
+    again = ok(api.as_(ENT).post(f"{CLOSEOUTS}/{key}/request", json=LOWER | {"requested_on": "2026-10-08"}))
+    # 10 working days from Thu 8 Oct: 9, 10 (make-up Saturday), 12–16, 19, 20, 21 Oct.
+    assert (again["status"], again["verification_due"]) == ("requested", "2026-10-21")
