@@ -64,16 +64,16 @@ class CaseConflict(Conflict):
     """A step that the case's state or the unit's level does not allow (HTTP 409), naming the field."""
 
     def __init__(self, field_name: str, reason: str, reason_zh: str) -> None:
-        self.problems = [Problem(field_name, reason, reason_zh)]
         super().__init__(f"{field_name}: {reason}")
+        self.problems = [Problem(field_name, reason, reason_zh)]  # after the base, which may set its own
 
 
 class CaseNotFound(NotFound):
     """No such case or risk unit, or none the caller may see (HTTP 404), naming the field."""
 
     def __init__(self, field_name: str, reason: str, reason_zh: str) -> None:
-        self.problems = [Problem(field_name, reason, reason_zh)]
         super().__init__(f"{field_name}: {reason}")
+        self.problems = [Problem(field_name, reason, reason_zh)]  # after the base, which may set its own
 
 
 def next_status(status: Status, action: Action) -> Status:
