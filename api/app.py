@@ -15,7 +15,9 @@ from api import auth, errors
 from api.deps import EngineDep
 from api.routers import (
     analysis,
+    closeouts,
     enterprises,
+    history,
     joint_prevention,
     jurisdictions,
     maps,
@@ -76,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         maps,
         safety,
         joint_prevention,
+        history,
+        closeouts,
     ):
         app.include_router(module.router)
     # Leaflet and its plugins come from our own server: government networks are often closed.

@@ -41,7 +41,7 @@ def _body(message: str, errors: list[dict[str, Any]] | None = None) -> dict[str,
 def _riskmap_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RiskmapError)
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-    errors = [p.as_dict() for p in exc.problems] if isinstance(exc, InvalidInput | Conflict) else []
+    errors = [p.as_dict() for p in getattr(exc, "problems", [])]  # InvalidInput, and 404/409s naming a field
     # RFC 6750: a 401 says how to authenticate (a bearer token, or an API key in X-API-Key).
     headers = {"WWW-Authenticate": 'Bearer realm="riskmap"'} if isinstance(exc, Unauthenticated) else None
     return JSONResponse(_body(exc.message, errors), status_code=status, headers=headers)

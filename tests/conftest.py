@@ -74,6 +74,7 @@ def clean(engine: Engine) -> None:
     """Empty register tables (boundaries stay) before the test."""
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE risk_units, protection_targets, enterprises RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE history, closeouts RESTART IDENTITY CASCADE"))  # ids start again
         conn.execute(
             text("DELETE FROM jurisdictions WHERE synthetic OR level IN ('park', 'grid', 'township')")
         )

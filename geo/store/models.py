@@ -271,3 +271,109 @@ SPATIAL_COLUMNS = {
     "protection_targets": ["geom"],
     "risk_contours": ["geom"],
 }
+
+
+class HistoryRecord(Base):
+    """One create, update or delete of an enterprise, risk unit or protection target, written by the
+    database's own triggers (migration 0005) so that every path — API, COPY imports, plain SQL — is kept.
+    Updates keep only the columns that changed, old and new; creates the whole new row, deletes the whole
+    old row: enough to rebuild any row at any time."""
+
+    __tablename__ = "history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(8))
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    old_values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    new_values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    __table_args__ = (
+        Index("ix_history_entity_entity_id", "entity", "entity_id", "id"),
+        Index("ix_history_at", "at"),
+        CheckConstraint("entity IN ('enterprises','risk_units','protection_targets')", name="entity_known"),
+        CheckConstraint("action IN ('create','update','delete')", name="action_known"),
+    )
+
+
+CLOSEOUT_STATUSES = ("assigned", "requested", "rejected", "approved")
+
+
+class CloseOut(Base):
+    """The assignment (交办) of a major or large risk unit and its close-out (销号) case (seed 002 三(二)).
+    Names of the unit and enterprise are kept as they were, so a public announcement (公示) survives the
+    unit's later deletion."""
+
+    __tablename__ = "closeouts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    risk_unit_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("risk_units.id", ondelete="SET NULL"), index=True
+    )
+    enterprise_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("enterprises.id", ondelete="SET NULL"), index=True
+    )
+    jurisdiction_adcode: Mapped[str | None] = mapped_column(String(12), index=True)
+    risk_unit_name: Mapped[str] = mapped_column(Text)
+    enterprise_name: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    old_level: Mapped[int] = mapped_column(SmallInteger)
+    identified_on: Mapped[dt.date] = mapped_column(Date)
+    assignment_due: Mapped[dt.date] = mapped_column(Date)
+    assigned_on: Mapped[dt.date] = mapped_column(Date)
+    assigned_by: Mapped[str] = mapped_column(Text)
+    assigning_unit: Mapped[str] = mapped_column(Text)
+    letter_ref: Mapped[str | None] = mapped_column(Text)
+    requested_on: Mapped[dt.date | None] = mapped_column(Date)
+    requested_by: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[str | None] = mapped_column(Text)
+    signed_by: Mapped[str | None] = mapped_column(Text)
+    proposed_level: Mapped[int | None] = mapped_column(SmallInteger)
+    proposed_method: Mapped[str | None] = mapped_column(String(8))
+    proposed_inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    proposed_score: Mapped[float | None] = mapped_column(Float)
+    proposed_table: Mapped[str | None] = mapped_column(String(32))
+    verification_due: Mapped[dt.date | None] = mapped_column(Date)
+    decided_on: Mapped[dt.date | None] = mapped_column(Date)
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    new_level: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("status IN ('assigned','requested','rejected','approved')", name="status_known"),
+        CheckConstraint("old_level IN (1, 2)", name="old_level_major_or_large"),
+        CheckConstraint("proposed_level IS NULL OR proposed_level IN (3, 4)", name="proposed_level_low"),
+        CheckConstraint("new_level IS NULL OR new_level IN (3, 4)", name="new_level_low"),
+        # One open case per unit; a closed (approved) one stays beside a new one.
+        Index(
+            "uq_closeouts_open_risk_unit",
+            "risk_unit_id",
+            unique=True,
+            postgresql_where="status <> 'approved'",
+        ),
+    )
+
+
+class CloseOutEvent(Base):
+    """Each step of a close-out case (assign, request, approve, reject) with who, when and what was said,
+    so a rejected request stays on record after the next one."""
+
+    __tablename__ = "closeout_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    closeout_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("closeouts.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    on_date: Mapped[dt.date] = mapped_column(Date)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}", default=dict)
+
+    __table_args__ = (
+        CheckConstraint("action IN ('assign','request','approve','reject')", name="action_known"),
+    )

@@ -245,6 +245,21 @@ def check_write(conn: Connection, principal: Principal, res: Resource, row: Mapp
     raise deny(principal, what)
 
 
+def check_no_self_close_out(
+    principal: Principal, res: Resource, existing: Mapping[str, Any], values: Mapping[str, Any]
+) -> None:
+    """An enterprise may raise its units' levels, but a major or large risk comes down to general or low
+    only through the close-out (销号) a regulator verifies (seed 002 三(二)4), not by an edit."""
+    if principal.role is not Role.enterprise or res is not RISK_UNITS:
+        return
+    old, new = existing.get("level"), values.get("level", existing.get("level"))
+    if old in (1, 2) and new is not None and new > 2:
+        raise Forbidden(
+            f"a level-{old} risk is lowered to general or low only by a close-out (销号): "
+            "POST /api/v1/closeouts/{case}/request; the regulator's approval changes the level"
+        )
+
+
 # --- jurisdictions -------------------------------------------------------------------------------
 
 
@@ -515,6 +530,7 @@ def update_feature(
     existing = get_feature(conn, principal, res, key)
     check_write(conn, principal, res, existing)
     check_write(conn, principal, res, {**existing, **values})
+    check_no_self_close_out(principal, res, existing, values)
     set_actor(conn, principal)
     t = res.table
     q = update(t).where(t.c[res.key] == key)

@@ -214,6 +214,38 @@ def _contours(target: str) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": [feature]}
 
 
+CLOSEOUTS = "/api/v1/closeouts"
+LOWER = {"evidence": "增设紧急切断阀，储量由 50 t 降至 10 t", "signed_by": "张总经理", "proposed_level": 3}
+
+
+def _fresh_major(w: World, target: str) -> int:
+    return w.fresh(RISK_UNITS, risk_unit_feature(_id("E")(w, target), at=_at(target), level=1, name=_name()))
+
+
+def _case(*steps: str) -> Callable[[World, str, str], int]:
+    """A new close-out case of a new major risk of E1/E2, taken by the admin through `steps`."""
+
+    def make(w: World, target: str, role: str) -> int:
+        unit = _fresh_major(w, target)
+        assigned = w.admin.post(CLOSEOUTS, json={"risk_unit_id": unit, "assigning_unit": "应急管理局"})
+        assert assigned.status_code == 201, assigned.text
+        key = int(assigned.json()["id"])
+        for step in steps:
+            response = w.admin.post(f"{CLOSEOUTS}/{key}/{step}", json=LOWER)
+            assert response.status_code == 200, response.text
+        return key
+
+    return make
+
+
+def _assign(w: World, target: str, role: str) -> Request:
+    return (
+        "POST",
+        CLOSEOUTS,
+        {"json": {"risk_unit_id": _fresh_major(w, target), "assigning_unit": "应急管理局"}},
+    )
+
+
 def _token(w: World, target: str, role: str) -> Request:
     return "POST", "/api/v1/auth/token", {"data": {"username": w.token_user, "password": PASSWORD}}
 
@@ -494,6 +526,74 @@ MATRIX: list[Case] = [
     ),
     Case("GET", "/api/v1/analysis/key-targets", "", _area("/api/v1/analysis/key-targets"), detail()),
     Case("GET", "/maps/joint-prevention", "", _area("/maps/joint-prevention"), detail()),
+    # history (who changed what) and the trend rebuilt from it
+    Case(
+        "GET",
+        ENTERPRISES + "/{key}/history",
+        "",
+        _with_id("GET", ENTERPRISES + "/{}/history", _existing("E")),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "GET",
+        RISK_UNITS + "/{key}/history",
+        "",
+        _with_id("GET", RISK_UNITS + "/{}/history", _existing("U")),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "GET",
+        TARGETS + "/{key}/history",
+        "",
+        _with_id("GET", TARGETS + "/{}/history", _existing("T")),
+        government_rows(200, enterprise=404),
+    ),
+    Case(
+        "GET",
+        "/api/v1/analysis/trend",
+        "",
+        _area("/api/v1/analysis/trend", **{"from": "2026-01", "to": "2026-12"}),
+        everyone(200),
+    ),
+    # close-out (销号): assign, request, approve or reject, lists
+    Case("POST", CLOSEOUTS, "", _assign, creating(201, enterprise=(403, 404), regulator=(201, 404))),
+    Case("GET", CLOSEOUTS, "", _get(CLOSEOUTS), {**everyone(200), "public": (401, 401)}),
+    Case(
+        "GET",
+        CLOSEOUTS + "/overdue",
+        "",
+        _area(CLOSEOUTS + "/overdue"),
+        {"admin": (200, 200), "regulator": (200, 200), "enterprise": (403, 403), "public": (401, 401)},
+    ),
+    Case("GET", CLOSEOUTS + "/announcements", "", _get(CLOSEOUTS + "/announcements"), everyone(200)),
+    Case(
+        "GET",
+        CLOSEOUTS + "/{key}",
+        "",
+        _with_id("GET", CLOSEOUTS + "/{}", _case()),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "POST",
+        CLOSEOUTS + "/{key}/request",
+        "",
+        _with_id("POST", CLOSEOUTS + "/{}/request", _case(), LOWER),
+        enterprise_rows(200, regulator=403, enterprise=(200, 404)),
+    ),
+    Case(
+        "POST",
+        CLOSEOUTS + "/{key}/approve",
+        "",
+        _with_id("POST", CLOSEOUTS + "/{}/approve", _case("request"), {}),
+        enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    Case(
+        "POST",
+        CLOSEOUTS + "/{key}/reject",
+        "",
+        _with_id("POST", CLOSEOUTS + "/{}/reject", _case("request"), {"reason": "未见联锁调试记录"}),
+        enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
 ]
 
 

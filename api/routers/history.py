@@ -1,0 +1,76 @@
+"""The register's history (`…/{id}/history`) and the monthly level trend rebuilt from it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from api.auth import PrincipalDep
+from api.deps import EngineDep
+from geo.store import history as store
+from geo.store.repository import get_jurisdiction_row
+
+router = APIRouter(prefix="/api/v1", tags=["history"])
+
+Key = Annotated[int, Path(ge=1, le=2**63 - 1, description="the row's id")]
+HISTORY_DESCRIPTION = """Every create, update and delete of the row, oldest first: `action`, `actor` (who),
+`at` (when), `old_values` and `new_values` (a create has the whole new row, a delete the whole old one,
+an update only the columns that changed). Admin reads any row's history, deleted rows too; a regulator
+those of rows filed inside its jurisdictions; an enterprise its own enterprise and risk units. Anyone
+else gets 404, as for a row that does not exist."""
+
+
+def _history(engine: Any, principal: Any, entity: str, entity_id: int) -> JSONResponse:
+    with engine.connect() as conn:
+        records = store.entity_history(conn, principal, entity, entity_id)
+    body = {"entity": entity, "id": entity_id, "records": records}
+    return JSONResponse(jsonable_encoder(body))
+
+
+@router.get(
+    "/enterprises/{key}/history",
+    summary="Who changed an enterprise, when, and what",
+    description=HISTORY_DESCRIPTION,
+)
+def enterprise_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
+    return _history(engine, principal, "enterprises", key)
+
+
+@router.get(
+    "/risk-units/{key}/history",
+    summary="Who changed a risk unit, when, and what",
+    description=HISTORY_DESCRIPTION,
+)
+def risk_unit_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
+    return _history(engine, principal, "risk_units", key)
+
+
+@router.get(
+    "/protection-targets/{key}/history",
+    summary="Who changed a protection target, when, and what",
+    description=HISTORY_DESCRIPTION,
+)
+def protection_target_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
+    return _history(engine, principal, "protection_targets", key)
+
+
+@router.get("/analysis/trend", tags=["analysis"], summary="Risk units per level at the end of each month")
+def trend(
+    engine: EngineDep,
+    adcode: Annotated[
+        str, Query(max_length=12, description="行政区划代码: the unit and everything below it")
+    ],
+    first: Annotated[str, Query(alias="from", max_length=7, description="first month, YYYY-MM")],
+    last: Annotated[str, Query(alias="to", max_length=7, description="last month, YYYY-MM")],
+) -> JSONResponse:
+    """Counts of risk units of each level (1 重大 … 4 低) as they stood at the end of each month (Beijing
+    time), rebuilt from the history: units created, deleted, moved or closed out (销号) during a month
+    count as they were at its end. Aggregated counts only, so anyone may read it."""
+    start, end = store.parse_month(first, "from"), store.parse_month(last, "to")
+    with engine.connect() as conn:
+        j = get_jurisdiction_row(conn, adcode)
+        months = store.level_trend(conn, adcode, start, end)
+    return JSONResponse({"adcode": adcode, "name": j["name"], "months": months})

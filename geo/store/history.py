@@ -1,0 +1,182 @@
+"""The register's history (who changed what, when) and the level trend rebuilt from it.
+
+The rows of `history` are written by the database's triggers (migration 0005), never by this module:
+every path that writes the register — the API, COPY imports, plain SQL — is recorded the same way. What
+riskmap adds is the author: `set_actor` puts the principal's name into the transaction's
+`riskmap.actor` setting, which the triggers read (`db:<database user>` when it is not set).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, false, or_, select, text
+from sqlalchemy.sql import ColumnElement
+
+from geo.access import Principal, Role
+from geo.errors import InvalidInput, NotFound
+from geo.store.models import HistoryRecord
+from geo.store.repository import E, P, R, deny, get_jurisdiction_row, in_area, jurisdiction_subtree
+from geo.store.repository import set_actor as set_actor  # the one definition, re-exported for closeout
+from geo.vocab import ADMIN_LEVELS
+
+H = cast(Table, HistoryRecord.__table__)
+
+ENTITIES: dict[str, tuple[Table, str]] = {  # entity → (table, name in messages)
+    "enterprises": (E, "enterprise"),
+    "risk_units": (R, "risk unit"),
+    "protection_targets": (P, "protection target"),
+}
+TREND_TIMEZONE = "Asia/Shanghai"  # months end at midnight Beijing time
+MAX_TREND_MONTHS = 120
+
+
+def in_jurisdictions(column: ColumnElement[Any], adcodes: Sequence[str]) -> ColumnElement[bool]:
+    """`column` (an adcode) lies in one of the subtrees rooted at `adcodes`; nothing when there are none."""
+    if not adcodes:
+        return false()
+    return or_(*(column.in_(jurisdiction_subtree(a)) for a in adcodes))
+
+
+def _row_scope(conn: Connection, entity: str, entity_id: int) -> dict[str, Any] | None:
+    table, _ = ENTITIES[entity]
+    owner = (
+        table.c.enterprise_id if entity == "risk_units" else table.c.id if entity == "enterprises" else None
+    )
+    cols = [table.c.jurisdiction_adcode, (owner if owner is not None else table.c.id).label("owner")]
+    row = conn.execute(select(*cols).where(table.c.id == entity_id)).mappings().first()
+    if row is None:
+        return None
+    out = dict(row)
+    if owner is None:
+        out["owner"] = None
+    return out
+
+
+def may_read(conn: Connection, principal: Principal, entity: str, entity_id: int) -> bool:
+    """Admin: everything, deleted rows too. Regulator: live rows filed inside its jurisdictions.
+    Enterprise: its own enterprise and risk units. The public: nothing."""
+    if principal.role is Role.admin:
+        return True
+    scope = _row_scope(conn, entity, entity_id)
+    if scope is None or principal.role is Role.public:
+        return False
+    if principal.role is Role.enterprise:
+        return principal.enterprise_id is not None and scope["owner"] == principal.enterprise_id
+    return in_area(conn, principal, scope["jurisdiction_adcode"])
+
+
+def entity_history(
+    conn: Connection, principal: Principal, entity: str, entity_id: int
+) -> list[dict[str, Any]]:
+    """Every recorded change of one row, oldest first. NotFound when the principal may not read it (it
+    is not told whether the row exists) or nothing was ever recorded."""
+    _, name = ENTITIES[entity]
+    missing = NotFound(f"no {name} with id {entity_id}")
+    if principal.is_public:
+        raise deny(principal, f"read the history of a {name}")
+    if not may_read(conn, principal, entity, entity_id):
+        raise missing
+    q = (
+        select(H.c.id, H.c.action, H.c.actor, H.c.at, H.c.old_values, H.c.new_values)
+        .where(H.c.entity == entity, H.c.entity_id == entity_id)
+        .order_by(H.c.id)
+    )
+    rows = [dict(r) for r in conn.execute(q).mappings()]
+    if not rows:
+        raise missing
+    return rows
+
+
+# --- trend --------------------------------------------------------------------------------------------
+
+# The state of every risk unit at the end of each month, rebuilt from the history: the last event before
+# the month's end decides whether the unit exists (not deleted) and, carried forward from the last event
+# that set them, its level and jurisdiction. Close-outs show up as the level updates they make.
+_TREND_SQL = """
+WITH months AS (
+    SELECT m::date AS month, (m + interval '1 month') AT TIME ZONE :tz AS month_end
+    FROM generate_series(CAST(:first AS timestamp), CAST(:last AS timestamp), interval '1 month') AS m
+),
+units AS (
+    SELECT DISTINCT entity_id FROM history
+    WHERE entity = 'risk_units' AND new_values ->> 'jurisdiction_adcode' = ANY(:subtree)
+),
+events AS (
+    SELECT h.entity_id, h.id, h.at, h.action,
+           h.new_values -> 'level' AS level_set,
+           h.new_values -> 'jurisdiction_adcode' AS adcode_set,
+           count(*) FILTER (WHERE h.action = 'create' OR h.new_values ? 'level')
+               OVER (PARTITION BY h.entity_id ORDER BY h.id) AS level_group,
+           count(*) FILTER (WHERE h.action = 'create' OR h.new_values ? 'jurisdiction_adcode')
+               OVER (PARTITION BY h.entity_id ORDER BY h.id) AS adcode_group
+    FROM history AS h JOIN units USING (entity_id)
+    WHERE h.entity = 'risk_units' AND h.at < (SELECT max(month_end) FROM months)
+      AND (h.action <> 'update' OR h.new_values ?| array['level', 'jurisdiction_adcode'])
+),
+states AS (
+    SELECT entity_id, id, at, action,
+           first_value(level_set) OVER (PARTITION BY entity_id, level_group ORDER BY id) AS level,
+           first_value(adcode_set) OVER (PARTITION BY entity_id, adcode_group ORDER BY id) AS adcode
+    FROM events
+),
+at_month_end AS (
+    SELECT DISTINCT ON (months.month, s.entity_id) months.month, s.action, s.level, s.adcode
+    FROM months JOIN states AS s ON s.at < months.month_end
+    ORDER BY months.month, s.entity_id, s.id DESC
+)
+SELECT month, CAST(level #>> '{}' AS integer) AS level, count(*) AS n
+FROM at_month_end
+WHERE action <> 'delete' AND adcode #>> '{}' = ANY(:subtree)
+GROUP BY month, level
+"""
+
+
+def parse_month(value: str, field_name: str) -> dt.date:
+    """'YYYY-MM' → the first day of that month."""
+    try:
+        return dt.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise InvalidInput.one(field_name, "expected a month as YYYY-MM", "应为年月 YYYY-MM") from None
+
+
+def _months(first: dt.date, last: dt.date) -> list[dt.date]:
+    out, m = [], first
+    while m <= last:
+        out.append(m)
+        m = dt.date(m.year + m.month // 12, m.month % 12 + 1, 1)
+    return out
+
+
+def level_trend(conn: Connection, adcode: str, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+    """Risk units per level (1–4) at the end of each month from `first` to `last` (first days of
+    months), in the administrative unit `adcode` and everything below it. Aggregated counts only."""
+    j = get_jurisdiction_row(conn, adcode)
+    if j["level"] not in {str(level) for level in ADMIN_LEVELS}:
+        raise InvalidInput.one(
+            "adcode",
+            "the trend is kept per administrative unit, not for parks or grids",
+            "趋势按行政区划统计，不支持园区或网格",
+        )
+    months = _months(first, last)
+    if not months:
+        raise InvalidInput.one("to", "must not be before from", "结束月份不能早于开始月份")
+    if len(months) > MAX_TREND_MONTHS:
+        raise InvalidInput.one(
+            "to", f"at most {MAX_TREND_MONTHS} months at once", f"一次最多 {MAX_TREND_MONTHS} 个月"
+        )
+    subtree = list(conn.execute(jurisdiction_subtree(adcode)).scalars())
+    params = {"tz": TREND_TIMEZONE, "first": first, "last": last, "subtree": subtree}
+    counts: dict[dt.date, dict[int, int]] = {m: dict.fromkeys((1, 2, 3, 4), 0) for m in months}
+    for month, level, n in conn.execute(text(_TREND_SQL), params):
+        counts[month][int(level)] = int(n)
+    return [
+        {
+            "month": m.strftime("%Y-%m"),
+            "counts": {str(lv): n for lv, n in counts[m].items()},
+            "total": sum(counts[m].values()),
+        }
+        for m in months
+    ]
