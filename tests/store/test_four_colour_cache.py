@@ -238,3 +238,32 @@ def test_stored_zones_follow_the_select_order_cold_and_warm(committed: Engine) -
         for _ in ("cold", "warm"):
             assert four_colour_sql(conn, backwards)["code"].tolist() == CODES[::-1]
     assert set(cached(committed)) == set(CODES)
+
+
+BULK = """
+INSERT INTO risk_units (kind, name, sector, geom, level, assessment_method)
+SELECT 'public_area', 'bulk', 'urban_gas', ST_SetSRID(ST_MakePoint(:x0 + (i % 2) * :dx + i * :step, :y), 4490),
+    1 + i % 4, 'direct'
+FROM generate_series(0, :n - 1) AS i
+"""
+
+
+@pytest.mark.parametrize(
+    ("dx", "dropped"),
+    [(0.0, {"FCT03"}), (-2 * D, {"FCT01", "FCT02", "FCT03"})],
+    ids=["in one zone", "in two zones: the box around them"],
+)
+def test_a_bulk_write_drops_the_zones_around_its_units(
+    committed: Engine, dx: float, dropped: set[str]
+) -> None:
+    """More than PRECISE_UNITS units in one statement: the box around them (per 0.1° cell) decides."""
+    stored_map(committed)
+    n = 2001
+    with committed.begin() as conn:
+        conn.execute(
+            text(BULK), {"x0": X0 + 2.1 * D, "dx": dx, "step": 0.5 * D / n, "y": Y0 + 0.5 * D, "n": n}
+        )
+    assert set(cached(committed)) == set(CODES) - dropped
+    assert agrees(committed).set_index("code").loc["FCT03", "unit_count"] == 1 + (n + 1) // 2 + (
+        n // 2 if not dx else 0
+    )
