@@ -1,6 +1,8 @@
 """The regional four-colour map (区域安全风险四色图) computed in PostGIS over the stored risk units.
 
 Same rules and output as the GeoPandas reference `geo.four_colour.four_colour` (see its docstring).
+Zones that are stored jurisdictions keep their totals in `four_colour_zone_totals`, which the
+database's triggers keep current (migration 0007; see `ZoneQuery` and `_fill`).
 """
 
 from __future__ import annotations
