@@ -31,6 +31,7 @@ from geo.codes import make_credit_code
 from geo.four_colour import four_colour, geodesic_area_m2
 from geo.store.engine import make_engine
 from geo.store.four_colour import ZoneQuery, four_colour_sql, load_units_frame
+from geo.store.migrate import upgrade
 
 DB_NAME = "riskmap_bench_four_colour"
 SQUARE_M = 300_000.0
@@ -288,6 +289,105 @@ def _reference_from_db(url: str) -> Callable[[], gpd.GeoDataFrame]:
     return run
 
 
+def _clear_cache(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM four_colour_zone_totals"))
+    engine.dispose()
+
+
+def _cached_zones(url: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        n = int(conn.execute(text("SELECT count(*) FROM four_colour_zone_totals")).scalar() or 0)
+    engine.dispose()
+    return n
+
+
+def extra_units(data: Data, n: int, first_id: int, seed: int) -> pd.DataFrame:
+    """n more units (squares as make_data's) with ids from first_id, as load()'s COPY frame."""
+    rng = np.random.default_rng(seed)
+    centre = rng.uniform((X0, Y0), (X0 + SQUARE_M, Y0 + SQUARE_M), (n, 2))
+    half = rng.uniform(10.0, 100.0, n)
+    polygons = shapely.box(centre[:, 0] - half, centre[:, 1] - half, centre[:, 0] + half, centre[:, 1] + half)
+    owner = rng.integers(1, len(data.enterprises) + 1, n)
+    owned = rng.random(n) < 0.5
+    return pd.DataFrame(
+        {
+            "id": np.arange(first_id, first_id + n, dtype=np.int64),
+            "enterprise_id": pd.Series(owner).where(owned).astype("Int64"),
+            "kind": np.where(owned, "enterprise", "public_area"),
+            "name": [f"x{i}" for i in range(first_id, first_id + n)],
+            "sector": "urban_gas",
+            "geom": _hex_ewkb(_to_4490(polygons)),
+            "level": rng.choice(np.array([1, 2, 3, 4]), size=n, p=LEVEL_SHARES),
+            "assessment_method": "direct",
+            "synthetic": "t",
+        }
+    )
+
+
+def copy_units(url: str, frame: pd.DataFrame, *, triggers: bool = True) -> float:
+    """Seconds to COPY the frame into risk_units and commit (the cache triggers on or off)."""
+    conn = psycopg2.connect(psycopg2_dsn(url))
+    cur = conn.cursor()
+    if not triggers:
+        cur.execute("ALTER TABLE risk_units DISABLE TRIGGER USER")
+    conn.commit()
+    t = time.perf_counter()
+    _copy(cur, "risk_units", list(frame.columns), frame)
+    conn.commit()
+    seconds = time.perf_counter() - t
+    if not triggers:
+        cur.execute("ALTER TABLE risk_units ENABLE TRIGGER USER")
+        conn.commit()
+    conn.close()
+    return seconds
+
+
+def delete_units(url: str, first_id: int) -> float:
+    """Seconds to delete the units from first_id on and commit."""
+    conn = psycopg2.connect(psycopg2_dsn(url))
+    cur = conn.cursor()
+    t = time.perf_counter()
+    cur.execute("DELETE FROM risk_units WHERE id >= %s", (first_id,))
+    conn.commit()
+    seconds = time.perf_counter() - t
+    conn.close()
+    return seconds
+
+
+def write_costs(url: str, data: Data, zones_query: ZoneQuery, n: int = 100_000) -> list[tuple[str, float]]:
+    """What keeping the cache current costs writers: a COPY of n units with the triggers off, with
+    an empty cache and with every zone cached, then deleting them; one unit's level changed."""
+    first = 10_000_000
+    frame = extra_units(data, n, first, seed=7)
+    fill = _sql_runner(url, zones_query, area_share=True, workers="1")
+    _clear_cache(url)
+    out = [(f"COPY {n:,} units, cache triggers disabled", copy_units(url, frame, triggers=False))]
+    out.append((f"DELETE the {n:,} units, no cached zone", delete_units(url, first)))
+    out.append(
+        (f"COPY {n:,} units, no cached zone (the triggers find nothing to drop)", copy_units(url, frame))
+    )
+    delete_units(url, first)
+    fill()
+    out.append((f"COPY {n:,} units, all {len(data.zones):,} zones cached", copy_units(url, frame)))
+    out.append((f"  zones still cached after it: {_cached_zones(url):,}", float("nan")))
+    fill()
+    out.append((f"DELETE the {n:,} units, all zones cached", delete_units(url, first)))
+    fill()
+    conn = psycopg2.connect(psycopg2_dsn(url))
+    cur = conn.cursor()
+    t = time.perf_counter()
+    cur.execute("UPDATE risk_units SET level = 5 - level WHERE id = 1")
+    conn.commit()
+    out.append(("UPDATE one unit's level, all zones cached", time.perf_counter() - t))
+    cur.execute("UPDATE risk_units SET level = 5 - level WHERE id = 1")
+    conn.commit()
+    conn.close()
+    return out
+
+
 def _versions(url: str) -> str:
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -355,6 +455,8 @@ def main() -> None:
             ).scalar()
         eng.dispose()
         reused = n_units == len(data.units) and n_zones == len(data.zones)
+        if reused:
+            upgrade(url)
     if not reused:
         print("loading …", flush=True)
         url = create_database(DB_NAME)
@@ -362,9 +464,9 @@ def main() -> None:
         for k, v in load_times.items():
             print(f"  {k}: {v:.1f} s", flush=True)
 
-    zones_query = ZoneQuery(
-        "SELECT adcode AS code, name, geom FROM jurisdictions WHERE parent_adcode = :a", {"a": PARENT}
-    )
+    children = "SELECT adcode AS code, name, geom FROM jurisdictions WHERE parent_adcode = :a"
+    zones_query = ZoneQuery(children, {"a": PARENT})
+    stored_query = ZoneQuery(children, {"a": PARENT}, stored=True)
     rows: list[Row] = []
 
     def measure(work: str, fn: Callable[[], Any], note: str = "", repeat: int = args.repeat) -> Any:
@@ -374,37 +476,77 @@ def main() -> None:
         print(f"  median {med:.2f} s of {', '.join(f'{x:.2f}' for x in runs)}", flush=True)
         return result
 
+    cold = _sql_runner(url, stored_query, area_share=True, workers="1")
+
+    def cold_run() -> gpd.GeoDataFrame:
+        _clear_cache(url)  # not timed apart: a DELETE of 40k rows, ~0.1 s
+        return cold()
+
+    measure(
+        "(1c) stored zones, cold: no zone cached, every zone aggregated and its totals stored",
+        cold_run,
+        "the first map of these zones after the cache was emptied; the aggregation of (1d) + storing",
+    )
     sql_area = measure(
-        "(1) four_colour_sql, zones from a table (ZoneQuery), with area shares",
+        "(1) four_colour_sql, stored zones (ZoneQuery stored=True), all totals cached, with area shares",
+        _sql_runner(url, stored_query, area_share=True, workers="1"),
+        "reads four_colour_zone_totals; what a map request costs while nothing is written",
+    )
+    measure(
+        "(1a) as (1), counts and levels only",
+        _sql_runner(url, stored_query, area_share=False, workers="1"),
+    )
+    stored_run = _sql_runner(url, stored_query, area_share=True, workers="1")
+    times = []
+    stale_counts = []
+    for run in range(args.repeat):
+        frame = extra_units(data, 1000, 20_000_000 + 1000 * run, seed=100 + run)
+        copy_units(url, frame)
+        stale_counts.append(len(data.zones) - _cached_zones(url))
+        t = time.perf_counter()
+        stored_run()
+        times.append(time.perf_counter() - t)
+    rows.append(
+        Row(
+            "(1b) as (1), just after 1,000 units were added at random places",
+            float(np.median(times)),
+            times,
+            f"the COPY's triggers dropped {', '.join(f'{n:,}' for n in stale_counts)} zones' totals; "
+            "the map aggregates those again and stores them",
+        )
+    )
+    delete_units(url, 20_000_000)
+    measure(
+        "(1d) four_colour_sql, zones from a table without the cache (stored=False), with area shares",
         _sql_runner(url, zones_query, area_share=True, workers="1"),
         "zones-outer nested loop into the units' GiST, 1 parallel worker + leader",
     )
     measure(
-        "(1b) four_colour_sql, zones from a table, counts and levels only (area_share=False)",
+        "(1e) as (1d), counts and levels only (area_share=False)",
         _sql_runner(url, zones_query, area_share=False, workers="1"),
         "same plan, no intersections",
     )
     if args.variants:
         measure(
-            "(1c) as (1), serial plan (max_parallel_workers_per_gather=0)",
+            "(1f) as (1d), serial plan (max_parallel_workers_per_gather=0)",
             _sql_runner(url, zones_query, area_share=True, workers="0"),
         )
         measure(
-            "(1d) as (1b), serial plan",
+            "(1g) as (1e), serial plan",
             _sql_runner(url, zones_query, area_share=False, workers="0"),
         )
         measure(
-            "(1e) as (1), 2 parallel workers",
+            "(1h) as (1d), 2 parallel workers",
             _sql_runner(url, zones_query, area_share=True, workers="2"),
         )
         zones_frame = data.zones[["code", "name", "geometry"]]
         measure(
-            "(1f) four_colour_sql, zones as a GeoDataFrame (TEMP table), with area shares",
+            "(1i) four_colour_sql, zones as a GeoDataFrame (TEMP table, never cached), with area shares",
             _sql_runner(url, zones_frame, area_share=True, workers="1"),
             "a TEMP table cannot be scanned by parallel workers: serial",
         )
         measure(
-            "(1g) as (1f), counts and levels only",
+            "(1j) as (1i), counts and levels only",
             _sql_runner(url, zones_frame, area_share=False, workers="1"),
         )
     measure(
@@ -423,7 +565,11 @@ def main() -> None:
     )
     agreement = _agreement(sql_area, ref)
     print(agreement, flush=True)
-    report = _report(args, command, rows, agreement, load_times, reused, gen_s, url)
+    print("write costs …", flush=True)
+    writes = write_costs(url, data, stored_query, n=args.units // 10)
+    for k, v in writes:
+        print(f"  {k}: {v:.2f} s", flush=True)
+    report = _report(args, command, rows, agreement, load_times, reused, gen_s, url, writes)
     # Notes written by hand below the marker (what was tried and what it gave) survive a new run.
     old = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
     notes = old[old.index(NOTES_MARKER) :] if NOTES_MARKER in old else NOTES_MARKER + "\n"
@@ -441,6 +587,7 @@ def _report(
     reused: bool,
     gen_s: float,
     url: str,
+    writes: list[tuple[str, float]],
 ) -> str:
     load_avg = Path("/proc/loadavg").read_text().split()[:3]
     lines = [
@@ -462,6 +609,14 @@ def _report(
     for r in rows:
         lines.append(f"| {r.work} | {r.seconds:.2f} | {', '.join(f'{x:.2f}' for x in r.runs)} | {r.note} |")
     lines += ["", "(4) agreement of (1) and (3): " + "; ".join(f"{k}: {v}" for k, v in agreement.items()), ""]
+    lines += [
+        "Keeping the cached totals current: what writers pay (migration 0007's statement triggers; wall "
+        "clock of the statement and its commit, one run each):",
+        "",
+        "| write | s |",
+        "|---|---:|",
+    ]
+    lines += [f"| {k} | {'' if v != v else f'{v:.2f}'} |" for k, v in writes] + [""]
     if load_times:
         lines += [
             "Loading (psycopg2 COPY of hex EWKB; secondary indexes and constraints of risk_units built after):",

@@ -1,6 +1,8 @@
 """The regional four-colour map (区域安全风险四色图) computed in PostGIS over the stored risk units.
 
 Same rules and output as the GeoPandas reference `geo.four_colour.four_colour` (see its docstring).
+Zones that are stored jurisdictions keep their totals in `four_colour_zone_totals`, which the
+database's triggers keep current (migration 0007; see `ZoneQuery` and `_fill`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from geo.errors import InvalidInput
 from geo.four_colour import (
@@ -40,10 +44,16 @@ class ZoneQuery:
     Codes must be unique. The output follows the select's row order. The select runs twice (zone
     list, then the aggregation); without ORDER BY in it PostgreSQL can split the aggregation
     between two processes, which on big zone sets halves the time (bench/results/four_colour.md).
+
+    With ``stored=True`` the codes are adcodes of `jurisdictions` and the geometries their stored
+    ``geom`` (children, parks, grids): each zone's totals are then kept in ``four_colour_zone_totals``
+    after the first map that needs them, and the database's triggers drop them whenever a risk unit
+    near the zone or the zone itself is written, so a map reads cached zones and computes the rest.
     """
 
     sql: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    stored: bool = False
 
 
 ZoneSource: TypeAlias = gpd.GeoDataFrame | ZoneQuery
@@ -75,6 +85,39 @@ _ZONE_LIST = """
 SELECT z.code::text AS code, z.name::text AS name, ST_AsBinary(ST_Transform(z.geom, 4490)) AS wkb,
     ST_Area(ST_Transform(z.geom, 4490)::geography, true) AS area_m2
 FROM ({zones}) AS z(code, name, geom)
+"""
+# The same for stored zones, with their cached totals where there are some (area_m2 NULL where not).
+_STORED_ZONE_LIST = """
+SELECT z.code::text AS code, z.name::text AS name, ST_AsBinary(ST_Transform(z.geom, 4490)) AS wkb,
+    t.zone_area_m2 AS area_m2, t.n1, t.n2, t.n3, t.n4, t.a1, t.a2, t.a3, t.a4, t.n_ids, t.ids
+FROM (SELECT row_number() OVER () AS four_colour_ord, s.* FROM ({zones}) AS s(code, name, geom)) AS z
+LEFT JOIN four_colour_zone_totals t ON t.zone_adcode = z.code
+ORDER BY z.four_colour_ord
+"""
+_ZONE_AREAS = """
+SELECT z.code::text, ST_Area(ST_Transform(z.geom, 4490)::geography, true) FROM ({zones}) AS z(code, name, geom)
+"""
+# The zones of a ZoneQuery whose totals are not cached.
+_STALE_ZONES = """
+SELECT s.code, s.name, s.geom FROM ({zones}) AS s(code, name, geom)
+WHERE s.code::text = ANY(CAST(:four_colour_stale AS text[]))
+"""
+_STORE_TOTALS = """
+INSERT INTO four_colour_zone_totals (zone_adcode, zone_area_m2, n1, n2, n3, n4, a1, a2, a3, a4, n_ids, ids)
+SELECT * FROM unnest(
+    CAST(:code AS text[]), CAST(:area AS float8[]), CAST(:n1 AS int[]), CAST(:n2 AS int[]), CAST(:n3 AS int[]),
+    CAST(:n4 AS int[]), CAST(:a1 AS float8[]), CAST(:a2 AS float8[]), CAST(:a3 AS float8[]),
+    CAST(:a4 AS float8[]), CAST(:n_ids AS int[]), CAST(:ids AS text[]))
+ON CONFLICT (zone_adcode) DO NOTHING
+"""
+# Writers of risk_units and jurisdictions hold this advisory lock shared from the start of each
+# statement to their commit and count their statements in a sequence (migration 0007). Holding it
+# exclusively, a filler knows no write is in flight; the same count before reading and before storing
+# means none started in between, so what it read is still current.
+WRITE_LOCK: Final = 0x46435A54
+_WRITE_MARK = """
+SELECT CASE WHEN pg_try_advisory_xact_lock(:lock)
+    THEN (SELECT last_value::text || ':' || is_called::text FROM four_colour_writes) END
 """
 
 # One row per zone that has counted units. Per (zone, unit) candidate of the units' GiST, `area` is
@@ -165,8 +208,9 @@ def four_colour_sql(
     boundaries (two thirds of the time on big maps) and reports `area_share` as None.
     """
     options = four_colour_options(rule=rule, weights=weights, breaks=breaks, palette=palette)
+    cached: list[Any] = []
     if isinstance(zones, ZoneQuery):
-        codes, names, geoms, zone_area, zones_sql, params = _zone_query(conn, zones)
+        codes, names, geoms, zone_area, zones_sql, params, cached = _zone_query(conn, zones)
         keys: list[Any] = list(codes)
     elif isinstance(zones, gpd.GeoDataFrame):
         frame = check_zones(zones)
@@ -177,15 +221,125 @@ def four_colour_sql(
     else:
         raise TypeError(f"zones must be a GeoDataFrame or a ZoneQuery, not {type(zones).__name__}")
 
-    sql = _with_zones(_FOUR_COLOUR, zones_sql)
     planner = {**PLANNER_SETTINGS, **(PARALLEL_SETTINGS if len(keys) >= PARALLEL_MIN_ZONES else {})}
-    with _planner(conn, planner):
-        rows = conn.execute(text(sql), {**params, "four_colour_with_area": area_share}).all()
+    if isinstance(zones, ZoneQuery) and zones.stored:
+        rows, zone_area = _stored_totals(conn, keys, cached, zones_sql, params, planner, with_area=area_share)
+    else:
+        rows = _aggregate(conn, zones_sql, params, planner, with_area=area_share)
     if isinstance(zones, gpd.GeoDataFrame):
         conn.execute(text(_STAGE_ZONES[0]))
 
     totals = _totals(rows, keys, zone_area, with_area=area_share)
     return summarise(codes, names, geoms, totals, options)
+
+
+def _aggregate(
+    conn: Connection,
+    zones_sql: str,
+    params: Mapping[str, Any],
+    planner: Mapping[str, str],
+    *,
+    with_area: bool,
+) -> list[Any]:
+    """_FOUR_COLOUR's rows (key, n1..n4, a1..a4, n_ids, ids) for the zones of `zones_sql`."""
+    with _planner(conn, planner):
+        result = conn.execute(
+            text(_with_zones(_FOUR_COLOUR, zones_sql)), {**params, "four_colour_with_area": with_area}
+        )
+        return list(result.all())
+
+
+def _stored_totals(
+    conn: Connection,
+    codes: list[Any],
+    cached: list[Any],
+    zones_sql: str,
+    params: Mapping[str, Any],
+    planner: Mapping[str, str],
+    *,
+    with_area: bool,
+) -> tuple[list[Any], np.ndarray]:
+    """Rows as _aggregate's and the zone areas, for stored zones: cached totals where there are
+    some (`cached`: rows of (code, zone area, n1..n4, a1..a4, n_ids, ids)); the other zones
+    aggregated, and stored when nothing was written meanwhile (`_fill`)."""
+    area = {r[0]: r[1] for r in cached}
+    rows: list[Any] = [(r[0], *r[2:]) for r in cached]
+    stale = [c for c in codes if c not in area]
+    if stale:
+        if len(stale) < len(codes):
+            zones_sql = _with_zones(_STALE_ZONES, zones_sql)
+            params = {**params, "four_colour_stale": stale}
+        got = _fill(conn, zones_sql, params, planner, stale)
+        if got is None:  # a write in flight, or a snapshot older than this statement: not stored
+            got = (
+                _aggregate(conn, zones_sql, params, planner, with_area=with_area),
+                _zone_areas(conn, zones_sql, params),
+            )
+        rows += got[0]
+        area.update(got[1])
+    return rows, np.array([area[c] for c in codes], dtype=np.float64)
+
+
+def _zone_areas(conn: Connection, zones_sql: str, params: Mapping[str, Any]) -> dict[str, float]:
+    return {r[0]: r[1] for r in conn.execute(text(_with_zones(_ZONE_AREAS, zones_sql)), params)}
+
+
+def _fill(
+    conn: Connection,
+    zones_sql: str,
+    params: Mapping[str, Any],
+    planner: Mapping[str, str],
+    stale: list[Any],
+) -> tuple[list[Any], dict[str, float]] | None:
+    """Aggregate the stale zones (with areas) on a connection of its own and store their totals.
+    None, nothing computed, when a write to the units or zones is in flight (this connection's own
+    uncommitted ones included) or the caller's transaction reads an older snapshot than a new
+    connection would. The totals are returned even when a write started meanwhile and they are not
+    stored: they are those of the moment they were read."""
+    isolation, timeout = conn.execute(
+        text("SELECT current_setting('transaction_isolation'), current_setting('statement_timeout')")
+    ).one()
+    if isolation != "read committed":
+        return None
+    with _filler(conn.engine).connect() as fc:
+        mark = fc.execute(text(_WRITE_MARK), {"lock": WRITE_LOCK}).scalar()
+        fc.commit()
+        if mark is None:
+            return None
+        planner = {**planner, "statement_timeout": timeout}
+        got = _aggregate(fc, zones_sql, params, planner, with_area=True), _zone_areas(fc, zones_sql, params)
+        fc.commit()
+        if fc.execute(text(_WRITE_MARK), {"lock": WRITE_LOCK}).scalar() == mark:
+            try:
+                fc.execute(text("SELECT set_config('lock_timeout', '2s', true)"))
+                fc.execute(text(_STORE_TOTALS), _store_params(stale, *got))
+                fc.commit()
+            except DBAPIError:  # e.g. a lock held by a transaction that is not a writer of ours
+                fc.rollback()
+        return got
+
+
+def _store_params(stale: list[Any], rows: list[Any], area: Mapping[str, float]) -> dict[str, list[Any]]:
+    """_STORE_TOTALS's arrays: every stale zone, with zeros where no unit counted."""
+    by_code = {r[0]: r for r in rows}
+    zero = (None, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0, None)
+    filled = [by_code.get(c, zero) for c in stale]
+    columns = ("n1", "n2", "n3", "n4", "a1", "a2", "a3", "a4", "n_ids", "ids")
+    out: dict[str, list[Any]] = {"code": list(stale), "area": [area[c] for c in stale]}
+    for i, name in enumerate(columns, start=1):
+        out[name] = [r[i] for r in filled]
+    return out
+
+
+_FILLERS: dict[str, Engine] = {}
+
+
+def _filler(engine: Engine) -> Engine:
+    """An unpooled engine on the same database: the fill never waits for the caller's pool."""
+    url = engine.url.render_as_string(hide_password=False)
+    if url not in _FILLERS:
+        _FILLERS[url] = create_engine(engine.url, poolclass=NullPool)
+    return _FILLERS[url]
 
 
 def _totals(rows: Sequence[Any], keys: list[Any], zone_area: np.ndarray, *, with_area: bool) -> ZoneTotals:
@@ -213,17 +367,22 @@ def _with_zones(template: str, zones_sql: str) -> str:
 
 def _zone_query(
     conn: Connection, zones: ZoneQuery
-) -> tuple[list[Any], list[Any], np.ndarray, np.ndarray, str, dict[str, Any]]:
+) -> tuple[list[Any], list[Any], np.ndarray, np.ndarray, str, dict[str, Any], list[Any]]:
+    """The zones, their areas (NaN for stored zones without cached totals), the SQL and its
+    parameters, and for stored zones their cached totals (code, area, n1..n4, a1..a4, n_ids, ids)."""
     sql = zones.sql.strip().rstrip(";")
     params = dict(zones.params)
-    rows = conn.execute(text(_with_zones(_ZONE_LIST, sql)), params).all()
+    rows = conn.execute(
+        text(_with_zones(_STORED_ZONE_LIST if zones.stored else _ZONE_LIST, sql)), params
+    ).all()
     codes = [r.code for r in rows]
     if len(set(codes)) != len(codes) or any(c is None for c in codes):
         raise InvalidInput.one("zones", "zone codes must be present and unique", "区域编码须非空且唯一")
     geoms = shapely.from_wkb([bytes(r.wkb) for r in rows]) if rows else np.array([], dtype=object)
     check_zone_geometries(geoms)
     zone_area = np.array([r.area_m2 for r in rows], dtype=np.float64)
-    return codes, [r.name for r in rows], np.asarray(geoms, dtype=object), zone_area, sql, params
+    cached = [(r[0], *r[3:]) for r in rows if zones.stored and r.area_m2 is not None]
+    return codes, [r.name for r in rows], np.asarray(geoms, dtype=object), zone_area, sql, params, cached
 
 
 def _stage_zones(conn: Connection, codes: list[Any], names: list[Any], geoms: np.ndarray) -> np.ndarray:

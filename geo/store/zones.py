@@ -85,7 +85,7 @@ def zone_source(
                 "or load its townships first (POST /api/v1/jurisdictions)",
                 f"{j['name']} 尚无下级行政区划，可改用网格（grid）或 H3",
             )
-        return ZoneQuery(_CHILDREN, {"adcode": adcode})
+        return ZoneQuery(_CHILDREN, {"adcode": adcode}, stored=True)
     if kind in ("parks", "grids"):
         level = "park" if kind == "parks" else "grid"
         n = conn.execute(text(_ZONE_SET_COUNT), {"adcode": adcode, "level": level}).scalar()
@@ -95,7 +95,7 @@ def zone_source(
                 f"no {kind} are loaded under {j['name']} ({adcode})",
                 f"{j['name']} 下尚无{'园区' if level == 'park' else '网格'}",
             )
-        return ZoneQuery(_ZONE_SET, {"adcode": adcode, "level": level})
+        return ZoneQuery(_ZONE_SET, {"adcode": adcode, "level": level}, stored=True)
     if kind == "grid":
         return square_grid(boundary(conn, adcode), cell_m=cell_m, code_prefix=adcode)
     if kind == "h3":
