@@ -1,7 +1,7 @@
 """four-colour map: per-zone totals of stored zones, kept current by invalidation
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-23 21:40:00
 
 `four_colour_zone_totals` holds, per jurisdiction used as a zone (children, parks, grids), what the
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
