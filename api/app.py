@@ -16,6 +16,8 @@ from api.deps import EngineDep
 from api.routers import (
     analysis,
     enterprises,
+    exports,
+    imports,
     joint_prevention,
     jurisdictions,
     maps,
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         maps,
         safety,
         joint_prevention,
+        imports,
+        exports,
     ):
         app.include_router(module.router)
     # Leaflet and its plugins come from our own server: government networks are often closed.

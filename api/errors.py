@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geo.access import Forbidden
 from geo.errors import (
     Conflict,
     DatabaseUnavailable,
@@ -18,6 +19,7 @@ from geo.errors import (
     NotFound,
     RiskmapError,
     SetupError,
+    TooLarge,
 )
 
 log = logging.getLogger("riskmap.api")
@@ -28,6 +30,8 @@ STATUS: dict[type[RiskmapError], int] = {
     Conflict: 409,
     DatabaseUnavailable: 503,
     SetupError: 503,
+    Forbidden: 403,
+    TooLarge: 413,
 }
 
 

@@ -52,6 +52,10 @@ class Conflict(RiskmapError):
     """The write clashes with what is stored (a duplicate natural key, a stale version)."""
 
 
+class TooLarge(RiskmapError):
+    """The upload (or what it expands to) is larger than the configured limit (HTTP 413)."""
+
+
 class DatabaseUnavailable(RiskmapError):
     """The database cannot be reached right now."""
 

@@ -174,7 +174,7 @@ def import_file(
     Raises Forbidden when the principal may not import this kind, InvalidInput for an unreadable
     file, ImportRejected (an InvalidInput with the report) when rows are wrong and this is no dry run.
     """
-    kind = _kind(kind)
+    kind = parse_kind(kind)
     check_kind_allowed(principal, kind)
     note = progress or (lambda *_: None)
     note("read", 0, 1)
@@ -192,7 +192,7 @@ def import_file(
     )
 
 
-def _kind(kind: Kind | str) -> Kind:
+def parse_kind(kind: Kind | str) -> Kind:
     try:
         return Kind(kind)
     except ValueError:
@@ -220,7 +220,7 @@ def import_table(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
-    kind = _kind(kind)
+    kind = parse_kind(kind)
     check_kind_allowed(principal, kind)
     crs = parse_crs(crs, "crs")
     note = progress or (lambda *_: None)
