@@ -14,7 +14,7 @@ import pandas as pd
 from geo import vocab
 from geo.io.fields import FIELDS, KIND_NAMES_ZH, Kind, primary_headers
 from geo.io.validate import CONTROL_LEVEL_NAMES_ZH, ZONE_LEVEL_NAMES_ZH
-from geo.io.writers import escape_cell, tabular
+from geo.io.writers import escape_cell, tabular, xlsx_cell
 
 TEMPLATE_ROWS = 1_000  # rows with drop-downs
 
@@ -44,7 +44,7 @@ def template_example(kind: Kind) -> dict[str, Any]:
     """The example row of a template (field → value): a plausible register row in 泉港区."""
     from geo.codes import make_credit_code
 
-    code = make_credit_code("91350505MA2XYZ123")
+    code = make_credit_code("91350505MA2XY0123")
     risk = {
         "name": "液氨储罐区",
         "level": "较大风险",
@@ -212,7 +212,7 @@ def enterprise_register_xlsx(register: Mapping[str, Any]) -> bytes:
     headers, rows = tabular(Kind.risk_units, frame, register["geometries"])
     units.append(headers)
     for r in rows:
-        units.append([escape_cell(v) for v in r])
+        units.append([xlsx_cell(v) for v in r])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -345,7 +345,8 @@ def coerce(table: RawTable, kind: Kind, cmap: ColumnMap, problems: Problems) -> 
             empty = np.flatnonzero(pd.isna(pd.Series(out[f.name], dtype=object)).to_numpy())
             shown = primary_headers(kind).get(f.name, f.name)
             problems.add_rows(empty, f.name, "is required", f"“{shown}”为必填项")
-    return pd.DataFrame(out, index=pd.RangeIndex(len(table)))
+    index = pd.RangeIndex(len(table))
+    return pd.DataFrame({k: pd.Series(v, dtype=object, index=index) for k, v in out.items()}, index=index)
 
 
 # --- geometries -----------------------------------------------------------------------------------
@@ -484,8 +485,10 @@ def _check_shapes(geoms: np.ndarray, kind: Kind, problems: Problems) -> None:
 # --- 3. register rules ----------------------------------------------------------------------------
 
 
-def _col(frame: pd.DataFrame, name: str) -> list[Any]:
-    return frame[name].tolist() if name in frame else [None] * len(frame)
+def column_values(frame: pd.DataFrame, name: str) -> list[Any]:
+    if name not in frame:
+        return [None] * len(frame)
+    return [None if _blank(v) else v for v in frame[name].tolist()]
 
 
 def _memo(fn: Callable[..., Any]) -> Callable[..., tuple[Any, InvalidInput | None]]:
@@ -519,14 +522,14 @@ def enterprise_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
     """clean_enterprise's checks: credit code (GB 32100), sector, phone."""
     out = frame.copy()
     rows = list(range(len(frame)))
-    has = [v is not None for v in _col(frame, "credit_code")]
+    has = [v is not None for v in column_values(frame, "credit_code")]
     codes = _apply_memo(
         [r for r in rows if has[r]],
-        [c for c in _col(frame, "credit_code") if c is not None],
+        [c for c in column_values(frame, "credit_code") if c is not None],
         _memo(lambda c: validate_credit_code(c, "credit_code")),
         problems,
     )
-    credit = np.array(_col(frame, "credit_code"), dtype=object)
+    credit = np.array(column_values(frame, "credit_code"), dtype=object)
     credit[np.array(has, dtype=bool)] = codes
     out["credit_code"] = credit
     _vocab_column(out, "sector", lambda v: vocab.sector_code(v, "sector"), problems)
@@ -537,7 +540,7 @@ def enterprise_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
 def _vocab_column(frame: pd.DataFrame, name: str, fn: Callable[[Any], Any], problems: Problems) -> None:
     if name not in frame:
         return
-    values = frame[name].tolist()
+    values = column_values(frame, name)
     call = _memo(fn)
     live = [i for i, v in enumerate(values) if v is not None]
     result = _apply_memo(live, [values[i] for i in live], call, problems)
@@ -570,9 +573,9 @@ def risk_rules(
     skip = skip or set()
     rows = [i for i in range(n) if i not in skip]
     sector, level, method, table = (
-        _col(frame, c) for c in ("sector", "level", "assessment_method", "assessment_table")
+        column_values(frame, c) for c in ("sector", "level", "assessment_method", "assessment_table")
     )
-    factors = list(zip(*(_col(frame, f"factor_{f}") for f in _FACTORS), strict=True))
+    factors = list(zip(*(column_values(frame, f"factor_{f}") for f in _FACTORS), strict=True))
 
     def inputs_of(row_factors: tuple[Any, ...]) -> tuple[tuple[str, float], ...] | None:
         given = tuple((f, v) for f, v in zip(_FACTORS, row_factors, strict=True) if v is not None)
@@ -608,7 +611,7 @@ def risk_rules(
             props["sector"] = sector_ or "other"
         return clean_risk_unit(props, owner_sector=owner, prefix="")
 
-    on_col, due_col = _col(frame, "assessed_on"), _col(frame, "next_assessment_due")
+    on_col, due_col = column_values(frame, "assessed_on"), column_values(frame, "next_assessment_due")
     date_keys = [(owners[i], sector[i] if public else None, on_col[i], due_col[i]) for i in rows]
     date_problems = Problems(problems.labels, problems.label_kind)
     dated = _apply_memo(rows, date_keys, _memo(dates), date_problems)
@@ -643,7 +646,7 @@ def risk_rules(
     if not public:
         out["sector"] = None
     if "accident_types" in frame:
-        types = frame["accident_types"].tolist()
+        types = column_values(frame, "accident_types")
         live = [i for i in rows if types[i] is not None]
         codes = _apply_memo(
             live,
@@ -657,7 +660,7 @@ def risk_rules(
         out["accident_types"] = pd.Series(values, dtype=object, index=frame.index)
     _vocab_column(out, "responsible_phone", lambda v: validate_phone(v, "responsible_phone"), problems)
     if "hazard_kind" in frame:
-        kinds, caps = frame["hazard_kind"].tolist(), _col(frame, "capacity_m3")
+        kinds, caps = column_values(frame, "hazard_kind"), column_values(frame, "capacity_m3")
 
         def hazard(kind_: str, cap: float | None) -> str:
             code = hazard_kind_code(kind_, "hazard_kind")
@@ -672,6 +675,10 @@ def risk_rules(
     return out
 
 
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def target_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
     """clean_protection_target per row (type, class derived from people or households)."""
     from geo.register import clean_protection_target
@@ -679,7 +686,7 @@ def target_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
     records = frame.to_dict("records")
     out = []
     for pos, rec in enumerate(records):
-        props = {k: v for k, v in rec.items() if v is not None}
+        props = {k: v for k, v in rec.items() if not _blank(v)}
         props.setdefault("type", "")
         value, exc = _invalid(lambda props=props: clean_protection_target(props, prefix=""))
         if exc is not None:
@@ -696,12 +703,12 @@ _ZONE_CODE = re.compile(r"^[0-9A-Za-z_-]{2,12}$")
 
 def zone_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
     out = frame.copy()
-    for pos, code in enumerate(_col(frame, "adcode")):
+    for pos, code in enumerate(column_values(frame, "adcode")):
         if code is not None and not _ZONE_CODE.match(code):
             problems.add(
                 pos, "adcode", "2 to 12 letters, digits, _ or -", "编码须为 2–12 位字母、数字、_ 或 -"
             )
-    parents = _col(frame, "parent_adcode")
+    parents = column_values(frame, "parent_adcode")
     checked = _apply_memo(
         [i for i, p in enumerate(parents) if p is not None],
         [p for p in parents if p is not None],

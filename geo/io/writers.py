@@ -102,6 +102,12 @@ def write_csv(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray) -> bytes:
     return buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
 
 
+def xlsx_cell(value: Any) -> Any:
+    """A value for openpyxl: text escaped. Numbers stay numbers: Excel keeps 15–16 significant digits
+    (openpyxl writes %.16g), so a coordinate survives to about 1e-12 degrees, not always to the last bit."""
+    return escape_cell(value)
+
+
 def write_xlsx(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, sheet: str = "数据") -> bytes:
     import openpyxl
 
@@ -110,7 +116,7 @@ def write_xlsx(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, sheet: str
     ws = wb.create_sheet(sheet)
     ws.append(headers)
     for r in rows:
-        ws.append([escape_cell(v) for v in r])
+        ws.append([xlsx_cell(v) for v in r])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

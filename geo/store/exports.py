@@ -183,7 +183,7 @@ def _targets(conn: Connection, principal: Principal, adcode: str | None) -> tupl
     if len(frame):
         frame["type"] = _names(vocab.target_types(), frame["type"])
         frame["gb_class"] = frame["gb_class"].map(
-            lambda c: vocab.GB_CLASS_NAMES_ZH[vocab.GBClass(c)] if c else None
+            lambda c: vocab.GB_CLASS_NAMES_ZH[vocab.GBClass(c)] if isinstance(c, str) else None
         )
     return frame, geoms
 

@@ -42,6 +42,7 @@ from geo.io.validate import (
     MAX_LISTED_PROBLEMS,
     Problems,
     coerce,
+    column_values,
     duplicates,
     enterprise_rules,
     locate,
@@ -368,7 +369,7 @@ def assign_jurisdictions(
 
 
 def _declared(frame: pd.DataFrame, default: str | None) -> list[str | None]:
-    values = frame["jurisdiction"].tolist() if "jurisdiction" in frame else [None] * len(frame)
+    values = column_values(frame, "jurisdiction")
     return [v if v is not None else default for v in values]
 
 
@@ -407,12 +408,14 @@ def _prepare_enterprises(
     default: str | None,
 ) -> _Plan:
     frame = enterprise_rules(typed, problems)
-    duplicates(frame["credit_code"].tolist(), problems, "credit_code", "credit code", "统一社会信用代码")
+    duplicates(
+        column_values(frame, "credit_code"), problems, "credit_code", "credit code", "统一社会信用代码"
+    )
     if principal.role is Role.enterprise:
         own = conn.execute(
             text("SELECT credit_code FROM enterprises WHERE id = :i"), {"i": principal.enterprise_id}
         ).scalar()
-        for pos, code in enumerate(frame["credit_code"].tolist()):
+        for pos, code in enumerate(column_values(frame, "credit_code")):
             if code is not None and code != own:
                 problems.add(
                     pos,
@@ -433,7 +436,7 @@ def _owners(
     conn: Connection, frame: pd.DataFrame, principal: Principal, problems: Problems
 ) -> tuple[list[Any], list[Any], list[Any]]:
     """Each risk unit's enterprise (id, sector, jurisdiction) by the credit code in the file."""
-    raw_codes = frame["enterprise_credit_code"].tolist()
+    raw_codes = column_values(frame, "enterprise_credit_code")
     checked: dict[str, str | None] = {}
     for code in {c for c in raw_codes if c is not None}:
         try:
@@ -493,7 +496,7 @@ def _prepare_risk_units(
     frame["enterprise_id"] = pd.Series(ids, dtype=object, index=frame.index)
     keys = [
         (e, n) if e is not None and n is not None else None
-        for e, n in zip(ids, frame["name"].tolist(), strict=True)
+        for e, n in zip(ids, column_values(frame, "name"), strict=True)
     ]
     duplicates(keys, problems, "name", "risk unit (same enterprise and name)", "同一企业的风险点名称")
     declared = _declared(frame, default)
@@ -583,10 +586,10 @@ def _prepare_zones(
     default: str | None,
 ) -> _Plan:
     frame = zone_rules(typed, problems)
-    duplicates(frame["adcode"].tolist(), problems, "adcode", "zone code", "区域编码")
+    duplicates(column_values(frame, "adcode"), problems, "adcode", "zone code", "区域编码")
     tree = _tree(conn)
-    parents = frame["parent_adcode"].tolist()
-    codes = frame["adcode"].tolist()
+    parents = column_values(frame, "parent_adcode")
+    codes = column_values(frame, "adcode")
     rows = _ok(problems, len(frame))
     for row in rows:
         code, parent = codes[row], parents[row]
@@ -704,6 +707,18 @@ def _cell(value: Any) -> Any:
     return value
 
 
+_INTEGER_COLUMNS = {"employees", "level", "max_occupancy", "population", "households", "enterprise_id", "n"}
+
+
+def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+    if name not in frame:
+        return [None] * len(frame)
+    values = [_cell(v) for v in frame[name].tolist()]
+    if name in _INTEGER_COLUMNS:  # a column with gaps may have come through pandas as floats
+        values = [int(v) if isinstance(v, float) else v for v in values]
+    return values
+
+
 def _copy(
     conn: Connection,
     table: str,
@@ -713,7 +728,9 @@ def _copy(
     note: Progress,
 ) -> None:
     """COPY the frame's columns (plus `geom` as hex EWKB) into `table`, in chunks (progress per chunk)."""
-    out = pd.DataFrame({c: frame[c].map(_cell) if c in frame else None for c in columns})
+    out = pd.DataFrame(
+        {c: pd.Series(_column(frame, c), dtype=object) for c in columns}, index=pd.RangeIndex(len(frame))
+    )
     out["geom"] = shapely.to_wkb(shapely.set_srid(geoms.astype(object), SRID), hex=True, include_srid=True)
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, [*columns, "geom"])), sql.Literal(r"\N")
