@@ -509,13 +509,19 @@ def _apply_memo(
     problems: Problems,
     rename: Mapping[str, str] | None = None,
 ) -> list[Any]:
-    out = []
-    for pos, key in zip(rows, keys, strict=True):
-        value, exc = call(*key) if isinstance(key, tuple) else call(key)
-        if exc is not None:
-            problems.add_invalid(pos, exc, rename)
-        out.append(value)
-    return out
+    """call(*key) once per distinct key; each row gets its key's value, or its key's problems."""
+    distinct: dict[Hashable, int] = {}
+    codes = [distinct.setdefault(k, len(distinct)) for k in keys]
+    results = [call(*k) if isinstance(k, tuple) else call(k) for k in distinct]
+    failed = {i for i, (_, exc) in enumerate(results) if exc is not None}
+    if failed:
+        for pos, code in zip(rows, codes, strict=True):
+            if code in failed:
+                exc = results[code][1]
+                assert exc is not None
+                problems.add_invalid(pos, exc, rename)
+    values = [r[0] for r in results]
+    return [values[c] for c in codes]
 
 
 def enterprise_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:

@@ -318,10 +318,7 @@ def assign_jurisdictions(
     codes = np.array([c[0] for c in cand], dtype=object)
     ranks = np.array([_RANK[c[1]] for c in cand], dtype=np.int64)
     polys = shapely.from_wkb([bytes(c[2]) for c in cand]) if cand else np.empty(0, dtype=object)
-    tree_idx = shapely.STRtree(polys)
-    pi, ti = (
-        tree_idx.query(points, predicate="covered_by") if len(polys) else (np.empty(0, int), np.empty(0, int))
-    )
+    pi, ti = _covered_pairs(points, polys)
     # zones declared by rows (parks, grids): their point must lie inside them
     zone_codes = {d for d in declared if d is not None and d in tree and tree[d][1] not in _RANK}
     zone_geoms = {}
@@ -366,6 +363,25 @@ def assign_jurisdictions(
             continue
         out[row] = found[1] if found else None
     return out
+
+
+def _covered_pairs(points: np.ndarray, polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(point index, polygon index) of every point a polygon covers (boundary included, as ST_Covers).
+    Few polygons, many points: each polygon is prepared once and tested against the points in its box."""
+    x, y = shapely.get_x(points), shapely.get_y(points)
+    pis, tis = [], []
+    for t, poly in enumerate(polys):
+        x0, y0, x1, y1 = poly.bounds
+        near = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+        if not len(near):
+            continue
+        shapely.prepare(poly)
+        hit = near[shapely.covers(poly, points[near])]
+        pis.append(hit)
+        tis.append(np.full(len(hit), t))
+    if not pis:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(pis), np.concatenate(tis)
 
 
 def _declared(frame: pd.DataFrame, default: str | None) -> list[str | None]:
@@ -708,15 +724,26 @@ def _cell(value: Any) -> Any:
 
 
 _INTEGER_COLUMNS = {"employees", "level", "max_occupancy", "population", "households", "enterprise_id", "n"}
+_COMPOUND = (list, tuple, dict, bool)
 
 
-def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column ready for COPY: missing → NULL, whole numbers as integers, arrays and JSON as text."""
     if name not in frame:
-        return [None] * len(frame)
-    values = [_cell(v) for v in frame[name].tolist()]
-    if name in _INTEGER_COLUMNS:  # a column with gaps may have come through pandas as floats
-        values = [int(v) if isinstance(v, float) else v for v in values]
-    return values
+        return pd.Series([None] * len(frame), dtype=object)
+    values = frame[name]
+    if name == "accident_types":  # NOT NULL in the table: no types is the empty array
+        return pd.Series(["{}" if _missing(v) else _cell(v) for v in values], dtype=object)
+    if name in _INTEGER_COLUMNS:
+        return pd.Series(pd.array([None if _missing(v) else int(v) for v in values], dtype="Int64"))
+    sample = values.dropna()
+    if len(sample) and any(isinstance(v, _COMPOUND) for v in sample.iloc[:1000]):
+        return pd.Series([_cell(v) for v in values.tolist()], dtype=object)
+    return values.reset_index(drop=True)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not np.isfinite(value))
 
 
 def _copy(
@@ -728,9 +755,7 @@ def _copy(
     note: Progress,
 ) -> None:
     """COPY the frame's columns (plus `geom` as hex EWKB) into `table`, in chunks (progress per chunk)."""
-    out = pd.DataFrame(
-        {c: pd.Series(_column(frame, c), dtype=object) for c in columns}, index=pd.RangeIndex(len(frame))
-    )
+    out = pd.DataFrame({c: _column(frame, c) for c in columns})
     out["geom"] = shapely.to_wkb(shapely.set_srid(geoms.astype(object), SRID), hex=True, include_srid=True)
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, [*columns, "geom"])), sql.Literal(r"\N")
@@ -809,14 +834,36 @@ def _risk_select() -> str:
 
 
 def _write_risk_units(conn: Connection, plan: _Plan, note: Progress) -> tuple[int, int]:
-    _stage(conn, "risk_units", RISK_COLUMNS, plan, note)
-    cols = sql_list(RISK_COLUMNS)
-    return _counts(
-        conn,
-        f"INSERT INTO risk_units ({cols}, geom) SELECT {_risk_select()}, geom FROM import_stage ORDER BY n "  # noqa: S608 (identifiers from our specs; values bound)
-        f"ON CONFLICT (enterprise_id, name) DO UPDATE SET {_updates([*_risk_update_columns(plan), 'geom'])}, "
-        "synthetic = false, version = risk_units.version + 1, updated_at = now()",
-    )
+    """New units are COPYed straight into risk_units; units whose (enterprise, name) is stored already
+    go through the staging table and one UPDATE. The table lock keeps another import from adding the
+    same key in between (readers are not blocked)."""
+    conn.execute(text("LOCK TABLE risk_units IN SHARE ROW EXCLUSIVE MODE"))
+    owners = sorted({int(v) for v in column_values(plan.frame, "enterprise_id") if v is not None})
+    stored = {
+        (e, n)
+        for e, n in conn.execute(
+            text("SELECT enterprise_id, name FROM risk_units WHERE enterprise_id = ANY(:ids)"),
+            {"ids": owners},
+        )
+    }
+    keys = zip(column_values(plan.frame, "enterprise_id"), column_values(plan.frame, "name"), strict=True)
+    existing = np.array([(int(e), n) in stored for e, n in keys], dtype=bool)
+    new = _Plan(plan.frame[~existing], plan.geoms[~existing], plan.present)
+    _copy(conn, "risk_units", new.frame, RISK_COLUMNS, new.geoms, note)
+    updated = 0
+    if existing.any():
+        old = _Plan(plan.frame[existing], plan.geoms[existing], plan.present)
+        _stage(conn, "risk_units", RISK_COLUMNS, old, note)
+        sets = _updates([*_risk_update_columns(plan), "geom"], "s").replace(
+            's."accident_types"', "COALESCE(s.accident_types, '{}')"
+        )
+        updated = conn.execute(
+            text(
+                f"UPDATE risk_units t SET {sets}, synthetic = false, version = t.version + 1, updated_at = now() "  # noqa: S608 (identifiers from our specs; values bound)
+                "FROM import_stage s WHERE t.enterprise_id = s.enterprise_id AND t.name = s.name"
+            )
+        ).rowcount
+    return int((~existing).sum()), int(updated)
 
 
 def _match_and_write(
