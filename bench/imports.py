@@ -162,7 +162,8 @@ def ours(url: str, path: Path) -> Callable[[], Any]:
         report = import_file(engine, path, kind="risk_units", principal=SYSTEM, jurisdiction=CITY)
         elapsed = time.perf_counter() - t
         engine.dispose()
-        assert report.written and report.inserted > 0, report.as_dict()
+        assert report.written, report.as_dict()
+        assert report.inserted > 0, report.as_dict()
         return report, elapsed
 
     return run

@@ -214,7 +214,7 @@ def read_gis(path: Path, fmt: str, encoding: str | None = None) -> RawTable:
     }
     geometry = np.asarray(frame.geometry.values, dtype=object) if "geometry" in frame else None
     if geometry is not None:
-        geometry = np.where(pd.isna(geometry), None, geometry)
+        geometry[pd.isna(geometry)] = None
     crs = pyproj.CRS.from_user_input(frame.crs) if getattr(frame, "crs", None) is not None else None
     return RawTable(
         fmt,
@@ -306,7 +306,7 @@ def read_csv(data: bytes) -> RawTable:
     try:
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
         headers = next(reader)
@@ -360,7 +360,9 @@ def read_xlsx(path: Path, limits: ZipLimits) -> RawTable:
             headers.pop()
         _check_columns(headers)
         width = len(headers)
-        rows, labels, formulas = [], [], []
+        rows: list[list[Any]] = []
+        labels: list[int] = []
+        formulas: list[tuple[int, int]] = []
         for n, cells in enumerate(rows_iter, start=2):
             values = []
             for j, c in enumerate(cells[:width]):

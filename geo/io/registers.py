@@ -59,7 +59,7 @@ def template_example(kind: Kind) -> dict[str, Any]:
         "lon": 118.88,
         "lat": 25.11,
     }
-    return {
+    examples: dict[Kind, dict[str, Any]] = {
         Kind.enterprises: {
             "credit_code": code,
             "name": "泉港石化储运有限公司",
@@ -96,7 +96,8 @@ def template_example(kind: Kind) -> dict[str, Any]:
             "source": "园区管委会",
             "wkt": "POLYGON ((118.80 25.14, 118.84 25.14, 118.84 25.18, 118.80 25.18, 118.80 25.14))",
         },
-    }[kind]
+    }
+    return examples[kind]
 
 
 def template_fields(kind: Kind) -> list[str]:

@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -418,7 +419,10 @@ def locate(
         p for p, n, *_ in problems.items if n in ("wkt", "lon", "lat")
     }
     problems.add_rows(
-        [p for p in missing if p not in already], "geometry", "the row has no location", "缺少位置（几何）"
+        [int(p) for p in missing if p not in already],
+        "geometry",
+        "the row has no location",
+        "缺少位置（几何）",
     )
     ok = ~pd.isna(geoms)
     geoms[ok] = shapely.force_2d(geoms[ok].astype(object))
@@ -612,7 +616,7 @@ def risk_rules(
     def dates(
         owner: str | None, sector_: str | None, on: dt.date | None, due: dt.date | None
     ) -> dict[str, Any]:
-        props = {"level": 4, "assessed_on": on, "next_assessment_due": due}
+        props: dict[str, Any] = {"level": 4, "assessed_on": on, "next_assessment_due": due}
         if owner is None:
             props["sector"] = sector_ or "other"
         return clean_risk_unit(props, owner_sector=owner, prefix="")
@@ -692,9 +696,9 @@ def target_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
     records = frame.to_dict("records")
     out = []
     for pos, rec in enumerate(records):
-        props = {k: v for k, v in rec.items() if not _blank(v)}
+        props = {str(k): v for k, v in rec.items() if not _blank(v)}
         props.setdefault("type", "")
-        value, exc = _invalid(lambda props=props: clean_protection_target(props, prefix=""))
+        value, exc = _invalid(partial(clean_protection_target, props, prefix=""))
         if exc is not None:
             problems.add_invalid(pos, exc)
             value = rec

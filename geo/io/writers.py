@@ -136,7 +136,7 @@ def write_geojson(
 ) -> bytes:
     headers = primary_headers(kind)
     cols = table_columns(kind, frame)
-    out_geoms = from_storage(geoms.astype(object), crs) if len(geoms) else geoms
+    out_geoms = [from_storage(g, crs) for g in geoms] if crs != "cgcs2000" else list(geoms)
     features = []
     for i, g in enumerate(out_geoms):
         props = {headers[c]: _plain(frame[c].iat[i]) for c in cols}
@@ -153,7 +153,9 @@ def write_gpkg(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, layer: str
 
     headers = primary_headers(kind)
     cols = table_columns(kind, frame)
-    data = {headers[c]: _typed_series(kind, c, frame[c]).to_numpy() if len(frame) else [] for c in cols}
+    data: dict[str, Any] = {
+        headers[c]: _typed_series(kind, c, frame[c]).to_numpy() if len(frame) else [] for c in cols
+    }
     gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(list(geoms), crs=4490), crs=4490)
     with tempfile.TemporaryDirectory(prefix="riskmap-gpkg-") as tmp:
         path = Path(tmp) / "export.gpkg"

@@ -54,7 +54,8 @@ def _where(
     conn: Connection, principal: Principal, adcode: str | None, column: str, owner: str | None
 ) -> tuple[str, dict[str, Any]]:
     """SQL condition (fixed fragments) and bound values limiting rows to the principal's scope and `adcode`."""
-    parts, params = ["TRUE"], {}
+    parts: list[str] = ["TRUE"]
+    params: dict[str, Any] = {}
     if adcode is not None:
         level = conn.execute(
             text("SELECT level FROM jurisdictions WHERE adcode = :a"), {"a": adcode}

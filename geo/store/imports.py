@@ -729,12 +729,19 @@ _COMPOUND = (list, tuple, dict, bool)
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     """A column ready for COPY: missing → NULL, whole numbers as integers, arrays and JSON as text."""
+    if name == "accident_types" and name not in frame:
+        return pd.Series(["{}"] * len(frame), dtype=object)
     if name not in frame:
         return pd.Series([None] * len(frame), dtype=object)
     values = frame[name]
     if name == "accident_types":  # NOT NULL in the table: no types is the empty array
         return pd.Series(["{}" if _missing(v) else _cell(v) for v in values], dtype=object)
-    if name in _INTEGER_COLUMNS:
+    if name in _INTEGER_COLUMNS and pd.api.types.infer_dtype(values, skipna=True) in {
+        "integer",
+        "floating",
+        "mixed-integer-float",
+        "empty",
+    }:
         return pd.Series(pd.array([None if _missing(v) else int(v) for v in values], dtype="Int64"))
     sample = values.dropna()
     if len(sample) and any(isinstance(v, _COMPOUND) for v in sample.iloc[:1000]):
