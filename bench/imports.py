@@ -154,13 +154,25 @@ def _plain_frame(url: str, path: Path) -> gpd.GeoDataFrame:
     return out
 
 
+STAGES: list[dict[str, float]] = []  # per run of (1): seconds from the start to the end of each stage
+
+
 def ours(url: str, path: Path) -> Callable[[], Any]:
     def run() -> Any:
         _reset(url)
         engine = make_engine(url)
+        marks: dict[str, float] = {}
         t = time.perf_counter()
-        report = import_file(engine, path, kind="risk_units", principal=SYSTEM, jurisdiction=CITY)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if done >= total:
+                marks[stage] = time.perf_counter() - t
+
+        report = import_file(
+            engine, path, kind="risk_units", principal=SYSTEM, jurisdiction=CITY, progress=progress
+        )
         elapsed = time.perf_counter() - t
+        STAGES.append(marks)
         engine.dispose()
         assert report.written, report.as_dict()
         assert report.inserted > 0, report.as_dict()
@@ -254,7 +266,7 @@ def main() -> None:
             return last
 
         report = measure(
-            "(1) riskmap `import_file` (GeoPackage → checks → COPY → INSERT … ON CONFLICT)",
+            "(1) riskmap `import_file` (GeoPackage → every check → COPY into `risk_units`)",
             ours(url, u_path),
             "read with pyogrio, headers mapped, every value checked (level, accident types, phone, dates by the "
             "register rules, geometry valid and in China), enterprise looked up by credit code, jurisdiction "
@@ -300,10 +312,19 @@ def main() -> None:
                 f"| {work} | {med:.2f} | {args.units / med:,.0f} | {', '.join(f'{r:.2f}' for r in runs)} | {note} |"
             )
         ours_med = results[0][1]
+        best = STAGES[int(np.argsort([sum(m.values()) for m in STAGES])[len(STAGES) // 2])]
+        read_s = best.get("read", 0.0)
+        check_s = best.get("check", 0.0) - read_s
+        write_s = best.get("write", 0.0) - best.get("check", 0.0)
         lines += [
             "",
             f"Target: ≥ 50,000 rows/s end to end, validation included → (1) {args.units / ours_med:,.0f} rows/s "
             f"({'met' if args.units / ours_med >= 50_000 else 'NOT met'}).",
+            "",
+            f"Where the time of (1) goes (its median run): reading the GeoPackage {read_s:.2f} s, checking "
+            f"{check_s:.2f} s (values, register rules, geometries, enterprise lookup, jurisdictions, duplicates), "
+            f"writing {write_s:.2f} s (COPY into `risk_units`, whose 2 foreign keys, 8 indexes and checks "
+            "fire per row), commit the rest.",
             "",
             f"Re-importing the same file (every row an update by the natural key enterprise + name): "
             f"{upsert_s:.2f} s, {again.updated:,} updated, {again.inserted} inserted.",
