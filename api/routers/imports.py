@@ -104,6 +104,21 @@ def _zip_limits(s: ImportSettings) -> ZipLimits:
         413: {"description": "the upload is over the limit"},
         422: {"description": "an unreadable file, or rows that break a rule (each listed); nothing written"},
     },
+    # the body is parsed by hand (streamed, counted); this tells the docs what to send
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    },
 )
 async def create_import(
     request: Request,
