@@ -202,6 +202,11 @@ _CODE_SPLIT = re.compile(r"[、,，;；/\s]+")
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:  # the common case, kept cheap: no copy unless something changes
+        text = value.strip()
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+        return _EXPORT_ESCAPE.sub("", text) if text[:1] == "'" else text
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # Excel keeps phone numbers and codes typed as numbers as floats
     if isinstance(value, dt.datetime) and value.time() == dt.time():
@@ -445,23 +450,39 @@ def locate(
     return geoms
 
 
+_GEOM_TYPE_NAMES = (
+    "Point",
+    "LineString",
+    "LinearRing",
+    "Polygon",
+    "MultiPoint",
+    "MultiLineString",
+    "MultiPolygon",
+    "GeometryCollection",
+)  # shapely.get_type_id order
+
+
 def _check_shapes(geoms: np.ndarray, kind: Kind, problems: Problems) -> None:
     """The checks of geo.geometry.parse_geometry, on the whole column; failing rows become None."""
     allowed = GEOMETRY_TYPES[kind]
-    for pos in np.flatnonzero(~pd.isna(geoms)):
-        g = geoms[pos]
-        reason: tuple[str, str] | None = None
-        if g.is_empty:
-            reason = ("the geometry is empty", "几何为空")
-        elif g.geom_type not in allowed:
+    present = np.flatnonzero(~pd.isna(geoms))
+    arr = geoms[present].astype(object)
+    empty = shapely.is_empty(arr)
+    type_ids = shapely.get_type_id(arr)
+    allowed_ids = [i for i, name in enumerate(_GEOM_TYPE_NAMES) if name in allowed]
+    for i in np.flatnonzero(empty | ~np.isin(type_ids, allowed_ids)):
+        pos, g = int(present[i]), arr[i]
+        if empty[i]:
+            problems.add(pos, "geometry", "the geometry is empty", "几何为空")
+        else:
             kinds = ", ".join(sorted(allowed))
-            reason = (
+            problems.add(
+                pos,
+                "geometry",
                 f"a {g.geom_type} is not allowed here; expected {kinds}",
                 f"此处不接受 {g.geom_type}，应为 {kinds}",
             )
-        if reason is not None:
-            problems.add(int(pos), "geometry", *reason)
-            geoms[pos] = None
+        geoms[pos] = None
     live = np.flatnonzero(~pd.isna(geoms))
     if not len(live):
         return
@@ -492,7 +513,10 @@ def _check_shapes(geoms: np.ndarray, kind: Kind, problems: Problems) -> None:
 def column_values(frame: pd.DataFrame, name: str) -> list[Any]:
     if name not in frame:
         return [None] * len(frame)
-    return [None if _blank(v) else v for v in frame[name].tolist()]
+    column = frame[name]
+    values = column.to_numpy(dtype=object, copy=True)
+    values[pd.isna(column).to_numpy()] = None
+    return list(values)
 
 
 def _memo(fn: Callable[..., Any]) -> Callable[..., tuple[Any, InvalidInput | None]]:

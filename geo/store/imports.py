@@ -336,15 +336,22 @@ def assign_jurisdictions(
             subtree_cache[key] = root in _ancestors(tree, code)
         return subtree_cache[key]
 
-    best: dict[int, tuple[int, str]] = {}
-    for p, t in zip(pi.tolist(), ti.tolist(), strict=True):
-        row = live[p]
-        d = declared[row]
-        code = codes[t]
-        if d is not None and d not in zone_codes and not inside(code, d):
-            continue
-        if row not in best or ranks[t] > best[row][0]:
-            best[row] = (int(ranks[t]), code)
+    # keep the pairs inside each row's declared unit (its subtree), then the deepest unit per row
+    live_arr = np.asarray(live)
+    declared_of = (
+        np.array([declared[r] for r in live], dtype=object)[pi] if len(pi) else np.empty(0, dtype=object)
+    )
+    keep = np.ones(len(pi), dtype=bool)
+    for d in {x for x in declared_of if x is not None and x not in zone_codes}:
+        rows_d = declared_of == d
+        allowed = np.array([inside(str(c), d) for c in codes], dtype=bool)
+        keep[rows_d] = allowed[ti[rows_d]]
+    pi, ti = pi[keep], ti[keep]
+    order = np.lexsort((-ranks[ti], pi)) if len(pi) else np.empty(0, dtype=np.int64)
+    first = order[np.unique(pi[order], return_index=True)[1]] if len(order) else order
+    best: dict[int, tuple[int, str]] = {
+        int(live_arr[pi[i]]): (int(ranks[ti[i]]), str(codes[ti[i]])) for i in first
+    }
     for k, row in enumerate(live):
         d = declared[row]
         if d is not None and d not in tree:
