@@ -1,8 +1,11 @@
 """Import a register file: check every row (geo/io), then write all rows or none, in bulk.
 
-Writing is one transaction: the checked rows are COPYed into a TEMP staging table and moved into the
-register with one set-based INSERT … ON CONFLICT … DO UPDATE (or UPDATE … FROM and INSERT for kinds
-whose natural key is not a unique index). Natural keys (upsert):
+Writing is one transaction, after `riskmap.actor` is set for the history triggers. Enterprises and
+zones are COPYed into a TEMP staging table and moved into the register with one INSERT … ON CONFLICT
+… DO UPDATE; risk units that are new are COPYed straight into `risk_units` and those already stored
+are updated from the staging table (the table is locked against concurrent imports, not readers);
+public-area risks and protection targets are matched by a join, then UPDATEd or INSERTed.
+Natural keys (upsert):
 
 - enterprises: `credit_code` (unique index);
 - enterprise risk units: the enterprise's `credit_code` + `name` (unique index on enterprise_id, name);
