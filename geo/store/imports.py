@@ -5,6 +5,7 @@ zones are COPYed into a TEMP staging table and moved into the register with one 
 … DO UPDATE; risk units that are new are COPYed straight into `risk_units` and those already stored
 are updated from the staging table (the table is locked against concurrent imports, not readers);
 public-area risks and protection targets are matched by a join, then UPDATEd or INSERTed.
+
 Natural keys (upsert):
 
 - enterprises: `credit_code` (unique index);
@@ -13,8 +14,9 @@ Natural keys (upsert):
 - protection targets: `jurisdiction_adcode` + `type` + `name`;
 - zones (parks, grids): `adcode`.
 
-The last two are matched by a join under a table lock (no unique index: rows stored through the API
-before may repeat a key, and such a row is reported as ambiguous instead of being guessed).
+Public-area risks and protection targets have no unique index on their keys (rows stored through the
+API may repeat one): they are matched under a table lock, and a row matching two stored rows is
+refused as ambiguous instead of being guessed.
 """
 
 from __future__ import annotations
