@@ -17,7 +17,9 @@ from api.routers import (
     analysis,
     closeouts,
     enterprises,
+    exports,
     history,
+    imports,
     joint_prevention,
     jurisdictions,
     maps,
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         joint_prevention,
         history,
         closeouts,
+        imports,
+        exports,
     ):
         app.include_router(module.router)
     # Leaflet and its plugins come from our own server: government networks are often closed.

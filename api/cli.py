@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -198,6 +199,129 @@ def map_four_colour(
         return
     levels = frame["level"].value_counts(dropna=False).to_dict()
     typer.echo(f"wrote {output} ({len(frame)} zones; by level: {levels})")
+
+
+@app.command("import")
+def import_(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="a .geojson, .gpkg, .zip (Shapefile), .csv or .xlsx register", exists=True, dir_okay=False
+        ),
+    ],
+    kind: Annotated[
+        str, typer.Option(help="enterprises, risk_units, public_risks, protection_targets or zones")
+    ],
+    crs: Annotated[
+        str, typer.Option(help="lon/lat of the file: cgcs2000, wgs84, gcj02 or bd09")
+    ] = "cgcs2000",
+    jurisdiction: Annotated[str | None, typer.Option(help="adcode every row must lie in")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="check every row, write nothing")] = False,
+) -> None:
+    """Import a register file as the operator: every row checked, then all written in one transaction, or none."""
+    from geo.access import SYSTEM
+    from geo.store.engine import make_engine
+    from geo.store.imports import ImportRejected, import_file
+
+    settings = _settings()
+    engine = make_engine(settings.db.sqlalchemy_url)
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if total < 10_000 and stage != "write":
+            return
+        label = {"read": "reading ", "check": "checking", "write": "writing "}[stage]
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = typer.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    started = time.perf_counter()
+    try:
+        report = import_file(
+            engine,
+            path,
+            path.name,
+            kind=kind,
+            principal=SYSTEM,
+            crs=crs,
+            jurisdiction=jurisdiction,
+            dry_run=dry_run,
+            progress=progress,
+        )
+    except ImportRejected as exc:
+        report = exc.report
+        _print_problems(report.as_dict())
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    finally:
+        engine.dispose()
+    body = report.as_dict()
+    _print_problems(body)
+    took = time.perf_counter() - started
+    if report.dry_run:
+        verdict = (
+            "every row is valid" if report.valid else f"{report.rejected_rows} of {report.rows} rows rejected"
+        )
+        typer.echo(f"dry run of {report.rows} rows in {took:.1f} s: {verdict}; nothing was written")
+        if not report.valid:
+            raise typer.Exit(2)
+    else:
+        typer.echo(
+            f"imported {report.rows} rows in {took:.1f} s: {report.inserted} new, {report.updated} updated"
+        )
+    if report.ignored_columns:
+        typer.echo("columns not read: " + ", ".join(report.ignored_columns))
+
+
+def _print_problems(body: dict[str, Any]) -> None:
+    for e in body["errors"]:
+        typer.echo(
+            f"  {e['field']}: {e['reason']}" + (f"（{e['reason_zh']}）" if e.get("reason_zh") else ""),
+            err=True,
+        )
+    hidden = body["errors_total"] - len(body["errors"])
+    if hidden > 0:
+        typer.echo(f"  … and {hidden} more", err=True)
+
+
+@app.command("export")
+def export(
+    kind: Annotated[
+        str, typer.Option(help="enterprises, risk_units, public_risks, protection_targets or zones")
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="file ending in .geojson, .gpkg, .xlsx or .csv")
+    ],
+    adcode: Annotated[str | None, typer.Option(help="only this jurisdiction's subtree")] = None,
+) -> None:
+    """Export a register table with Chinese headers (it imports back to the same rows)."""
+    from geo.access import SYSTEM
+    from geo.io.writers import FORMATS, write_table
+    from geo.store.engine import make_engine
+    from geo.store.exports import export_rows
+    from geo.store.imports import parse_kind
+
+    fmt = output.suffix.lower().lstrip(".")
+    try:
+        if fmt not in FORMATS:
+            raise InvalidInput.one("output", f"the file name must end in .{', .'.join(FORMATS)}")
+        checked = parse_kind(kind)
+        engine = make_engine(_settings().db.sqlalchemy_url)
+        with engine.connect() as conn:
+            frame, geoms = export_rows(conn, checked, SYSTEM, adcode)
+        engine.dispose()
+        output.write_bytes(write_table(checked, frame, geoms, fmt))
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"wrote {output} ({len(frame)} rows)")
 
 
 @app.command()

@@ -19,6 +19,7 @@ from geo.errors import (
     NotFound,
     RiskmapError,
     SetupError,
+    TooLarge,
 )
 
 log = logging.getLogger("riskmap.api")
@@ -31,6 +32,7 @@ STATUS: dict[type[RiskmapError], int] = {
     Conflict: 409,
     DatabaseUnavailable: 503,
     SetupError: 503,
+    TooLarge: 413,
 }
 
 

@@ -121,6 +121,17 @@ class AuthSettings(BaseSettings):
         return saved_auth_secret()
 
 
+class ImportSettings(BaseSettings):
+    """Limits of register imports (POST /api/v1/imports)."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_IMPORT_", extra="ignore")
+
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, description="largest upload, in bytes")
+    max_unzipped_bytes: int = Field(default=1 << 30, description="largest total size a zip may expand to")
+    max_zip_members: int = Field(default=1_000, description="most files a zip may hold")
+    max_zip_ratio: float = Field(default=200.0, description="largest compression ratio of a zip member")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -129,3 +140,4 @@ class Settings(BaseSettings):
     maps: MapSettings = Field(default_factory=MapSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    imports: ImportSettings = Field(default_factory=ImportSettings)

@@ -57,6 +57,10 @@ class Conflict(RiskmapError):
         super().__init__(f"{field_name}: {message}" if field_name else message)
 
 
+class TooLarge(RiskmapError):
+    """The upload (or what it expands to) is larger than the configured limit (HTTP 413)."""
+
+
 class DatabaseUnavailable(RiskmapError):
     """The database cannot be reached right now."""
 

@@ -246,6 +246,20 @@ def _assign(w: World, target: str, role: str) -> Request:
     )
 
 
+IMPORTS, EXPORTS = "/api/v1/imports", "/api/v1/exports"
+
+
+def _import_target(w: World, target: str, role: str) -> Request:
+    """An import of one protection target in one's own county or the other one."""
+    lon, lat = _at(target)
+    csv = f"防护目标名称,防护目标类型,人数,经度,纬度\n{_name()}小学,学校,900,{lon + 0.005},{lat + 0.005}\n"
+    return (
+        "POST",
+        IMPORTS,
+        {"params": {"kind": "protection_targets"}, "files": {"file": ("t.csv", csv.encode())}},
+    )
+
+
 def _token(w: World, target: str, role: str) -> Request:
     return "POST", "/api/v1/auth/token", {"data": {"username": w.token_user, "password": PASSWORD}}
 
@@ -593,6 +607,45 @@ MATRIX: list[Case] = [
         "",
         _with_id("POST", CLOSEOUTS + "/{}/reject", _case("request"), {"reason": "未见联锁调试记录"}),
         enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    # imports and exports (the rows one may see; registers of one's own enterprise or area)
+    Case(
+        "POST",
+        IMPORTS,
+        "",
+        _import_target,
+        {"admin": (201, 201), "regulator": (201, 422), "enterprise": (403, 403), "public": (401, 401)},
+    ),
+    Case(
+        "GET",
+        EXPORTS,
+        "",
+        _area(EXPORTS, kind="risk_units"),
+        {**everyone(200), "public": (401, 401)},
+    ),
+    Case(
+        "GET", "/api/v1/templates/{kind}.xlsx", "", _get("/api/v1/templates/risk_units.xlsx"), everyone(200)
+    ),
+    Case(
+        "GET",
+        EXPORTS + "/enterprise-register/{enterprise_id}.xlsx",
+        "",
+        _with_id("GET", EXPORTS + "/enterprise-register/{}.xlsx", _existing("E")),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "GET",
+        EXPORTS + "/enterprise-register/{enterprise_id}.pdf",
+        "",
+        _with_id("GET", EXPORTS + "/enterprise-register/{}.pdf", _existing("E")),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "GET",
+        EXPORTS + "/county-register/{adcode}.xlsx",
+        "",
+        lambda w, t, r: ("GET", f"{EXPORTS}/county-register/{_adcode(t)}.xlsx", {}),
+        detail(),
     ),
 ]
 

@@ -1,0 +1,777 @@
+"""Check every row of a register file before anything is written, the way the API checks a POST.
+
+Three steps, each collecting problems per row instead of stopping at the first:
+
+1. `map_columns`: Chinese (or English) headers → fields (data/import_headers.csv).
+2. `coerce` and `locate`: cell values → typed values (numbers, dates, level names such as 重大风险 or 红),
+   and the geometry (the file's own, lon/lat columns or WKT) → valid CGCS2000 lon/lat, inside China.
+   Vectorised over columns; a value seen in many rows is converted once.
+3. `rules`: the register rules the API applies (geo/register.py, geo/codes.py, geo/vocab.py,
+   geo/safety_distance.py), called once per distinct combination of the values each rule reads, so
+   100,000 rows cost a few thousand rule calls and every row is still checked by the same code.
+
+Rows are named as a user sees them: `row 5` (spreadsheet row, header = row 1) or `feature 3`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from geo import vocab
+from geo.codes import validate_adcode, validate_credit_code, validate_phone
+from geo.coords import InputCrs, to_storage
+from geo.errors import InvalidInput, Problem
+from geo.io.fields import (
+    FIELDS,
+    GEOMETRY_TYPES,
+    NATURAL_KEYS,
+    FieldType,
+    Kind,
+    fields_of,
+    header_aliases,
+    normalise_header,
+    primary_headers,
+)
+from geo.io.readers import RawTable
+
+MAX_LISTED_PROBLEMS = 1_000
+_EXPORT_ESCAPE = re.compile(r"^'(?=[=+\-@\t\r])")
+
+
+# --- problems, per row ----------------------------------------------------------------------------
+
+
+@dataclass
+class Problems:
+    """Problems of a table, each tied to a position (or None for the whole file)."""
+
+    labels: np.ndarray
+    label_kind: str
+    items: list[tuple[int | None, str, str, str | None]] = field(default_factory=list)
+
+    def add(self, pos: int | None, name: str, reason: str, reason_zh: str | None = None) -> None:
+        self.items.append((pos, name, reason, reason_zh))
+
+    def add_rows(self, positions: Sequence[int] | np.ndarray, name: str, reason: str, zh: str | None) -> None:
+        for pos in positions:
+            self.add(int(pos), name, reason, zh)
+
+    def add_invalid(
+        self, pos: int | None, exc: InvalidInput, rename: Mapping[str, str] | None = None
+    ) -> None:
+        for p in exc.problems:
+            self.add(pos, (rename or {}).get(p.field, p.field), p.reason, p.reason_zh)
+
+    @property
+    def rejected(self) -> set[int]:
+        return {pos for pos, *_ in self.items if pos is not None}
+
+    def where(self, pos: int | None) -> str:
+        if pos is None:
+            return "file"
+        return f"{self.label_kind} {self.labels[pos]}"
+
+    def where_zh(self, pos: int) -> str:
+        label = self.labels[pos]
+        return f"第 {label} 行" if self.label_kind == "row" else f"第 {label} 个要素"
+
+    def as_problems(self, limit: int = MAX_LISTED_PROBLEMS) -> list[Problem]:
+        ordered = sorted(self.items, key=lambda p: (-1 if p[0] is None else p[0], p[1]))
+        return [Problem(f"{self.where(pos)}.{name}", reason, zh) for pos, name, reason, zh in ordered[:limit]]
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+def _invalid(fn: Callable[[], Any]) -> tuple[Any, InvalidInput | None]:
+    try:
+        return fn(), None
+    except InvalidInput as exc:
+        return None, exc
+
+
+# --- 1. headers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    columns: dict[str, int]  # field → column position
+    headers: dict[str, str]  # field → header as in the file
+    ignored: list[str]
+
+
+def map_columns(table: RawTable, kind: Kind, problems: Problems) -> ColumnMap:
+    aliases = header_aliases(kind)
+    columns: dict[str, int] = {}
+    headers: dict[str, str] = {}
+    ignored: list[str] = []
+    for i, header in enumerate(table.headers):
+        name = aliases.get(normalise_header(header))
+        if name is None:
+            if str(header).strip():
+                ignored.append(str(header))
+            continue
+        if name in columns:
+            problems.add(
+                None,
+                name,
+                f"two columns map to {name}: {headers[name]!r} and {header!r}",
+                f"两列都对应 {name}：“{headers[name]}”和“{header}”",
+            )
+            continue
+        columns[name] = i
+        headers[name] = str(header)
+    shown = primary_headers(kind)
+    for f in FIELDS[kind]:
+        if f.required and f.name not in columns:
+            problems.add(
+                None,
+                f.name,
+                f"the file has no column for {f.name} (e.g. {shown.get(f.name, f.name)!r})",
+                f"文件缺少“{shown.get(f.name, f.name)}”列",
+            )
+    if table.geometry is None and "wkt" not in columns and not {"lon", "lat"} <= set(columns):
+        problems.add(
+            None,
+            "geometry",
+            "the file has no geometry: give 经度 and 纬度 (lon, lat) columns or a WKT column",
+            "文件没有位置信息：请提供“经度”“纬度”两列或 WKT 列",
+        )
+    return ColumnMap(columns, headers, ignored)
+
+
+# --- 2. cell values -------------------------------------------------------------------------------
+
+Coerced = tuple[Any, tuple[str, str] | None]
+
+LEVEL_WORDS = {
+    **{str(k): k for k in range(1, 5)},
+    **{name: k for k, name in vocab.LEVEL_NAMES_ZH.items()},
+    **{name.removesuffix("风险"): k for k, name in vocab.LEVEL_NAMES_ZH.items()},
+    **{c: k for k, c in vocab.LEVEL_COLOURS_ZH.items()},
+    **{c + "色": k for k, c in vocab.LEVEL_COLOURS_ZH.items()},
+    **{f"{'一二三四'[k - 1]}级": k for k in range(1, 5)},
+    **{v: k for k, v in vocab.LEVEL_NAMES_EN.items()},
+    "red": 1,
+    "orange": 2,
+    "yellow": 3,
+    "blue": 4,
+}
+CONTROL_LEVEL_WORDS = {
+    "company": "company",
+    "公司": "company",
+    "公司级": "company",
+    "厂级": "company",
+    "workshop": "workshop",
+    "车间": "workshop",
+    "车间级": "workshop",
+    "team": "team",
+    "班组": "team",
+    "班组级": "team",
+    "post": "post",
+    "岗位": "post",
+    "岗位级": "post",
+}
+CONTROL_LEVEL_NAMES_ZH = {"company": "公司级", "workshop": "车间级", "team": "班组级", "post": "岗位级"}
+METHOD_WORDS = {
+    **{str(m).lower(): str(m) for m in vocab.AssessmentMethod},
+    "直接判定": "direct",
+    "直接定级": "direct",
+    "直接判定法": "direct",
+}
+ZONE_LEVEL_WORDS = {"park": "park", "园区": "park", "grid": "grid", "网格": "grid"}
+ZONE_LEVEL_NAMES_ZH = {"park": "园区", "grid": "网格"}
+GB_CLASS_WORDS = {
+    **{str(c): str(c) for c in vocab.GBClass},
+    **{name: str(c) for c, name in vocab.GB_CLASS_NAMES_ZH.items()},
+}
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
+_CODE_SPLIT = re.compile(r"[、,，;；/\s]+")
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:  # the common case, kept cheap: no copy unless something changes
+        text = value.strip()
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+        return _EXPORT_ESCAPE.sub("", text) if text[:1] == "'" else text
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel keeps phone numbers and codes typed as numbers as floats
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        value = value.date()
+    text = unicodedata.normalize("NFC", str(value)).strip()
+    return _EXPORT_ESCAPE.sub("", text)
+
+
+def _coerce_text(value: Any, max_length: int | None) -> Coerced:
+    text = _text(value)
+    if max_length is not None and len(text) > max_length:
+        return None, (f"at most {max_length} characters, got {len(text)}", f"最多 {max_length} 个字符")
+    return text or None, None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    text = unicodedata.normalize("NFKC", _text(value)).replace(",", "")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _coerce_number(value: Any, lo: float | None, hi: float | None, integer: bool) -> Coerced:
+    number = _number(value)
+    if number is None or not math.isfinite(number):
+        return None, (f"expected a number, got {_text(value)!r}", f"应为数字，收到：{_text(value)}")
+    if integer and not number.is_integer():
+        return None, (f"expected a whole number, got {number:g}", f"应为整数，收到：{number:g}")
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        return None, (f"must be between {lo:g} and {hi:g}, got {number:g}", f"应在 {lo:g} 到 {hi:g} 之间")
+    return (int(number) if integer else number), None
+
+
+def _coerce_date(value: Any) -> Coerced:
+    if isinstance(value, dt.datetime):
+        return value.date(), None
+    if isinstance(value, dt.date):
+        return value, None
+    text = unicodedata.normalize("NFKC", _text(value))
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).date(), None
+        except ValueError:
+            continue
+    return None, (
+        f"expected a date like 2026-03-01, got {text!r}",
+        f"日期格式错误，应如 2026-03-01，收到：{text}",
+    )
+
+
+def _coerce_words(value: Any, words: Mapping[str, Any], what: str, what_zh: str) -> Coerced:
+    text = unicodedata.normalize("NFKC", _text(value))
+    key = text.lower() if text.isascii() else text
+    if key in words:
+        return words[key], None
+    allowed = "、".join(sorted({k for k in words if not k.isascii()}))
+    return None, (f"unknown {what} {text!r}", f"未知的{what_zh}：{text}（可填：{allowed}）")
+
+
+_WORD_FIELDS: dict[tuple[str, str], tuple[Mapping[str, Any], str, str]] = {
+    ("risk", "level"): (LEVEL_WORDS, "risk level (1–4, 重大/较大/一般/低, 红/橙/黄/蓝)", "风险等级"),
+    ("risk", "control_level"): (CONTROL_LEVEL_WORDS, "control level", "管控层级"),
+    ("risk", "assessment_method"): (METHOD_WORDS, "assessment method (LEC, LS, MES, direct)", "评估方法"),
+    (str(Kind.protection_targets), "gb_class"): (GB_CLASS_WORDS, "GB 36894 class", "防护目标类别"),
+    (str(Kind.zones), "level"): (ZONE_LEVEL_WORDS, "zone type (park, grid)", "区域类型"),
+}
+
+
+def _word_spec(kind: Kind, name: str) -> tuple[Mapping[str, Any], str, str] | None:
+    group = "risk" if kind in (Kind.risk_units, Kind.public_risks) else str(kind)
+    return _WORD_FIELDS.get((group, name))
+
+
+def _converter(kind: Kind, name: str) -> Callable[[Any], Coerced]:
+    f = fields_of(kind)[name]
+    words = _word_spec(kind, name)
+    if words is not None:
+        return lambda v: _coerce_words(v, *words)
+    if f.type is FieldType.integer:
+        return lambda v: _coerce_number(v, f.min_value, f.max_value, True)
+    if f.type is FieldType.number:
+        return lambda v: _coerce_number(v, f.min_value, f.max_value, False)
+    if f.type is FieldType.date:
+        return _coerce_date
+    if f.type is FieldType.codes:
+        return lambda v: (tuple(c for c in _CODE_SPLIT.split(_text(v)) if c) or None, None)
+    return lambda v: _coerce_text(v, f.max_length)
+
+
+def _by_unique(
+    values: pd.Series, convert: Callable[[Any], Coerced]
+) -> tuple[np.ndarray, dict[int, tuple[str, str]]]:
+    """Convert each distinct non-empty value once; (converted values, position → error)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    converted = np.empty(len(uniques) + 1, dtype=object)
+    converted[-1] = None  # code -1: empty cell
+    failed: dict[int, tuple[str, str]] = {}
+    for i, raw in enumerate(uniques):
+        if isinstance(raw, str) and not raw.strip():
+            converted[i] = None
+            continue
+        value, error = convert(raw)
+        converted[i] = value
+        if error is not None:
+            failed[i] = error
+    out = converted[codes]
+    errors: dict[int, tuple[str, str]] = {}
+    if failed:
+        for code, error in failed.items():
+            for pos in np.flatnonzero(codes == code):
+                errors[int(pos)] = error
+    return out, errors
+
+
+def coerce(table: RawTable, kind: Kind, cmap: ColumnMap, problems: Problems) -> pd.DataFrame:
+    """One column per field the file has (typed values, None when empty or wrong)."""
+    out: dict[str, np.ndarray] = {}
+    for name, col in cmap.columns.items():
+        if name in ("lon", "lat", "wkt"):
+            continue
+        raw = table.frame[f"c{col}"]
+        values, errors = _by_unique(raw, _converter(kind, name))
+        for pos, (reason, zh) in errors.items():
+            problems.add(pos, name, reason, zh)
+        out[name] = values
+    for row, col in table.formula_cells:
+        header = table.headers[col]
+        name = next((n for n, c in cmap.columns.items() if c == col), header)
+        problems.add(
+            row,
+            name,
+            f"column {header!r} holds a formula; riskmap reads values only: paste the values instead",
+            f"“{header}”列是公式；只接受数值，请粘贴为数值后再导入",
+        )
+    for f in FIELDS[kind]:
+        if f.required and f.name in out:
+            empty = np.flatnonzero(pd.isna(pd.Series(out[f.name], dtype=object)).to_numpy())
+            shown = primary_headers(kind).get(f.name, f.name)
+            problems.add_rows(empty, f.name, "is required", f"“{shown}”为必填项")
+    index = pd.RangeIndex(len(table))
+    return pd.DataFrame({k: pd.Series(v, dtype=object, index=index) for k, v in out.items()}, index=index)
+
+
+# --- geometries -----------------------------------------------------------------------------------
+
+_LONLAT_CRS = {4490, 4326, 4610, 4214}  # read as lon/lat in the request's crs only if 4490 or 4326
+
+
+def _from_columns(table: RawTable, cmap: ColumnMap, problems: Problems) -> np.ndarray:
+    n = len(table)
+    geoms = np.full(n, None, dtype=object)
+    if {"lon", "lat"} <= set(cmap.columns):
+        lon, lon_err = _by_unique(
+            table.frame[f"c{cmap.columns['lon']}"], lambda v: _coerce_number(v, None, None, False)
+        )
+        lat, lat_err = _by_unique(
+            table.frame[f"c{cmap.columns['lat']}"], lambda v: _coerce_number(v, None, None, False)
+        )
+        for name, errors in (("lon", lon_err), ("lat", lat_err)):
+            for pos, (reason, zh) in errors.items():
+                problems.add(pos, name, reason, zh)
+        have = np.array([a is not None and b is not None for a, b in zip(lon, lat, strict=True)], dtype=bool)
+        if have.any():
+            geoms[have] = shapely.points(lon[have].astype(float), lat[have].astype(float))
+    if "wkt" in cmap.columns:
+        wkt = table.frame[f"c{cmap.columns['wkt']}"]
+        present = wkt.notna().to_numpy() & (wkt.astype(str).str.strip() != "").to_numpy()
+        if present.any():
+            texts = np.array([_text(v) for v in wkt[present]], dtype=object)
+            parsed = shapely.from_wkt(texts, on_invalid="ignore")
+            bad = np.flatnonzero(present)[pd.isna(parsed)]
+            problems.add_rows(bad, "wkt", "unreadable WKT geometry", "WKT 几何无法解析")
+            geoms[present] = parsed
+    return geoms
+
+
+def _project(geoms: np.ndarray, source: pyproj.CRS | None) -> tuple[np.ndarray, bool]:
+    """Geometries in a projected (or other geographic) CRS → CGCS2000 lon/lat; (geoms, projected?)."""
+    if source is None:
+        return geoms, False
+    epsg = source.to_epsg(min_confidence=70)
+    if epsg in (4490, 4326) or (
+        source.is_geographic and source.ellipsoid and source.ellipsoid.name in {"GRS 1980", "WGS 84"}
+    ):
+        return geoms, False
+    tr = pyproj.Transformer.from_crs(source, 4490, always_xy=True)
+    present = ~pd.isna(geoms)
+    out = geoms.copy()
+    out[present] = shapely.transform(
+        geoms[present], lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+    )
+    return out, True
+
+
+def locate(
+    table: RawTable, kind: Kind, cmap: ColumnMap, crs: InputCrs | str, problems: Problems
+) -> np.ndarray:
+    """Each row's geometry as a valid CGCS2000 lon/lat shapely geometry (None where it is wrong)."""
+    from geo.boundaries import china_outline
+
+    for pos, reason in table.geometry_problems.items():
+        problems.add(pos, "geometry", reason, "几何对象格式错误")
+    geoms = _from_columns(table, cmap, problems) if table.geometry is None else table.geometry.copy()
+    if table.geometry is not None and ("wkt" in cmap.columns or "lon" in cmap.columns):
+        extra = _from_columns(table, cmap, problems)
+        geoms = np.where(pd.isna(geoms), extra, geoms)
+    geoms, projected = _project(geoms, table.source_crs)
+    missing = np.flatnonzero(pd.isna(geoms))
+    already = table.geometry_problems.keys() | {
+        p for p, n, *_ in problems.items if n in ("wkt", "lon", "lat")
+    }
+    problems.add_rows(
+        [int(p) for p in missing if p not in already],
+        "geometry",
+        "the row has no location",
+        "缺少位置（几何）",
+    )
+    ok = ~pd.isna(geoms)
+    geoms[ok] = shapely.force_2d(geoms[ok].astype(object))
+    _check_shapes(geoms, kind, problems)
+    good = np.array([g is not None for g in geoms], dtype=bool)
+    if not projected:
+        geoms[good] = to_storage(geoms[good], crs)
+    outline = china_outline()
+    shapely.prepare(outline)
+    outside = np.flatnonzero(good)[~shapely.covers(outline, geoms[good].astype(object))] if good.any() else []
+    problems.add_rows(
+        outside,
+        "geometry",
+        "the geometry lies outside China; riskmap stores places in China only "
+        "(check that longitude comes first, and the crs or the file's .prj)",
+        "几何位于中国境外（请检查经纬度顺序与坐标系）",
+    )
+    for pos in outside:
+        geoms[pos] = None
+    return geoms
+
+
+_GEOM_TYPE_NAMES = (
+    "Point",
+    "LineString",
+    "LinearRing",
+    "Polygon",
+    "MultiPoint",
+    "MultiLineString",
+    "MultiPolygon",
+    "GeometryCollection",
+)  # shapely.get_type_id order
+
+
+def _check_shapes(geoms: np.ndarray, kind: Kind, problems: Problems) -> None:
+    """The checks of geo.geometry.parse_geometry, on the whole column; failing rows become None."""
+    allowed = GEOMETRY_TYPES[kind]
+    present = np.flatnonzero(~pd.isna(geoms))
+    arr = geoms[present].astype(object)
+    empty = shapely.is_empty(arr)
+    type_ids = shapely.get_type_id(arr)
+    allowed_ids = [i for i, name in enumerate(_GEOM_TYPE_NAMES) if name in allowed]
+    for i in np.flatnonzero(empty | ~np.isin(type_ids, allowed_ids)):
+        pos, g = int(present[i]), arr[i]
+        if empty[i]:
+            problems.add(pos, "geometry", "the geometry is empty", "几何为空")
+        else:
+            kinds = ", ".join(sorted(allowed))
+            problems.add(
+                pos,
+                "geometry",
+                f"a {g.geom_type} is not allowed here; expected {kinds}",
+                f"此处不接受 {g.geom_type}，应为 {kinds}",
+            )
+        geoms[pos] = None
+    live = np.flatnonzero(~pd.isna(geoms))
+    if not len(live):
+        return
+    arr = geoms[live].astype(object)
+    coords_ok = np.ones(len(arr), dtype=bool)
+    coords, index = shapely.get_coordinates(arr, return_index=True)
+    bad_coord = ~np.isfinite(coords).all(axis=1) | (np.abs(coords[:, 0]) > 180) | (np.abs(coords[:, 1]) > 90)
+    coords_ok[np.unique(index[bad_coord])] = False
+    for i in np.flatnonzero(~coords_ok):
+        problems.add(
+            int(live[i]),
+            "geometry",
+            "coordinates must be finite longitude, latitude in degrees (|lon| ≤ 180, |lat| ≤ 90); "
+            "a projected file needs its .prj",
+            "坐标应为经纬度（经度在前）；投影坐标的文件须附 .prj",
+        )
+        geoms[live[i]] = None
+    valid = shapely.is_valid(arr)
+    for i in np.flatnonzero(~valid & coords_ok):
+        why = shapely.is_valid_reason(arr[i])
+        problems.add(int(live[i]), "geometry", f"invalid geometry: {why}", f"几何无效：{why}")
+        geoms[live[i]] = None
+
+
+# --- 3. register rules ----------------------------------------------------------------------------
+
+
+def column_values(frame: pd.DataFrame, name: str) -> list[Any]:
+    if name not in frame:
+        return [None] * len(frame)
+    column = frame[name]
+    values = column.to_numpy(dtype=object, copy=True)
+    values[pd.isna(column).to_numpy()] = None
+    return list(values)
+
+
+def _memo(fn: Callable[..., Any]) -> Callable[..., tuple[Any, InvalidInput | None]]:
+    cache: dict[Hashable, tuple[Any, InvalidInput | None]] = {}
+
+    def call(*key: Any) -> tuple[Any, InvalidInput | None]:
+        if key not in cache:
+            cache[key] = _invalid(lambda: fn(*key))
+        return cache[key]
+
+    return call
+
+
+def _apply_memo(
+    rows: Sequence[int],
+    keys: Sequence[Hashable],
+    call: Callable[..., tuple[Any, InvalidInput | None]],
+    problems: Problems,
+    rename: Mapping[str, str] | None = None,
+) -> list[Any]:
+    """call(*key) once per distinct key; each row gets its key's value, or its key's problems."""
+    distinct: dict[Hashable, int] = {}
+    codes = [distinct.setdefault(k, len(distinct)) for k in keys]
+    results = [call(*k) if isinstance(k, tuple) else call(k) for k in distinct]
+    failed = {i for i, (_, exc) in enumerate(results) if exc is not None}
+    if failed:
+        for pos, code in zip(rows, codes, strict=True):
+            if code in failed:
+                exc = results[code][1]
+                assert exc is not None
+                problems.add_invalid(pos, exc, rename)
+    values = [r[0] for r in results]
+    return [values[c] for c in codes]
+
+
+def enterprise_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
+    """clean_enterprise's checks: credit code (GB 32100), sector, phone."""
+    out = frame.copy()
+    rows = list(range(len(frame)))
+    has = [v is not None for v in column_values(frame, "credit_code")]
+    codes = _apply_memo(
+        [r for r in rows if has[r]],
+        [c for c in column_values(frame, "credit_code") if c is not None],
+        _memo(lambda c: validate_credit_code(c, "credit_code")),
+        problems,
+    )
+    credit = np.array(column_values(frame, "credit_code"), dtype=object)
+    credit[np.array(has, dtype=bool)] = codes
+    out["credit_code"] = credit
+    _vocab_column(out, "sector", lambda v: vocab.sector_code(v, "sector"), problems)
+    _vocab_column(out, "contact_phone", lambda v: validate_phone(v, "contact_phone"), problems)
+    return out
+
+
+def _vocab_column(frame: pd.DataFrame, name: str, fn: Callable[[Any], Any], problems: Problems) -> None:
+    if name not in frame:
+        return
+    values = column_values(frame, name)
+    call = _memo(fn)
+    live = [i for i, v in enumerate(values) if v is not None]
+    result = _apply_memo(live, [values[i] for i in live], call, problems)
+    for i, v in zip(live, result, strict=True):
+        values[i] = v
+    frame[name] = pd.Series(values, dtype=object, index=frame.index)
+
+
+_FACTORS = ("L", "E", "C", "S", "M")
+RISK_RULE_FIELDS = ("level", "assessment_method", "assessment_table", "assessment_inputs", "sector")
+
+
+def risk_rules(
+    frame: pd.DataFrame,
+    owner_sectors: Sequence[str | None] | None,
+    problems: Problems,
+    skip: set[int] | None = None,
+) -> pd.DataFrame:
+    """clean_risk_unit's checks (and the safety-distance ones the API adds) on every row.
+
+    `owner_sectors`: each row's enterprise sector, or None for public-area risks. Rows in `skip`
+    (no owner found) are not checked further.
+    """
+    from geo.register import clean_risk_unit
+    from geo.safety_distance import check_capacity, hazard_kind_code
+
+    n = len(frame)
+    public = owner_sectors is None
+    owners = [None] * n if owner_sectors is None else list(owner_sectors)
+    skip = skip or set()
+    rows = [i for i in range(n) if i not in skip]
+    sector, level, method, table = (
+        column_values(frame, c) for c in ("sector", "level", "assessment_method", "assessment_table")
+    )
+    factors = list(zip(*(column_values(frame, f"factor_{f}") for f in _FACTORS), strict=True))
+
+    def inputs_of(row_factors: tuple[Any, ...]) -> tuple[tuple[str, float], ...] | None:
+        given = tuple((f, v) for f, v in zip(_FACTORS, row_factors, strict=True) if v is not None)
+        return given or None
+
+    def assessment(
+        owner: str | None,
+        sector_: str | None,
+        level_: int | None,
+        method_: str | None,
+        inputs: tuple[tuple[str, float], ...] | None,
+        table_: str | None,
+    ) -> dict[str, Any]:
+        props: dict[str, Any] = {
+            "level": level_,
+            "assessment_method": method_,
+            "assessment_table": table_,
+            "assessment_inputs": dict(inputs) if inputs else None,
+        }
+        if sector_ is not None:
+            props["sector"] = sector_
+        return clean_risk_unit(props, owner_sector=owner, prefix="")
+
+    keys = [(owners[i], sector[i], level[i], method[i], inputs_of(factors[i]), table[i]) for i in rows]
+    rename = {"assessment_inputs." + f: "factor_" + f for f in _FACTORS}
+    assessed = _apply_memo(rows, keys, _memo(assessment), problems, rename)
+
+    def dates(
+        owner: str | None, sector_: str | None, on: dt.date | None, due: dt.date | None
+    ) -> dict[str, Any]:
+        props: dict[str, Any] = {"level": 4, "assessed_on": on, "next_assessment_due": due}
+        if owner is None:
+            props["sector"] = sector_ or "other"
+        return clean_risk_unit(props, owner_sector=owner, prefix="")
+
+    on_col, due_col = column_values(frame, "assessed_on"), column_values(frame, "next_assessment_due")
+    date_keys = [(owners[i], sector[i] if public else None, on_col[i], due_col[i]) for i in rows]
+    date_problems = Problems(problems.labels, problems.label_kind)
+    dated = _apply_memo(rows, date_keys, _memo(dates), date_problems)
+    problems.items.extend(p for p in date_problems.items if p[1] in ("assessed_on", "next_assessment_due"))
+
+    out = pd.DataFrame(index=frame.index)
+    for name in frame.columns:
+        if not name.startswith("factor_"):
+            out[name] = frame[name]
+    result_cols = {
+        c: [None] * n
+        for c in (
+            "kind",
+            "sector",
+            "level",
+            "assessment_method",
+            "assessment_inputs",
+            "assessment_score",
+            "assessment_table",
+            "next_assessment_due",
+        )
+    }
+    for i, a, d in zip(rows, assessed, dated, strict=True):
+        for c in result_cols:
+            if c == "next_assessment_due":
+                result_cols[c][i] = d["next_assessment_due"] if d else None
+            elif a is not None:
+                result_cols[c][i] = a.get(c)
+    for c, values in result_cols.items():
+        out[c] = pd.Series(values, dtype=object, index=frame.index)
+    out["kind"] = str(vocab.RiskUnitKind.public_area if public else vocab.RiskUnitKind.enterprise)
+    if not public:
+        out["sector"] = None
+    if "accident_types" in frame:
+        types = column_values(frame, "accident_types")
+        live = [i for i in rows if types[i] is not None]
+        codes = _apply_memo(
+            live,
+            [types[i] for i in live],
+            _memo(lambda *t: vocab.accident_type_codes(list(t), "accident_types")),
+            problems,
+        )
+        values = [None] * n
+        for i, c in zip(live, codes, strict=True):
+            values[i] = c
+        out["accident_types"] = pd.Series(values, dtype=object, index=frame.index)
+    _vocab_column(out, "responsible_phone", lambda v: validate_phone(v, "responsible_phone"), problems)
+    if "hazard_kind" in frame:
+        kinds, caps = column_values(frame, "hazard_kind"), column_values(frame, "capacity_m3")
+
+        def hazard(kind_: str, cap: float | None) -> str:
+            code = hazard_kind_code(kind_, "hazard_kind")
+            check_capacity(code, cap, "capacity_m3")
+            return code
+
+        live = [i for i in rows if kinds[i] is not None]
+        codes = _apply_memo(live, [(kinds[i], caps[i]) for i in live], _memo(hazard), problems)
+        for i, c in zip(live, codes, strict=True):
+            kinds[i] = c
+        out["hazard_kind"] = pd.Series(kinds, dtype=object, index=frame.index)
+    return out
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def target_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
+    """clean_protection_target per row (type, class derived from people or households)."""
+    from geo.register import clean_protection_target
+
+    records = frame.to_dict("records")
+    out = []
+    for pos, rec in enumerate(records):
+        props = {str(k): v for k, v in rec.items() if not _blank(v)}
+        props.setdefault("type", "")
+        value, exc = _invalid(partial(clean_protection_target, props, prefix=""))
+        if exc is not None:
+            problems.add_invalid(pos, exc)
+            value = rec
+        out.append({**rec, **{k: (str(v) if isinstance(v, vocab.GBClass) else v) for k, v in value.items()}})
+    cols = [*frame.columns, "gb_class", "gb_class_derived"]
+    result = pd.DataFrame(out, columns=list(dict.fromkeys(cols)), index=frame.index, dtype=object)
+    return result
+
+
+_ZONE_CODE = re.compile(r"^[0-9A-Za-z_-]{2,12}$")
+
+
+def zone_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
+    out = frame.copy()
+    for pos, code in enumerate(column_values(frame, "adcode")):
+        if code is not None and not _ZONE_CODE.match(code):
+            problems.add(
+                pos, "adcode", "2 to 12 letters, digits, _ or -", "编码须为 2–12 位字母、数字、_ 或 -"
+            )
+    parents = column_values(frame, "parent_adcode")
+    checked = _apply_memo(
+        [i for i, p in enumerate(parents) if p is not None],
+        [p for p in parents if p is not None],
+        _memo(lambda p: validate_adcode(p, "parent_adcode")),
+        problems,
+    )
+    del checked
+    return out
+
+
+def duplicates(
+    keys: Sequence[Hashable | None], problems: Problems, name: str, what: str, what_zh: str
+) -> None:
+    """Rows whose natural key another row of the same file has too; each names the first one."""
+    first: dict[Hashable, int] = {}
+    for pos, key in enumerate(keys):
+        if key is None:
+            continue
+        if key in first:
+            other = problems.where(first[key])
+            problems.add(
+                pos,
+                name,
+                f"duplicate {what}: the same as {other}",
+                f"{what_zh}重复：与{problems.where_zh(first[key])}相同",
+            )
+        else:
+            first[key] = pos
+
+
+def natural_key(kind: Kind) -> tuple[str, ...]:
+    return NATURAL_KEYS[kind]

@@ -1,0 +1,177 @@
+"""Write register tables as GeoJSON, GeoPackage, Excel or CSV with the Chinese headers an import reads.
+
+Spreadsheet cells that start with = + - @ (or a tab or carriage return) are written with a leading
+apostrophe so Excel never runs them as formulas (CSV/formula injection); the importer removes it again.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.coords import InputCrs, from_storage
+from geo.io.fields import FIELDS, Kind, fields_of, primary_headers
+
+FORMATS = ("geojson", "gpkg", "xlsx", "csv")
+MEDIA_TYPES = {
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+_RISKY_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(value: Any) -> Any:
+    """'=1+2' → "'=1+2": a spreadsheet shows the text instead of running it."""
+    if isinstance(value, str) and value.startswith(_RISKY_START):
+        return "'" + value
+    return value
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _plain(value: Any) -> Any:
+    if _missing(value):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def table_columns(kind: Kind, frame: pd.DataFrame) -> list[str]:
+    """The frame's field columns in the order of the kind's fields."""
+    return [f.name for f in FIELDS[kind] if f.name in frame.columns]
+
+
+def _points_only(geoms: np.ndarray) -> bool:
+    return len(geoms) > 0 and bool(np.all(shapely.get_type_id(geoms.astype(object)) == 0))
+
+
+def tabular(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray) -> tuple[list[str], list[list[Any]]]:
+    """(headers, rows) for a spreadsheet: fields by their Chinese headers, then 经度/纬度 for points or WKT."""
+    headers = primary_headers(kind)
+    cols = table_columns(kind, frame)
+    out_headers = [headers[c] for c in cols]
+    records = (
+        [[_plain(v) for v in row] for row in frame[cols].itertuples(index=False, name=None)]
+        if len(frame)
+        else []
+    )
+    if _points_only(geoms) and kind is not Kind.zones:
+        out_headers += [headers["lon"], headers["lat"]]
+        xy = shapely.get_coordinates(geoms.astype(object))
+        for rec, (x, y) in zip(records, xy, strict=True):
+            rec += [float(x), float(y)]
+    else:
+        out_headers.append(headers["wkt"])
+        for rec, g in zip(records, geoms, strict=True):
+            rec.append(shapely.to_wkt(g, rounding_precision=-1))
+    return out_headers, records
+
+
+def write_csv(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray) -> bytes:
+    headers, rows = tabular(kind, frame, geoms)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(headers)
+    for r in rows:
+        w.writerow(
+            ["" if v is None else (repr(v) if isinstance(v, float) else escape_cell(str(v))) for v in r]
+        )
+    return buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+
+
+def xlsx_cell(value: Any) -> Any:
+    """A value for openpyxl: text escaped. Numbers stay numbers: Excel keeps 15–16 significant digits
+    (openpyxl writes %.16g), so a coordinate survives to about 1e-12 degrees, not always to the last bit."""
+    return escape_cell(value)
+
+
+def write_xlsx(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, sheet: str = "数据") -> bytes:
+    import openpyxl
+
+    headers, rows = tabular(kind, frame, geoms)
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet(sheet)
+    ws.append(headers)
+    for r in rows:
+        ws.append([xlsx_cell(v) for v in r])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _typed_series(kind: Kind, name: str, values: pd.Series) -> pd.Series:
+    f = fields_of(kind)[name]
+    if f.type == "integer":
+        return pd.array([None if _missing(v) else int(v) for v in values], dtype="Int64")  # type: ignore[return-value]
+    if f.type == "number":
+        return pd.Series([np.nan if _missing(v) else float(v) for v in values], dtype="float64")
+    return pd.Series([_plain(v) for v in values], dtype=object)
+
+
+def write_geojson(
+    kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, crs: InputCrs | str = "cgcs2000"
+) -> bytes:
+    headers = primary_headers(kind)
+    cols = table_columns(kind, frame)
+    out_geoms = [from_storage(g, crs) for g in geoms] if crs != "cgcs2000" else list(geoms)
+    features = []
+    for i, g in enumerate(out_geoms):
+        props = {headers[c]: _plain(frame[c].iat[i]) for c in cols}
+        features.append(
+            {"type": "Feature", "geometry": json.loads(shapely.to_geojson(g)), "properties": props}
+        )
+    doc = {"type": "FeatureCollection", "features": features}
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+def write_gpkg(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, layer: str | None = None) -> bytes:
+    import geopandas as gpd
+    import pyogrio
+
+    headers = primary_headers(kind)
+    cols = table_columns(kind, frame)
+    data: dict[str, Any] = {
+        headers[c]: _typed_series(kind, c, frame[c]).to_numpy() if len(frame) else [] for c in cols
+    }
+    gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(list(geoms), crs=4490), crs=4490)
+    with tempfile.TemporaryDirectory(prefix="riskmap-gpkg-") as tmp:
+        path = Path(tmp) / "export.gpkg"
+        pyogrio.write_dataframe(gdf, path, layer=layer or str(kind), driver="GPKG")
+        return path.read_bytes()
+
+
+def write_table(
+    kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, fmt: str, crs: InputCrs | str = "cgcs2000"
+) -> bytes:
+    if fmt == "geojson":
+        return write_geojson(kind, frame, geoms, crs)
+    if fmt == "gpkg":
+        return write_gpkg(kind, frame, geoms)
+    if fmt == "xlsx":
+        return write_xlsx(kind, frame, geoms)
+    if fmt == "csv":
+        return write_csv(kind, frame, geoms)
+    raise ValueError(fmt)

@@ -1,0 +1,281 @@
+"""Read the register for an export, within what the principal may see, as tables an import reads back.
+
+Values are written the way a register shows them and the importer reads them (Chinese sector, level,
+control-level and class names; accident types by name): exporting and importing a file gives the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, text
+
+from geo import vocab
+from geo.access import Forbidden, Principal, Role
+from geo.errors import InvalidInput, NotFound
+from geo.io.fields import Kind
+from geo.io.validate import CONTROL_LEVEL_NAMES_ZH, ZONE_LEVEL_NAMES_ZH
+from geo.store.repository import deny, require_area
+
+_FACTORS = ("L", "E", "C", "S", "M")
+_ADMIN = ("province", "city", "county", "township", "village")
+
+_SUBTREE = """
+WITH RECURSIVE sub AS (
+    SELECT adcode FROM jurisdictions WHERE adcode = ANY(:roots)
+    UNION SELECT j.adcode FROM jurisdictions j JOIN sub ON j.parent_adcode = sub.adcode
+)
+SELECT adcode FROM sub
+"""
+
+
+def _visible_kinds(principal: Principal) -> set[Kind]:
+    if principal.is_admin or principal.role is Role.regulator:
+        return set(Kind)
+    if principal.role is Role.enterprise and principal.enterprise_id is not None:
+        return {Kind.enterprises, Kind.risk_units}
+    return set()
+
+
+def check_export_allowed(principal: Principal, kind: Kind) -> None:
+    if kind not in _visible_kinds(principal):
+        raise deny(principal, f"export {kind}")
+
+
+def _subtree(conn: Connection, roots: Sequence[str]) -> list[str]:
+    return [r[0] for r in conn.execute(text(_SUBTREE), {"roots": list(roots)})]
+
+
+def _where(
+    conn: Connection, principal: Principal, adcode: str | None, column: str, owner: str | None
+) -> tuple[str, dict[str, Any]]:
+    """SQL condition (fixed fragments) and bound values limiting rows to the principal's scope and `adcode`."""
+    parts: list[str] = ["TRUE"]
+    params: dict[str, Any] = {}
+    if adcode is not None:
+        level = conn.execute(
+            text("SELECT level FROM jurisdictions WHERE adcode = :a"), {"a": adcode}
+        ).scalar()
+        if level is None:
+            raise NotFound(f"no jurisdiction with adcode {adcode!r}")
+        if level in _ADMIN:
+            params["in_adcode"] = _subtree(conn, [adcode])
+            parts.append(f"{column} = ANY(:in_adcode)")
+        else:
+            params["zone"] = adcode
+            parts.append("ST_Intersects(t.geom, (SELECT geom FROM jurisdictions WHERE adcode = :zone))")
+    if principal.role is Role.regulator:
+        params["in_scope"] = _subtree(conn, principal.adcodes)
+        parts.append(f"{column} = ANY(:in_scope)")
+    elif principal.role is Role.enterprise:
+        assert owner is not None
+        params["own"] = principal.enterprise_id
+        parts.append(f"{owner} = :own")
+    return " AND ".join(parts), params
+
+
+def _frame(conn: Connection, query: str, params: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray]:
+    rows = conn.execute(text(query), params).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows])
+    if not len(frame):
+        return frame, np.empty(0, dtype=object)
+    geoms = shapely.from_wkb([bytes(b) for b in frame.pop("wkb")])
+    return frame, geoms
+
+
+def _names(table: dict[str, vocab.Term] | dict[str, vocab.Sector], codes: pd.Series) -> pd.Series:
+    return codes.map(lambda c: table[c].name_zh if c in table else c)
+
+
+def export_rows(
+    conn: Connection, kind: Kind, principal: Principal, adcode: str | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of `kind` as a frame of import fields (values as an import reads them) and geometries."""
+    check_export_allowed(principal, kind)
+    return _EXPORTERS[kind](conn, principal, adcode)
+
+
+def _enterprises(
+    conn: Connection, principal: Principal, adcode: str | None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    where, params = _where(conn, principal, adcode, "t.jurisdiction_adcode", "t.id")
+    frame, geoms = _frame(
+        conn,
+        "SELECT credit_code, name, sector, business_type, address, employees, supervising_department, "  # noqa: S608 (identifiers from our specs; values bound)
+        "contact_person, contact_phone, jurisdiction_adcode AS jurisdiction, ST_AsBinary(geom) AS wkb "
+        f"FROM enterprises t WHERE {where} ORDER BY credit_code",
+        params,
+    )
+    if len(frame):
+        frame["sector"] = _names(vocab.sectors(), frame["sector"])
+    return frame, geoms
+
+
+def _risk_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    if not len(frame):
+        return frame
+    inputs = frame.pop("assessment_inputs")
+    for f in _FACTORS:
+        frame[f"factor_{f}"] = inputs.map(
+            lambda d, f=f: (json.loads(d) if isinstance(d, str) else d or {}).get(f)
+        )
+    types = vocab.accident_types()
+    frame["accident_types"] = frame["accident_types"].map(
+        lambda codes: "、".join(types[c].name_zh for c in codes or []) or None
+    )
+    frame["control_level"] = frame["control_level"].map(
+        lambda c: CONTROL_LEVEL_NAMES_ZH.get(c, c) if c else None
+    )
+    frame["assessment_method"] = frame["assessment_method"].map(lambda m: None if m == "direct" else m)
+    for c in ("assessed_on", "next_assessment_due"):
+        frame[c] = frame[c].map(lambda d: d.isoformat() if d is not None else None)
+    return frame
+
+
+_RISK_SELECT = (
+    "t.name, t.level, t.assessment_method, t.assessment_table, t.assessment_inputs, t.accident_types, t.hazards, "
+    "t.control_measures, t.control_level, t.responsible_department, t.responsible_person, t.responsible_phone, "
+    "t.assessed_on, t.next_assessment_due, t.max_occupancy, t.hazard_kind, t.capacity_m3, "
+    "t.jurisdiction_adcode AS jurisdiction, ST_AsBinary(t.geom) AS wkb"
+)
+
+
+def _risk_units(
+    conn: Connection, principal: Principal, adcode: str | None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    where, params = _where(conn, principal, adcode, "t.jurisdiction_adcode", "t.enterprise_id")
+    frame, geoms = _frame(
+        conn,
+        f"SELECT e.credit_code AS enterprise_credit_code, e.name AS enterprise_name, {_RISK_SELECT} "  # noqa: S608
+        f"FROM risk_units t JOIN enterprises e ON e.id = t.enterprise_id WHERE {where} ORDER BY e.credit_code, t.name",
+        params,
+    )
+    return _risk_frame(frame), geoms
+
+
+def _public_risks(
+    conn: Connection, principal: Principal, adcode: str | None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    where, params = _where(conn, principal, adcode, "t.jurisdiction_adcode", None)
+    frame, geoms = _frame(
+        conn,
+        f"SELECT t.sector, {_RISK_SELECT} FROM risk_units t WHERE t.enterprise_id IS NULL AND {where} "  # noqa: S608
+        "ORDER BY t.jurisdiction_adcode, t.sector, t.name",
+        params,
+    )
+    if len(frame):
+        frame["sector"] = _names(vocab.sectors(), frame["sector"])
+    return _risk_frame(frame), geoms
+
+
+def _targets(conn: Connection, principal: Principal, adcode: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    where, params = _where(conn, principal, adcode, "t.jurisdiction_adcode", None)
+    frame, geoms = _frame(
+        conn,
+        "SELECT name, type, CASE WHEN gb_class_derived THEN NULL ELSE gb_class END AS gb_class, population, "  # noqa: S608 (identifiers from our specs; values bound)
+        "households, address, jurisdiction_adcode AS jurisdiction, ST_AsBinary(geom) AS wkb "
+        f"FROM protection_targets t WHERE {where} ORDER BY jurisdiction_adcode, type, name",
+        params,
+    )
+    if len(frame):
+        frame["type"] = _names(vocab.target_types(), frame["type"])
+        frame["gb_class"] = frame["gb_class"].map(
+            lambda c: vocab.GB_CLASS_NAMES_ZH[vocab.GBClass(c)] if isinstance(c, str) else None
+        )
+    return frame, geoms
+
+
+def _zones(conn: Connection, principal: Principal, adcode: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    where, params = _where(conn, principal, adcode, "t.parent_adcode", None)
+    frame, geoms = _frame(
+        conn,
+        "SELECT adcode, name, level, parent_adcode, source, ST_AsBinary(geom) AS wkb FROM jurisdictions t "  # noqa: S608 (identifiers from our specs; values bound)
+        f"WHERE level IN ('park', 'grid') AND {where} ORDER BY adcode",
+        params,
+    )
+    if len(frame):
+        frame["level"] = frame["level"].map(ZONE_LEVEL_NAMES_ZH)
+    return frame, geoms
+
+
+_EXPORTERS = {
+    Kind.enterprises: _enterprises,
+    Kind.risk_units: _risk_units,
+    Kind.public_risks: _public_risks,
+    Kind.protection_targets: _targets,
+    Kind.zones: _zones,
+}
+
+
+# --- registers: 一企一册, 一县一册 ------------------------------------------------------------------
+
+
+def enterprise_register(conn: Connection, enterprise_id: int, principal: Principal) -> dict[str, Any]:
+    """One enterprise's register (一企一册): its header and its risk units (as the risk-unit export)."""
+    check_export_allowed(principal, Kind.risk_units)
+    if principal.role is Role.enterprise and principal.enterprise_id != enterprise_id:
+        raise NotFound(f"no enterprise with id {enterprise_id}")  # another's: as if it did not exist
+    row = (
+        conn.execute(
+            text(
+                "SELECT e.id, e.credit_code, e.name, e.sector, e.business_type, e.address, e.employees, "
+                "e.supervising_department, e.contact_person, e.contact_phone, e.jurisdiction_adcode, j.name AS jurisdiction_name "
+                "FROM enterprises e LEFT JOIN jurisdictions j ON j.adcode = e.jurisdiction_adcode WHERE e.id = :i"
+            ),
+            {"i": enterprise_id},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no enterprise with id {enterprise_id}")
+    if principal.role is Role.regulator and row["jurisdiction_adcode"] not in set(
+        _subtree(conn, principal.adcodes)
+    ):
+        raise NotFound(f"no enterprise with id {enterprise_id}")
+    header = dict(row)
+    sectors = vocab.sectors()
+    header["sector_name"] = (
+        sectors[header["sector"]].name_zh if header["sector"] in sectors else header["sector"]
+    )
+    frame, geoms = _frame(
+        conn,
+        f"SELECT e.credit_code AS enterprise_credit_code, e.name AS enterprise_name, {_RISK_SELECT} "  # noqa: S608
+        "FROM risk_units t JOIN enterprises e ON e.id = t.enterprise_id WHERE e.id = :i ORDER BY t.level, t.name",
+        {"i": enterprise_id},
+    )
+    return {"enterprise": header, "risk_units": _risk_frame(frame), "geometries": geoms}
+
+
+def county_register(conn: Connection, adcode: str, principal: Principal) -> dict[str, Any]:
+    """A jurisdiction's register of its major and large risks (一县一册): levels 1 and 2, enterprise
+    risk points and public-area risks of the whole subtree."""
+    # 404 for an unknown adcode; 403 for a regulator outside its area or an enterprise, 401 for the public
+    j = require_area(conn, principal, adcode, detail=True)
+    if j["level"] not in _ADMIN:
+        raise InvalidInput.one(
+            "adcode", "a register is kept per administrative unit, not per park or grid", "须为行政区划"
+        )
+    where, params = _where(conn, principal, adcode, "t.jurisdiction_adcode", None)
+    rows = (
+        conn.execute(
+            text(
+                "SELECT j.name AS jurisdiction_name, t.jurisdiction_adcode, e.name AS enterprise_name, e.credit_code, "  # noqa: S608 (identifiers from our specs; values bound)
+                "COALESCE(e.sector, t.sector) AS sector, t.kind, t.name, t.level, t.accident_types, t.hazards, "
+                "t.control_measures, t.control_level, t.responsible_department, t.responsible_person, "
+                "t.responsible_phone, e.supervising_department, t.next_assessment_due "
+                "FROM risk_units t LEFT JOIN enterprises e ON e.id = t.enterprise_id "
+                "LEFT JOIN jurisdictions j ON j.adcode = t.jurisdiction_adcode "
+                f"WHERE t.level <= 2 AND {where} ORDER BY t.level, t.jurisdiction_adcode, e.name NULLS FIRST, t.name"
+            ),
+            params,
+        )
+        .mappings()
+        .all()
+    )
+    return {"jurisdiction": dict(j), "rows": [dict(r) for r in rows]}

@@ -1,0 +1,974 @@
+"""Import a register file: check every row (geo/io), then write all rows or none, in bulk.
+
+Writing is one transaction, after `riskmap.actor` is set for the history triggers. Enterprises and
+zones are COPYed into a TEMP staging table and moved into the register with one INSERT … ON CONFLICT
+… DO UPDATE; risk units that are new are COPYed straight into `risk_units` and those already stored
+are updated from the staging table (the table is locked against concurrent imports, not readers);
+public-area risks and protection targets are matched by a join, then UPDATEd or INSERTed.
+
+Natural keys (upsert):
+
+- enterprises: `credit_code` (unique index);
+- enterprise risk units: the enterprise's `credit_code` + `name` (unique index on enterprise_id, name);
+- public-area risks: `jurisdiction_adcode` + `sector` + `name` among rows without an enterprise;
+- protection targets: `jurisdiction_adcode` + `type` + `name`;
+- zones (parks, grids): `adcode`.
+
+Public-area risks and protection targets have no unique index on their keys (rows stored through the
+API may repeat one): they are matched under a table lock, and a row matching two stored rows is
+refused as ambiguous instead of being guessed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from psycopg2 import sql
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
+
+from geo.access import Principal, Role
+from geo.codes import validate_credit_code
+from geo.coords import InputCrs, parse_crs
+from geo.errors import InvalidInput, Problem
+from geo.geometry import as_multipolygon
+from geo.io.fields import KIND_NAMES_ZH, Kind
+from geo.io.readers import RawTable, read_file
+from geo.io.safezip import ZipLimits
+from geo.io.validate import (
+    MAX_LISTED_PROBLEMS,
+    Problems,
+    coerce,
+    column_values,
+    duplicates,
+    enterprise_rules,
+    locate,
+    map_columns,
+    risk_rules,
+    target_rules,
+    zone_rules,
+)
+from geo.store.models import SRID
+from geo.store.repository import deny, set_actor
+from geo.vocab import ADMIN_LEVELS
+
+Progress = Callable[[str, int, int], None]
+COPY_CHUNK = 25_000
+_ADMIN = tuple(str(x) for x in ADMIN_LEVELS)
+_RANK = {level: i for i, level in enumerate(_ADMIN, start=1)}
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    format: str
+    rows: int
+    dry_run: bool
+    columns: dict[str, str] = field(default_factory=dict)  # header in the file → field
+    ignored_columns: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    rejected_rows: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    problems_total: int = 0
+    inserted: int = 0
+    updated: int = 0
+    written: bool = False
+
+    @property
+    def valid(self) -> bool:
+        return self.problems_total == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "format": self.format,
+            "dry_run": self.dry_run,
+            "valid": self.valid,
+            "written": self.written,
+            "rows": self.rows,
+            "rejected_rows": self.rejected_rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "columns": self.columns,
+            "ignored_columns": self.ignored_columns,
+            "encoding": self.encoding,
+            "errors": [p.as_dict() for p in self.problems],
+            "errors_total": self.problems_total,
+        }
+
+
+class ImportRejected(InvalidInput):
+    """Some rows are wrong: nothing was written. Carries the whole report."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(report.problems or [Problem("file", "rejected")])
+        self.report = report
+        self.message = (
+            f"{report.rejected_rows} of {report.rows} rows rejected"
+            + (" (and the file itself)" if report.problems_total and not report.rejected_rows else "")
+            + "; nothing was written"
+        )
+
+
+# --- who may import what --------------------------------------------------------------------------
+
+_REGULATOR_KINDS = {Kind.public_risks, Kind.protection_targets, Kind.zones}
+_ENTERPRISE_KINDS = {Kind.enterprises, Kind.risk_units}
+
+
+def check_kind_allowed(principal: Principal, kind: Kind) -> None:
+    if principal.is_admin:
+        return
+    if principal.role is Role.regulator and kind in _REGULATOR_KINDS:
+        return
+    if (
+        principal.role is Role.enterprise
+        and kind in _ENTERPRISE_KINDS
+        and principal.enterprise_id is not None
+    ):
+        return
+    raise deny(principal, f"import {kind} ({KIND_NAMES_ZH[kind]})")
+
+
+def _tree(conn: Connection) -> dict[str, tuple[str | None, str]]:
+    rows = conn.execute(text("SELECT adcode, parent_adcode, level FROM jurisdictions"))
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def _ancestors(tree: Mapping[str, tuple[str | None, str]], adcode: str) -> list[str]:
+    out = []
+    seen = set()
+    node: str | None = adcode
+    while node is not None and node in tree and node not in seen:
+        seen.add(node)
+        out.append(node)
+        node = tree[node][0]
+    return out
+
+
+def in_subtrees(tree: Mapping[str, tuple[str | None, str]], adcode: str | None, roots: Iterable[str]) -> bool:
+    if adcode is None:
+        return False
+    return bool(set(_ancestors(tree, adcode)) & set(roots))
+
+
+# --- the import ----------------------------------------------------------------------------------
+
+
+def import_file(
+    engine: Engine,
+    path: Path,
+    filename: str | None = None,
+    *,
+    kind: Kind | str,
+    principal: Principal,
+    crs: InputCrs | str = "cgcs2000",
+    jurisdiction: str | None = None,
+    dry_run: bool = False,
+    zip_limits: ZipLimits | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Read, check and (unless `dry_run`, and only if every row is right) write a register file.
+
+    Raises Forbidden when the principal may not import this kind, InvalidInput for an unreadable
+    file, ImportRejected (an InvalidInput with the report) when rows are wrong and this is no dry run.
+    """
+    kind = parse_kind(kind)
+    check_kind_allowed(principal, kind)
+    note = progress or (lambda *_: None)
+    note("read", 0, 1)
+    raw = read_file(path, filename, zip_limits=zip_limits)
+    note("read", 1, 1)
+    return import_table(
+        engine,
+        raw,
+        kind=kind,
+        principal=principal,
+        crs=crs,
+        jurisdiction=jurisdiction,
+        dry_run=dry_run,
+        progress=progress,
+    )
+
+
+def parse_kind(kind: Kind | str) -> Kind:
+    try:
+        return Kind(kind)
+    except ValueError:
+        allowed = ", ".join(k.value for k in Kind)
+        raise InvalidInput.one("kind", f"expected one of {allowed}", f"导入类型应为 {allowed} 之一") from None
+
+
+@dataclass
+class _Plan:
+    """Checked rows ready to write: stored columns, geometries, and which columns the file gave."""
+
+    frame: pd.DataFrame
+    geoms: np.ndarray
+    present: set[str]
+
+
+def import_table(
+    engine: Engine,
+    raw: RawTable,
+    *,
+    kind: Kind | str,
+    principal: Principal,
+    crs: InputCrs | str = "cgcs2000",
+    jurisdiction: str | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    kind = parse_kind(kind)
+    check_kind_allowed(principal, kind)
+    crs = parse_crs(crs, "crs")
+    note = progress or (lambda *_: None)
+    problems = Problems(raw.labels, raw.label_kind)
+    report = ImportReport(str(kind), raw.format, len(raw), dry_run, encoding=raw.encoding)
+    cmap = map_columns(raw, kind, problems)
+    report.columns = {h: f for f, h in cmap.headers.items()}
+    report.ignored_columns = cmap.ignored
+    if problems:  # the file itself is wrong (a missing column): rows cannot be read
+        return _finish(report, problems)
+    note("check", 0, len(raw))
+    typed = coerce(raw, kind, cmap, problems)
+    geoms = locate(raw, kind, cmap, crs, problems)
+    note("check", len(raw) // 2, len(raw))
+    with engine.connect() as conn, conn.begin() as tx:
+        set_actor(conn, principal)
+        if (
+            jurisdiction is not None
+            and conn.execute(
+                text("SELECT 1 FROM jurisdictions WHERE adcode = :a"), {"a": jurisdiction}
+            ).first()
+            is None
+        ):
+            raise InvalidInput.one(
+                "jurisdiction",
+                f"no jurisdiction with adcode {jurisdiction!r}",
+                f"行政区划 {jurisdiction} 不存在",
+            )
+        plan = _PREPARE[kind](conn, typed, geoms, principal, problems, jurisdiction)
+        note("check", len(raw), len(raw))
+        if problems:
+            tx.rollback()
+            return _finish(report, problems)
+        try:
+            report.inserted, report.updated = _WRITE[kind](conn, plan, note)
+        except IntegrityError as exc:
+            constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or "unknown"
+            raise InvalidInput.one(
+                "file",
+                f"rejected by the database constraint {constraint}; nothing was written",
+                "数据库约束拒绝写入，未写入任何数据",
+            ) from None
+        if dry_run:
+            tx.rollback()
+        else:
+            tx.commit()
+            report.written = True
+    return report
+
+
+def _finish(report: ImportReport, problems: Problems) -> ImportReport:
+    report.problems = problems.as_problems(MAX_LISTED_PROBLEMS)
+    report.problems_total = len(problems.items)
+    report.rejected_rows = len(problems.rejected)
+    if not report.dry_run:
+        raise ImportRejected(report)
+    return report
+
+
+# --- jurisdictions, set-based ---------------------------------------------------------------------
+
+
+def assign_jurisdictions(
+    conn: Connection,
+    geoms: np.ndarray,
+    declared: Sequence[str | None],
+    rows: Sequence[int],
+    problems: Problems,
+    tree: Mapping[str, tuple[str | None, str]],
+) -> dict[int, str | None]:
+    """For each row in `rows`: the deepest administrative unit covering a point on its geometry, inside
+    its declared jurisdiction (a park or grid: the point must lie in it) — repository.assign_jurisdiction
+    for a whole column at once: one query for the candidate boundaries, one STRtree query for the points."""
+    out: dict[int, str | None] = {}
+    live = [r for r in rows if geoms[r] is not None]
+    if not live:
+        return out
+    points = shapely.point_on_surface(geoms[live].astype(object))
+    bounds = shapely.total_bounds(points)
+    cand = conn.execute(
+        text(
+            "SELECT adcode, level, ST_AsBinary(geom) FROM jurisdictions "
+            "WHERE level = ANY(:levels) AND geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, :srid)"
+        ),
+        {
+            "levels": list(_ADMIN),
+            "x0": float(bounds[0]),
+            "y0": float(bounds[1]),
+            "x1": float(bounds[2]),
+            "y1": float(bounds[3]),
+            "srid": SRID,
+        },
+    ).all()
+    codes = np.array([c[0] for c in cand], dtype=object)
+    ranks = np.array([_RANK[c[1]] for c in cand], dtype=np.int64)
+    polys = shapely.from_wkb([bytes(c[2]) for c in cand]) if cand else np.empty(0, dtype=object)
+    pi, ti = _covered_pairs(points, polys)
+    # zones declared by rows (parks, grids): their point must lie inside them
+    zone_codes = {d for d in declared if d is not None and d in tree and tree[d][1] not in _RANK}
+    zone_geoms = {}
+    if zone_codes:
+        for code, wkb in conn.execute(
+            text("SELECT adcode, ST_AsBinary(geom) FROM jurisdictions WHERE adcode = ANY(:c)"),
+            {"c": list(zone_codes)},
+        ):
+            zone_geoms[code] = shapely.from_wkb(bytes(wkb))
+    subtree_cache: dict[tuple[str, str], bool] = {}
+
+    def inside(code: str, root: str) -> bool:
+        key = (code, root)
+        if key not in subtree_cache:
+            subtree_cache[key] = root in _ancestors(tree, code)
+        return subtree_cache[key]
+
+    # keep the pairs inside each row's declared unit (its subtree), then the deepest unit per row
+    live_arr = np.asarray(live)
+    declared_of = (
+        np.array([declared[r] for r in live], dtype=object)[pi] if len(pi) else np.empty(0, dtype=object)
+    )
+    keep = np.ones(len(pi), dtype=bool)
+    for d in {x for x in declared_of if x is not None and x not in zone_codes}:
+        rows_d = declared_of == d
+        allowed = np.array([inside(str(c), d) for c in codes], dtype=bool)
+        keep[rows_d] = allowed[ti[rows_d]]
+    pi, ti = pi[keep], ti[keep]
+    order = np.lexsort((-ranks[ti], pi)) if len(pi) else np.empty(0, dtype=np.int64)
+    first = order[np.unique(pi[order], return_index=True)[1]] if len(order) else order
+    best: dict[int, tuple[int, str]] = {
+        int(live_arr[pi[i]]): (int(ranks[ti[i]]), str(codes[ti[i]])) for i in first
+    }
+    for k, row in enumerate(live):
+        d = declared[row]
+        if d is not None and d not in tree:
+            problems.add(row, "jurisdiction", f"no jurisdiction with adcode {d!r}", f"行政区划 {d} 不存在")
+            continue
+        if d is not None and d in zone_codes and not zone_geoms[d].covers(points[k]):
+            best.pop(row, None)
+        found = best.get(row)
+        if d is not None and found is None:
+            problems.add(
+                row,
+                "geometry",
+                f"the geometry lies outside jurisdiction {d}",
+                f"位置不在所申报的行政区划 {d} 内",
+            )
+            continue
+        out[row] = found[1] if found else None
+    return out
+
+
+def _covered_pairs(points: np.ndarray, polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(point index, polygon index) of every point a polygon covers (boundary included, as ST_Covers).
+    Few polygons, many points: each polygon is prepared once and tested against the points in its box."""
+    x, y = shapely.get_x(points), shapely.get_y(points)
+    pis, tis = [], []
+    for t, poly in enumerate(polys):
+        x0, y0, x1, y1 = poly.bounds
+        near = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+        if not len(near):
+            continue
+        shapely.prepare(poly)
+        hit = near[shapely.covers(poly, points[near])]
+        pis.append(hit)
+        tis.append(np.full(len(hit), t))
+    if not pis:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(pis), np.concatenate(tis)
+
+
+def _declared(frame: pd.DataFrame, default: str | None) -> list[str | None]:
+    values = column_values(frame, "jurisdiction")
+    return [v if v is not None else default for v in values]
+
+
+def _scope_rows(
+    principal: Principal,
+    adcodes: Mapping[int, str | None],
+    tree: Mapping[str, tuple[str | None, str]],
+    problems: Problems,
+) -> None:
+    if principal.role is not Role.regulator:
+        return
+    for row, code in adcodes.items():
+        if not in_subtrees(tree, code, principal.adcodes):
+            problems.add(
+                row,
+                "geometry",
+                f"lies outside the jurisdictions you may edit ({', '.join(principal.adcodes)})",
+                "位置不在您有权管理的行政区划内",
+            )
+
+
+# --- per kind: checks that need the database ------------------------------------------------------
+
+
+def _ok(problems: Problems, n: int) -> list[int]:
+    bad = problems.rejected
+    return [i for i in range(n) if i not in bad]
+
+
+def _prepare_enterprises(
+    conn: Connection,
+    typed: pd.DataFrame,
+    geoms: np.ndarray,
+    principal: Principal,
+    problems: Problems,
+    default: str | None,
+) -> _Plan:
+    frame = enterprise_rules(typed, problems)
+    duplicates(
+        column_values(frame, "credit_code"), problems, "credit_code", "credit code", "统一社会信用代码"
+    )
+    if principal.role is Role.enterprise:
+        own = conn.execute(
+            text("SELECT credit_code FROM enterprises WHERE id = :i"), {"i": principal.enterprise_id}
+        ).scalar()
+        for pos, code in enumerate(column_values(frame, "credit_code")):
+            if code is not None and code != own:
+                problems.add(
+                    pos,
+                    "credit_code",
+                    "an enterprise account may import only its own enterprise",
+                    "企业账号只能导入本企业信息",
+                )
+    tree = _tree(conn)
+    rows = _ok(problems, len(frame))
+    adcodes = assign_jurisdictions(conn, geoms, _declared(frame, default), rows, problems, tree)
+    frame["jurisdiction_adcode"] = pd.Series(
+        [adcodes.get(i) for i in range(len(frame))], dtype=object, index=frame.index
+    )
+    return _Plan(frame, geoms, set(typed.columns))
+
+
+def _owners(
+    conn: Connection, frame: pd.DataFrame, principal: Principal, problems: Problems
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """Each risk unit's enterprise (id, sector, jurisdiction) by the credit code in the file."""
+    raw_codes = column_values(frame, "enterprise_credit_code")
+    checked: dict[str, str | None] = {}
+    for code in {c for c in raw_codes if c is not None}:
+        try:
+            checked[code] = validate_credit_code(code, "enterprise_credit_code")
+        except InvalidInput:
+            checked[code] = None
+    found = {
+        r[0]: (r[1], r[2], r[3])
+        for r in conn.execute(
+            text(
+                "SELECT credit_code, id, sector, jurisdiction_adcode FROM enterprises WHERE credit_code = ANY(:c)"
+            ),
+            {"c": [c for c in checked.values() if c is not None]},
+        )
+    }
+    ids, sectors, places = [None] * len(frame), [None] * len(frame), [None] * len(frame)
+    for pos, code in enumerate(raw_codes):
+        if code is None:
+            continue
+        normal = checked[code]
+        if normal is None:
+            try:
+                validate_credit_code(code, "enterprise_credit_code")
+            except InvalidInput as exc:
+                problems.add_invalid(pos, exc)
+            continue
+        if normal not in found:
+            problems.add(
+                pos,
+                "enterprise_credit_code",
+                f"no enterprise with credit code {normal}: import the enterprise first",
+                f"统一社会信用代码为 {normal} 的企业不存在，请先导入企业",
+            )
+            continue
+        ids[pos], sectors[pos], places[pos] = found[normal]
+        if principal.role is Role.enterprise and ids[pos] != principal.enterprise_id:
+            problems.add(
+                pos,
+                "enterprise_credit_code",
+                "an enterprise account may import only its own risk units",
+                "企业账号只能导入本企业的风险点",
+            )
+    return ids, sectors, places
+
+
+def _prepare_risk_units(
+    conn: Connection,
+    typed: pd.DataFrame,
+    geoms: np.ndarray,
+    principal: Principal,
+    problems: Problems,
+    default: str | None,
+) -> _Plan:
+    ids, sectors, places = _owners(conn, typed, principal, problems)
+    skip = {i for i, v in enumerate(ids) if v is None}
+    frame = risk_rules(typed, sectors, problems, skip)
+    frame["enterprise_id"] = pd.Series(ids, dtype=object, index=frame.index)
+    keys = [
+        (e, n) if e is not None and n is not None else None
+        for e, n in zip(ids, column_values(frame, "name"), strict=True)
+    ]
+    duplicates(keys, problems, "name", "risk unit (same enterprise and name)", "同一企业的风险点名称")
+    declared = _declared(frame, default)
+    tree = _tree(conn)
+    rows = _ok(problems, len(frame))
+    spatial = [r for r in rows if declared[r] is not None]
+    adcodes = assign_jurisdictions(conn, geoms, declared, spatial, problems, tree)
+    # as a POST does: without a declared jurisdiction, a unit is filed under its enterprise's
+    frame["jurisdiction_adcode"] = pd.Series(
+        [adcodes.get(i) if declared[i] is not None else places[i] for i in range(len(frame))],
+        dtype=object,
+        index=frame.index,
+    )
+    return _Plan(frame, geoms, set(typed.columns))
+
+
+def _prepare_public(
+    conn: Connection,
+    typed: pd.DataFrame,
+    geoms: np.ndarray,
+    principal: Principal,
+    problems: Problems,
+    default: str | None,
+) -> _Plan:
+    frame = risk_rules(typed, None, problems)
+    frame["enterprise_id"] = None
+    return _spatial_keyed(
+        conn, frame, typed, geoms, principal, problems, default, "sector", "public-area risk", "公共区域风险"
+    )
+
+
+def _prepare_targets(
+    conn: Connection,
+    typed: pd.DataFrame,
+    geoms: np.ndarray,
+    principal: Principal,
+    problems: Problems,
+    default: str | None,
+) -> _Plan:
+    frame = target_rules(typed, problems)
+    return _spatial_keyed(
+        conn, frame, typed, geoms, principal, problems, default, "type", "protection target", "防护目标"
+    )
+
+
+def _spatial_keyed(
+    conn: Connection,
+    frame: pd.DataFrame,
+    typed: pd.DataFrame,
+    geoms: np.ndarray,
+    principal: Principal,
+    problems: Problems,
+    default: str | None,
+    second: str,
+    what: str,
+    what_zh: str,
+) -> _Plan:
+    tree = _tree(conn)
+    rows = _ok(problems, len(frame))
+    adcodes = assign_jurisdictions(conn, geoms, _declared(frame, default), rows, problems, tree)
+    _scope_rows(principal, adcodes, tree, problems)
+    frame["jurisdiction_adcode"] = pd.Series(
+        [adcodes.get(i) for i in range(len(frame))], dtype=object, index=frame.index
+    )
+    keys = [
+        (frame["jurisdiction_adcode"].iat[i], frame[second].iat[i], frame["name"].iat[i])
+        if i in adcodes
+        else None
+        for i in range(len(frame))
+    ]
+    duplicates(
+        keys,
+        problems,
+        "name",
+        f"{what} (same jurisdiction, {second} and name)",
+        f"同一区划内同类{what_zh}名称",
+    )
+    return _Plan(frame, geoms, set(typed.columns))
+
+
+def _prepare_zones(
+    conn: Connection,
+    typed: pd.DataFrame,
+    geoms: np.ndarray,
+    principal: Principal,
+    problems: Problems,
+    default: str | None,
+) -> _Plan:
+    frame = zone_rules(typed, problems)
+    duplicates(column_values(frame, "adcode"), problems, "adcode", "zone code", "区域编码")
+    tree = _tree(conn)
+    parents = column_values(frame, "parent_adcode")
+    codes = column_values(frame, "adcode")
+    rows = _ok(problems, len(frame))
+    for row in rows:
+        code, parent = codes[row], parents[row]
+        if code in tree and tree[code][1] in _RANK:
+            problems.add(
+                row,
+                "adcode",
+                f"{code} is an administrative unit, not a park or grid",
+                f"{code} 是行政区划，不是园区或网格",
+            )
+        if parent not in tree or tree[parent][1] not in _RANK:
+            problems.add(
+                row,
+                "parent_adcode",
+                f"no administrative unit with adcode {parent!r}",
+                f"上级行政区划 {parent} 不存在",
+            )
+        elif principal.role is Role.regulator and not in_subtrees(tree, parent, principal.adcodes):
+            problems.add(
+                row, "parent_adcode", "outside the jurisdictions you may edit", "不在您有权管理的行政区划内"
+            )
+    rows = _ok(problems, len(frame))
+    inside = assign_jurisdictions(conn, geoms, parents, rows, problems, tree)
+    del inside
+    out_geoms = geoms.copy()
+    for row in _ok(problems, len(frame)):
+        out_geoms[row] = as_multipolygon(geoms[row])
+    return _Plan(frame, out_geoms, set(typed.columns))
+
+
+_PREPARE: dict[Kind, Callable[..., _Plan]] = {
+    Kind.enterprises: _prepare_enterprises,
+    Kind.risk_units: _prepare_risk_units,
+    Kind.public_risks: _prepare_public,
+    Kind.protection_targets: _prepare_targets,
+    Kind.zones: _prepare_zones,
+}
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+ENTERPRISE_COLUMNS = (
+    "credit_code",
+    "name",
+    "sector",
+    "business_type",
+    "address",
+    "employees",
+    "supervising_department",
+    "contact_person",
+    "contact_phone",
+    "jurisdiction_adcode",
+)
+RISK_COLUMNS = (
+    "enterprise_id",
+    "kind",
+    "name",
+    "sector",
+    "level",
+    "assessment_method",
+    "assessment_inputs",
+    "assessment_score",
+    "assessment_table",
+    "accident_types",
+    "hazards",
+    "control_measures",
+    "control_level",
+    "responsible_department",
+    "responsible_person",
+    "responsible_phone",
+    "assessed_on",
+    "next_assessment_due",
+    "max_occupancy",
+    "hazard_kind",
+    "capacity_m3",
+    "jurisdiction_adcode",
+)
+RISK_DERIVED = {
+    "enterprise_id",
+    "kind",
+    "name",
+    "sector",
+    "level",
+    "assessment_method",
+    "assessment_inputs",
+    "assessment_score",
+    "assessment_table",
+    "next_assessment_due",
+    "jurisdiction_adcode",
+}
+TARGET_COLUMNS = (
+    "name",
+    "type",
+    "gb_class",
+    "gb_class_derived",
+    "population",
+    "households",
+    "address",
+    "jurisdiction_adcode",
+)
+ZONE_COLUMNS = ("adcode", "name", "level", "parent_adcode", "source")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, list | tuple):
+        return "{" + ",".join(str(v) for v in value) + "}"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+_INTEGER_COLUMNS = {"employees", "level", "max_occupancy", "population", "households", "enterprise_id", "n"}
+_COMPOUND = (list, tuple, dict, bool)
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column ready for COPY: missing → NULL, whole numbers as integers, arrays and JSON as text."""
+    if name == "accident_types" and name not in frame:
+        return pd.Series(["{}"] * len(frame), dtype=object)
+    if name not in frame:
+        return pd.Series([None] * len(frame), dtype=object)
+    values = frame[name]
+    if name == "accident_types":  # NOT NULL in the table: no types is the empty array
+        return pd.Series(["{}" if _missing(v) else _cell(v) for v in values], dtype=object)
+    if name in _INTEGER_COLUMNS and pd.api.types.infer_dtype(values, skipna=True) in {
+        "integer",
+        "floating",
+        "mixed-integer-float",
+        "empty",
+    }:
+        return pd.Series(pd.array([None if _missing(v) else int(v) for v in values], dtype="Int64"))
+    sample = values.dropna()
+    if len(sample) and any(isinstance(v, _COMPOUND) for v in sample.iloc[:1000]):
+        return pd.Series([_cell(v) for v in values.tolist()], dtype=object)
+    return values.reset_index(drop=True)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not np.isfinite(value))
+
+
+def _copy(
+    conn: Connection,
+    table: str,
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    geoms: np.ndarray,
+    note: Progress,
+) -> None:
+    """COPY the frame's columns (plus `geom` as hex EWKB) into `table`, in chunks (progress per chunk)."""
+    out = pd.DataFrame({c: _column(frame, c) for c in columns})
+    out["geom"] = shapely.to_wkb(shapely.set_srid(geoms.astype(object), SRID), hex=True, include_srid=True)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, [*columns, "geom"])), sql.Literal(r"\N")
+    )
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        query = statement.as_string(cur)
+        for start in range(0, len(out), COPY_CHUNK):
+            buf = io.StringIO()
+            out.iloc[start : start + COPY_CHUNK].to_csv(buf, header=False, index=False, na_rep=r"\N")
+            buf.seek(0)
+            cur.copy_expert(query, buf)
+            note("write", min(start + COPY_CHUNK, len(out)), len(out))
+    finally:
+        cur.close()
+
+
+def _stage(conn: Connection, target: str, columns: Sequence[str], plan: _Plan, note: Progress) -> None:
+    cols = sql_list(columns)
+    conn.execute(
+        text(
+            f"DROP TABLE IF EXISTS import_stage; CREATE TEMP TABLE import_stage ON COMMIT DROP AS SELECT {cols}, geom FROM {target} WITH NO DATA"  # noqa: S608 (identifiers from our specs; values bound)
+        )
+    )
+    conn.execute(text("ALTER TABLE import_stage ADD COLUMN n bigint"))
+    frame = plan.frame.copy()
+    frame["n"] = np.arange(len(frame))
+    _copy(conn, "import_stage", frame, [*columns, "n"], plan.geoms, note)
+    conn.execute(text("ANALYZE import_stage"))
+
+
+def sql_list(columns: Iterable[str]) -> str:
+    """Column names (ours, from the specs above) as a quoted SQL list."""
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def _updates(columns: Iterable[str], alias: str = "EXCLUDED") -> str:
+    return ", ".join(f'"{c}" = {alias}."{c}"' for c in columns)
+
+
+def _counts(conn: Connection, statement: str) -> tuple[int, int]:
+    row = conn.execute(
+        text(
+            f"WITH w AS ({statement} RETURNING (xmax = 0) AS ins) SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM w"  # noqa: S608 (identifiers from our specs; values bound)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def _write_enterprises(conn: Connection, plan: _Plan, note: Progress) -> tuple[int, int]:
+    _stage(conn, "enterprises", ENTERPRISE_COLUMNS, plan, note)
+    update = [
+        c
+        for c in ENTERPRISE_COLUMNS
+        if c in plan.present or c in ("credit_code", "name", "sector", "jurisdiction_adcode")
+    ]
+    cols = sql_list(ENTERPRISE_COLUMNS)
+    return _counts(
+        conn,
+        f"INSERT INTO enterprises ({cols}, geom) SELECT {cols}, geom FROM import_stage ORDER BY n "  # noqa: S608 (identifiers from our specs; values bound)
+        f"ON CONFLICT (credit_code) DO UPDATE SET {_updates([*update, 'geom'])}, synthetic = false, "
+        "version = enterprises.version + 1, updated_at = now()",
+    )
+
+
+def _risk_update_columns(plan: _Plan) -> list[str]:
+    return [c for c in RISK_COLUMNS if c in RISK_DERIVED or c in plan.present]
+
+
+def _risk_select() -> str:
+    return ", ".join(
+        "COALESCE(accident_types, '{}')" if c == "accident_types" else f'"{c}"' for c in RISK_COLUMNS
+    )
+
+
+def _write_risk_units(conn: Connection, plan: _Plan, note: Progress) -> tuple[int, int]:
+    """New units are COPYed straight into risk_units; units whose (enterprise, name) is stored already
+    go through the staging table and one UPDATE. The table lock keeps another import from adding the
+    same key in between (readers are not blocked)."""
+    conn.execute(text("LOCK TABLE risk_units IN SHARE ROW EXCLUSIVE MODE"))
+    owners = sorted({int(v) for v in column_values(plan.frame, "enterprise_id") if v is not None})
+    stored = {
+        (e, n)
+        for e, n in conn.execute(
+            text("SELECT enterprise_id, name FROM risk_units WHERE enterprise_id = ANY(:ids)"),
+            {"ids": owners},
+        )
+    }
+    keys = zip(column_values(plan.frame, "enterprise_id"), column_values(plan.frame, "name"), strict=True)
+    existing = np.array([(int(e), n) in stored for e, n in keys], dtype=bool)
+    new = _Plan(plan.frame[~existing], plan.geoms[~existing], plan.present)
+    _copy(conn, "risk_units", new.frame, RISK_COLUMNS, new.geoms, note)
+    updated = 0
+    if existing.any():
+        old = _Plan(plan.frame[existing], plan.geoms[existing], plan.present)
+        _stage(conn, "risk_units", RISK_COLUMNS, old, note)
+        sets = _updates([*_risk_update_columns(plan), "geom"], "s").replace(
+            's."accident_types"', "COALESCE(s.accident_types, '{}')"
+        )
+        updated = conn.execute(
+            text(
+                f"UPDATE risk_units t SET {sets}, synthetic = false, version = t.version + 1, updated_at = now() "  # noqa: S608 (identifiers from our specs; values bound)
+                "FROM import_stage s WHERE t.enterprise_id = s.enterprise_id AND t.name = s.name"
+            )
+        ).rowcount
+    return int((~existing).sum()), int(updated)
+
+
+def _match_and_write(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    update: Sequence[str],
+    plan: _Plan,
+    match: str,
+    note: Progress,
+    select: str | None = None,
+) -> tuple[int, int]:
+    """Upsert by a natural key that has no unique index: lock, match by join, UPDATE the matches, INSERT the rest."""
+    _stage(conn, table, columns, plan, note)
+    conn.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+    conn.execute(
+        text(
+            f"ALTER TABLE import_stage ADD COLUMN match_id bigint; "  # noqa: S608 (identifiers from our specs; values bound)
+            f"UPDATE import_stage s SET match_id = t.id FROM {table} t WHERE {match}"
+        )
+    )
+    ambiguous = conn.execute(
+        text(
+            f"SELECT s.n, count(*) FROM import_stage s JOIN {table} t ON {match} GROUP BY s.n HAVING count(*) > 1 ORDER BY s.n"  # noqa: S608 (identifiers from our specs; values bound)
+        )
+    ).all()
+    if ambiguous:
+        rows = ", ".join(str(r[0]) for r in ambiguous[:20])
+        raise InvalidInput.one(
+            "file",
+            f"{len(ambiguous)} rows match more than one stored {table} row by their natural key (rows at positions {rows}); "
+            "remove the duplicates in the register first",
+            "有数据行按自然键匹配到多条已存记录，请先清理重复记录",
+        )
+    sets = _updates([*update, "geom"], "s")
+    updated = conn.execute(
+        text(
+            f"UPDATE {table} t SET {sets}, synthetic = false, version = t.version + 1, updated_at = now() "  # noqa: S608
+            "FROM import_stage s WHERE s.match_id = t.id"
+        )
+    ).rowcount
+    cols = sql_list(columns)
+    inserted = conn.execute(
+        text(
+            f"INSERT INTO {table} ({cols}, geom) SELECT {select or cols}, geom FROM import_stage WHERE match_id IS NULL ORDER BY n"  # noqa: S608
+        )
+    ).rowcount
+    return int(inserted), int(updated)
+
+
+def _write_public(conn: Connection, plan: _Plan, note: Progress) -> tuple[int, int]:
+    match = (
+        "t.enterprise_id IS NULL AND t.jurisdiction_adcode = s.jurisdiction_adcode "
+        "AND t.sector = s.sector AND t.name = s.name"
+    )
+    return _match_and_write(
+        conn, "risk_units", RISK_COLUMNS, _risk_update_columns(plan), plan, match, note, _risk_select()
+    )
+
+
+def _write_targets(conn: Connection, plan: _Plan, note: Progress) -> tuple[int, int]:
+    match = "t.jurisdiction_adcode = s.jurisdiction_adcode AND t.type = s.type AND t.name = s.name"
+    update = [
+        c
+        for c in TARGET_COLUMNS
+        if c in plan.present or c in ("name", "type", "gb_class", "gb_class_derived", "jurisdiction_adcode")
+    ]
+    return _match_and_write(conn, "protection_targets", TARGET_COLUMNS, update, plan, match, note)
+
+
+def _write_zones(conn: Connection, plan: _Plan, note: Progress) -> tuple[int, int]:
+    _stage(conn, "jurisdictions", ZONE_COLUMNS, plan, note)
+    cols = sql_list(ZONE_COLUMNS)
+    update = [c for c in ZONE_COLUMNS if c in plan.present or c != "source"]
+    return _counts(
+        conn,
+        f"INSERT INTO jurisdictions ({cols}, geom) SELECT {cols}, geom FROM import_stage ORDER BY n "  # noqa: S608 (identifiers from our specs; values bound)
+        f"ON CONFLICT (adcode) DO UPDATE SET {_updates([*update, 'geom'])}",
+    )
+
+
+_WRITE: dict[Kind, Callable[[Connection, _Plan, Progress], tuple[int, int]]] = {
+    Kind.enterprises: _write_enterprises,
+    Kind.risk_units: _write_risk_units,
+    Kind.public_risks: _write_public,
+    Kind.protection_targets: _write_targets,
+    Kind.zones: _write_zones,
+}
