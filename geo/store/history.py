@@ -76,7 +76,7 @@ def entity_history(
     _, name = ENTITIES[entity]
     missing = NotFound(f"no {name} with id {entity_id}")
     if principal.is_public:
-        raise deny(principal, f"read the history of a {name}")
+        raise deny(principal, f"read the history of this {name}")
     if not may_read(conn, principal, entity, entity_id):
         raise missing
     q = (

@@ -132,9 +132,9 @@ def test_every_edit_is_in_the_history_in_order(act: Any, rows: dict[str, int]) -
         (ENT, "other_unit", 404),
         (OTHER_ENT, "unit", 404),
         (OTHER_ENT, "enterprise", 404),
-        (PUBLIC, "unit", 404),
-        (PUBLIC, "enterprise", 404),
-        (PUBLIC, "target", 404),
+        (PUBLIC, "unit", 401),
+        (PUBLIC, "enterprise", 401),
+        (PUBLIC, "target", 401),
     ],
 )
 def test_who_may_read_a_history(

@@ -10,7 +10,7 @@ import pytest
 import shapely
 from sqlalchemy import Connection, Engine, text
 
-from geo.access import Principal, Role
+from geo.access import Principal, Role, Unauthenticated
 from geo.errors import InvalidInput, NotFound
 from geo.store import repository as repo
 from geo.store.bulk import copy_rows
@@ -257,8 +257,8 @@ def test_who_may_read_a_history(db: Engine, who: Principal, entity: str, visible
     key = uid if entity == "risk_units" else eid
     if visible:
         assert _history(db, entity, key, who)[0]["action"] == "create"
-    else:
-        with pytest.raises(NotFound):
+    else:  # the public is asked to sign in; a signed-in user is not told the row exists
+        with pytest.raises(Unauthenticated if who.is_public else NotFound):
             _history(db, entity, key, who)
 
 
