@@ -16,7 +16,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from geo import vocab
-from geo.access import Forbidden, Principal, Role
+from geo.access import Principal, Role
 from geo.errors import InvalidInput, NotFound
 from geo.io.fields import Kind
 from geo.io.validate import CONTROL_LEVEL_NAMES_ZH, ZONE_LEVEL_NAMES_ZH

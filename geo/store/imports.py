@@ -56,6 +56,7 @@ from geo.io.validate import (
     target_rules,
     zone_rules,
 )
+from geo.store import repository as repo
 from geo.store.models import SRID
 from geo.store.repository import deny, set_actor
 from geo.vocab import ADMIN_LEVELS
@@ -660,42 +661,16 @@ _PREPARE: dict[Kind, Callable[..., _Plan]] = {
 
 # --- writing -------------------------------------------------------------------------------------
 
-ENTERPRISE_COLUMNS = (
-    "credit_code",
-    "name",
-    "sector",
-    "business_type",
-    "address",
-    "employees",
-    "supervising_department",
-    "contact_person",
-    "contact_phone",
-    "jurisdiction_adcode",
-)
-RISK_COLUMNS = (
-    "enterprise_id",
-    "kind",
-    "name",
-    "sector",
-    "level",
-    "assessment_method",
-    "assessment_inputs",
-    "assessment_score",
-    "assessment_table",
-    "accident_types",
-    "hazards",
-    "control_measures",
-    "control_level",
-    "responsible_department",
-    "responsible_person",
-    "responsible_phone",
-    "assessed_on",
-    "next_assessment_due",
-    "max_occupancy",
-    "hazard_kind",
-    "capacity_m3",
-    "jurisdiction_adcode",
-)
+# The columns an import writes: the resources' properties (repository.py) less what the server keeps.
+_SERVER_KEPT = frozenset({"id", "synthetic", "version", "created_at", "updated_at"})
+
+
+def _written(res: repo.Resource) -> tuple[str, ...]:
+    return tuple(c for c in res.properties if c not in _SERVER_KEPT)
+
+
+ENTERPRISE_COLUMNS = _written(repo.ENTERPRISES)
+RISK_COLUMNS = _written(repo.RISK_UNITS)
 RISK_DERIVED = {
     "enterprise_id",
     "kind",
@@ -709,16 +684,7 @@ RISK_DERIVED = {
     "next_assessment_due",
     "jurisdiction_adcode",
 }
-TARGET_COLUMNS = (
-    "name",
-    "type",
-    "gb_class",
-    "gb_class_derived",
-    "population",
-    "households",
-    "address",
-    "jurisdiction_adcode",
-)
+TARGET_COLUMNS = _written(repo.PROTECTION_TARGETS)
 ZONE_COLUMNS = ("adcode", "name", "level", "parent_adcode", "source")
 
 
