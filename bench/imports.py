@@ -324,7 +324,7 @@ def main() -> None:
             f"Where the time of (1) goes (its median run): reading the GeoPackage {read_s:.2f} s, checking "
             f"{check_s:.2f} s (values, register rules, geometries, enterprise lookup, jurisdictions, duplicates), "
             f"writing {write_s:.2f} s (COPY into `risk_units`, whose 2 foreign keys, 8 indexes and checks "
-            "fire per row), commit the rest.",
+            "fire per row, and whose history and four-colour-cache triggers fire per statement), commit the rest.",
             "",
             f"Re-importing the same file (every row an update by the natural key enterprise + name): "
             f"{upsert_s:.2f} s, {again.updated:,} updated, {again.inserted} inserted.",
@@ -332,8 +332,9 @@ def main() -> None:
             "",
             f"Why the target is not met: the write alone runs at {args.units / write_s:,.0f} rows/s and (2), "
             f"which checks nothing, at {args.units / results[1][1]:,.0f} rows/s into the same table: its two "
-            "foreign keys (a lookup per row), eight indexes and CHECK constraints (ST_IsValid) set the floor, "
-            f"not the checks ({args.units / max(check_s, 1e-9):,.0f} rows/s on their own).",
+            "foreign keys (a lookup per row), eight indexes, CHECK constraints (ST_IsValid) and the history "
+            "triggers (the old and new values of every row; about half of a COPY, bench/results/history.md) "
+            f"set the floor, not the checks ({args.units / max(check_s, 1e-9):,.0f} rows/s on their own).",
             "",
             "Peers on this kind of machine (../shared/performance.md, 1 M polygons): GeoPandas `to_postgis` "
             "72 k rows/s (indexed table), psycopg2 COPY of hex EWKB end to end 129 k rows/s. (1) does more per "
