@@ -7,7 +7,6 @@ control-level and class names; accident types by name): exporting and importing 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,18 +19,10 @@ from geo.access import Principal, Role
 from geo.errors import InvalidInput, NotFound
 from geo.io.fields import Kind
 from geo.io.validate import CONTROL_LEVEL_NAMES_ZH, ZONE_LEVEL_NAMES_ZH
-from geo.store.repository import deny, require_area
+from geo.store.repository import area_of, deny, in_area, jurisdiction_subtree, require_area
 
 _FACTORS = ("L", "E", "C", "S", "M")
 _ADMIN = ("province", "city", "county", "township", "village")
-
-_SUBTREE = """
-WITH RECURSIVE sub AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = ANY(:roots)
-    UNION SELECT j.adcode FROM jurisdictions j JOIN sub ON j.parent_adcode = sub.adcode
-)
-SELECT adcode FROM sub
-"""
 
 
 def _visible_kinds(principal: Principal) -> set[Kind]:
@@ -47,10 +38,6 @@ def check_export_allowed(principal: Principal, kind: Kind) -> None:
         raise deny(principal, f"export {kind}")
 
 
-def _subtree(conn: Connection, roots: Sequence[str]) -> list[str]:
-    return [r[0] for r in conn.execute(text(_SUBTREE), {"roots": list(roots)})]
-
-
 def _where(
     conn: Connection, principal: Principal, adcode: str | None, column: str, owner: str | None
 ) -> tuple[str, dict[str, Any]]:
@@ -64,13 +51,13 @@ def _where(
         if level is None:
             raise NotFound(f"no jurisdiction with adcode {adcode!r}")
         if level in _ADMIN:
-            params["in_adcode"] = _subtree(conn, [adcode])
+            params["in_adcode"] = list(conn.execute(jurisdiction_subtree(adcode)).scalars())
             parts.append(f"{column} = ANY(:in_adcode)")
         else:
             params["zone"] = adcode
             parts.append("ST_Intersects(t.geom, (SELECT geom FROM jurisdictions WHERE adcode = :zone))")
     if principal.role is Role.regulator:
-        params["in_scope"] = _subtree(conn, principal.adcodes)
+        params["in_scope"] = list(conn.execute(area_of(principal)).scalars())
         parts.append(f"{column} = ANY(:in_scope)")
     elif principal.role is Role.enterprise:
         assert owner is not None
@@ -234,9 +221,7 @@ def enterprise_register(conn: Connection, enterprise_id: int, principal: Princip
     )
     if row is None:
         raise NotFound(f"no enterprise with id {enterprise_id}")
-    if principal.role is Role.regulator and row["jurisdiction_adcode"] not in set(
-        _subtree(conn, principal.adcodes)
-    ):
+    if principal.role is Role.regulator and not in_area(conn, principal, row["jurisdiction_adcode"]):
         raise NotFound(f"no enterprise with id {enterprise_id}")
     header = dict(row)
     sectors = vocab.sectors()

@@ -9,11 +9,9 @@ riskmap adds is the author: `set_actor` puts the principal's name into the trans
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, false, or_, select, text
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy import Connection, Table, select, text
 
 from geo.access import Principal, Role
 from geo.errors import InvalidInput, NotFound
@@ -31,13 +29,6 @@ ENTITIES: dict[str, tuple[Table, str]] = {  # entity → (table, name in message
 }
 TREND_TIMEZONE = "Asia/Shanghai"  # months end at midnight Beijing time
 MAX_TREND_MONTHS = 120
-
-
-def in_jurisdictions(column: ColumnElement[Any], adcodes: Sequence[str]) -> ColumnElement[bool]:
-    """`column` (an adcode) lies in one of the subtrees rooted at `adcodes`; nothing when there are none."""
-    if not adcodes:
-        return false()
-    return or_(*(column.in_(jurisdiction_subtree(a)) for a in adcodes))
 
 
 def _row_scope(conn: Connection, entity: str, entity_id: int) -> dict[str, Any] | None:
