@@ -1,6 +1,6 @@
 """The register's history (who changed what, when) and the level trend rebuilt from it.
 
-The rows of `history` are written by the database's triggers (migration 0005), never by this module:
+The rows of `history` are written by the database's triggers (migrations 0005, 0008), never by this module:
 every path that writes the register — the API, COPY imports, plain SQL — is recorded the same way. What
 riskmap adds is the author: `set_actor` puts the principal's name into the transaction's
 `riskmap.actor` setting, which the triggers read (`db:<database user>` when it is not set).
@@ -78,7 +78,42 @@ def entity_history(
     rows = [dict(r) for r in conn.execute(q).mappings()]
     if not rows:
         raise missing
+    for record in rows:
+        if record["action"] == "create":
+            record["new_values"] = _values_at_creation(conn, entity, entity_id, rows, record)
     return rows
+
+
+def _values_now(conn: Connection, entity: str, entity_id: int) -> dict[str, Any] | None:
+    """The stored row as the history's triggers write it (each column as JSON, geometries as GeoJSON)."""
+    expr = conn.execute(
+        text("SELECT riskmap_history_row_sql(CAST(:t AS regclass), 't')"), {"t": entity}
+    ).scalar_one()
+    return conn.execute(
+        text(f"SELECT {expr} FROM {entity} AS t WHERE t.id = :id"),  # noqa: S608 (our table; SQL built by our function from the catalogue)
+        {"id": entity_id},
+    ).scalar()
+
+
+def _values_at_creation(
+    conn: Connection, entity: str, entity_id: int, records: list[dict[str, Any]], create: dict[str, Any]
+) -> dict[str, Any]:
+    """The full values a row was made with. A 'create' record keeps only a few columns (migration 0008);
+    the rest is the row as it is now, or as its 'delete' record kept it, with every later update undone
+    (an update record holds the old value of each column it changed). The record's own values win."""
+    stored = dict(create["new_values"] or {})
+    later = [r for r in records if r["id"] > create["id"]]
+    deleted = next((r for r in later if r["action"] == "delete"), None)
+    base = deleted["old_values"] if deleted is not None else _values_now(conn, entity, entity_id)
+    if base is None:  # gone without a record (TRUNCATE is not recorded): what was kept is all there is
+        return stored
+    values = dict(base)
+    for record in reversed(later):
+        if record["action"] == "update" and (deleted is None or record["id"] < deleted["id"]):
+            values.update(record["old_values"] or {})
+    if "created_at" in values:
+        values["updated_at"] = values["created_at"]  # set together when a row is made
+    return {**values, **stored}
 
 
 # --- trend --------------------------------------------------------------------------------------------

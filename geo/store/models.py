@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -121,13 +122,13 @@ class RiskUnit(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     enterprise_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("enterprises.id", ondelete="CASCADE"), index=True
-    )
+        BigInteger, ForeignKey("enterprises.id", ondelete="CASCADE")
+    )  # looked up through the unique (enterprise_id, name) index
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(Text)
     sector: Mapped[str | None] = mapped_column(String(40))
     geom: Mapped[Any] = _geom("GEOMETRY")
-    level: Mapped[int] = mapped_column(SmallInteger, index=True)
+    level: Mapped[int] = mapped_column(SmallInteger)
     assessment_method: Mapped[str] = mapped_column(String(8))
     assessment_inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     assessment_score: Mapped[float | None] = mapped_column(Float)
@@ -144,7 +145,7 @@ class RiskUnit(TimestampMixin, Base):
     max_occupancy: Mapped[int | None] = mapped_column(Integer)
     # Safety distances (安全防护距离): a code of data/safety_distance_rules.csv, and the storage volume that
     # volume-banded rules (LPG supply bases, GB 50028) need.
-    hazard_kind: Mapped[str | None] = mapped_column(String(40), index=True)
+    hazard_kind: Mapped[str | None] = mapped_column(String(40))
     capacity_m3: Mapped[float | None] = mapped_column(Float)
     jurisdiction_adcode: Mapped[str | None] = mapped_column(
         String(12), ForeignKey("jurisdictions.adcode", ondelete="SET NULL"), index=True
@@ -155,6 +156,9 @@ class RiskUnit(TimestampMixin, Base):
 
     __table_args__ = (
         Index("ix_risk_units_geom_gist", "geom", postgresql_using="gist"),
+        # Partial indexes: each index is work on every inserted row (migration 0008).
+        Index("ix_risk_units_level_major", "level", postgresql_where=text("level <= 2")),
+        Index("ix_risk_units_hazard_kind", "hazard_kind", postgresql_where=text("hazard_kind IS NOT NULL")),
         CheckConstraint("level BETWEEN 1 AND 4", name="level_range"),
         CheckConstraint("kind IN ('enterprise','public_area')", name="kind_known"),
         CheckConstraint("(kind = 'enterprise') = (enterprise_id IS NOT NULL)", name="kind_matches_owner"),
@@ -292,7 +296,6 @@ class HistoryRecord(Base):
 
     __table_args__ = (
         Index("ix_history_entity_entity_id", "entity", "entity_id", "id"),
-        Index("ix_history_at", "at"),
         CheckConstraint("entity IN ('enterprises','risk_units','protection_targets')", name="entity_known"),
         CheckConstraint("action IN ('create','update','delete')", name="action_known"),
     )

@@ -143,6 +143,50 @@ def test_the_history_rebuilds_the_stored_row(db: Engine) -> None:
     assert rebuilt == stored
 
 
+def _row_json(conn: Connection, uid: int) -> dict[str, Any]:
+    return dict(
+        conn.execute(
+            text(
+                "SELECT to_jsonb(r) - 'area_m2' || jsonb_build_object('geom', ST_AsGeoJSON(geom)::jsonb) "
+                "FROM risk_units r WHERE id = :id"
+            ),
+            {"id": uid},
+        ).scalar_one()
+    )
+
+
+@pytest.mark.parametrize("then_delete", [False, True])
+def test_a_create_keeps_few_columns_and_the_row_it_made_is_rebuilt_on_read(
+    db: Engine, then_delete: bool
+) -> None:
+    """Migration 0008: the stored 'create' holds level, jurisdiction and owner only; the history still
+    shows the whole row as it was made, from the row now (or its delete record) with the updates undone."""
+    with _as(db, ALICE) as (conn, w):
+        eid = _enterprise(conn, w)
+        uid = _unit(conn, w, eid, 2, control_measures="双人巡检", hazards="液氨泄漏", accident_types=["06"])
+        made = _row_json(conn, uid)
+    with _as(db, BOB) as (conn, w):
+        repo.update_feature(conn, w, repo.RISK_UNITS, uid, {"level": 1, "hazards": None})
+        repo.update_feature(conn, w, repo.RISK_UNITS, uid, {"geometry": shapely.Point(118.9, 25.12)})
+        repo.update_feature(conn, w, repo.RISK_UNITS, uid, {"control_measures": "加装泄漏报警", "level": 3})
+        if then_delete:
+            conn.execute(text("DELETE FROM risk_units WHERE id = :id"), {"id": uid})
+    with db.connect() as conn:
+        kept = conn.execute(
+            text(
+                "SELECT new_values FROM history WHERE entity = 'risk_units' AND entity_id = :id AND action = 'create'"
+            ),
+            {"id": uid},
+        ).scalar_one()
+    assert kept == {"level": 2, "jurisdiction_adcode": "350505", "enterprise_id": eid}
+    records = _history(db, "risk_units", uid)
+    assert [r["action"] for r in records] == ["create", "update", "update", "update"] + (
+        ["delete"] if then_delete else []
+    )
+    assert records[0]["actor"] == "alice"
+    assert records[0]["new_values"] == made
+
+
 def test_writes_outside_riskmap_are_recorded_as_the_database_user(db: Engine) -> None:
     with db.begin() as conn:
         uid = conn.execute(
