@@ -21,9 +21,10 @@ refused as ambiguous instead of being guessed.
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ from geo.store.repository import deny, set_actor
 from geo.vocab import ADMIN_LEVELS
 
 Progress = Callable[[str, int, int], None]
-COPY_CHUNK = 25_000
+COPY_CHUNK = 10_000
 _ADMIN = tuple(str(x) for x in ADMIN_LEVELS)
 _RANK = {level: i for i, level in enumerate(_ADMIN, start=1)}
 
@@ -740,25 +741,90 @@ def _copy(
     geoms: np.ndarray,
     note: Progress,
 ) -> None:
-    """COPY the frame's columns (plus `geom` as hex EWKB) into `table`, in chunks (progress per chunk)."""
-    out = pd.DataFrame({c: _column(frame, c) for c in columns})
-    out["geom"] = shapely.to_wkb(shapely.set_srid(geoms.astype(object), SRID), hex=True, include_srid=True)
+    """COPY the frame's columns (plus `geom` as hex EWKB) into `table` with one COPY statement, whose
+    CSV is made chunk by chunk in a thread while the server stores the chunks before (progress per
+    chunk sent)."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, [*columns, "geom"])), sql.Literal(r"\N")
     )
+    total = len(frame)
+
+    def chunks() -> Iterator[tuple[bytes, int]]:
+        for start in range(0, total, COPY_CHUNK):
+            part = frame.iloc[start : start + COPY_CHUNK]
+            out = pd.DataFrame({c: _column(part, c) for c in columns})
+            out["geom"] = shapely.to_wkb(
+                shapely.set_srid(geoms[start : start + COPY_CHUNK].astype(object), SRID),
+                hex=True,
+                include_srid=True,
+            )
+            text_ = out.to_csv(header=False, index=False, na_rep=r"\N")
+            yield text_.encode("utf-8"), min(start + COPY_CHUNK, total)
+
     raw = conn.connection.dbapi_connection
     assert raw is not None
     cur = raw.cursor()
+    stream = _Stream(chunks(), lambda done: note("write", done, total))
     try:
-        query = statement.as_string(cur)
-        for start in range(0, len(out), COPY_CHUNK):
-            buf = io.StringIO()
-            out.iloc[start : start + COPY_CHUNK].to_csv(buf, header=False, index=False, na_rep=r"\N")
-            buf.seek(0)
-            cur.copy_expert(query, buf)
-            note("write", min(start + COPY_CHUNK, len(out)), len(out))
+        cur.copy_expert(statement.as_string(cur), stream, size=1 << 20)
     finally:
+        stream.close()
         cur.close()
+
+
+class _Stream:
+    """A file for psycopg2's `copy_expert` whose bytes a thread makes ahead (two chunks at most), so
+    Python prepares chunk k + 1 while the server stores chunk k. An error in the thread is raised by
+    `read`; `close` stops the thread when the COPY ends early."""
+
+    def __init__(self, chunks: Iterator[tuple[bytes, int]], sent: Callable[[int], None]) -> None:
+        self._queue: queue.Queue[tuple[bytes, int] | BaseException | None] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._chunk, self._offset, self._done = b"", 0, False
+        self._rows_in_chunk = 0
+        self._sent = sent
+        self._thread = threading.Thread(target=self._fill, args=(chunks,), daemon=True)
+        self._thread.start()
+
+    def _put(self, item: tuple[bytes, int] | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fill(self, chunks: Iterator[tuple[bytes, int]]) -> None:
+        try:
+            for item in chunks:
+                if not self._put(item):
+                    return
+            self._put(None)
+        except BaseException as exc:  # handed to the reading thread, which raises it
+            self._put(exc)
+
+    def read(self, size: int = -1) -> bytes:
+        while self._offset >= len(self._chunk) and not self._done:
+            if self._rows_in_chunk:
+                self._sent(self._rows_in_chunk)
+                self._rows_in_chunk = 0
+            item = self._queue.get()
+            if item is None:
+                self._done = True
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                (self._chunk, self._rows_in_chunk), self._offset = item, 0
+        if size < 0:
+            size = len(self._chunk) - self._offset
+        out = self._chunk[self._offset : self._offset + size]
+        self._offset += len(out)
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _stage(conn: Connection, target: str, columns: Sequence[str], plan: _Plan, note: Progress) -> None:
