@@ -31,7 +31,7 @@ from geo.joint_prevention import (
     components,
     trade_links,
 )
-from geo.store.repository import get_jurisdiction_row, require_area
+from geo.store.repository import SUBTREE_CTE, get_jurisdiction_row, require_area
 
 Method = Literal["auto", "dbscan", "cliques", "pairs"]
 METHODS: Final[Mapping[str, str]] = {
@@ -46,12 +46,7 @@ DBSCAN_WORK_MEM: Final = "128MB"
 HULL_PAD_M: Final = 30.0
 """The cluster hull is widened by this many metres so that two points or a line still make a polygon."""
 
-_SUBTREE: Final = """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
-)"""
+_SUBTREE: Final = "\nWITH RECURSIVE " + SUBTREE_CTE
 
 # The GRS80 (CGCS2000) ellipsoid: metres per degree, for the index boxes only (the test itself is metric).
 _A: Final = 6_378_137.0

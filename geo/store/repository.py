@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import shapely
 from geoalchemy2.shape import from_shape
@@ -261,6 +261,15 @@ def check_no_self_close_out(
 
 
 # --- jurisdictions -------------------------------------------------------------------------------
+
+
+# The same walk as `jurisdiction_subtree`, as a CTE for hand-written SQL: `WITH RECURSIVE {SUBTREE_CTE}`
+# gives `subtree(adcode)` for the bound parameter :adcode.
+SUBTREE_CTE: Final = """subtree AS (
+    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
+    UNION ALL
+    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+)"""
 
 
 def jurisdiction_subtree(adcode: str) -> Select[Any]:

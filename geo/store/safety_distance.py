@@ -22,7 +22,7 @@ from geo.access import Forbidden, Principal
 from geo.errors import InvalidInput, NotFound
 from geo.geometry import as_multipolygon
 from geo.store import repository as repo
-from geo.store.repository import get_jurisdiction_row
+from geo.store.repository import SUBTREE_CTE, get_jurisdiction_row
 from geo.vocab import ADMIN_LEVELS
 
 # How the spatial index is used: storage is lon/lat (EPSG:4490) with GiST indexes, so candidates are found with
@@ -39,12 +39,7 @@ _M_PER_DEG_LAT: Final = sd.M_PER_DEG_LAT  # low, so the box in degrees errs wide
 _M_PER_DEG_LON_EQ: Final = sd.M_PER_DEG_LON_EQ
 _MARGIN: Final = sd.BOX_MARGIN
 
-_SUBTREE = """
-subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
-)"""
+_SUBTREE = "\n" + SUBTREE_CTE
 # Scope predicates: rows filed under the jurisdiction's subtree, or (parks, grids) rows inside the zone.
 _ADMIN_SCOPE = "{t}.jurisdiction_adcode IN (SELECT adcode FROM subtree)"
 _ZONE_SCOPE = "ST_Intersects({t}.geom, (SELECT geom FROM jurisdictions WHERE adcode = :adcode))"
