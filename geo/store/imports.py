@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -722,7 +722,8 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
         "mixed-integer-float",
         "empty",
     }:
-        return pd.Series(pd.array([None if _missing(v) else int(v) for v in values], dtype="Int64"))
+        numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+        return numbers.where(np.isfinite(numbers)).astype("Int64").reset_index(drop=True)
     sample = values.dropna()
     if len(sample) and any(isinstance(v, _COMPOUND) for v in sample.iloc[:1000]):
         return pd.Series([_cell(v) for v in values.tolist()], dtype=object)
@@ -731,6 +732,37 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and not np.isfinite(value))
+
+
+_TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+
+
+def _text_fields(values: pd.Series, name: str) -> list[str]:
+    """One column as fields of COPY's text format: NULL as \\N, backslash, tab and line breaks escaped.
+    The values are joined into one string so that str.replace escapes them all at C speed; a NUL, which
+    PostgreSQL cannot store in text, is refused with the column's name."""
+    missing = values.isna().to_numpy()
+    if missing.all():
+        return ["\\N"] * len(values)
+    strs = list(map(str, values.tolist()))
+    joined = "\x00".join(strs)
+    if joined.count("\x00") != max(len(strs) - 1, 0):
+        raise InvalidInput.one(name, "contains a NUL character", "含有空字符 (NUL)")
+    if any(ch in joined for ch in "\\\t\n\r"):
+        for old, new in _TEXT_ESCAPES:
+            joined = joined.replace(old, new)
+        strs = joined.split("\x00")
+    fields = np.array(strs, dtype=object)
+    fields[missing] = "\\N"
+    return cast(list[str], fields.tolist())
+
+
+def _copy_text(frame: pd.DataFrame, columns: Sequence[str], geoms: np.ndarray) -> bytes:
+    """Rows of `frame` (plus `geom` as hex EWKB) in COPY's text format."""
+    fields = [_text_fields(_column(frame, c), c) for c in columns]
+    hexes = shapely.to_wkb(shapely.set_srid(geoms.astype(object), SRID), hex=True, include_srid=True)
+    fields.append(["\\N" if h is None else h for h in hexes.tolist()])
+    return ("\n".join(map("\t".join, zip(*fields, strict=True))) + "\n").encode("utf-8")
 
 
 def _copy(
@@ -742,24 +774,17 @@ def _copy(
     note: Progress,
 ) -> None:
     """COPY the frame's columns (plus `geom` as hex EWKB) into `table` with one COPY statement, whose
-    CSV is made chunk by chunk in a thread while the server stores the chunks before (progress per
+    text is made chunk by chunk in a thread while the server stores the chunks before (progress per
     chunk sent)."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, [*columns, "geom"])), sql.Literal(r"\N")
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(  # text format, NULL is \N
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, [*columns, "geom"]))
     )
     total = len(frame)
 
     def chunks() -> Iterator[tuple[bytes, int]]:
         for start in range(0, total, COPY_CHUNK):
-            part = frame.iloc[start : start + COPY_CHUNK]
-            out = pd.DataFrame({c: _column(part, c) for c in columns})
-            out["geom"] = shapely.to_wkb(
-                shapely.set_srid(geoms[start : start + COPY_CHUNK].astype(object), SRID),
-                hex=True,
-                include_srid=True,
-            )
-            text_ = out.to_csv(header=False, index=False, na_rep=r"\N")
-            yield text_.encode("utf-8"), min(start + COPY_CHUNK, total)
+            end = min(start + COPY_CHUNK, total)
+            yield _copy_text(frame.iloc[start:end], columns, geoms[start:end]), end
 
     raw = conn.connection.dbapi_connection
     assert raw is not None

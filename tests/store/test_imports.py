@@ -43,6 +43,28 @@ def test_enterprises_then_risk_units_from_csv(engine: Engine, tmp_path: Path) ->
     assert _count(engine, "risk_units") == 10
 
 
+def test_tabs_line_breaks_and_backslashes_are_stored_as_written(engine: Engine, tmp_path: Path) -> None:
+    """The COPY text is escaped: a value with a tab, a line break, a carriage return or a backslash
+    is stored exactly, and the columns after it stay in place."""
+    import_file(
+        engine,
+        write_csv(tmp_path / "e.csv", ENTERPRISE_HEADERS, enterprise_rows(1)),
+        kind="enterprises",
+        principal=SYSTEM,
+    )
+    rows = risk_rows(2, credit_code(1))
+    measures = "1. 双人巡检\t每日两次\n2. 报警仪 C:\\仪表\\01\r\n3. \\N 不是空值"
+    rows[0][5] = measures
+    report = import_file(
+        engine, write_csv(tmp_path / "r.csv", RISK_HEADERS, rows), kind="risk_units", principal=SYSTEM
+    )
+    assert report.inserted == 2
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT control_measures, level FROM risk_units ORDER BY name")).all()
+    assert stored[0] == (measures, 1)
+    assert stored[1] == (rows[1][5], 2)
+
+
 def _chunks(n: int, fail_at: int | None = None) -> Iterator[tuple[bytes, int]]:
     for i in range(n):
         if i == fail_at:
