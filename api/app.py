@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.api.title, description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.signing_key = settings.auth.signing_key()  # production refuses to start with a weak secret
+    app.state.login_limiter = auth.login_limiter(settings.auth)  # failed sign-ins, in this process
     errors.install(app)
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])
