@@ -45,6 +45,7 @@ demo users `riskmap demo` prints) or an API key (`X-API-Key`, from `riskmap user
 credentials you are the public: published maps (`public=true`) and aggregated statistics only.
 Regulators see and edit their jurisdictions; enterprise users their own enterprise and risk units.
 Rows outside your scope are 404; actions your role may not take are 403 (401 when not signed in).
+Too many failed sign-ins for a username or from an address are 429, with `Retry-After`.
 """
 
 
