@@ -45,6 +45,7 @@ demo users `riskmap demo` prints) or an API key (`X-API-Key`, from `riskmap user
 credentials you are the public: published maps (`public=true`) and aggregated statistics only.
 Regulators see and edit their jurisdictions; enterprise users their own enterprise and risk units.
 Rows outside your scope are 404; actions your role may not take are 403 (401 when not signed in).
+Too many failed sign-ins for a username or from an address are 429, with `Retry-After`.
 """
 
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.api.title, description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.signing_key = settings.auth.signing_key()  # production refuses to start with a weak secret
+    app.state.login_limiter = auth.login_limiter(settings.auth)  # failed sign-ins, in this process
     errors.install(app)
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])

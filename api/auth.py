@@ -4,7 +4,11 @@ API key (header X-API-Key).
 Contract every router relies on: `current_principal` (a FastAPI dependency) and `PrincipalDep`. No
 credentials at all make the anonymous public (`ANONYMOUS`); a bad or expired token, or an unknown key, is a
 401 with `WWW-Authenticate`. A token names the user; role and scope are read from the users table on each
-request, so a deactivated user or a changed scope takes effect at once.
+request, so a deactivated user or a changed scope takes effect at once; likewise a key is looked up (with
+its `active` flag and its user's) on every request, so a revoked key is refused at once.
+
+Sign-in is rate limited (`api/login_limit.py`): past too many failures for a username or from a client
+address within the window, `POST /api/v1/auth/token` is 429 with `Retry-After`, the password unchecked.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer, OAuth2PasswordR
 from sqlalchemy import Engine
 
 from api.deps import EngineDep
+from api.login_limit import LoginLimiter
+from api.settings import AuthSettings
 from geo.access import ANONYMOUS, Principal, Unauthenticated
 from geo.store import users
 
@@ -86,17 +92,46 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
+def login_limiter(settings: AuthSettings) -> LoginLimiter:
+    """The app's counter of failed sign-ins (one per app, so per process)."""
+    return LoginLimiter(
+        max_failures=settings.login_max_failures,
+        max_failures_per_address=settings.login_max_failures_per_address,
+        window_seconds=settings.login_window_minutes * 60,
+    )
+
+
 @router.post(
-    "/token", summary="Sign in: a bearer access token for a username and password (OAuth2 password flow)"
+    "/token",
+    summary="Sign in: a bearer access token for a username and password (OAuth2 password flow)",
+    responses={
+        401: {"description": "wrong username or password"},
+        429: {
+            "description": "too many failed sign-ins for this username or from this address; "
+            "`Retry-After` says in how many seconds to try again"
+        },
+    },
 )
 def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, engine: EngineDep
 ) -> dict[str, Any]:
-    """The `/docs` page's Authorize button uses this. Tokens last `RISKMAP_AUTH_TOKEN_MINUTES` (60)."""
-    with engine.begin() as conn:
-        principal = users.authenticate(conn, form.username, form.password)
+    """The `/docs` page's Authorize button uses this. Tokens last `RISKMAP_AUTH_TOKEN_MINUTES` (60).
+
+    After `RISKMAP_AUTH_LOGIN_MAX_FAILURES` (5) failed sign-ins of a username, or
+    `RISKMAP_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS` (5) from one client address, within
+    `RISKMAP_AUTH_LOGIN_WINDOW_MINUTES` (15), the answer is 429 with `Retry-After`, whatever the password;
+    a successful sign-in clears the username's count."""
+    limiter: LoginLimiter = request.app.state.login_limiter
+    attempt = limiter.begin(form.username, request.client.host if request.client else None)
+    try:
+        with engine.begin() as conn:
+            principal = users.authenticate(conn, form.username, form.password)
+    except BaseException:
+        limiter.cancel(attempt)  # the database failed, not the password: this attempt does not count
+        raise
     if principal is None:
         raise Unauthenticated("wrong username or password")
+    limiter.succeeded(attempt)
     minutes = request.app.state.settings.auth.token_minutes
     return {
         "access_token": mint_token(principal, _signing_key(request), minutes),

@@ -147,6 +147,73 @@ def users_key(username: str) -> None:
     typer.echo(key)
 
 
+@users_app.command("keys")
+def users_keys(username: str) -> None:
+    """List a user's API keys: id, prefix, created, active or revoked (never the keys themselves)."""
+    from api.users import list_api_keys
+
+    try:
+        rows = list_api_keys(_settings(), username)
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    for r in rows:
+        state = "active" if r["active"] else "revoked"
+        typer.echo(f"{r['id']}\t{r['prefix']}…\t{r['created_at']:%Y-%m-%d %H:%M}\t{state}")
+
+
+@users_app.command("revoke-key")
+def users_revoke_key(
+    username: str,
+    key: Annotated[
+        str | None,
+        typer.Argument(help="the key's id or prefix (from `riskmap users keys`), or the whole key"),
+    ] = None,
+    all_keys: Annotated[bool, typer.Option("--all", help="revoke every key of the user")] = False,
+) -> None:
+    """Revoke an API key of a user: it is refused (401) from the next request on."""
+    from api.users import revoke_api_keys
+
+    if (key is None) == (not all_keys):
+        _fail(InvalidInput.one("key", "name one key (its id or prefix), or give --all"))
+    try:
+        revoked = revoke_api_keys(_settings(), username, None if all_keys else key)
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    for r in revoked:
+        typer.echo(f"revoked key {r['id']} ({r['prefix']}…) of {username}")
+    if not revoked:
+        typer.echo(f"{username} had no active key to revoke" if all_keys else "that key was revoked already")
+
+
+@users_app.command("deactivate")
+def users_deactivate(username: str) -> None:
+    """Deactivate a user: its tokens and API keys are refused (401) from the next request on, and it cannot
+    sign in. The user and its keys are kept (`riskmap users activate` undoes it)."""
+    from api.users import set_active
+
+    try:
+        changed = set_active(_settings(), username, False)
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"user {username} deactivated" if changed else f"user {username} was inactive already")
+
+
+@users_app.command("activate")
+def users_activate(username: str) -> None:
+    """Activate a deactivated user again (its API keys that were not revoked work again)."""
+    from api.users import set_active
+
+    try:
+        changed = set_active(_settings(), username, True)
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"user {username} activated" if changed else f"user {username} was active already")
+
+
 map_app = typer.Typer(help="Maps written to files.", no_args_is_help=True)
 app.add_typer(map_app, name="map")
 

@@ -17,6 +17,7 @@ from geo.errors import (
     DatabaseUnavailable,
     InvalidInput,
     NotFound,
+    RateLimited,
     RiskmapError,
     SetupError,
     TooLarge,
@@ -33,6 +34,7 @@ STATUS: dict[type[RiskmapError], int] = {
     DatabaseUnavailable: 503,
     SetupError: 503,
     TooLarge: 413,
+    RateLimited: 429,
 }
 
 
@@ -46,6 +48,8 @@ def _riskmap_error(_: Request, exc: Exception) -> JSONResponse:
     errors = [p.as_dict() for p in getattr(exc, "problems", [])]  # InvalidInput, and 404/409s naming a field
     # RFC 6750: a 401 says how to authenticate (a bearer token, or an API key in X-API-Key).
     headers = {"WWW-Authenticate": 'Bearer realm="riskmap"'} if isinstance(exc, Unauthenticated) else None
+    if isinstance(exc, RateLimited):  # RFC 9110: how many seconds until the next try may succeed
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(_body(exc.message, errors), status_code=status, headers=headers)
 
 

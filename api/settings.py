@@ -102,6 +102,18 @@ class AuthSettings(BaseSettings):
         description="production refuses to start without a strong secret; development makes one and keeps "
         "it in ~/.config/riskmap/auth.env (0600)",
     )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="failed sign-ins of one username within the window before 429"
+    )
+    login_max_failures_per_address: int = Field(
+        default=5,
+        ge=1,
+        description="failed sign-ins from one client address within the window before 429 (raise it when "
+        "many users share one address, e.g. an office behind one NAT or a proxy that does not forward it)",
+    )
+    login_window_minutes: float = Field(
+        default=15, gt=0, le=24 * 60, description="the sliding window the failed sign-ins are counted in"
+    )
 
     def signing_key(self) -> str:
         """The secret to sign tokens with; in production a missing, default or short one is refused."""

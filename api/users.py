@@ -64,6 +64,34 @@ def new_api_key(settings: Settings, username: str) -> str:
         engine.dispose()
 
 
+def list_api_keys(settings: Settings, username: str) -> list[dict[str, Any]]:
+    engine = _engine(settings)
+    try:
+        with engine.connect() as conn:
+            return users.list_api_keys(conn, SYSTEM, username)
+    finally:
+        engine.dispose()
+
+
+def revoke_api_keys(settings: Settings, username: str, key: str | None) -> list[dict[str, Any]]:
+    """Revoke one key of a user (by id, prefix or the whole key), or all its keys when `key` is None."""
+    engine = _engine(settings)
+    try:
+        with engine.begin() as conn:
+            return users.revoke_api_keys(conn, SYSTEM, username, key)
+    finally:
+        engine.dispose()
+
+
+def set_active(settings: Settings, username: str, active: bool) -> bool:
+    engine = _engine(settings)
+    try:
+        with engine.begin() as conn:
+            return users.set_active(conn, SYSTEM, username, active)
+    finally:
+        engine.dispose()
+
+
 def demo_file(directory: Path | None = None) -> Path:
     return (directory or config_dir()) / DEMO_FILE_NAME
 

@@ -67,3 +67,11 @@ class DatabaseUnavailable(RiskmapError):
 
 class SetupError(RiskmapError):
     """The machine lacks something riskmap needs; the message says what to install or set."""
+
+
+class RateLimited(RiskmapError):
+    """Too many attempts (failed sign-ins) in a while: try again after `retry_after` seconds (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

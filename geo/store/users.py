@@ -27,6 +27,7 @@ K = cast(Table, ApiKey.__table__)
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 MIN_PASSWORD = 10
 KEY_PREFIX = "rmk_"
+PREFIX_LENGTH = len(KEY_PREFIX) + 8  # the start of a key that is stored (and shown) to name it
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))  # unknown users cost as much time as known ones
@@ -175,15 +176,85 @@ def create_api_key(conn: Connection, principal: Principal, username: str) -> str
     """A new API key for a user (admins only). Shown once: only its SHA-256 is stored."""
     if not principal.is_admin:
         raise deny(principal, "manage users")
-    user_id = conn.execute(select(U.c.id).where(U.c.username == username)).scalar()
-    if user_id is None:
-        raise InvalidInput.one("username", f"no user {username!r}", f"用户 {username} 不存在")
+    user_id = _user_id(conn, username)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    conn.execute(insert(K).values(user_id=user_id, prefix=key[:12], key_hash=hash_api_key(key)))
+    conn.execute(insert(K).values(user_id=user_id, prefix=key[:PREFIX_LENGTH], key_hash=hash_api_key(key)))
     return key
 
 
+def _user_id(conn: Connection, username: str) -> int:
+    user_id = conn.execute(select(U.c.id).where(U.c.username == username)).scalar()
+    if user_id is None:
+        raise InvalidInput.one("username", f"no user {username!r}", f"用户 {username} 不存在")
+    return int(user_id)
+
+
+def list_api_keys(conn: Connection, principal: Principal, username: str) -> list[dict[str, Any]]:
+    """A user's API keys, revoked ones too (admins only): id, prefix, active, created_at; never the key."""
+    if not principal.is_admin:
+        raise deny(principal, "manage users")
+    user_id = _user_id(conn, username)
+    q = select(K.c.id, K.c.prefix, K.c.active, K.c.created_at).where(K.c.user_id == user_id).order_by(K.c.id)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def revoke_api_keys(
+    conn: Connection, principal: Principal, username: str, key: str | None
+) -> list[dict[str, Any]]:
+    """Revoke one API key of a user, or with `key` None all of them (admins only). The key is named by its
+    id, its prefix (the first 12 characters `users key` printed, or enough of them to tell it from the
+    user's other keys) or the whole key. The row stays, inactive: `principal_for_key` refuses it from the
+    next request on. Returns the keys this call revoked (`id`, `prefix`); one revoked before is not."""
+    if not principal.is_admin:
+        raise deny(principal, "manage users")
+    user_id = _user_id(conn, username)
+    target = K.c.user_id == user_id
+    if key is not None:
+        mine = select(K.c.id, K.c.prefix).where(target).order_by(K.c.id)
+        key = key.strip()
+        if not key:
+            raise InvalidInput.one("key", "name the key by its id or prefix", "请给出密钥的编号或前缀")
+        if key.isdigit() and len(key) <= 18:  # an id (a bigint)
+            mine = mine.where(K.c.id == int(key))
+        elif len(key) > PREFIX_LENGTH:  # the whole key
+            mine = mine.where(K.c.key_hash == hash_api_key(key))
+        else:
+            mine = mine.where(K.c.prefix.startswith(key, autoescape=True))
+        found = conn.execute(mine).all()
+        shown = key if len(key) <= PREFIX_LENGTH else key[:PREFIX_LENGTH] + "…"
+        if not found:
+            raise InvalidInput.one(
+                "key", f"{username} has no API key {shown!r}", f"用户 {username} 没有密钥 {shown}"
+            )
+        if len(found) > 1:
+            ids = ", ".join(f"{r.id} ({r.prefix})" for r in found)
+            raise InvalidInput.one(
+                "key",
+                f"{shown!r} names {len(found)} keys of {username}: {ids}; give the id",
+                "请给出密钥编号",
+            )
+        target = K.c.id == found[0].id
+    revoked = conn.execute(
+        update(K).where(target, K.c.active).values(active=False).returning(K.c.id, K.c.prefix)
+    )
+    return sorted((dict(r) for r in revoked.mappings()), key=lambda r: int(r["id"]))
+
+
+def set_active(conn: Connection, principal: Principal, username: str, active: bool) -> bool:
+    """Deactivate (or activate again) a user (admins only); whether it changed. An inactive user's tokens
+    and API keys are refused from the next request on (the row is read on every request) and it cannot
+    sign in; its keys are kept, and work again if it is activated."""
+    if not principal.is_admin:
+        raise deny(principal, "manage users")
+    user_id = _user_id(conn, username)
+    changed = conn.execute(
+        update(U).where(U.c.id == user_id, U.c.active.is_distinct_from(active)).values(active=active)
+    )
+    return bool(changed.rowcount)
+
+
 def principal_for_key(conn: Connection, key: str) -> Principal | None:
+    """The principal of an active key of an active user, else None (unknown, revoked or deactivated)."""
     row = conn.execute(
         select(U)
         .join(K, K.c.user_id == U.c.id)

@@ -210,6 +210,130 @@ def test_users_commands(
     assert me["enterprise_id"] == eid
 
 
+def test_revoked_key_is_401_at_once(anonymous: Any, engine: Engine) -> None:
+    _add(engine, "jan")
+    with engine.begin() as conn:
+        keys = [users.create_api_key(conn, SYSTEM, "jan") for _ in range(3)]
+    for key in keys:
+        assert anonymous.get(ME, headers={"X-API-Key": key}).status_code == 200
+    with engine.begin() as conn:
+        ids = [k["id"] for k in users.list_api_keys(conn, SYSTEM, "jan")]
+        assert users.revoke_api_keys(conn, SYSTEM, "jan", keys[0][:12]) == [
+            {"id": ids[0], "prefix": keys[0][:12]}
+        ]
+        assert users.revoke_api_keys(conn, SYSTEM, "jan", keys[0][:12]) == []  # revoked already
+        assert [r["id"] for r in users.revoke_api_keys(conn, SYSTEM, "jan", keys[1])] == [ids[1]]  # whole key
+    response = anonymous.get(ME, headers={"X-API-Key": keys[0]})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "unknown or revoked API key"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert anonymous.get(ME, headers={"X-API-Key": keys[1]}).status_code == 401
+    assert anonymous.get(ME, headers={"X-API-Key": keys[2]}).status_code == 200  # the others still work
+    with engine.begin() as conn:
+        assert [r["id"] for r in users.revoke_api_keys(conn, SYSTEM, "jan", str(ids[2]))] == [ids[2]]
+        listed = users.list_api_keys(conn, SYSTEM, "jan")
+    assert [(k["id"], k["active"]) for k in listed] == [(i, False) for i in ids]
+    assert anonymous.get(ME, headers={"X-API-Key": keys[2]}).status_code == 401
+
+
+def test_revoking_names_exactly_one_key_of_that_user(engine: Engine, client: Any) -> None:
+    from geo.access import Forbidden, Principal, Role
+
+    _add(engine, "kim")
+    _add(engine, "lee")
+    with engine.begin() as conn:
+        kims = [users.create_api_key(conn, SYSTEM, "kim") for _ in range(2)]
+        lees = users.create_api_key(conn, SYSTEM, "lee")
+    with engine.begin() as conn:
+        for name, field in (
+            ("rmk_", "key"),
+            ("", "key"),
+            ("rmk_%", "key"),
+            ("999999", "key"),
+            (lees[:12], "key"),
+        ):
+            with pytest.raises(InvalidInput) as bad:
+                users.revoke_api_keys(conn, SYSTEM, "kim", name)
+            assert [p.field for p in bad.value.problems] == [field], name
+        with pytest.raises(InvalidInput, match="2 keys of kim"):
+            users.revoke_api_keys(conn, SYSTEM, "kim", "rmk_")  # ambiguous: both of kim's keys
+        with pytest.raises(InvalidInput, match="username"):
+            users.revoke_api_keys(conn, SYSTEM, "nobody", None)
+        with pytest.raises(Forbidden):
+            users.revoke_api_keys(conn, Principal(Role.regulator, "r", adcodes=("350505",)), "kim", None)
+        with pytest.raises(Forbidden):
+            users.set_active(conn, Principal(Role.enterprise, "e", enterprise_id=1), "kim", False)
+    with engine.connect() as conn:
+        still = conn.execute(
+            text(
+                "SELECT count(*) FROM api_keys JOIN users u ON u.id = user_id "
+                "WHERE api_keys.active AND u.username IN ('kim', 'lee')"
+            )
+        ).scalar_one()
+    assert still == 3  # the refusals revoked nothing
+    with engine.begin() as conn:
+        assert len(users.revoke_api_keys(conn, SYSTEM, "kim", None)) == 2
+    assert client.get(ME, headers={"X-API-Key": kims[0], "Authorization": ""}).status_code == 401
+    assert client.get(ME, headers={"X-API-Key": lees, "Authorization": ""}).status_code == 200
+
+
+def test_users_revoke_key_deactivate_activate_commands(
+    database_url: str, engine: Engine, client: Any, anonymous: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.cli import app
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    _add(engine, "max", "regulator", adcodes=["350505"])
+    first, second, third = (runner.invoke(app, ["users", "key", "max"]).output.strip() for _ in range(3))
+    token = _sign_in(anonymous, "max").json()["access_token"]
+    bearer_of_max = {"Authorization": f"Bearer {token}"}
+    listed = runner.invoke(app, ["users", "keys", "max"])
+    assert listed.exit_code == 0, listed.output
+    ids = [line.split("\t")[0] for line in listed.output.splitlines()]
+    assert [line.split("\t")[1] for line in listed.output.splitlines()] == [
+        k[:12] + "…" for k in (first, second, third)
+    ]
+    assert all(line.endswith("\tactive") for line in listed.output.splitlines())
+    assert first not in listed.output
+
+    revoked = runner.invoke(app, ["users", "revoke-key", "max", first[:12]])
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.output == f"revoked key {ids[0]} ({first[:12]}…) of max\n"
+    assert anonymous.get(ME, headers={"X-API-Key": first}).status_code == 401
+    assert anonymous.get(ME, headers={"X-API-Key": second}).status_code == 200
+    again = runner.invoke(app, ["users", "revoke-key", "max", ids[0]])
+    assert again.exit_code == 0
+    assert "revoked already" in again.output
+    assert runner.invoke(app, ["users", "keys", "max"]).output.splitlines()[0].endswith("\trevoked")
+    for args in (["max"], ["max", ids[1], "--all"], ["max", "rmk_nothing"], ["nobody", "--all"]):
+        refused = runner.invoke(app, ["users", "revoke-key", *args])
+        assert refused.exit_code == 2, (args, refused.output)
+        assert "error:" in refused.output
+    assert anonymous.get(ME, headers={"X-API-Key": second}).status_code == 200  # the refusals revoked nothing
+
+    deactivated = runner.invoke(app, ["users", "deactivate", "max"])
+    assert deactivated.exit_code == 0, deactivated.output
+    assert deactivated.output == "user max deactivated\n"
+    assert anonymous.get(ME, headers=bearer_of_max).status_code == 401  # the token minted before
+    assert anonymous.get(ME, headers={"X-API-Key": second}).status_code == 401
+    assert anonymous.get(ENTERPRISES, headers={"X-API-Key": third}).status_code == 401
+    assert _sign_in(anonymous, "max").status_code == 401
+    assert "\tinactive\t2 API key(s)" in runner.invoke(app, ["users", "list"]).output
+    assert "inactive already" in runner.invoke(app, ["users", "deactivate", "max"]).output
+    assert runner.invoke(app, ["users", "deactivate", "nobody"]).exit_code == 2
+
+    activated = runner.invoke(app, ["users", "activate", "max"])
+    assert activated.output == "user max activated\n"
+    assert anonymous.get(ME, headers=bearer_of_max).json()["username"] == "max"
+    assert anonymous.get(ME, headers={"X-API-Key": second}).status_code == 200  # kept while inactive
+    assert anonymous.get(ME, headers={"X-API-Key": first}).status_code == 401  # revoked stays revoked
+    everything = runner.invoke(app, ["users", "revoke-key", "max", "--all"])
+    assert everything.output.count("revoked key") == 2
+    assert anonymous.get(ME, headers={"X-API-Key": third}).status_code == 401
+    assert "max had no active key" in runner.invoke(app, ["users", "revoke-key", "max", "--all"]).output
+
+
 def test_demo_users_one_per_role(engine: Engine, client: Any, anonymous: Any, tmp_path: Path) -> None:
     from api.users import demo_users
 

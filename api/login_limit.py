@@ -1,0 +1,141 @@
+"""Failed sign-ins, counted per username and per client address, in this process's memory.
+
+At most `max_failures` failed sign-ins for one username, and `max_failures_per_address` from one client
+address, within a sliding window of `window_seconds`; past either, `POST /api/v1/auth/token` answers 429
+with `Retry-After` without looking at the password, until the oldest of those failures leaves the window.
+A successful sign-in forgets the username's failures (not the address's: a valid account of one's own must
+not wash an address clean). Unknown usernames count exactly like known ones, so neither the 401 nor the 429
+tells whether a user exists.
+
+An attempt is counted as a failure when it starts (`begin`) and taken back when it succeeds or cannot be
+decided (the database is down): so concurrent attempts cannot slip past the limit while their passwords are
+being checked. The counters live in one process (`riskmap serve` runs one; with `--workers N` each worker
+counts on its own, so the limits are N times as loose) and are lost on restart. Memory is bounded: a key
+whose failures have all left the window is dropped, and past `max_keys` keys the least recently failed go.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from geo.errors import RateLimited
+
+Key = tuple[str, str]  # ("user", username) or ("address", host)
+
+MAX_KEY_CHARS = 128  # usernames are at most 64 characters; longer junk is cut, not stored whole
+MAX_KEYS = 100_000  # about 25 MB at the most
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One sign-in in flight: the keys it was counted under, and when."""
+
+    keys: tuple[Key, ...]
+    at: float
+
+
+class LoginLimiter:
+    def __init__(
+        self,
+        *,
+        max_failures: int = 5,
+        max_failures_per_address: int = 5,
+        window_seconds: float = 15 * 60,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = MAX_KEYS,
+    ) -> None:
+        if min(max_failures, max_failures_per_address) < 1 or window_seconds <= 0 or max_keys < 1:
+            raise ValueError("the limits and the window must be positive")
+        self.max_failures = max_failures
+        self.max_failures_per_address = max_failures_per_address
+        self.window = float(window_seconds)
+        self.clock = clock
+        self.max_keys = max_keys
+        self._lock = threading.Lock()
+        # Key → times of its latest failures (at most its limit of them), least recently failed first.
+        self._failures: OrderedDict[Key, deque[float]] = OrderedDict()
+
+    def _limit(self, key: Key) -> int:
+        return self.max_failures if key[0] == "user" else self.max_failures_per_address
+
+    def _keys(self, username: str, address: str | None) -> tuple[Key, ...]:
+        keys: list[Key] = [("user", username[:MAX_KEY_CHARS])]
+        if address:
+            keys.append(("address", address[:MAX_KEY_CHARS]))
+        return tuple(keys)
+
+    def _drop_old(self, now: float) -> None:
+        """Forget keys whose failures have all left the window; keep at most `max_keys` keys."""
+        failures = self._failures
+        while failures:
+            times = next(iter(failures.values()))
+            if times and times[-1] > now - self.window and len(failures) <= self.max_keys:
+                break
+            failures.popitem(last=False)
+
+    def begin(self, username: str, address: str | None) -> Attempt:
+        """Count a sign-in as failed, unless the username or the address is over its limit: then raise
+        `RateLimited` with the seconds until the next attempt may be made."""
+        keys = self._keys(username, address)
+        with self._lock:
+            now = self.clock()
+            self._drop_old(now)
+            wait = 0.0
+            for key in keys:
+                times = self._failures.get(key)
+                if times is not None and len(times) >= self._limit(key) and times[0] > now - self.window:
+                    wait = max(wait, times[0] + self.window - now)
+            if wait > 0:
+                raise RateLimited(
+                    f"too many failed sign-ins: try again in {_minutes(wait)}", max(1, math.ceil(wait))
+                )
+            for key in keys:
+                times = self._failures.get(key)
+                if times is None:
+                    times = self._failures[key] = deque(maxlen=self._limit(key))
+                times.append(now)  # a full deque drops its oldest time, already out of the window
+                self._failures.move_to_end(key)
+            self._drop_old(now)  # a new key may have gone past max_keys
+        return Attempt(keys, now)
+
+    def succeeded(self, attempt: Attempt) -> None:
+        """The password was right: forget the username's failures, and take back the address's count."""
+        with self._lock:
+            for key in attempt.keys:
+                if key[0] == "user":
+                    self._failures.pop(key, None)
+                else:
+                    self._take_back(key, attempt.at)
+
+    def cancel(self, attempt: Attempt) -> None:
+        """The attempt could not be decided (an error, not a wrong password): it does not count."""
+        with self._lock:
+            for key in attempt.keys:
+                self._take_back(key, attempt.at)
+
+    def _take_back(self, key: Key, at: float) -> None:
+        times = self._failures.get(key)
+        if times is None:
+            return
+        try:
+            times.remove(at)
+        except ValueError:  # already dropped from the window
+            return
+        if not times:
+            del self._failures[key]
+
+    def __len__(self) -> int:
+        """How many usernames and addresses are being counted (for the tests of the memory bound)."""
+        with self._lock:
+            return len(self._failures)
+
+
+def _minutes(seconds: float) -> str:
+    if seconds <= 60:
+        return f"{max(1, math.ceil(seconds))} s"
+    return f"{math.ceil(seconds / 60)} min"
