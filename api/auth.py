@@ -118,7 +118,7 @@ def token(
     """The `/docs` page's Authorize button uses this. Tokens last `RISKMAP_AUTH_TOKEN_MINUTES` (60).
 
     After `RISKMAP_AUTH_LOGIN_MAX_FAILURES` (5) failed sign-ins of a username, or
-    `RISKMAP_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS` (5) from one client address, within
+    `RISKMAP_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS` (20) from one client address, within
     `RISKMAP_AUTH_LOGIN_WINDOW_MINUTES` (15), the answer is 429 with `Retry-After`, whatever the password;
     a successful sign-in clears the username's count."""
     limiter: LoginLimiter = request.app.state.login_limiter

@@ -44,7 +44,7 @@ class LoginLimiter:
         self,
         *,
         max_failures: int = 5,
-        max_failures_per_address: int = 5,
+        max_failures_per_address: int = 20,
         window_seconds: float = 15 * 60,
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = MAX_KEYS,

@@ -106,7 +106,7 @@ class AuthSettings(BaseSettings):
         default=5, ge=1, description="failed sign-ins of one username within the window before 429"
     )
     login_max_failures_per_address: int = Field(
-        default=5,
+        default=20,
         ge=1,
         description="failed sign-ins from one client address within the window before 429 (raise it when "
         "many users share one address, e.g. an office behind one NAT or a proxy that does not forward it)",

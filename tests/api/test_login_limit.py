@@ -140,7 +140,7 @@ def test_the_limits_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("RISKMAP_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS")
     monkeypatch.delenv("RISKMAP_AUTH_LOGIN_WINDOW_MINUTES")
     defaults = login_limiter(AuthSettings())
-    assert (defaults.max_failures, defaults.max_failures_per_address, defaults.window) == (5, 5, 900)
+    assert (defaults.max_failures, defaults.max_failures_per_address, defaults.window) == (5, 20, 900)
 
 
 # --- the limiter alone -------------------------------------------------------------------------------------------
