@@ -771,20 +771,27 @@ def duplicates(
     keys: Sequence[Hashable | None], problems: Problems, name: str, what: str, what_zh: str
 ) -> None:
     """Rows whose natural key another row of the same file has too; each names the first one."""
-    first: dict[Hashable, int] = {}
-    for pos, key in enumerate(keys):
-        if key is None:
-            continue
-        if key in first:
-            other = problems.where(first[key])
-            problems.add(
-                pos,
-                name,
-                f"duplicate {what}: the same as {other}",
-                f"{what_zh}重复：与{problems.where_zh(first[key])}相同",
-            )
-        else:
-            first[key] = pos
+    column = _objects(keys)
+    duplicate_rows([column], ~pd.isna(column), problems, name, what, what_zh)
+
+
+def duplicate_rows(
+    columns: Sequence[np.ndarray], keyed: np.ndarray, problems: Problems, name: str, what: str, what_zh: str
+) -> None:
+    """`duplicates` with the key in columns (equal in every column: the same key), for the rows where
+    `keyed` is true; the others have no key."""
+    rows = np.flatnonzero(keyed)
+    if not len(rows):
+        return
+    group, first = group_rows([c[rows] for c in columns])
+    for i in np.flatnonzero(first[group] != np.arange(len(rows))):
+        pos, other = int(rows[i]), int(rows[first[group[i]]])
+        problems.add(
+            pos,
+            name,
+            f"duplicate {what}: the same as {problems.where(other)}",
+            f"{what_zh}重复：与{problems.where_zh(other)}相同",
+        )
 
 
 def natural_key(kind: Kind) -> tuple[str, ...]:
