@@ -298,7 +298,33 @@ def _converter(kind: Kind, name: str) -> Callable[[Any], Coerced]:
         return _coerce_date
     if f.type is FieldType.codes:
         return lambda v: (tuple(c for c in _CODE_SPLIT.split(_text(v)) if c) or None, None)
-    return lambda v: _coerce_text(v, f.max_length)
+    return _TextConverter(f.max_length)
+
+
+@dataclass(frozen=True)
+class _TextConverter:
+    """_coerce_text with its length limit; `many` converts a whole list of distinct values."""
+
+    max_length: int | None
+
+    def __call__(self, value: Any) -> Coerced:
+        return _coerce_text(value, self.max_length)
+
+    def many(self, values: Sequence[Any]) -> list[Coerced]:
+        """[self(v) for v in values], the strings (nearly every cell) one step at a time over the list:
+        a register has as many distinct names as rows."""
+        out: list[Coerced] = [self(v) if type(v) is not str else (None, None) for v in values]
+        at = [i for i, v in enumerate(values) if type(v) is str]
+        texts = [values[i].strip() for i in at]
+        texts = [t if unicodedata.is_normalized("NFC", t) else unicodedata.normalize("NFC", t) for t in texts]
+        texts = [_EXPORT_ESCAPE.sub("", t) if t[:1] == "'" else t for t in texts]
+        limit = self.max_length
+        for i, text in zip(at, texts, strict=True):
+            if limit is not None and len(text) > limit:
+                out[i] = None, (f"at most {limit} characters, got {len(text)}", f"最多 {limit} 个字符")
+            else:
+                out[i] = text or None, None
+        return out
 
 
 def _by_unique(
@@ -309,11 +335,13 @@ def _by_unique(
     converted = np.empty(len(uniques) + 1, dtype=object)
     converted[-1] = None  # code -1: empty cell
     failed: dict[int, tuple[str, str]] = {}
-    for i, raw in enumerate(uniques):
-        if isinstance(raw, str) and not raw.strip():
-            converted[i] = None
-            continue
-        value, error = convert(raw)
+    if isinstance(convert, _TextConverter):  # a blank text is None there too
+        results = convert.many(list(uniques))
+    else:
+        results = [
+            (None, None) if isinstance(raw, str) and not raw.strip() else convert(raw) for raw in uniques
+        ]
+    for i, (value, error) in enumerate(results):
         converted[i] = value
         if error is not None:
             failed[i] = error
@@ -432,6 +460,7 @@ def locate(
         "缺少位置（几何）",
     )
     ok = ~pd.isna(geoms)
+    ok[ok] = shapely.has_z(geoms[ok].astype(object))  # only these change: 2-d geometries stay as they are
     geoms[ok] = shapely.force_2d(geoms[ok].astype(object))
     _check_shapes(geoms, kind, problems)
     good = np.array([g is not None for g in geoms], dtype=bool)
