@@ -313,18 +313,20 @@ class _TextConverter:
     def many(self, values: Sequence[Any]) -> list[Coerced]:
         """[self(v) for v in values], the strings (nearly every cell) one step at a time over the list:
         a register has as many distinct names as rows."""
-        out: list[Coerced] = [self(v) if type(v) is not str else (None, None) for v in values]
-        at = [i for i, v in enumerate(values) if type(v) is str]
-        texts = [values[i].strip() for i in at]
+        if not all(type(v) is str for v in values):
+            return [self(v) for v in values]
+        texts = [v.strip() for v in values]
         texts = [t if unicodedata.is_normalized("NFC", t) else unicodedata.normalize("NFC", t) for t in texts]
         texts = [_EXPORT_ESCAPE.sub("", t) if t[:1] == "'" else t for t in texts]
         limit = self.max_length
-        for i, text in zip(at, texts, strict=True):
-            if limit is not None and len(text) > limit:
-                out[i] = None, (f"at most {limit} characters, got {len(text)}", f"最多 {limit} 个字符")
-            else:
-                out[i] = text or None, None
-        return out
+        if limit is None or max(map(len, texts), default=0) <= limit:
+            return [(t or None, None) for t in texts]
+        return [
+            (None, (f"at most {limit} characters, got {len(t)}", f"最多 {limit} 个字符"))
+            if len(t) > limit
+            else (t or None, None)
+            for t in texts
+        ]
 
 
 def _by_unique(
