@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 from geo.errors import InvalidInput
 from geo.resources import read_table
@@ -147,5 +148,10 @@ def accident_type_codes(values: list[str], field: str = "accident_types") -> lis
 
 
 def is_high_risk_sector(code: str | None) -> bool:
-    s = sectors().get(code or "")
-    return bool(s and s.high_risk)
+    return (code or "") in _high_risk_sectors()
+
+
+@cache
+def _high_risk_sectors() -> frozenset[str]:
+    """Codes of the high-risk sectors (data/sectors.csv is read once per process, as read_table is)."""
+    return frozenset(code for code, s in sectors().items() if s.high_risk)

@@ -189,6 +189,88 @@ def read_geojson(data: bytes) -> RawTable:
 # --- GeoPackage and Shapefile (GDAL through pyogrio) ----------------------------------------------
 
 
+# Field types whose values the Arrow stream gives exactly as the row-by-row reader does (ints, reals,
+# text; ints with empty cells turn into floats in both). Others (dates, times, booleans, binary, lists)
+# keep the row-by-row reader, one read of just those columns.
+_ARROW_TYPES = frozenset({"OFTString", "OFTInteger", "OFTInteger64", "OFTReal"})
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _cells(column: pd.Series) -> np.ndarray:
+    """A column as Python objects (str, int, float, Timestamp, …), None where empty (NaN, NaT)."""
+    return column.astype(object).where(column.notna(), None).to_numpy()
+
+
+def _arrow_cells(column: Any) -> np.ndarray:
+    """_cells of a column of text or numbers from the Arrow stream (a pyarrow ChunkedArray), in numpy.
+
+    Not through a Series: pandas would turn text into its string dtype (Arrow-backed when pyarrow is
+    installed) and back, which costs more than reading the file. Text is dictionary-encoded first, so a
+    value repeated in many rows becomes one Python string (registers repeat values a lot)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        encoded = column.combine_chunks().dictionary_encode()
+        lookup = np.empty(len(encoded.dictionary) + 1, dtype=object)
+        lookup[:-1] = encoded.dictionary.to_numpy(zero_copy_only=False)
+        lookup[-1] = None  # an empty cell
+        codes = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+        return lookup[codes]
+    values = column.to_numpy(zero_copy_only=False)  # ints with empty cells come as floats (NaN)
+    cells = values.astype(object)
+    cells[pd.isna(values)] = None
+    return cells
+
+
+def _layer_by_rows(
+    path: Path, layer: str, encoding: str | None
+) -> tuple[list[str], dict[str, np.ndarray], np.ndarray | None, Any]:
+    import pyogrio
+
+    frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    headers = [str(c) for c in frame.columns if c != "geometry"]
+    data = {h: _cells(frame[h]) for h in headers}
+    geometry = np.asarray(frame.geometry.values, dtype=object) if "geometry" in frame else None
+    return headers, data, geometry, getattr(frame, "crs", None)
+
+
+def _layer_by_arrow(
+    path: Path, layer: str, encoding: str | None, info: dict[str, Any]
+) -> tuple[list[str], dict[str, np.ndarray], np.ndarray | None, Any]:
+    """The same table as _layer_by_rows, read through GDAL's Arrow stream (several times faster)."""
+    import pyogrio
+    import shapely
+
+    names = [str(f) for f in info["fields"]]
+    subtypes = info.get("ogr_subtypes") or ["OFSTNone"] * len(names)
+    fast = [
+        n
+        for n, t, sub in zip(names, info["ogr_types"], subtypes, strict=True)
+        if t in _ARROW_TYPES and sub == "OFSTNone"
+    ]
+    slow = [n for n in names if n not in fast]
+    meta, table = pyogrio.read_arrow(path, layer=layer, encoding=encoding, columns=fast)
+    data = {n: _arrow_cells(table.column(n)) for n in fast}
+    if slow:
+        rest = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, columns=slow, read_geometry=False)
+        data.update({n: _cells(rest[n]) for n in slow})
+    geometry = None
+    wkb_name = meta.get("geometry_name") or "wkb_geometry"
+    if meta.get("geometry_type") and wkb_name in table.column_names:
+        wkb = table.column(wkb_name).to_numpy(zero_copy_only=False)
+        geometry = np.asarray(shapely.from_wkb(wkb), dtype=object)
+    headers = [n for n in names if n != "geometry"]
+    return headers, data, geometry, meta.get("crs")
+
+
 def read_gis(path: Path, fmt: str, encoding: str | None = None) -> RawTable:
     import pyogrio
     from pyogrio.errors import DataSourceError
@@ -200,27 +282,30 @@ def read_gis(path: Path, fmt: str, encoding: str | None = None) -> RawTable:
         layer = str(layers[0][0])
         info = pyogrio.read_info(path, layer=layer, encoding=encoding)
         _check_columns(list(info["fields"]))
-        frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+        read = None
+        if _has_pyarrow():
+            import pyarrow
+
+            try:
+                read = _layer_by_arrow(path, layer, encoding, info)
+            except (pyarrow.ArrowException, UnicodeDecodeError):
+                read = None  # the row-by-row reader tells what is wrong, as it always has
+        headers, data, geometry, crs_text = read or _layer_by_rows(path, layer, encoding)
     except InvalidInput:
         raise
     except (DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError) as exc:
         raise _bad(f"cannot read the {fmt} file: {exc}", f"无法读取 {fmt} 文件（格式错误或已损坏）") from None
     except UnicodeDecodeError:
         raise _bad("the attribute table is not in a known encoding", "属性表编码无法识别") from None
-    headers = [str(c) for c in frame.columns if c != "geometry"]
-    data = {
-        f"c{i}": frame[h].astype(object).where(frame[h].notna(), None).to_numpy()
-        for i, h in enumerate(headers)
-    }
-    geometry = np.asarray(frame.geometry.values, dtype=object) if "geometry" in frame else None
     if geometry is not None:
         geometry[pd.isna(geometry)] = None
-    crs = pyproj.CRS.from_user_input(frame.crs) if getattr(frame, "crs", None) is not None else None
+    n = len(geometry) if geometry is not None else len(next(iter(data.values()), ()))
+    crs = pyproj.CRS.from_user_input(crs_text) if crs_text is not None else None
     return RawTable(
         fmt,
         headers,
-        _frame(headers, data),
-        np.arange(len(frame)),
+        _frame(headers, {f"c{i}": data[h] for i, h in enumerate(headers)}),
+        np.arange(n),
         "feature",
         geometry=geometry,
         source_crs=crs,

@@ -298,7 +298,35 @@ def _converter(kind: Kind, name: str) -> Callable[[Any], Coerced]:
         return _coerce_date
     if f.type is FieldType.codes:
         return lambda v: (tuple(c for c in _CODE_SPLIT.split(_text(v)) if c) or None, None)
-    return lambda v: _coerce_text(v, f.max_length)
+    return _TextConverter(f.max_length)
+
+
+@dataclass(frozen=True)
+class _TextConverter:
+    """_coerce_text with its length limit; `many` converts a whole list of distinct values."""
+
+    max_length: int | None
+
+    def __call__(self, value: Any) -> Coerced:
+        return _coerce_text(value, self.max_length)
+
+    def many(self, values: Sequence[Any]) -> list[Coerced]:
+        """[self(v) for v in values], the strings (nearly every cell) one step at a time over the list:
+        a register has as many distinct names as rows."""
+        if not all(type(v) is str for v in values):
+            return [self(v) for v in values]
+        texts = [v.strip() for v in values]
+        texts = [t if unicodedata.is_normalized("NFC", t) else unicodedata.normalize("NFC", t) for t in texts]
+        texts = [_EXPORT_ESCAPE.sub("", t) if t[:1] == "'" else t for t in texts]
+        limit = self.max_length
+        if limit is None or max(map(len, texts), default=0) <= limit:
+            return [(t or None, None) for t in texts]
+        return [
+            (None, (f"at most {limit} characters, got {len(t)}", f"最多 {limit} 个字符"))
+            if len(t) > limit
+            else (t or None, None)
+            for t in texts
+        ]
 
 
 def _by_unique(
@@ -309,20 +337,24 @@ def _by_unique(
     converted = np.empty(len(uniques) + 1, dtype=object)
     converted[-1] = None  # code -1: empty cell
     failed: dict[int, tuple[str, str]] = {}
-    for i, raw in enumerate(uniques):
-        if isinstance(raw, str) and not raw.strip():
-            converted[i] = None
-            continue
-        value, error = convert(raw)
+    if isinstance(convert, _TextConverter):  # a blank text is None there too
+        results = convert.many(list(uniques))
+    else:
+        results = [
+            (None, None) if isinstance(raw, str) and not raw.strip() else convert(raw) for raw in uniques
+        ]
+    for i, (value, error) in enumerate(results):
         converted[i] = value
         if error is not None:
             failed[i] = error
     out = converted[codes]
     errors: dict[int, tuple[str, str]] = {}
     if failed:
-        for code, error in failed.items():
-            for pos in np.flatnonzero(codes == code):
-                errors[int(pos)] = error
+        bad = np.zeros(len(converted), dtype=bool)
+        bad[list(failed)] = True
+        positions = np.flatnonzero(bad[codes])
+        positions = positions[np.argsort(codes[positions], kind="stable")]  # by value, then row
+        errors = {int(pos): failed[int(code)] for pos, code in zip(positions, codes[positions], strict=True)}
     return out, errors
 
 
@@ -430,6 +462,7 @@ def locate(
         "缺少位置（几何）",
     )
     ok = ~pd.isna(geoms)
+    ok[ok] = shapely.has_z(geoms[ok].astype(object))  # only these change: 2-d geometries stay as they are
     geoms[ok] = shapely.force_2d(geoms[ok].astype(object))
     _check_shapes(geoms, kind, problems)
     good = np.array([g is not None for g in geoms], dtype=bool)
@@ -511,60 +544,90 @@ def _check_shapes(geoms: np.ndarray, kind: Kind, problems: Problems) -> None:
 
 
 def column_values(frame: pd.DataFrame, name: str) -> list[Any]:
+    return list(column_array(frame, name))
+
+
+def column_array(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """The column as objects, None where empty; all None when the frame has no such column."""
     if name not in frame:
-        return [None] * len(frame)
+        return np.full(len(frame), None, dtype=object)
     column = frame[name]
     values = column.to_numpy(dtype=object, copy=True)
     values[pd.isna(column).to_numpy()] = None
-    return list(values)
+    return values
 
 
-def _memo(fn: Callable[..., Any]) -> Callable[..., tuple[Any, InvalidInput | None]]:
-    cache: dict[Hashable, tuple[Any, InvalidInput | None]] = {}
-
-    def call(*key: Any) -> tuple[Any, InvalidInput | None]:
-        if key not in cache:
-            cache[key] = _invalid(lambda: fn(*key))
-        return cache[key]
-
-    return call
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    """A 1-d object array of the values (tuples and lists stay single cells)."""
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _apply_memo(
-    rows: Sequence[int],
-    keys: Sequence[Hashable],
-    call: Callable[..., tuple[Any, InvalidInput | None]],
+def group_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows holding equal values in every column share a group: (group of each row, first row of each
+    group), groups numbered in order of first appearance, as the keys of a dict of value tuples would be.
+
+    Values compare as Python compares them (1 == 1.0); None is a value like any other. The columns hold
+    what `column_array` gives (no NaN: it is None there)."""
+    group = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)  # None → -1
+        group, _ = pd.factorize(group * (len(uniques) + 1) + (codes + 1))
+    first = np.unique(group, return_index=True)[1]
+    return np.asarray(group, dtype=np.int64), first
+
+
+def _per_group(
+    rows: np.ndarray,
+    columns: Sequence[np.ndarray],
+    fn: Callable[..., Any],
     problems: Problems,
     rename: Mapping[str, str] | None = None,
-) -> list[Any]:
-    """call(*key) once per distinct key; each row gets its key's value, or its key's problems."""
-    distinct: dict[Hashable, int] = {}
-    codes = [distinct.setdefault(k, len(distinct)) for k in keys]
-    results = [call(*k) if isinstance(k, tuple) else call(k) for k in distinct]
-    failed = {i for i, (_, exc) in enumerate(results) if exc is not None}
+) -> tuple[np.ndarray, np.ndarray]:
+    """fn(*values) once per distinct combination of the columns' values at `rows` (positions, ascending);
+    each of those rows gets its combination's problems. (results per group, group of each row), a
+    result being None where fn raised InvalidInput."""
+    values = [column[rows] for column in columns]
+    group, first = group_rows(values)
+    results = np.full(len(first), None, dtype=object)
+    failed: dict[int, InvalidInput] = {}
+    for g, row in enumerate(first):
+        result, exc = _invalid(partial(fn, *(v[row] for v in values)))
+        results[g] = result
+        if exc is not None:
+            failed[g] = exc
     if failed:
-        for pos, code in zip(rows, codes, strict=True):
-            if code in failed:
-                exc = results[code][1]
-                assert exc is not None
-                problems.add_invalid(pos, exc, rename)
-    values = [r[0] for r in results]
-    return [values[c] for c in codes]
+        bad = np.zeros(len(first), dtype=bool)
+        bad[list(failed)] = True
+        for i in np.flatnonzero(bad[group]):
+            problems.add_invalid(int(rows[i]), failed[int(group[i])], rename)
+    return results, group
+
+
+def per_distinct(
+    rows: np.ndarray,
+    columns: Sequence[np.ndarray],
+    fn: Callable[..., Any],
+    problems: Problems,
+    rename: Mapping[str, str] | None = None,
+) -> np.ndarray:
+    """fn(*values) of each row of `rows`, computed once per distinct combination of values; a row whose
+    combination fails gets None and the failure's problems (field names through `rename`)."""
+    results, group = _per_group(rows, columns, fn, problems, rename)
+    return results[group]
+
+
+def _live(values: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Positions (of `rows`, or of all) where the value is not None."""
+    present = np.flatnonzero(~pd.isna(values))
+    return present if rows is None else np.intersect1d(rows, present, assume_unique=True)
 
 
 def enterprise_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
     """clean_enterprise's checks: credit code (GB 32100), sector, phone."""
     out = frame.copy()
-    rows = list(range(len(frame)))
-    has = [v is not None for v in column_values(frame, "credit_code")]
-    codes = _apply_memo(
-        [r for r in rows if has[r]],
-        [c for c in column_values(frame, "credit_code") if c is not None],
-        _memo(lambda c: validate_credit_code(c, "credit_code")),
-        problems,
-    )
-    credit = np.array(column_values(frame, "credit_code"), dtype=object)
-    credit[np.array(has, dtype=bool)] = codes
+    credit = column_array(frame, "credit_code")
+    live = _live(credit)
+    credit[live] = per_distinct(live, [credit], lambda c: validate_credit_code(c, "credit_code"), problems)
     out["credit_code"] = credit
     _vocab_column(out, "sector", lambda v: vocab.sector_code(v, "sector"), problems)
     _vocab_column(out, "contact_phone", lambda v: validate_phone(v, "contact_phone"), problems)
@@ -574,17 +637,25 @@ def enterprise_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
 def _vocab_column(frame: pd.DataFrame, name: str, fn: Callable[[Any], Any], problems: Problems) -> None:
     if name not in frame:
         return
-    values = column_values(frame, name)
-    call = _memo(fn)
-    live = [i for i, v in enumerate(values) if v is not None]
-    result = _apply_memo(live, [values[i] for i in live], call, problems)
-    for i, v in zip(live, result, strict=True):
-        values[i] = v
+    values = column_array(frame, name)
+    live = _live(values)
+    values[live] = per_distinct(live, [values], fn, problems)
     frame[name] = pd.Series(values, dtype=object, index=frame.index)
 
 
 _FACTORS = ("L", "E", "C", "S", "M")
 RISK_RULE_FIELDS = ("level", "assessment_method", "assessment_table", "assessment_inputs", "sector")
+
+
+_ASSESSED = (
+    "kind",
+    "sector",
+    "level",
+    "assessment_method",
+    "assessment_inputs",
+    "assessment_score",
+    "assessment_table",
+)
 
 
 def risk_rules(
@@ -596,33 +667,32 @@ def risk_rules(
     """clean_risk_unit's checks (and the safety-distance ones the API adds) on every row.
 
     `owner_sectors`: each row's enterprise sector, or None for public-area risks. Rows in `skip`
-    (no owner found) are not checked further.
+    (no owner found) are not checked further. Each check runs once per distinct combination of the
+    values it reads, in the order the rows first show it.
     """
     from geo.register import clean_risk_unit
     from geo.safety_distance import check_capacity, hazard_kind_code
 
     n = len(frame)
     public = owner_sectors is None
-    owners = [None] * n if owner_sectors is None else list(owner_sectors)
-    skip = skip or set()
-    rows = [i for i in range(n) if i not in skip]
+    owners = np.full(n, None, dtype=object) if owner_sectors is None else _objects(owner_sectors)
+    checked = np.ones(n, dtype=bool)
+    checked[[i for i in skip or () if 0 <= i < n]] = False
+    rows = np.flatnonzero(checked)
     sector, level, method, table = (
-        column_values(frame, c) for c in ("sector", "level", "assessment_method", "assessment_table")
+        column_array(frame, c) for c in ("sector", "level", "assessment_method", "assessment_table")
     )
-    factors = list(zip(*(column_values(frame, f"factor_{f}") for f in _FACTORS), strict=True))
-
-    def inputs_of(row_factors: tuple[Any, ...]) -> tuple[tuple[str, float], ...] | None:
-        given = tuple((f, v) for f, v in zip(_FACTORS, row_factors, strict=True) if v is not None)
-        return given or None
+    factors = [column_array(frame, f"factor_{f}") for f in _FACTORS]
 
     def assessment(
         owner: str | None,
         sector_: str | None,
         level_: int | None,
         method_: str | None,
-        inputs: tuple[tuple[str, float], ...] | None,
         table_: str | None,
+        *row_factors: Any,
     ) -> dict[str, Any]:
+        inputs = tuple((f, v) for f, v in zip(_FACTORS, row_factors, strict=True) if v is not None)
         props: dict[str, Any] = {
             "level": level_,
             "assessment_method": method_,
@@ -633,9 +703,10 @@ def risk_rules(
             props["sector"] = sector_
         return clean_risk_unit(props, owner_sector=owner, prefix="")
 
-    keys = [(owners[i], sector[i], level[i], method[i], inputs_of(factors[i]), table[i]) for i in rows]
     rename = {"assessment_inputs." + f: "factor_" + f for f in _FACTORS}
-    assessed = _apply_memo(rows, keys, _memo(assessment), problems, rename)
+    assessed, assessed_group = _per_group(
+        rows, [owners, sector, level, method, table, *factors], assessment, problems, rename
+    )
 
     def dates(
         owner: str | None, sector_: str | None, on: dt.date | None, due: dt.date | None
@@ -645,66 +716,45 @@ def risk_rules(
             props["sector"] = sector_ or "other"
         return clean_risk_unit(props, owner_sector=owner, prefix="")
 
-    on_col, due_col = column_values(frame, "assessed_on"), column_values(frame, "next_assessment_due")
-    date_keys = [(owners[i], sector[i] if public else None, on_col[i], due_col[i]) for i in rows]
+    on_col, due_col = column_array(frame, "assessed_on"), column_array(frame, "next_assessment_due")
+    date_sector = sector if public else np.full(n, None, dtype=object)
     date_problems = Problems(problems.labels, problems.label_kind)
-    dated = _apply_memo(rows, date_keys, _memo(dates), date_problems)
+    dated, dated_group = _per_group(rows, [owners, date_sector, on_col, due_col], dates, date_problems)
     problems.items.extend(p for p in date_problems.items if p[1] in ("assessed_on", "next_assessment_due"))
 
     out = pd.DataFrame(index=frame.index)
     for name in frame.columns:
         if not name.startswith("factor_"):
             out[name] = frame[name]
-    result_cols = {
-        c: [None] * n
-        for c in (
-            "kind",
-            "sector",
-            "level",
-            "assessment_method",
-            "assessment_inputs",
-            "assessment_score",
-            "assessment_table",
-            "next_assessment_due",
-        )
-    }
-    for i, a, d in zip(rows, assessed, dated, strict=True):
-        for c in result_cols:
-            if c == "next_assessment_due":
-                result_cols[c][i] = d["next_assessment_due"] if d else None
-            elif a is not None:
-                result_cols[c][i] = a.get(c)
-    for c, values in result_cols.items():
+    for c in _ASSESSED:
+        values = np.full(n, None, dtype=object)
+        values[rows] = _objects([None if a is None else a.get(c) for a in assessed])[assessed_group]
         out[c] = pd.Series(values, dtype=object, index=frame.index)
+    due_values = np.full(n, None, dtype=object)
+    due_values[rows] = _objects([d["next_assessment_due"] if d else None for d in dated])[dated_group]
+    out["next_assessment_due"] = pd.Series(due_values, dtype=object, index=frame.index)
     out["kind"] = str(vocab.RiskUnitKind.public_area if public else vocab.RiskUnitKind.enterprise)
     if not public:
         out["sector"] = None
     if "accident_types" in frame:
-        types = column_values(frame, "accident_types")
-        live = [i for i in rows if types[i] is not None]
-        codes = _apply_memo(
-            live,
-            [types[i] for i in live],
-            _memo(lambda *t: vocab.accident_type_codes(list(t), "accident_types")),
-            problems,
+        types = column_array(frame, "accident_types")
+        live = _live(types, rows)
+        codes = np.full(n, None, dtype=object)
+        codes[live] = per_distinct(
+            live, [types], lambda t: vocab.accident_type_codes(list(t), "accident_types"), problems
         )
-        values = [None] * n
-        for i, c in zip(live, codes, strict=True):
-            values[i] = c
-        out["accident_types"] = pd.Series(values, dtype=object, index=frame.index)
+        out["accident_types"] = pd.Series(codes, dtype=object, index=frame.index)
     _vocab_column(out, "responsible_phone", lambda v: validate_phone(v, "responsible_phone"), problems)
     if "hazard_kind" in frame:
-        kinds, caps = column_values(frame, "hazard_kind"), column_values(frame, "capacity_m3")
+        kinds, caps = column_array(frame, "hazard_kind"), column_array(frame, "capacity_m3")
 
         def hazard(kind_: str, cap: float | None) -> str:
             code = hazard_kind_code(kind_, "hazard_kind")
             check_capacity(code, cap, "capacity_m3")
             return code
 
-        live = [i for i in rows if kinds[i] is not None]
-        codes = _apply_memo(live, [(kinds[i], caps[i]) for i in live], _memo(hazard), problems)
-        for i, c in zip(live, codes, strict=True):
-            kinds[i] = c
+        live = _live(kinds, rows)
+        kinds[live] = per_distinct(live, [kinds, caps], hazard, problems)
         out["hazard_kind"] = pd.Series(kinds, dtype=object, index=frame.index)
     return out
 
@@ -742,14 +792,9 @@ def zone_rules(frame: pd.DataFrame, problems: Problems) -> pd.DataFrame:
             problems.add(
                 pos, "adcode", "2 to 12 letters, digits, _ or -", "编码须为 2–12 位字母、数字、_ 或 -"
             )
-    parents = column_values(frame, "parent_adcode")
-    checked = _apply_memo(
-        [i for i, p in enumerate(parents) if p is not None],
-        [p for p in parents if p is not None],
-        _memo(lambda p: validate_adcode(p, "parent_adcode")),
-        problems,
-    )
-    del checked
+    parents = column_array(frame, "parent_adcode")
+    live = _live(parents)
+    per_distinct(live, [parents], lambda p: validate_adcode(p, "parent_adcode"), problems)
     return out
 
 
@@ -757,20 +802,27 @@ def duplicates(
     keys: Sequence[Hashable | None], problems: Problems, name: str, what: str, what_zh: str
 ) -> None:
     """Rows whose natural key another row of the same file has too; each names the first one."""
-    first: dict[Hashable, int] = {}
-    for pos, key in enumerate(keys):
-        if key is None:
-            continue
-        if key in first:
-            other = problems.where(first[key])
-            problems.add(
-                pos,
-                name,
-                f"duplicate {what}: the same as {other}",
-                f"{what_zh}重复：与{problems.where_zh(first[key])}相同",
-            )
-        else:
-            first[key] = pos
+    column = _objects(keys)
+    duplicate_rows([column], ~pd.isna(column), problems, name, what, what_zh)
+
+
+def duplicate_rows(
+    columns: Sequence[np.ndarray], keyed: np.ndarray, problems: Problems, name: str, what: str, what_zh: str
+) -> None:
+    """`duplicates` with the key in columns (equal in every column: the same key), for the rows where
+    `keyed` is true; the others have no key."""
+    rows = np.flatnonzero(keyed)
+    if not len(rows):
+        return
+    group, first = group_rows([c[rows] for c in columns])
+    for i in np.flatnonzero(first[group] != np.arange(len(rows))):
+        pos, other = int(rows[i]), int(rows[first[group[i]]])
+        problems.add(
+            pos,
+            name,
+            f"duplicate {what}: the same as {problems.where(other)}",
+            f"{what_zh}重复：与{problems.where_zh(other)}相同",
+        )
 
 
 def natural_key(kind: Kind) -> tuple[str, ...]:

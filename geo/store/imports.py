@@ -48,7 +48,9 @@ from geo.io.validate import (
     MAX_LISTED_PROBLEMS,
     Problems,
     coerce,
+    column_array,
     column_values,
+    duplicate_rows,
     duplicates,
     enterprise_rules,
     locate,
@@ -302,12 +304,18 @@ def assign_jurisdictions(
 ) -> dict[int, str | None]:
     """For each row in `rows`: the deepest administrative unit covering a point on its geometry, inside
     its declared jurisdiction (a park or grid: the point must lie in it) — repository.assign_jurisdiction
-    for a whole column at once: one query for the candidate boundaries, one STRtree query for the points."""
+    for a whole column at once: one query for the candidate boundaries, one covers test per boundary for
+    the points in its box, then numpy per row."""
     out: dict[int, str | None] = {}
-    live = [r for r in rows if geoms[r] is not None]
-    if not live:
+    rows_arr = np.asarray(rows, dtype=np.int64)
+    live_arr = rows_arr[~pd.isna(geoms[rows_arr])] if len(rows_arr) else rows_arr
+    if not len(live_arr):
         return out
-    points = shapely.point_on_surface(geoms[live].astype(object))
+    shapes = geoms[live_arr].astype(object)
+    points = shapes.copy()  # a point is its own point on surface: only other shapes are computed
+    others = shapely.get_type_id(shapes) != 0
+    if others.any():
+        points[others] = shapely.point_on_surface(shapes[others])
     bounds = shapely.total_bounds(points)
     cand = conn.execute(
         text(
@@ -327,8 +335,11 @@ def assign_jurisdictions(
     ranks = np.array([_RANK[c[1]] for c in cand], dtype=np.int64)
     polys = shapely.from_wkb([bytes(c[2]) for c in cand]) if cand else np.empty(0, dtype=object)
     pi, ti = _covered_pairs(points, polys)
+    declared_all = np.asarray(declared, dtype=object)
+    declared_live = declared_all[live_arr]
+    declared_codes, declared_values = pd.factorize(declared_live, use_na_sentinel=True)  # None → -1
     # zones declared by rows (parks, grids): their point must lie inside them
-    zone_codes = {d for d in declared if d is not None and d in tree and tree[d][1] not in _RANK}
+    zone_codes = {str(d) for d in declared_values if d in tree and tree[d][1] not in _RANK}
     zone_geoms = {}
     if zone_codes:
         for code, wkb in conn.execute(
@@ -336,47 +347,45 @@ def assign_jurisdictions(
             {"c": list(zone_codes)},
         ):
             zone_geoms[code] = shapely.from_wkb(bytes(wkb))
-    subtree_cache: dict[tuple[str, str], bool] = {}
-
-    def inside(code: str, root: str) -> bool:
-        key = (code, root)
-        if key not in subtree_cache:
-            subtree_cache[key] = root in _ancestors(tree, code)
-        return subtree_cache[key]
 
     # keep the pairs inside each row's declared unit (its subtree), then the deepest unit per row
-    live_arr = np.asarray(live)
-    declared_of = (
-        np.array([declared[r] for r in live], dtype=object)[pi] if len(pi) else np.empty(0, dtype=object)
-    )
     keep = np.ones(len(pi), dtype=bool)
-    for d in {x for x in declared_of if x is not None and x not in zone_codes}:
-        rows_d = declared_of == d
-        allowed = np.array([inside(str(c), d) for c in codes], dtype=bool)
-        keep[rows_d] = allowed[ti[rows_d]]
-    pi, ti = pi[keep], ti[keep]
-    order = np.lexsort((-ranks[ti], pi)) if len(pi) else np.empty(0, dtype=np.int64)
-    first = order[np.unique(pi[order], return_index=True)[1]] if len(order) else order
-    best: dict[int, tuple[int, str]] = {
-        int(live_arr[pi[i]]): (int(ranks[ti[i]]), str(codes[ti[i]])) for i in first
-    }
-    for k, row in enumerate(live):
-        d = declared[row]
-        if d is not None and d not in tree:
-            problems.add(row, "jurisdiction", f"no jurisdiction with adcode {d!r}", f"行政区划 {d} 不存在")
+    pair_declared = declared_codes[pi]
+    for k, d in enumerate(declared_values):
+        if d in zone_codes:
             continue
-        if d is not None and d in zone_codes and not zone_geoms[d].covers(points[k]):
-            best.pop(row, None)
-        found = best.get(row)
-        if d is not None and found is None:
+        pairs_d = pair_declared == k
+        if pairs_d.any():
+            allowed = np.array([d in _ancestors(tree, str(c)) for c in codes], dtype=bool)
+            keep[pairs_d] = allowed[ti[pairs_d]]
+    pi, ti = pi[keep], ti[keep]
+    best = np.full(len(live_arr), None, dtype=object)
+    if len(pi):
+        order = np.lexsort((-ranks[ti], pi))
+        first = order[np.unique(pi[order], return_index=True)[1]]
+        best[pi[first]] = codes[ti[first]]
+    unknown = np.zeros(len(live_arr), dtype=bool)
+    for k, d in enumerate(declared_values):
+        mine = declared_codes == k
+        if d not in tree:
+            unknown[mine] = True
+        elif d in zone_codes:
+            at = np.flatnonzero(mine)
+            best[at[~shapely.covers(zone_geoms[d], points[at])]] = None
+    outside = (declared_codes >= 0) & ~unknown & pd.isna(best)
+    for i in np.flatnonzero(unknown | outside):
+        row, d = int(live_arr[i]), declared_live[i]
+        if unknown[i]:
+            problems.add(row, "jurisdiction", f"no jurisdiction with adcode {d!r}", f"行政区划 {d} 不存在")
+        else:
             problems.add(
                 row,
                 "geometry",
                 f"the geometry lies outside jurisdiction {d}",
                 f"位置不在所申报的行政区划 {d} 内",
             )
-            continue
-        out[row] = found[1] if found else None
+    placed = ~(unknown | outside)
+    out.update(zip(live_arr[placed].tolist(), best[placed].tolist(), strict=True))
     return out
 
 
@@ -426,8 +435,9 @@ def _scope_rows(
 
 
 def _ok(problems: Problems, n: int) -> list[int]:
-    bad = problems.rejected
-    return [i for i in range(n) if i not in bad]
+    ok = np.ones(n, dtype=bool)
+    ok[[pos for pos in problems.rejected if 0 <= pos < n]] = False
+    return np.flatnonzero(ok).tolist()
 
 
 def _prepare_enterprises(
@@ -466,51 +476,60 @@ def _prepare_enterprises(
 def _owners(
     conn: Connection, frame: pd.DataFrame, principal: Principal, problems: Problems
 ) -> tuple[list[Any], list[Any], list[Any]]:
-    """Each risk unit's enterprise (id, sector, jurisdiction) by the credit code in the file."""
-    raw_codes = column_values(frame, "enterprise_credit_code")
-    checked: dict[str, str | None] = {}
-    for code in {c for c in raw_codes if c is not None}:
+    """Each risk unit's enterprise (id, sector, jurisdiction) by the credit code in the file: each
+    distinct code is checked and looked up once, then spread over its rows."""
+    raw_codes = column_array(frame, "enterprise_credit_code")
+    codes, uniques = pd.factorize(raw_codes, use_na_sentinel=True)  # None → -1
+    checked: list[str | None] = []
+    invalid: dict[int, InvalidInput] = {}
+    for k, code in enumerate(uniques):
         try:
-            checked[code] = validate_credit_code(code, "enterprise_credit_code")
-        except InvalidInput:
-            checked[code] = None
+            checked.append(validate_credit_code(code, "enterprise_credit_code"))
+        except InvalidInput as exc:
+            checked.append(None)
+            invalid[k] = exc
     found = {
         r[0]: (r[1], r[2], r[3])
         for r in conn.execute(
             text(
                 "SELECT credit_code, id, sector, jurisdiction_adcode FROM enterprises WHERE credit_code = ANY(:c)"
             ),
-            {"c": [c for c in checked.values() if c is not None]},
+            {"c": [c for c in checked if c is not None]},
         )
     }
-    ids, sectors, places = [None] * len(frame), [None] * len(frame), [None] * len(frame)
-    for pos, code in enumerate(raw_codes):
-        if code is None:
-            continue
-        normal = checked[code]
+    # per distinct code (and a last slot for empty cells): the enterprise, or why there is none
+    ids, sectors, places = (np.full(len(uniques) + 1, None, dtype=object) for _ in range(3))
+    missing = np.zeros(len(uniques) + 1, dtype=bool)
+    foreign = np.zeros(len(uniques) + 1, dtype=bool)
+    for k, normal in enumerate(checked):
         if normal is None:
-            try:
-                validate_credit_code(code, "enterprise_credit_code")
-            except InvalidInput as exc:
-                problems.add_invalid(pos, exc)
             continue
         if normal not in found:
-            problems.add(
-                pos,
-                "enterprise_credit_code",
-                f"no enterprise with credit code {normal}: import the enterprise first",
-                f"统一社会信用代码为 {normal} 的企业不存在，请先导入企业",
-            )
+            missing[k] = True
             continue
-        ids[pos], sectors[pos], places[pos] = found[normal]
-        if principal.role is Role.enterprise and ids[pos] != principal.enterprise_id:
+        ids[k], sectors[k], places[k] = found[normal]
+        foreign[k] = principal.role is Role.enterprise and ids[k] != principal.enterprise_id
+    bad = missing | foreign
+    bad[list(invalid)] = True
+    for pos in np.flatnonzero(bad[codes]):
+        k = int(codes[pos])
+        if k in invalid:
+            problems.add_invalid(int(pos), invalid[k])
+        elif missing[k]:
             problems.add(
-                pos,
+                int(pos),
+                "enterprise_credit_code",
+                f"no enterprise with credit code {checked[k]}: import the enterprise first",
+                f"统一社会信用代码为 {checked[k]} 的企业不存在，请先导入企业",
+            )
+        else:
+            problems.add(
+                int(pos),
                 "enterprise_credit_code",
                 "an enterprise account may import only its own risk units",
                 "企业账号只能导入本企业的风险点",
             )
-    return ids, sectors, places
+    return ids[codes].tolist(), sectors[codes].tolist(), places[codes].tolist()
 
 
 def _prepare_risk_units(
@@ -525,11 +544,15 @@ def _prepare_risk_units(
     skip = {i for i, v in enumerate(ids) if v is None}
     frame = risk_rules(typed, sectors, problems, skip)
     frame["enterprise_id"] = pd.Series(ids, dtype=object, index=frame.index)
-    keys = [
-        (e, n) if e is not None and n is not None else None
-        for e, n in zip(ids, column_values(frame, "name"), strict=True)
-    ]
-    duplicates(keys, problems, "name", "risk unit (same enterprise and name)", "同一企业的风险点名称")
+    id_values, names = np.array(ids, dtype=object), column_array(frame, "name")
+    duplicate_rows(
+        [id_values, names],
+        ~pd.isna(id_values) & ~pd.isna(names),
+        problems,
+        "name",
+        "risk unit (same enterprise and name)",
+        "同一企业的风险点名称",
+    )
     declared = _declared(frame, default)
     tree = _tree(conn)
     rows = _ok(problems, len(frame))
