@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl, unquote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from geo.access import Forbidden, Unauthenticated
 from geo.errors import (
@@ -96,7 +99,35 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
+NUL_REASON = "contains a NUL character (0x00), which cannot be stored"
+
+
+async def _refuse_nul(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """A NUL in a query parameter or the path is 422 naming it: PostgreSQL cannot hold one in text and
+    psycopg2 refuses to send it."""
+    query = request.url.query
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    if "%00" in query or "\x00" in query or b"%00" in raw_path or "\x00" in unquote(request.url.path):
+        fields = [
+            name
+            for name, value in parse_qsl(query, keep_blank_values=True)
+            if "\x00" in name or "\x00" in value
+        ] or ["path"]
+        errors = [{"field": f, "reason": NUL_REASON} for f in fields]
+        return JSONResponse(_body("; ".join(f"{f}: {NUL_REASON}" for f in fields), errors), status_code=422)
+    return await call_next(request)
+
+
+def _nul_in_value(_: Request, exc: Exception) -> JSONResponse:
+    """The same for a value of a JSON body that reached the database (psycopg2's ValueError)."""
+    if "NUL (0x00)" not in str(exc):
+        raise exc
+    return JSONResponse(_body(f"body: a value {NUL_REASON}", [{"field": "body", "reason": NUL_REASON}]), 422)
+
+
 def install(app: FastAPI) -> None:
+    app.middleware("http")(_refuse_nul)
+    app.add_exception_handler(ValueError, _nul_in_value)
     app.add_exception_handler(RiskmapError, _riskmap_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_error)

@@ -385,3 +385,24 @@ def test_bad_paging_parameters(api: Any, unchanged: None) -> None:
     problem(api.get(ENTERPRISES, params={"limit": "ten"}), "limit")
     problem(api.get(f"{ENTERPRISES}/abc"), "key")
     assert count(api, ENTERPRISES, offset=50) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/analysis/joint-prevention?adcode=%00", "adcode"),
+        ("/api/v1/analysis/four-color?adcode=3505%0005&zones=children", "adcode"),
+        (f"{ENTERPRISES}?q=%E6%B3%89%00", "q"),
+        ("/api/v1/jurisdictions/35%0005", "path"),
+    ],
+)
+def test_a_nul_in_a_parameter_is_422_naming_it(api: Any, unchanged: None, path: str, field: str) -> None:
+    r = api.get(path)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == field
+    assert "NUL" in r.json()["detail"]
+
+
+def test_a_nul_in_a_json_value_is_422(api: Any, unchanged: None) -> None:
+    r = api.post(ENTERPRISES, json=_enterprise(name="泉港\u0000化工"))
+    assert r.status_code == 422, r.text
