@@ -1,10 +1,12 @@
 """Schemathesis against the OpenAPI schema, signed in as an admin: whatever it sends, no 500.
 
-Bounded: a few examples per operation. Rows and jurisdictions it makes are removed afterwards.
+Bounded: a few examples per operation (RISKMAP_SCHEMATHESIS_EXAMPLES for a deeper run). Rows and
+jurisdictions it makes are removed afterwards.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,7 +70,12 @@ def register(database_url: str, engine: Engine, boundaries: None) -> Iterator[No
 
 
 @schema.parametrize()
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(
+    max_examples=int(os.environ.get("RISKMAP_SCHEMATHESIS_EXAMPLES", "6")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
 def test_no_server_error(case: Any) -> None:
     response = case.call(headers=AUTH)
     assert response.status_code < 500, (
