@@ -1,6 +1,6 @@
 """The register's history (who changed what, when) and the level trend rebuilt from it.
 
-The rows of `history` are written by the database's triggers (migrations 0005, 0008), never by this module:
+The rows of `history` are written by the database's triggers (migrations 0005, 0009), never by this module:
 every path that writes the register — the API, COPY imports, plain SQL — is recorded the same way. What
 riskmap adds is the author: `set_actor` puts the principal's name into the transaction's
 `riskmap.actor` setting, which the triggers read (`db:<database user>` when it is not set).
@@ -76,11 +76,19 @@ def entity_history(
         .order_by(H.c.id)
     )
     rows = [dict(r) for r in conn.execute(q).mappings()]
+    stored = next((r for r in rows if r["action"] == "create"), None)
+    if stored is not None:  # written before migration 0009
+        later = [r for r in rows if r["id"] > stored["id"]]
+        stored["new_values"] = {
+            **(_values_at_creation(conn, entity, entity_id, later) or {}),
+            **(stored["new_values"] or {}),
+        }
+    else:
+        made = _values_at_creation(conn, entity, entity_id, rows)
+        if made is not None:
+            rows.insert(0, _create_record(made))
     if not rows:
         raise missing
-    for record in rows:
-        if record["action"] == "create":
-            record["new_values"] = _values_at_creation(conn, entity, entity_id, rows, record)
     return rows
 
 
@@ -96,51 +104,98 @@ def _values_now(conn: Connection, entity: str, entity_id: int) -> dict[str, Any]
 
 
 def _values_at_creation(
-    conn: Connection, entity: str, entity_id: int, records: list[dict[str, Any]], create: dict[str, Any]
-) -> dict[str, Any]:
-    """The full values a row was made with. A 'create' record keeps only a few columns (migration 0008);
-    the rest is the row as it is now, or as its 'delete' record kept it, with every later update undone
-    (an update record holds the old value of each column it changed). The record's own values win."""
-    stored = dict(create["new_values"] or {})
-    later = [r for r in records if r["id"] > create["id"]]
+    conn: Connection, entity: str, entity_id: int, later: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The values a row was made with (migration 0009 writes no 'create' record): the row as it is now,
+    or as its 'delete' record kept it, with every update in `later` undone (an update record holds the
+    old value of each column it changed). None when the row is gone without a record (TRUNCATE)."""
     deleted = next((r for r in later if r["action"] == "delete"), None)
     base = deleted["old_values"] if deleted is not None else _values_now(conn, entity, entity_id)
-    if base is None:  # gone without a record (TRUNCATE is not recorded): what was kept is all there is
-        return stored
+    if base is None:
+        return None
     values = dict(base)
     for record in reversed(later):
         if record["action"] == "update" and (deleted is None or record["id"] < deleted["id"]):
             values.update(record["old_values"] or {})
     if "created_at" in values:
         values["updated_at"] = values["created_at"]  # set together when a row is made
-    return {**values, **stored}
+    return values
+
+
+def _create_record(values: dict[str, Any]) -> dict[str, Any]:
+    """The 'create' of a row, from its own created_by and created_at; it has no id of its own."""
+    made = values.get("created_at")
+    at = dt.datetime.fromisoformat(made) if isinstance(made, str) else made
+    return {
+        "id": None,
+        "action": "create",
+        "actor": values.get("created_by") or "unknown",
+        "at": at,
+        "old_values": None,
+        "new_values": values,
+    }
 
 
 # --- trend --------------------------------------------------------------------------------------------
 
 # The state of every risk unit at the end of each month, rebuilt from the history: the last event before
 # the month's end decides whether the unit exists (not deleted) and, carried forward from the last event
-# that set them, its level and jurisdiction. Close-outs show up as the level updates they make.
+# that set them, its level and jurisdiction. Close-outs show up as the level updates they make. A unit's
+# creation is not a record (migration 0009): it is made from the row (or its 'delete' record), dated by
+# created_at, with the level and jurisdiction it was made with, i.e. the old value in the first update
+# that changed them, else the value it has (or had when deleted). 'create' records from before 0009 are
+# read as they are.
 _TREND_SQL = """
 WITH months AS (
     SELECT m::date AS month, (m + interval '1 month') AT TIME ZONE :tz AS month_end
     FROM generate_series(CAST(:first AS timestamp), CAST(:last AS timestamp), interval '1 month') AS m
 ),
-units AS (
-    SELECT DISTINCT entity_id FROM history
-    WHERE entity = 'risk_units' AND new_values ->> 'jurisdiction_adcode' = ANY(:subtree)
+units AS (  -- filed in the subtree at some time: now, or in a record
+    SELECT id AS entity_id FROM risk_units WHERE jurisdiction_adcode = ANY(:subtree)
+    UNION
+    SELECT entity_id FROM history
+    WHERE entity = 'risk_units' AND (new_values ->> 'jurisdiction_adcode' = ANY(:subtree)
+        OR old_values ->> 'jurisdiction_adcode' = ANY(:subtree))
+),
+base AS (  -- each unit as it is, or as it was when deleted
+    SELECT r.id AS entity_id, r.created_at AS at, to_jsonb(r.level) AS level,
+           to_jsonb(r.jurisdiction_adcode) AS adcode
+    FROM units JOIN risk_units AS r ON r.id = units.entity_id
+    UNION ALL
+    SELECT d.entity_id, coalesce((d.old_values ->> 'created_at')::timestamptz, d.at),
+           d.old_values -> 'level', d.old_values -> 'jurisdiction_adcode'
+    FROM units JOIN history AS d ON d.entity = 'risk_units' AND d.entity_id = units.entity_id
+    WHERE d.action = 'delete'
+),
+made AS (  -- as it was made
+    SELECT b.entity_id, b.at,
+        coalesce((SELECT h.old_values -> 'level' FROM history AS h
+                  WHERE h.entity = 'risk_units' AND h.entity_id = b.entity_id AND h.action = 'update'
+                    AND h.old_values ? 'level' ORDER BY h.id LIMIT 1), b.level) AS level,
+        coalesce((SELECT h.old_values -> 'jurisdiction_adcode' FROM history AS h
+                  WHERE h.entity = 'risk_units' AND h.entity_id = b.entity_id AND h.action = 'update'
+                    AND h.old_values ? 'jurisdiction_adcode' ORDER BY h.id LIMIT 1), b.adcode) AS adcode
+    FROM base AS b
+    WHERE NOT EXISTS (SELECT 1 FROM history AS c
+                      WHERE c.entity = 'risk_units' AND c.entity_id = b.entity_id AND c.action = 'create')
+),
+raw AS (
+    SELECT entity_id, 0::bigint AS id, at, 'create' AS action, level AS level_set, adcode AS adcode_set,
+           true AS sets_level, true AS sets_adcode
+    FROM made
+    UNION ALL
+    SELECT h.entity_id, h.id, h.at, h.action, h.new_values -> 'level', h.new_values -> 'jurisdiction_adcode',
+           h.action = 'create' OR h.new_values ? 'level', h.action = 'create' OR h.new_values ? 'jurisdiction_adcode'
+    FROM history AS h JOIN units USING (entity_id)
+    WHERE h.entity = 'risk_units'
+      AND (h.action <> 'update' OR h.new_values ?| array['level', 'jurisdiction_adcode'])
 ),
 events AS (
-    SELECT h.entity_id, h.id, h.at, h.action,
-           h.new_values -> 'level' AS level_set,
-           h.new_values -> 'jurisdiction_adcode' AS adcode_set,
-           count(*) FILTER (WHERE h.action = 'create' OR h.new_values ? 'level')
-               OVER (PARTITION BY h.entity_id ORDER BY h.id) AS level_group,
-           count(*) FILTER (WHERE h.action = 'create' OR h.new_values ? 'jurisdiction_adcode')
-               OVER (PARTITION BY h.entity_id ORDER BY h.id) AS adcode_group
-    FROM history AS h JOIN units USING (entity_id)
-    WHERE h.entity = 'risk_units' AND h.at < (SELECT max(month_end) FROM months)
-      AND (h.action <> 'update' OR h.new_values ?| array['level', 'jurisdiction_adcode'])
+    SELECT entity_id, id, at, action, level_set, adcode_set,
+           count(*) FILTER (WHERE sets_level) OVER (PARTITION BY entity_id ORDER BY id) AS level_group,
+           count(*) FILTER (WHERE sets_adcode) OVER (PARTITION BY entity_id ORDER BY id) AS adcode_group
+    FROM raw
+    WHERE at < (SELECT max(month_end) FROM months)
 ),
 states AS (
     SELECT entity_id, id, at, action,

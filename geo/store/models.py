@@ -54,6 +54,8 @@ def _geom(kind: str, nullable: bool = False) -> Mapped[Any]:
 
 class TimestampMixin:
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Who made the row: the transaction's riskmap.actor, as the history's triggers read it (migration 0009).
+    created_by: Mapped[str] = mapped_column(Text, server_default=text("riskmap_history_actor()"))
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

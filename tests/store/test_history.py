@@ -156,11 +156,9 @@ def _row_json(conn: Connection, uid: int) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("then_delete", [False, True])
-def test_a_create_keeps_few_columns_and_the_row_it_made_is_rebuilt_on_read(
-    db: Engine, then_delete: bool
-) -> None:
-    """Migration 0008: the stored 'create' holds level, jurisdiction and owner only; the history still
-    shows the whole row as it was made, from the row now (or its delete record) with the updates undone."""
+def test_the_row_as_it_was_made_is_rebuilt_on_read(db: Engine, then_delete: bool) -> None:
+    """Migration 0009: no 'create' record is stored; the history still shows who made the row, when, and
+    the whole row as it was made, from the row now (or its delete record) with the updates undone."""
     with _as(db, ALICE) as (conn, w):
         eid = _enterprise(conn, w)
         uid = _unit(conn, w, eid, 2, control_measures="双人巡检", hazards="液氨泄漏", accident_types=["06"])
@@ -173,17 +171,15 @@ def test_a_create_keeps_few_columns_and_the_row_it_made_is_rebuilt_on_read(
             conn.execute(text("DELETE FROM risk_units WHERE id = :id"), {"id": uid})
     with db.connect() as conn:
         kept = conn.execute(
-            text(
-                "SELECT new_values FROM history WHERE entity = 'risk_units' AND entity_id = :id AND action = 'create'"
-            ),
-            {"id": uid},
+            text("SELECT count(*) FROM history WHERE entity_id = :id AND action = 'create'"), {"id": uid}
         ).scalar_one()
-    assert kept == {"level": 2, "jurisdiction_adcode": "350505", "enterprise_id": eid}
+    assert kept == 0
     records = _history(db, "risk_units", uid)
     assert [r["action"] for r in records] == ["create", "update", "update", "update"] + (
         ["delete"] if then_delete else []
     )
-    assert records[0]["actor"] == "alice"
+    assert (records[0]["actor"], records[0]["id"]) == ("alice", None)
+    assert records[0]["at"] == dt.datetime.fromisoformat(made["created_at"])
     assert records[0]["new_values"] == made
 
 
@@ -226,7 +222,7 @@ def test_deletes_and_cascades_are_recorded_and_stay_readable_by_admin(db: Engine
         _history(db, "risk_units", uid, BOB)  # a regulator no longer sees a deleted row
 
 
-def test_a_copy_import_is_recorded_row_by_row_in_one_statement(db: Engine) -> None:
+def test_a_copy_import_records_its_author_on_every_row(db: Engine) -> None:
     rows = [
         {
             "kind": "public_area",
@@ -249,12 +245,13 @@ def test_a_copy_import_is_recorded_row_by_row_in_one_statement(db: Engine) -> No
         )
     with db.connect() as conn:
         got = conn.execute(
-            text(
-                "SELECT count(*), count(DISTINCT entity_id), min(actor), max(actor) FROM history "
-                "WHERE entity = 'risk_units' AND action = 'create'"
-            )
+            text("SELECT count(*), min(created_by), max(created_by), min(id) FROM risk_units")
         ).one()
-    assert tuple(got) == (50, 50, "bob", "bob")
+        stored = conn.execute(text("SELECT count(*) FROM history")).scalar_one()
+    assert tuple(got)[:3] == (50, "bob", "bob")
+    assert stored == 0  # no record per row: the making is read from the row (migration 0009)
+    (create,) = _history(db, "risk_units", got[3])
+    assert (create["action"], create["actor"], create["new_values"]["name"]) == ("create", "bob", "燃气管线0")
 
 
 def test_protection_targets_are_recorded_too(db: Engine) -> None:
@@ -334,7 +331,9 @@ def test_no_history_for_a_row_that_never_existed(db: Engine) -> None:
 
 
 def _redate(conn: Connection, entity_id: int, when: list[str]) -> None:
-    """Move the records of one unit to the given times (UTC), in order: the sequence of edits by hand."""
+    """Move the making of one unit and then its records to the given times (UTC), in order: the sequence
+    of edits by hand. The making is the row's created_at (kept in its 'delete' record once deleted)."""
+    made, *rest = when
     ids = (
         conn.execute(
             text("SELECT id FROM history WHERE entity = 'risk_units' AND entity_id = :e ORDER BY id"),
@@ -343,11 +342,24 @@ def _redate(conn: Connection, entity_id: int, when: list[str]) -> None:
         .scalars()
         .all()
     )
-    assert len(ids) == len(when)
-    for hid, at in zip(ids, when, strict=True):
+    assert len(ids) == len(rest)
+    for hid, at in zip(ids, rest, strict=True):
         conn.execute(
             text("UPDATE history SET at = CAST(:at AS timestamptz) WHERE id = :id"), {"at": at, "id": hid}
         )
+    conn.execute(text("ALTER TABLE risk_units DISABLE TRIGGER USER"))  # bookkeeping, not an edit
+    conn.execute(
+        text("UPDATE risk_units SET created_at = CAST(:at AS timestamptz) WHERE id = :id"),
+        {"at": made, "id": entity_id},
+    )
+    conn.execute(text("ALTER TABLE risk_units ENABLE TRIGGER USER"))
+    conn.execute(
+        text(
+            "UPDATE history SET old_values = jsonb_set(old_values, '{created_at}', to_jsonb(CAST(:at AS timestamptz))) "
+            "WHERE entity = 'risk_units' AND entity_id = :id AND action = 'delete'"
+        ),
+        {"at": made, "id": entity_id},
+    )
 
 
 def test_trend_follows_a_hand_built_sequence_of_edits(db: Engine) -> None:

@@ -206,3 +206,54 @@ def test_other_checks(engine: Engine) -> None:
         )
         == "ck_enterprises_credit_code_length"
     )
+
+
+def test_0009_moves_the_authors_of_creates_onto_the_rows_and_back(fresh_url: str) -> None:
+    """Rows made under 0008 keep their author and date through 0009 (created_by; the 'delete' record of
+    a deleted row), the 'create' records go; the downgrade writes them back."""
+    upgrade(fresh_url)
+    downgrade(fresh_url, "0008")
+    eng = create_engine(fresh_url, poolclass=pool.NullPool)
+    unit = (
+        "INSERT INTO risk_units (kind, name, sector, geom, level, assessment_method, jurisdiction_adcode) "
+        f"VALUES ('public_area', :n, 'urban_gas', {POINT}, 2, 'direct', '350000') RETURNING id"
+    )
+    try:
+        with eng.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO jurisdictions (adcode, name, level, geom) VALUES ('350000', '福建省', 'province', "
+                    f"ST_Multi(ST_Buffer({POINT}, 0.1))) ON CONFLICT (adcode) DO NOTHING"
+                )
+            )
+            conn.execute(text("SELECT set_config('riskmap.actor', 'alice', true)"))
+            kept = conn.execute(text(unit), {"n": "kept"}).scalar_one()
+            gone = conn.execute(text(unit), {"n": "gone"}).scalar_one()
+        with eng.begin() as conn:
+            conn.execute(text("SELECT set_config('riskmap.actor', 'bob', true)"))
+            conn.execute(text("DELETE FROM risk_units WHERE id = :id"), {"id": gone})
+        upgrade(fresh_url)
+        with eng.connect() as conn:
+            assert (
+                conn.execute(text("SELECT created_by FROM risk_units WHERE id = :id"), {"id": kept}).scalar()
+                == "alice"
+            )
+            deleted = conn.execute(
+                text("SELECT actor, old_values ->> 'created_by' FROM history WHERE action = 'delete'")
+            ).one()
+            assert tuple(deleted) == ("bob", "alice")
+            assert conn.execute(text("SELECT count(*) FROM history WHERE action = 'create'")).scalar() == 0
+        downgrade(fresh_url, "0008")
+        with eng.connect() as conn:
+            creates = conn.execute(
+                text(
+                    "SELECT entity_id, actor, new_values ->> 'level' FROM history WHERE action = 'create' ORDER BY entity_id"
+                )
+            ).all()
+        assert [tuple(c) for c in creates if c[0] in (kept, gone)] == [
+            (kept, "alice", "2"),
+            (gone, "alice", "2"),
+        ]
+    finally:
+        eng.dispose()
+        upgrade(fresh_url)
