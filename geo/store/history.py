@@ -150,45 +150,53 @@ WITH months AS (
     SELECT m::date AS month, (m + interval '1 month') AT TIME ZONE :tz AS month_end
     FROM generate_series(CAST(:first AS timestamp), CAST(:last AS timestamp), interval '1 month') AS m
 ),
+h AS MATERIALIZED (  -- the risk units' records the trend reads, in one pass over the history
+    SELECT entity_id, id, at, action,
+           new_values -> 'level' AS level_set, new_values -> 'jurisdiction_adcode' AS adcode_set,
+           action = 'create' OR new_values ? 'level' AS sets_level,
+           action = 'create' OR new_values ? 'jurisdiction_adcode' AS sets_adcode,
+           old_values -> 'level' AS old_level, old_values -> 'jurisdiction_adcode' AS old_adcode,
+           CASE WHEN action = 'delete' THEN (old_values ->> 'created_at')::timestamptz END AS made_at
+    FROM history
+    WHERE entity = 'risk_units'
+      AND (action <> 'update' OR new_values ?| array['level', 'jurisdiction_adcode'])
+),
 units AS (  -- filed in the subtree at some time: now, or in a record
     SELECT id AS entity_id FROM risk_units WHERE jurisdiction_adcode = ANY(:subtree)
     UNION
-    SELECT entity_id FROM history
-    WHERE entity = 'risk_units' AND (new_values ->> 'jurisdiction_adcode' = ANY(:subtree)
-        OR old_values ->> 'jurisdiction_adcode' = ANY(:subtree))
+    SELECT entity_id FROM h WHERE adcode_set #>> '{}' = ANY(:subtree) OR old_adcode #>> '{}' = ANY(:subtree)
+),
+first_level AS (  -- the level a unit had before its first change of level
+    SELECT DISTINCT ON (entity_id) entity_id, old_level FROM h
+    WHERE action = 'update' AND sets_level ORDER BY entity_id, id
+),
+first_adcode AS (
+    SELECT DISTINCT ON (entity_id) entity_id, old_adcode FROM h
+    WHERE action = 'update' AND sets_adcode ORDER BY entity_id, id
 ),
 base AS (  -- each unit as it is, or as it was when deleted
     SELECT r.id AS entity_id, r.created_at AS at, to_jsonb(r.level) AS level,
            to_jsonb(r.jurisdiction_adcode) AS adcode
     FROM units JOIN risk_units AS r ON r.id = units.entity_id
     UNION ALL
-    SELECT d.entity_id, coalesce((d.old_values ->> 'created_at')::timestamptz, d.at),
-           d.old_values -> 'level', d.old_values -> 'jurisdiction_adcode'
-    FROM units JOIN history AS d ON d.entity = 'risk_units' AND d.entity_id = units.entity_id
-    WHERE d.action = 'delete'
+    SELECT h.entity_id, coalesce(h.made_at, h.at), h.old_level, h.old_adcode
+    FROM units JOIN h USING (entity_id) WHERE h.action = 'delete'
 ),
-made AS (  -- as it was made
-    SELECT b.entity_id, b.at,
-        coalesce((SELECT h.old_values -> 'level' FROM history AS h
-                  WHERE h.entity = 'risk_units' AND h.entity_id = b.entity_id AND h.action = 'update'
-                    AND h.old_values ? 'level' ORDER BY h.id LIMIT 1), b.level) AS level,
-        coalesce((SELECT h.old_values -> 'jurisdiction_adcode' FROM history AS h
-                  WHERE h.entity = 'risk_units' AND h.entity_id = b.entity_id AND h.action = 'update'
-                    AND h.old_values ? 'jurisdiction_adcode' ORDER BY h.id LIMIT 1), b.adcode) AS adcode
+made AS (  -- as it was made, unless a 'create' record from before migration 0009 says so
+    SELECT b.entity_id, b.at, coalesce(fl.old_level, b.level) AS level,
+           coalesce(fa.old_adcode, b.adcode) AS adcode
     FROM base AS b
-    WHERE NOT EXISTS (SELECT 1 FROM history AS c
-                      WHERE c.entity = 'risk_units' AND c.entity_id = b.entity_id AND c.action = 'create')
+    LEFT JOIN first_level AS fl USING (entity_id)
+    LEFT JOIN first_adcode AS fa USING (entity_id)
+    WHERE NOT EXISTS (SELECT 1 FROM h WHERE h.entity_id = b.entity_id AND h.action = 'create')
 ),
 raw AS (
     SELECT entity_id, 0::bigint AS id, at, 'create' AS action, level AS level_set, adcode AS adcode_set,
            true AS sets_level, true AS sets_adcode
     FROM made
     UNION ALL
-    SELECT h.entity_id, h.id, h.at, h.action, h.new_values -> 'level', h.new_values -> 'jurisdiction_adcode',
-           h.action = 'create' OR h.new_values ? 'level', h.action = 'create' OR h.new_values ? 'jurisdiction_adcode'
-    FROM history AS h JOIN units USING (entity_id)
-    WHERE h.entity = 'risk_units'
-      AND (h.action <> 'update' OR h.new_values ?| array['level', 'jurisdiction_adcode'])
+    SELECT h.entity_id, h.id, h.at, h.action, h.level_set, h.adcode_set, h.sets_level, h.sets_adcode
+    FROM h JOIN units USING (entity_id)
 ),
 events AS (
     SELECT entity_id, id, at, action, level_set, adcode_set,
