@@ -18,7 +18,8 @@ router = APIRouter(prefix="/api/v1", tags=["history"])
 Key = Annotated[int, Path(ge=1, le=2**63 - 1, description="the row's id")]
 HISTORY_DESCRIPTION = """Every create, update and delete of the row, oldest first: `action`, `actor` (who),
 `at` (when), `old_values` and `new_values` (a create has the whole new row, a delete the whole old one,
-an update only the columns that changed). Admin reads any row's history, deleted rows too; a regulator
+an update only the columns that changed). The create of a row made since migration 0009 is rebuilt from
+the row's own `created_by` and `created_at` and has no `id`. Admin reads any row's history, deleted rows too; a regulator
 those of rows filed inside its jurisdictions; an enterprise its own enterprise and risk units. Anyone
 else gets 404, as for a row that does not exist."""
 
