@@ -126,15 +126,6 @@ FIELDS: dict[Kind, tuple[Field, ...]] = {
 # Geometry columns of a table without a geometry of its own (CSV, Excel).
 GEOMETRY_FIELDS = ("lon", "lat", "wkt")
 
-# The natural key of each kind: how a row of a file finds the stored row it replaces (upsert).
-NATURAL_KEYS: dict[Kind, tuple[str, ...]] = {
-    Kind.enterprises: ("credit_code",),
-    Kind.risk_units: ("enterprise_credit_code", "name"),
-    Kind.public_risks: ("jurisdiction_adcode", "sector", "name"),
-    Kind.protection_targets: ("jurisdiction_adcode", "type", "name"),
-    Kind.zones: ("adcode",),
-}
-
 GEOMETRY_TYPES: dict[Kind, frozenset[str]] = {
     Kind.enterprises: frozenset({"Point"}),
     Kind.risk_units: frozenset(

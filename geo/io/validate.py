@@ -36,7 +36,6 @@ from geo.errors import InvalidInput, Problem
 from geo.io.fields import (
     FIELDS,
     GEOMETRY_TYPES,
-    NATURAL_KEYS,
     FieldType,
     Kind,
     fields_of,
@@ -389,8 +388,6 @@ def coerce(table: RawTable, kind: Kind, cmap: ColumnMap, problems: Problems) -> 
 
 # --- geometries -----------------------------------------------------------------------------------
 
-_LONLAT_CRS = {4490, 4326, 4610, 4214}  # read as lon/lat in the request's crs only if 4490 or 4326
-
 
 def _from_columns(table: RawTable, cmap: ColumnMap, problems: Problems) -> np.ndarray:
     n = len(table)
@@ -644,7 +641,6 @@ def _vocab_column(frame: pd.DataFrame, name: str, fn: Callable[[Any], Any], prob
 
 
 _FACTORS = ("L", "E", "C", "S", "M")
-RISK_RULE_FIELDS = ("level", "assessment_method", "assessment_table", "assessment_inputs", "sector")
 
 
 _ASSESSED = (
@@ -823,7 +819,3 @@ def duplicate_rows(
             f"duplicate {what}: the same as {problems.where(other)}",
             f"{what_zh}重复：与{problems.where_zh(other)}相同",
         )
-
-
-def natural_key(kind: Kind) -> tuple[str, ...]:
-    return NATURAL_KEYS[kind]
