@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from geo.access import Forbidden, Unauthenticated
 from geo.errors import (
@@ -102,20 +101,25 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
 NUL_REASON = "contains a NUL character (0x00), which cannot be stored"
 
 
-async def _refuse_nul(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """A NUL in a query parameter or the path is 422 naming it: PostgreSQL cannot hold one in text and
-    psycopg2 refuses to send it."""
-    query = request.url.query
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    if "%00" in query or "\x00" in query or b"%00" in raw_path or "\x00" in unquote(request.url.path):
-        fields = [
-            name
-            for name, value in parse_qsl(query, keep_blank_values=True)
-            if "\x00" in name or "\x00" in value
-        ] or ["path"]
-        errors = [{"field": f, "reason": NUL_REASON} for f in fields]
-        return JSONResponse(_body("; ".join(f"{f}: {NUL_REASON}" for f in fields), errors), status_code=422)
-    return await call_next(request)
+class RefuseNul:
+    """ASGI guard: a NUL in a query parameter or the path is 422 naming it (PostgreSQL cannot hold one in
+    text and psycopg2 refuses to send it). It reads only the request line, and leaves the response alone."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query: bytes = scope.get("query_string", b"")
+            raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+            if b"%00" in query or b"\x00" in query or b"%00" in raw_path or "\x00" in scope["path"]:
+                pairs = parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True)
+                fields = [name for name, value in pairs if "\x00" in name or "\x00" in value] or ["path"]
+                errors = [{"field": f, "reason": NUL_REASON} for f in fields]
+                message = "; ".join(f"{f}: {NUL_REASON}" for f in fields)
+                await JSONResponse(_body(message, errors), status_code=422)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _nul_in_value(_: Request, exc: Exception) -> JSONResponse:
@@ -126,7 +130,7 @@ def _nul_in_value(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.middleware("http")(_refuse_nul)
+    app.add_middleware(RefuseNul)
     app.add_exception_handler(ValueError, _nul_in_value)
     app.add_exception_handler(RiskmapError, _riskmap_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
