@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from geo.codes import make_credit_code
 
@@ -185,3 +185,21 @@ def problem(response: httpx.Response, field: str, *, status: int = 422) -> dict[
 
 def ids(collection: dict[str, Any]) -> set[int]:
     return {f["id"] for f in collection["features"]}
+
+
+def move_creation(conn: Connection, unit_id: int, at: str) -> None:
+    """Date the making of a risk unit (its created_at, and the copy its 'delete' record keeps) to `at`:
+    bookkeeping for the tests, not an edit, so no history or cache trigger fires."""
+    conn.execute(text("ALTER TABLE risk_units DISABLE TRIGGER USER"))
+    conn.execute(
+        text("UPDATE risk_units SET created_at = CAST(:at AS timestamptz) WHERE id = :id"),
+        {"at": at, "id": unit_id},
+    )
+    conn.execute(text("ALTER TABLE risk_units ENABLE TRIGGER USER"))
+    conn.execute(
+        text(
+            "UPDATE history SET old_values = jsonb_set(old_values, '{created_at}', to_jsonb(CAST(:at AS timestamptz))) "
+            "WHERE entity = 'risk_units' AND entity_id = :id AND action = 'delete'"
+        ),
+        {"at": at, "id": unit_id},
+    )

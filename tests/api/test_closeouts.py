@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from api.auth import current_principal
 from geo.access import SYSTEM, Principal, Role
@@ -19,6 +19,7 @@ from tests.api.builders import (
     created,
     enterprise_feature,
     guarded,
+    move_creation,
     ok,
     problem,
     risk_unit_feature,
@@ -237,14 +238,8 @@ def test_invalid_steps_name_the_field(api: Api, units: dict[str, int]) -> None:
 
 
 def _redate_creation(engine: Engine, unit: int, at: str) -> None:
-    """Move the day the unit was made (its created_at; bookkeeping, not an edit: no history, no cache)."""
     with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE risk_units DISABLE TRIGGER USER"))
-        conn.execute(
-            text("UPDATE risk_units SET created_at = CAST(:at AS timestamptz) WHERE id = :id"),
-            {"at": at, "id": unit},
-        )
-        conn.execute(text("ALTER TABLE risk_units ENABLE TRIGGER USER"))
+        move_creation(conn, unit, at)
 
 
 def test_overdue_assignments_and_verifications_across_national_day(

@@ -15,6 +15,7 @@ from geo.errors import InvalidInput, NotFound
 from geo.store import repository as repo
 from geo.store.bulk import copy_rows
 from geo.store.history import entity_history, level_trend, set_actor
+from tests.api.builders import move_creation
 
 ALICE = Principal(Role.enterprise, username="alice", enterprise_id=1)
 BOB = Principal(Role.regulator, username="bob", adcodes=("350500",))  # 泉州市: holds 泉港区 350505
@@ -347,19 +348,7 @@ def _redate(conn: Connection, entity_id: int, when: list[str]) -> None:
         conn.execute(
             text("UPDATE history SET at = CAST(:at AS timestamptz) WHERE id = :id"), {"at": at, "id": hid}
         )
-    conn.execute(text("ALTER TABLE risk_units DISABLE TRIGGER USER"))  # bookkeeping, not an edit
-    conn.execute(
-        text("UPDATE risk_units SET created_at = CAST(:at AS timestamptz) WHERE id = :id"),
-        {"at": made, "id": entity_id},
-    )
-    conn.execute(text("ALTER TABLE risk_units ENABLE TRIGGER USER"))
-    conn.execute(
-        text(
-            "UPDATE history SET old_values = jsonb_set(old_values, '{created_at}', to_jsonb(CAST(:at AS timestamptz))) "
-            "WHERE entity = 'risk_units' AND entity_id = :id AND action = 'delete'"
-        ),
-        {"at": made, "id": entity_id},
-    )
+    move_creation(conn, entity_id, made)
 
 
 def test_trend_follows_a_hand_built_sequence_of_edits(db: Engine) -> None:
