@@ -18,6 +18,7 @@ from api.routers import (
     closeouts,
     enterprises,
     exports,
+    hazards,
     history,
     imports,
     joint_prevention,
@@ -84,10 +85,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         joint_prevention,
         history,
         closeouts,
+        hazards,
         imports,
         exports,
     ):
         app.include_router(module.router)
+    app.include_router(hazards.inspections)
+    app.include_router(hazards.analysis)
     # Leaflet and its plugins come from our own server: government networks are often closed.
     assets.mount(app, settings.maps.asset_prefix)
 

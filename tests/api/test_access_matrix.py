@@ -59,6 +59,7 @@ class World:
     clients: dict[str, TestClient]
     ids: dict[str, int]
     token_user: str
+    second_admin: TestClient  # takes steps another person must not take twice (four eyes)
 
     def fresh(self, path: str, feature: dict[str, Any]) -> int:
         """A new row made by the admin, for a case that changes or deletes one."""
@@ -107,7 +108,8 @@ def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[World
             ),
             "public": TestClient(app),
         }
-        yield World(admin, {k: guarded(c) for k, c in clients.items()}, ids, "matrix-token-user")
+        second = guarded(TestClient(app, headers=bearer(add_test_user(engine, "admin"), "admin")))
+        yield World(admin, {k: guarded(c) for k, c in clients.items()}, ids, "matrix-token-user", second)
 
 
 # --- requests: (method, url, keyword arguments) for a role and a target (own or other) ------------------------
@@ -244,6 +246,74 @@ def _assign(w: World, target: str, role: str) -> Request:
         CLOSEOUTS,
         {"json": {"risk_unit_id": _fresh_major(w, target), "assigning_unit": "应急管理局"}},
     )
+
+
+HAZARDS, INSPECTIONS = "/api/v1/hazards", "/api/v1/inspections"
+PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+HAZARD_STEPS: dict[str, dict[str, Any]] = {
+    "assign": {"working_days": 5, "responsible": "安全部"},
+    "start": {},
+    "rectify": {"rectification": "已更换阀门"},
+    "accept": {},
+    "reject": {"reason": "未见校验记录"},
+    "close": {},
+    "supervise": {"supervising_unit": "区人民政府"},
+}
+
+
+def _hazard(*steps: str, grade: str = "general") -> Callable[[World, str, str], int]:
+    """A new hazard on U1/U2, reported by the admin and taken through `steps` by a second admin (so the
+    admin under test did not rectify it; the admin accepts, which four eyes allows)."""
+
+    def make(w: World, target: str, role: str) -> int:
+        body = {"risk_unit_id": _id("U")(w, target), "grade": grade, "description": _name()}
+        if grade == "major":
+            body["criterion"] = "HC12"
+        key = int(created(w.admin.post(HAZARDS, json=body))["id"])
+        for step in steps:
+            by = w.admin if step == "accept" else w.second_admin  # not the one who rectified
+            response = by.post(f"{HAZARDS}/{key}/{step}", json=HAZARD_STEPS[step])
+            assert response.status_code == 200, response.text
+        return key
+
+    return make
+
+
+def _hazard_step(action: str, *before: str, grade: str = "general") -> Make:
+    return _with_id("POST", HAZARDS + "/{}/" + action, _hazard(*before, grade=grade), HAZARD_STEPS[action])
+
+
+def _report_hazard(w: World, target: str, role: str) -> Request:
+    body = {"risk_unit_id": _id("U")(w, target), "grade": "general", "description": _name()}
+    return "POST", HAZARDS, {"json": body}
+
+
+def _inspection_body(w: World, target: str) -> dict[str, Any]:
+    return {
+        "kind": "random",
+        "enterprise_id": _id("E")(w, target),
+        "risk_unit_ids": [_id("U")(w, target)],
+        "inspectors": "李明",
+        "result": "no_hazard",
+    }
+
+
+def _inspection(w: World, target: str, role: str) -> int:
+    response = w.admin.post(INSPECTIONS, json=_inspection_body(w, target))
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def _attach(w: World, target: str, role: str) -> Request:
+    key = _hazard()(w, target, role)
+    return "POST", f"{HAZARDS}/{key}/attachments", {"files": {"file": ("p.png", PNG)}}
+
+
+def _attachment(w: World, target: str, role: str) -> Request:
+    key = _hazard()(w, target, role)
+    up = w.admin.post(f"{HAZARDS}/{key}/attachments", files={"file": ("p.png", PNG)})
+    assert up.status_code == 201, up.text
+    return "GET", f"{HAZARDS}/{key}/attachments/{up.json()['id']}", {}
 
 
 IMPORTS, EXPORTS = "/api/v1/imports", "/api/v1/exports"
@@ -607,6 +677,101 @@ MATRIX: list[Case] = [
         "",
         _with_id("POST", CLOSEOUTS + "/{}/reject", _case("request"), {"reason": "未见联锁调试记录"}),
         enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    # hidden hazards (隐患排查治理): inspections, the register, the steps of the loop, attachments
+    Case(
+        "POST",
+        INSPECTIONS,
+        "",
+        _post(INSPECTIONS, _inspection_body),
+        creating(201, enterprise=(403, 403), regulator=(201, 422)),
+    ),
+    Case("GET", INSPECTIONS, "", _get(INSPECTIONS), {**everyone(200), "public": (401, 401)}),
+    Case(
+        "GET",
+        INSPECTIONS + "/{key}",
+        "",
+        _with_id("GET", INSPECTIONS + "/{}", _inspection),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case("POST", HAZARDS, "", _report_hazard, creating(201, enterprise=(201, 422), regulator=(201, 422))),
+    Case("GET", HAZARDS, "", _get(HAZARDS), {**everyone(200), "public": (401, 401)}),
+    Case(
+        "GET",
+        HAZARDS + "/{key}",
+        "",
+        _with_id("GET", HAZARDS + "/{}", _hazard()),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/assign",
+        "",
+        _hazard_step("assign"),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/start",
+        "",
+        _hazard_step("start", "assign"),
+        enterprise_rows(200, regulator=403, enterprise=(200, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/rectify",
+        "",
+        _hazard_step("rectify", "assign"),
+        enterprise_rows(200, regulator=403, enterprise=(200, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/accept",
+        "",
+        _hazard_step("accept", "assign", "rectify"),
+        enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/reject",
+        "",
+        _hazard_step("reject", "assign", "rectify"),
+        enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/close",
+        "",
+        _hazard_step("close", "assign", "rectify", "accept"),
+        enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/supervise",
+        "",
+        _hazard_step("supervise", grade="major"),
+        enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/attachments",
+        "",
+        _attach,
+        enterprise_rows(201, regulator=201, enterprise=(201, 404)),
+    ),
+    Case(
+        "GET",
+        HAZARDS + "/{key}/attachments/{attachment_id}",
+        "",
+        _attachment,
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "GET",
+        "/api/v1/analysis/dynamic-levels",
+        "",
+        _area("/api/v1/analysis/dynamic-levels"),
+        {"admin": (200, 200), "regulator": (200, 403), "enterprise": (200, 200), "public": (401, 401)},
     ),
     # imports and exports (the rows one may see; registers of one's own enterprise or area)
     Case(
