@@ -196,7 +196,20 @@ def test_a_regulator_requests_for_a_public_area_risk(api: Api) -> None:
     )["id"]
     key = ok_created(_assign(api, unit))["id"]
     ok(api.as_(REG).post(f"{CLOSEOUTS}/{key}/request", json=LOWER | {"signed_by": "区住建局局长"}))
-    assert ok(api.as_(REG).post(f"{CLOSEOUTS}/{key}/approve", json={}))["new_level"] == 4
+    # four eyes: the regulator who asked does not verify; another one of the area does
+    assert problem(api.as_(REG).post(f"{CLOSEOUTS}/{key}/approve", json={}), "actor")["reason_zh"]
+    approved = ok(api.as_(CITY_REG).post(f"{CLOSEOUTS}/{key}/approve", json={}))
+    assert approved["new_level"] == 4
+    assert approved["decided_by"] != approved["requested_by"]
+
+
+def test_an_approval_writes_the_new_controls_into_the_unit(api: Api, units: dict[str, int]) -> None:
+    key = ok_created(_assign(api, units["major"]))["id"]
+    ok(api.as_(ENT).post(f"{CLOSEOUTS}/{key}/request", json=LOWER))
+    ok(api.as_(REG).post(f"{CLOSEOUTS}/{key}/approve", json={}))
+    unit = ok(api.as_(REG).get(f"{RISK_UNITS}/{units['major']}"))["properties"]
+    assert unit["control_measures"] == LOWER["evidence"]
+    assert (unit["level"], unit["assessment_method"]) == (4, "LEC")
 
 
 def test_who_may_read_cases(api: Api, units: dict[str, int]) -> None:
