@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import auth, errors
 from api.deps import EngineDep
@@ -30,8 +32,11 @@ from api.routers import (
     vocabularies,
 )
 from api.settings import Settings
+from geo.store import calendar
 from geo.store.engine import make_engine
 from maps import assets
+
+log = logging.getLogger("riskmap")
 
 DESCRIPTION = """
 Regional 红橙黄蓝 safety-risk register and maps for the dual prevention mechanism
@@ -60,6 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_size=settings.db.pool_size,
             statement_timeout_ms=settings.db.statement_timeout_ms,
         )
+        try:
+            calendar.install(app.state.engine)  # holiday notices loaded after this release
+        except SQLAlchemyError as exc:  # the database may be down at start: deadlines use the packaged table
+            log.warning("working-day calendar: loaded notices not read (%s)", type(exc).__name__)
         try:
             yield
         finally:

@@ -391,6 +391,59 @@ def export(
     typer.echo(f"wrote {output} ({len(frame)} rows)")
 
 
+calendar_app = typer.Typer(
+    help="The working-day calendar (State Council holiday notices).", no_args_is_help=True
+)
+app.add_typer(calendar_app, name="calendar")
+
+
+@calendar_app.command("load")
+def calendar_load(
+    path: Annotated[Path, typer.Argument(help="CSV: date,kind,name,source (kind holiday or workday)")],
+) -> None:
+    """Load a year's holidays and make-up working days from the State Council's notice (published each
+    November) so that deadlines past the packaged calendar stop being provisional. Restart the service
+    afterwards: each worker reads the calendar when it starts."""
+    import csv
+
+    from geo.closeout import parse_calendar_rows
+    from geo.store import calendar as store
+    from geo.store.engine import make_engine
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            days = parse_calendar_rows(list(csv.DictReader(f)))
+    except OSError as exc:
+        typer.secho(f"error: cannot read {path}: {exc.strerror}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    except InvalidInput as exc:
+        for p in exc.problems:
+            typer.secho(f"{path.name} {p.field}: {p.reason} ({p.reason_zh})", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    engine = make_engine(_settings().db.sqlalchemy_url)
+    try:
+        with engine.begin() as conn:
+            n = store.save_days(conn, SYSTEM, days)
+    except RiskmapError as exc:
+        _fail(exc)
+    years = sorted({d.day.year for d in days})
+    typer.echo(f"calendar: {n} days of {', '.join(map(str, years))} loaded; restart the service to use them")
+
+
+@calendar_app.command("show")
+def calendar_show() -> None:
+    """Which years the calendar covers (packaged and loaded) and where deadlines become provisional."""
+    from geo import closeout
+    from geo.store import calendar as store
+    from geo.store.engine import make_engine
+
+    loaded = store.install(make_engine(_settings().db.sqlalchemy_url))
+    cal = closeout.calendar()
+    years = ", ".join(str(y) for y in sorted(cal.years))
+    typer.echo(f"calendar covers {years} ({loaded} days loaded with `riskmap calendar load`)")
+    typer.echo(f"deadlines after {cal.last} are provisional until the next notice is loaded")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",

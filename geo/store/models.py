@@ -525,3 +525,19 @@ class HazardAttachment(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     uploaded_by: Mapped[str] = mapped_column(Text)
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WorkingCalendarDay(Base):
+    """A day of a State Council holiday notice loaded after this release (`riskmap calendar load`): it adds
+    to (and overrides) data/cn_working_calendar.csv for every deadline in working days (migration 0013)."""
+
+    __tablename__ = "working_calendar_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(Text, server_default="")
+    source: Mapped[str] = mapped_column(Text)
+    loaded_by: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (CheckConstraint("kind IN ('holiday','workday')", name="kind_known"),)

@@ -7,7 +7,8 @@ Create Date: 2026-12-04 14:30:00
 The second half of the dual prevention mechanism (issue #14): a record per inspection (检查), a register of
 hidden hazards (隐患) with their state in the loop reported → assigned → rectifying → rectified → accepted →
 closed, each step kept in hazard_events, and photos or PDFs kept in the database. The rules are in
-geo/hazards.py.
+geo/hazards.py. And the days of holiday notices loaded after a release (`riskmap calendar load`), which
+every deadline in working days counts with.
 """
 
 from collections.abc import Sequence
@@ -165,9 +166,21 @@ def upgrade() -> None:
     op.create_index(op.f("ix_hazard_events_hazard_id"), "hazard_events", ["hazard_id"], unique=False)
 
     op.create_index("ix_hazards_geom_gist", "hazards", ["geom"], postgresql_using="gist")
+    op.create_table(
+        "working_calendar_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("name", sa.Text(), server_default="", nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("loaded_by", sa.Text(), nullable=False),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint("kind IN ('holiday','workday')", name=op.f("ck_working_calendar_days_kind_known")),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_working_calendar_days")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("working_calendar_days")
     op.drop_index("ix_hazards_geom_gist", table_name="hazards")
     op.drop_index(op.f("ix_hazard_events_hazard_id"), table_name="hazard_events")
     op.drop_table("hazard_events")
