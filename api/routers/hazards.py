@@ -231,6 +231,30 @@ def list_hazards(
     return _geojson(body)
 
 
+@router.get("/statistics", summary="The month's 隐患排查治理统计分析表")
+def statistics(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM", examples=["2026-11"])],
+    adcode: Adcode = None,
+) -> JSONResponse:
+    """Found, rectified and closed in the month; open, overdue and listed for supervision at its end; the
+    rectification rate to date; per grade and per sector. Seed 002 二(一)1: due by the 3rd of the next
+    month (`report_due`)."""
+    with engine.connect() as conn:
+        body = store.monthly_statistics(conn, principal, adcode=adcode, month=month, as_of=beijing_today())
+    return _json(body)
+
+
+@router.get("/announcements", summary="公示: closed major hazards (public)")
+def announcements(engine: EngineDep, adcode: Adcode = None) -> JSONResponse:
+    """Each closed 重大事故隐患: the enterprise, where, the criterion it was judged by, the supervising office
+    and the dates; never people, phones, the description or the position."""
+    with engine.connect() as conn:
+        rows = store.announcements(conn, adcode=adcode)
+    return _json({"announcements": rows})
+
+
 @router.get("/{key}", summary="One hazard with its steps and attachments")
 def get_hazard(key: Key, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     with engine.connect() as conn:

@@ -676,3 +676,136 @@ def dynamic_levels(conn: Connection, principal: Principal, *, adcode: str) -> li
             }
         )
     return out
+
+
+# --- statistics and publication ------------------------------------------------------------------------
+
+STATISTICS_DUE_DAY = 3  # seed 002 二(一)1: 每月3日前…报送隐患排查治理统计分析表
+
+
+def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    try:
+        first = dt.date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise InvalidInput.one(
+            "month", f"expected YYYY-MM, got {month!r}", f"月份应为 YYYY-MM，收到 {month!r}"
+        ) from None
+    nxt = dt.date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    return first, nxt - dt.timedelta(days=1)
+
+
+def monthly_statistics(
+    conn: Connection, principal: Principal, *, adcode: str | None, month: str, as_of: dt.date
+) -> dict[str, Any]:
+    """The month's 隐患排查治理统计分析表 (seed 002 二(一)1, due by the 3rd of the next month): hazards found,
+    rectified and closed in the month, open and overdue at its end, listed for supervision, and the
+    rectification rate to date, per grade and per sector, for what the caller may see."""
+    if principal.is_public:
+        raise deny(principal, "see hidden-hazard statistics")
+    first, last = _month_bounds(month)
+    where: list[ColumnElement[bool]] = []
+    scope = _scope_filter(principal)
+    if scope is not None:
+        where.append(scope)
+    if adcode is not None:
+        if principal.role is not Role.enterprise:
+            require_area(conn, principal, adcode, detail=True)
+        where.append(H.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+    where.append(H.c.reported_on <= last)
+    open_at_end = or_(H.c.closed_on.is_(None), H.c.closed_on > last)
+    overdue_at_end = and_(
+        H.c.deadline < last,
+        or_(H.c.rectified_on.is_(None), H.c.rectified_on > last),
+        open_at_end,
+    )
+
+    def counts(*extra: ColumnElement[bool]) -> Any:
+        return func.count().filter(*extra) if extra else func.count()
+
+    q = (
+        select(
+            H.c.grade,
+            func.coalesce(E.c.sector, R.c.sector).label("sector"),
+            counts(H.c.reported_on >= first).label("found"),
+            counts(H.c.rectified_on.between(first, last)).label("rectified"),
+            counts(H.c.closed_on.between(first, last)).label("closed"),
+            counts(open_at_end).label("open"),
+            counts(overdue_at_end).label("overdue"),
+            counts(H.c.supervised_on <= last, open_at_end).label("supervised"),
+            counts().label("reported_to_date"),
+            counts(H.c.closed_on <= last).label("closed_to_date"),
+        )
+        .select_from(HAZARDS)
+        .where(*where)
+        .group_by(H.c.grade, func.coalesce(E.c.sector, R.c.sector))
+    )
+    rows = [dict(r) for r in conn.execute(q).mappings()]
+    keys = (
+        "found",
+        "rectified",
+        "closed",
+        "open",
+        "overdue",
+        "supervised",
+        "reported_to_date",
+        "closed_to_date",
+    )
+
+    def total(selected: list[dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {k: int(sum(r[k] for r in selected)) for k in keys}
+        done, all_ = out["closed_to_date"], out["reported_to_date"]
+        out["rectification_rate"] = round(done / all_, 4) if all_ else None
+        return out
+
+    by_grade = {g.value: total([r for r in rows if r["grade"] == g.value]) for g in Grade}
+    sectors = sorted({r["sector"] or "" for r in rows})
+    by_sector = {s or "public_area": total([r for r in rows if (r["sector"] or "") == s]) for s in sectors}
+    due = dt.date(last.year + (last.month == 12), last.month % 12 + 1, STATISTICS_DUE_DAY)
+    return {
+        "month": month,
+        "adcode": adcode,
+        "report_due": due,
+        "report_due_passed": as_of > due,
+        "total": total(rows),
+        "by_grade": by_grade,
+        "by_sector": by_sector,
+        "definitions": {
+            "found": "reported in the month",
+            "rectified": "rectification reported done in the month",
+            "closed": "closed (销号) in the month",
+            "open": "not closed at the month's end",
+            "overdue": "deadline before the month's end, not rectified by then",
+            "supervised": "listed for supervision (挂牌督办) and open at the month's end",
+            "rectification_rate": "closed to date / reported to date",
+        },
+    }
+
+
+def announcements(conn: Connection, *, adcode: str | None = None) -> list[dict[str, Any]]:
+    """公示 of closed major hazards (like the close-outs of major risks): which enterprise, where, the
+    criterion it was judged by, who supervised it and when it was closed. No people, phones, description
+    or position: the public reads this."""
+    q = (
+        select(
+            H.c.id,
+            E.c.name.label("enterprise_name"),
+            H.c.jurisdiction_adcode,
+            H.c.criterion,
+            H.c.supervising_unit,
+            H.c.reported_on,
+            H.c.closed_on,
+        )
+        .select_from(HAZARDS)
+        .where(H.c.grade == Grade.major.value, H.c.status == Status.closed.value)
+        .order_by(H.c.closed_on.desc(), H.c.id.desc())
+    )
+    if adcode is not None:
+        q = q.where(H.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+    known = rules.criteria()
+    out = []
+    for r in conn.execute(q).mappings():
+        row = dict(r)
+        crit = known.get(row["criterion"] or "")
+        row["criterion_zh"] = crit.text if crit else None
+        out.append(row)
+    return out

@@ -698,6 +698,14 @@ MATRIX: list[Case] = [
     Case("GET", HAZARDS, "", _get(HAZARDS), {**everyone(200), "public": (401, 401)}),
     Case(
         "GET",
+        HAZARDS + "/statistics",
+        "",
+        _area(HAZARDS + "/statistics", month="2026-11"),
+        {"admin": (200, 200), "regulator": (200, 403), "enterprise": (200, 200), "public": (401, 401)},
+    ),
+    Case("GET", HAZARDS + "/announcements", "", _get(HAZARDS + "/announcements"), everyone(200)),
+    Case(
+        "GET",
         HAZARDS + "/{key}",
         "",
         _with_id("GET", HAZARDS + "/{}", _hazard()),

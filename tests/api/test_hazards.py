@@ -287,3 +287,34 @@ def test_location_point(world: dict[str, Any]) -> None:
     key = _report(world["regulator"], world["u1"], geometry=point(118.8805, 25.1105))["id"]
     got = ok(world["regulator"].get(f"{HAZARDS}/{key}"))
     assert got["geometry"]["coordinates"] == pytest.approx([118.8805, 25.1105])
+
+
+def test_monthly_statistics_and_announcements(world: dict[str, Any]) -> None:
+    reg, reg_b = world["regulator"], world["regulator_b"]
+    today = dt.date.today()
+    month = today.strftime("%Y-%m")
+    major = _report(reg, world["u1"], "major")["id"]
+    _report(reg, world["u1"])
+    _step(reg, major, "supervise", supervising_unit="泉港区人民政府")
+    _step(reg, major, "assign", working_days=5, **FIVE)
+    _step(world["enterprise"], major, "rectify", rectification="已整改")
+    _step(reg_b, major, "accept", evaluator="评估公司")
+    _step(reg, major, "close")
+    stats = ok(reg.get(f"{HAZARDS}/statistics", params={"month": month, "adcode": "350505"}))
+    assert stats["total"]["found"] == 2
+    assert stats["by_grade"]["major"]["closed"] == 1
+    assert stats["by_grade"]["general"]["open"] == 1
+    assert stats["total"]["rectification_rate"] == 0.5
+    assert stats["report_due"].endswith("-03")
+    assert (
+        world["other_regulator"]
+        .get(f"{HAZARDS}/statistics", params={"month": month, "adcode": "350505"})
+        .status_code
+        == 403
+    )
+    assert world["public"].get(f"{HAZARDS}/statistics", params={"month": month}).status_code == 401
+    problem(reg.get(f"{HAZARDS}/statistics", params={"month": "2026-13"}), "month")
+    public = ok(world["public"].get(f"{HAZARDS}/announcements"))["announcements"]
+    assert [a["id"] for a in public] == [major]
+    assert public[0]["criterion_zh"]
+    assert not {"description", "reported_by", "responsible", "lon", "lat"} & set(public[0])
