@@ -809,3 +809,159 @@ def announcements(conn: Connection, *, adcode: str | None = None) -> list[dict[s
         row["criterion_zh"] = crit.text if crit else None
         out.append(row)
     return out
+
+
+# --- the demo --------------------------------------------------------------------------------------------
+
+_DEMO_STATES = (  # share of the demo hazards in each state
+    (Status.reported, 0.12),
+    (Status.assigned, 0.15),
+    (Status.rectifying, 0.18),
+    (Status.rectified, 0.10),
+    (Status.accepted, 0.10),
+    (Status.closed, 0.35),
+)
+_DEMO_FINDINGS = (
+    "可燃气体报警器未定期校验",
+    "安全阀超期未检",
+    "消防通道堆放杂物",
+    "动火作业票证填写不全",
+    "储罐区防火堤有破损",
+    "特种作业人员证书过期",
+    "应急照明失效",
+    "静电接地线松脱",
+    "有限空间未设置警示标识",
+    "除尘系统泄爆片缺失",
+)
+_DEMO_CRITERIA = {
+    "hazardous_chemicals": ("HC12", "HC15", "HC20"),
+    "fireworks": ("FW03", "FW04"),
+    "dust_explosion": ("DE02", "DE03"),
+    "ammonia_refrigeration": ("AR01", "AR02"),
+}
+
+
+def load_demo(conn: Connection, *, seed: int, as_of: dt.date, share: float = 0.02) -> dict[str, int]:
+    """Synthetic inspections and hazards in every state for about `share` of the synthetic risk units
+    (replacing earlier synthetic ones): reported over the last four months, deadlines in working days, some
+    overdue, some major ones listed for supervision; every step in hazard_events. Deterministic."""
+    import numpy as np
+
+    conn.execute(H.delete().where(H.c.synthetic))
+    conn.execute(IN.delete().where(IN.c.synthetic))
+    units = conn.execute(
+        select(
+            R.c.id,
+            R.c.enterprise_id,
+            R.c.jurisdiction_adcode,
+            func.coalesce(E.c.sector, R.c.sector).label("sector"),
+            func.ST_X(func.ST_PointOnSurface(R.c.geom)).label("lon"),
+            func.ST_Y(func.ST_PointOnSurface(R.c.geom)).label("lat"),
+        )
+        .select_from(R.outerjoin(E, E.c.id == R.c.enterprise_id))
+        .where(R.c.synthetic)
+        .order_by(R.c.id)
+    ).all()
+    if not units:
+        return {"inspections": 0, "hazards": 0}
+    rng = np.random.default_rng((seed, 14))
+    picked = [u for u, r in zip(units, rng.random(len(units)), strict=True) if r < share]
+    states = [s for s, _ in _DEMO_STATES]
+    weights = np.array([w for _, w in _DEMO_STATES])
+    hazards: list[dict[str, Any]] = []
+    events: list[tuple[int, str, dt.date, dict[str, Any]]] = []  # (index into hazards, action, day, details)
+    inspections: list[dict[str, Any]] = []
+    for u in picked:
+        criteria_ = _DEMO_CRITERIA.get(u.sector or "", ())
+        major = bool(criteria_) and rng.random() < 0.25
+        status = states[int(rng.choice(len(states), p=weights))]
+        reported = as_of - dt.timedelta(days=int(rng.integers(3, 120)))
+        kind = ("self", "random", "department", "cross", "third_party")[int(rng.integers(5))]
+        if u.enterprise_id is None:
+            kind = "department"
+        inspections.append(
+            {
+                "kind": kind,
+                "enterprise_id": u.enterprise_id,
+                "jurisdiction_adcode": u.jurisdiction_adcode,
+                "risk_unit_ids": [u.id],
+                "inspected_on": reported,
+                "inspectors": "演示检查组",
+                "checklist": "安全生产检查表（演示）",
+                "result": "hazards_found",
+                "synthetic": True,
+            }
+        )
+        h: dict[str, Any] = {
+            "risk_unit_id": u.id,
+            "enterprise_id": u.enterprise_id,
+            "jurisdiction_adcode": u.jurisdiction_adcode,
+            "geom": f"SRID={SRID};POINT({u.lon} {u.lat})",
+            "description": _DEMO_FINDINGS[int(rng.integers(len(_DEMO_FINDINGS)))],
+            "grade": Grade.major.value if major else Grade.general.value,
+            "criterion": criteria_[int(rng.integers(len(criteria_)))] if major else None,
+            "status": status.value,
+            "reported_on": reported,
+            "reported_by": "demo",
+            "synthetic": True,
+        }
+        i = len(hazards)
+        events.append((i, "report", reported, {"grade": h["grade"]}))
+        order = states.index(status)
+        day = reported
+        if major and rng.random() < 0.6:
+            h.update(
+                supervised=status is not Status.closed, supervised_on=reported, supervising_unit="区人民政府"
+            )
+            events.append((i, "supervise", reported, {"supervising_unit": "区人民政府"}))
+        if order >= 1:
+            day = min(as_of, reported + dt.timedelta(days=int(rng.integers(0, 4))))
+            due = rules.deadline(day, int(rng.integers(5, 40)) if not major else 60).day
+            h.update(
+                assigned_on=day,
+                assigned_by="demo-regulator",
+                deadline=due,
+                notice_ref="演示整改通知",
+                responsible="企业安全部",
+                measures="按整改通知落实",
+                funds="企业自筹",
+                plan="现场应急处置方案",
+            )
+            events.append((i, "assign", day, {"deadline": due.isoformat()}))
+        if order >= 2:
+            events.append((i, "start", day, {}))
+        if order >= 3:
+            day = min(as_of, day + dt.timedelta(days=int(rng.integers(1, 30))))
+            h.update(rectified_on=day, rectified_by="demo-enterprise", rectification="已按要求整改")
+            if major:
+                h["evaluation_due"] = rules.evaluation_due(day).day
+            events.append((i, "rectify", day, {}))
+        if order >= 4:
+            day = min(as_of, day + dt.timedelta(days=int(rng.integers(1, 10))))
+            h.update(
+                accepted_on=day, accepted_by="demo-regulator-2", evaluator="演示评估机构" if major else None
+            )
+            events.append((i, "accept", day, {}))
+        if order >= 5:
+            day = min(as_of, day + dt.timedelta(days=int(rng.integers(0, 5))))
+            h.update(closed_on=day, closed_by="demo-regulator-2")
+            events.append((i, "close", day, {}))
+        hazards.append(h)
+    inspection_ids = (
+        conn.execute(insert(IN).returning(IN.c.id, sort_by_parameter_order=True), inspections).scalars().all()
+    )
+    for h, inspection_id in zip(hazards, inspection_ids, strict=True):
+        h["inspection_id"] = inspection_id
+    columns = sorted({k for h in hazards for k in h})
+    rows = [{k: h.get(k) for k in columns} for h in hazards]
+    for row in rows:
+        row["supervised"] = bool(row.get("supervised"))
+    hazard_ids = conn.execute(insert(H).returning(H.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    conn.execute(
+        insert(EV),
+        [
+            {"hazard_id": hazard_ids[i], "action": a, "actor": "demo", "on_date": d, "details": det}
+            for i, a, d, det in events
+        ],
+    )
+    return {"inspections": len(inspection_ids), "hazards": len(hazard_ids)}
