@@ -28,6 +28,7 @@ from api.routers import (
     maps,
     protection_targets,
     risk_units,
+    roster,
     safety,
     vocabularies,
 )
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         history,
         closeouts,
         hazards,
+        roster,
         imports,
         exports,
     ):

@@ -541,3 +541,25 @@ class WorkingCalendarDay(Base):
     loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (CheckConstraint("kind IN ('holiday','workday')", name="kind_known"),)
+
+
+class RosterInspector(Base):
+    """An inspector of the regulators' roster (执法人员名录库, seed 002 二(二)1), imported from the office's
+    Excel list (`POST /api/v1/roster`, `riskmap roster import`); the 双随机 draw and the cross-inspection
+    teams use it instead of a synthetic one. `avoid` holds the credit codes of enterprises the inspector
+    must not inspect (回避). A roster loaded again for a jurisdiction deactivates those it no longer
+    lists (migration 0013)."""
+
+    __tablename__ = "roster_inspectors"
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    jurisdiction_adcode: Mapped[str] = mapped_column(
+        String(12), ForeignKey("jurisdictions.adcode", ondelete="RESTRICT"), index=True
+    )
+    department: Mapped[str] = mapped_column(Text)
+    team: Mapped[str | None] = mapped_column(Text)
+    avoid: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true", default=True)
+    loaded_by: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

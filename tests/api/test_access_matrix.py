@@ -316,6 +316,15 @@ def _attachment(w: World, target: str, role: str) -> Request:
     return "GET", f"{HAZARDS}/{key}/attachments/{up.json()['id']}", {}
 
 
+ROSTER = "/api/v1/roster"
+
+
+def _roster(w: World, target: str, role: str) -> Request:
+    code = f"FJ{next(_serial)}"
+    csv = f"姓名,执法证号,所属辖区代码,所属部门\n王强,{code},{_adcode(target)},应急管理局\n"
+    return "POST", ROSTER, {"files": {"file": ("roster.csv", csv.encode())}}
+
+
 IMPORTS, EXPORTS = "/api/v1/imports", "/api/v1/exports"
 
 
@@ -780,6 +789,14 @@ MATRIX: list[Case] = [
         "",
         _area("/api/v1/analysis/dynamic-levels"),
         {"admin": (200, 200), "regulator": (200, 403), "enterprise": (200, 200), "public": (401, 401)},
+    ),
+    Case("POST", ROSTER, "", _roster, creating(201, enterprise=(403, 403), regulator=(201, 422))),
+    Case(
+        "GET",
+        ROSTER,
+        "",
+        _get(ROSTER),
+        {"admin": (200, 200), "regulator": (200, 200), "enterprise": (403, 403), "public": (401, 401)},
     ),
     # imports and exports (the rows one may see; registers of one's own enterprise or area)
     Case(

@@ -7,7 +7,7 @@ Create Date: 2026-12-04 14:30:00
 The second half of the dual prevention mechanism (issue #14): a record per inspection (检查), a register of
 hidden hazards (隐患) with their state in the loop reported → assigned → rectifying → rectified → accepted →
 closed, each step kept in hazard_events, and photos or PDFs kept in the database. The rules are in
-geo/hazards.py. And the days of holiday notices loaded after a release (`riskmap calendar load`), which
+geo/hazards.py. The regulators' roster of inspectors (执法人员名录库). And the days of holiday notices loaded after a release (`riskmap calendar load`), which
 every deadline in working days counts with.
 """
 
@@ -177,9 +177,32 @@ def upgrade() -> None:
         sa.CheckConstraint("kind IN ('holiday','workday')", name=op.f("ck_working_calendar_days_kind_known")),
         sa.PrimaryKeyConstraint("day", name=op.f("pk_working_calendar_days")),
     )
+    op.create_table(
+        "roster_inspectors",
+        sa.Column("code", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("jurisdiction_adcode", sa.String(length=12), nullable=False),
+        sa.Column("department", sa.Text(), nullable=False),
+        sa.Column("team", sa.Text(), nullable=True),
+        sa.Column("avoid", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False),
+        sa.Column("active", sa.Boolean(), server_default="true", nullable=False),
+        sa.Column("loaded_by", sa.Text(), nullable=False),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["jurisdiction_adcode"],
+            ["jurisdictions.adcode"],
+            name=op.f("fk_roster_inspectors_jurisdiction_adcode"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_roster_inspectors")),
+    )
+    op.create_index(
+        op.f("ix_roster_inspectors_jurisdiction_adcode"), "roster_inspectors", ["jurisdiction_adcode"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("roster_inspectors")
     op.drop_table("working_calendar_days")
     op.drop_index("ix_hazards_geom_gist", table_name="hazards")
     op.drop_index(op.f("ix_hazard_events_hazard_id"), table_name="hazard_events")
