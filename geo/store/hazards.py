@@ -965,3 +965,24 @@ def load_demo(conn: Connection, *, seed: int, as_of: dt.date, share: float = 0.0
         ],
     )
     return {"inspections": len(inspection_ids), "hazards": len(hazard_ids)}
+
+
+def raised_levels(conn: Connection) -> dict[int, int]:
+    """unit id → the level shown while its open hazards raise it (geo.hazards.dynamic_level), for the units
+    whose shown level differs from the stored one: the `shown_levels` of a dynamic four-colour map."""
+    rows = conn.execute(
+        select(H.c.risk_unit_id, R.c.level, H.c.id, H.c.grade)
+        .select_from(H.join(R, R.c.id == H.c.risk_unit_id))
+        .where(H.c.status.in_([s.value for s in rules.OPEN_STATUSES]))
+        .order_by(H.c.risk_unit_id, H.c.id)
+    ).all()
+    found: dict[int, tuple[int, list[tuple[int, str]]]] = {}
+    for unit, level, hazard, grade in rows:
+        found.setdefault(int(unit), (int(level), []))[1].append((int(hazard), grade))
+    out: dict[int, int] = {}
+    rules_ = rules.dynamic_rules()
+    for unit, (level, hazards) in found.items():
+        shown = rules.dynamic_level(level, hazards, rules_).level
+        if shown != level:
+            out[unit] = shown
+    return out
