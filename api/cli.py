@@ -461,26 +461,24 @@ def export(
     adcode: Annotated[str | None, typer.Option(help="only this jurisdiction's subtree")] = None,
 ) -> None:
     """Export a register table with Chinese headers (it imports back to the same rows)."""
-    from geo.access import SYSTEM
-    from geo.io.writers import FORMATS, write_table
+    from api.usecases.exports import export_table
+    from geo.io.writers import FORMATS
     from geo.store.engine import make_engine
-    from geo.store.exports import export_rows
-    from geo.store.imports import parse_kind
 
     fmt = output.suffix.lower().lstrip(".")
     try:
         if fmt not in FORMATS:
             raise InvalidInput.one("output", f"the file name must end in .{', .'.join(FORMATS)}")
-        checked = parse_kind(kind)
         engine = make_engine(_settings().db.sqlalchemy_url)
-        with engine.connect() as conn:
-            frame, geoms = export_rows(conn, checked, SYSTEM, adcode)
-        engine.dispose()
-        output.write_bytes(write_table(checked, frame, geoms, fmt))
+        try:
+            download = export_table(engine, SYSTEM, kind, adcode=adcode, fmt=fmt)
+        finally:
+            engine.dispose()
+        output.write_bytes(download.content)
     except RiskmapError as exc:
         _fail(exc)
         return
-    typer.echo(f"wrote {output} ({len(frame)} rows)")
+    typer.echo(f"wrote {output} ({download.rows} rows)")
 
 
 @app.command()
