@@ -1,10 +1,9 @@
-"""api.usecases.closeouts and api.usecases.history without HTTP: a major risk assigned, its close-out
-requested by the enterprise and approved by the regulator on one connection; the level comes down in the
-history under the regulator's name, the trend counts it, the announcement lists it. Rolled back at the end."""
+"""api.usecases.closeouts without HTTP: a major risk assigned, its close-out requested by the enterprise and
+approved by the regulator on one connection; the level comes down in the history under the regulator's
+name and the announcement lists it. Rolled back at the end."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,13 +67,3 @@ def test_a_major_risk_closed_out(conn: Connection, layout: dict[str, Any]) -> No
     assert (update["old_values"]["level"], update["new_values"]["level"]) == (1, 3)
     with pytest.raises(NotFound):
         history.entity_history(conn, ELSEWHERE, "risk_units", unit)
-
-
-def test_the_trend_is_public_counts(conn: Connection) -> None:
-    month = dt.date.today().replace(day=1)
-    trend = history.level_trend(conn, "350505", month, month)
-    assert trend.name == "泉港区"
-    assert trend.months[-1]["counts"] == {"1": 1, "2": 1, "3": 2, "4": 1}
-    with pytest.raises(InvalidInput) as caught:
-        history.parse_month("2026-13", "from")
-    assert caught.value.problems[0].field == "from"
