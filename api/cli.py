@@ -268,6 +268,98 @@ def map_four_colour(
     typer.echo(f"wrote {output} ({len(frame)} zones; by level: {levels})")
 
 
+@map_app.command("joint-prevention")
+def map_joint_prevention(
+    adcode: Annotated[str, typer.Option(help="行政区划代码 of the jurisdiction")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="map.html (works offline)")],
+    distance_m: Annotated[float, typer.Option(help="link distance in metres between sites")] = 500,
+    trades: Annotated[
+        str, typer.Option(help="similar (行业相近) or sector (the same sector only)")
+    ] = "similar",
+    sector: Annotated[str | None, typer.Option(help="only clusters with a member of this sector")] = None,
+    seed: Annotated[int, typer.Option(help="random seed of the cross-inspection")] = 0,
+) -> None:
+    """Write the joint-prevention map (clusters, 交叉互查 arrows, 异地 teams) to a self-contained HTML page,
+    the same map as /maps/joint-prevention. The command line acts as the operator (SYSTEM)."""
+    from api.fourcolour import tiles
+    from api.usecases.joint_prevention import cluster_params, joint_prevention_layers
+    from geo.store.engine import make_engine
+    from maps.four_colour import save_html
+    from maps.joint_prevention import joint_prevention_map
+
+    settings = _settings()
+    try:
+        if output.suffix.lower() not in {".html", ".htm"}:
+            raise InvalidInput.one("output", "the file name must end in .html")
+        params = cluster_params(adcode, distance_m, sector, trades)
+        engine = make_engine(settings.db.sqlalchemy_url)
+        with engine.connect() as conn:
+            layers = joint_prevention_layers(conn, SYSTEM, params, settings, seed)
+        engine.dispose()
+        m = joint_prevention_map(
+            layers.clusters,
+            members=layers.members,
+            checks=layers.checks,
+            boundaries=layers.boundaries,
+            palette=settings.maps.palette_map(),
+            title=layers.title,
+            tiles=tiles(settings),
+            asset_prefix=settings.maps.asset_prefix,
+        )
+        save_html(m, output, inline_assets=True, prefix=settings.maps.asset_prefix)
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"wrote {output} ({len(layers.clusters)} clusters, {len(layers.members)} enterprises)")
+
+
+@app.command("plan")
+def plan(
+    adcode: Annotated[str, typer.Option(help="行政区划代码 of the jurisdiction")],
+    period: Annotated[str, typer.Option(help="a month YYYY-MM or a year YYYY")],
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="plan.xlsx (every sheet) or plan.csv (the table of --part)"),
+    ],
+    seed: Annotated[int, typer.Option(help="random seed: one seed, one plan")] = 0,
+    part: Annotated[
+        str, typer.Option(help="CSV only: random (双随机 checks) or self (自查 calendar)")
+    ] = "random",
+) -> None:
+    """Write the 双随机 inspection plan and the self-inspection calendar, the same plan as
+    /api/v1/analysis/inspection-plan with the same seed. The roster of inspectors is synthetic."""
+    from api.usecases.inspection_plan import check_sheet, draw_inspection_plan, plan_sheets, self_sheet
+    from api.usecases.joint_prevention import choice, collect
+    from geo.io.writers import write_rows_csv, write_sheets_xlsx
+    from geo.joint_prevention import parse_period
+    from geo.store.engine import make_engine
+
+    settings = _settings()
+    suffix = output.suffix.lower()
+    try:
+        collect(
+            lambda: parse_period(period),
+            lambda: choice("part", part, ("random", "self")),
+            lambda: choice("output", suffix, (".xlsx", ".csv")),
+        )
+        engine = make_engine(settings.db.sqlalchemy_url)
+        with engine.connect() as conn:
+            drawn = draw_inspection_plan(conn, SYSTEM, adcode, parse_period(period), seed, settings)
+        engine.dispose()
+        if suffix == ".csv":
+            sheet = self_sheet(drawn) if part == "self" else check_sheet(drawn)
+            output.write_bytes(write_rows_csv(sheet.header, sheet.rows))
+        else:
+            output.write_bytes(write_sheets_xlsx(plan_sheets(drawn)))
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    typer.echo(
+        f"wrote {output} ({drawn.name} {drawn.period.label}: {len(drawn.checks)} checks of "
+        f"{len(drawn.enterprises)} enterprises, seed {seed})"
+    )
+
+
 @app.command("import")
 def import_(
     path: Annotated[
@@ -369,26 +461,24 @@ def export(
     adcode: Annotated[str | None, typer.Option(help="only this jurisdiction's subtree")] = None,
 ) -> None:
     """Export a register table with Chinese headers (it imports back to the same rows)."""
-    from geo.access import SYSTEM
-    from geo.io.writers import FORMATS, write_table
+    from api.usecases.exports import export_table
+    from geo.io.writers import FORMATS
     from geo.store.engine import make_engine
-    from geo.store.exports import export_rows
-    from geo.store.imports import parse_kind
 
     fmt = output.suffix.lower().lstrip(".")
     try:
         if fmt not in FORMATS:
             raise InvalidInput.one("output", f"the file name must end in .{', .'.join(FORMATS)}")
-        checked = parse_kind(kind)
         engine = make_engine(_settings().db.sqlalchemy_url)
-        with engine.connect() as conn:
-            frame, geoms = export_rows(conn, checked, SYSTEM, adcode)
-        engine.dispose()
-        output.write_bytes(write_table(checked, frame, geoms, fmt))
+        try:
+            download = export_table(engine, SYSTEM, kind, adcode=adcode, fmt=fmt)
+        finally:
+            engine.dispose()
+        output.write_bytes(download.content)
     except RiskmapError as exc:
         _fail(exc)
         return
-    typer.echo(f"wrote {output} ({len(frame)} rows)")
+    typer.echo(f"wrote {output} ({download.rows} rows)")
 
 
 calendar_app = typer.Typer(

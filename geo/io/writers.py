@@ -1,4 +1,5 @@
-"""Write register tables as GeoJSON, GeoPackage, Excel or CSV with the Chinese headers an import reads.
+"""Write register tables as GeoJSON, GeoPackage, Excel or CSV with the Chinese headers an import reads,
+and plain tables (a header and rows, such as the inspection plan's sheets) as CSV or Excel.
 
 Spreadsheet cells that start with = + - @ (or a tab or carriage return) are written with a leading
 apostrophe so Excel never runs them as formulas (CSV/formula injection); the importer removes it again.
@@ -11,8 +12,9 @@ import datetime as dt
 import io
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -90,16 +92,30 @@ def tabular(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray) -> tuple[list[st
     return out_headers, records
 
 
-def write_csv(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray) -> bytes:
-    headers, rows = tabular(kind, frame, geoms)
+class Sheet(NamedTuple):
+    """A plain table: a sheet of a workbook, or the whole of a CSV file."""
+
+    title: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+
+def write_rows_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    """CSV in UTF-8 with a byte-order mark (Excel then reads the Chinese), CRLF line ends; text cells
+    escaped, floats written exactly (repr), None as an empty cell."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(headers)
+    w.writerow(header)
     for r in rows:
         w.writerow(
             ["" if v is None else (repr(v) if isinstance(v, float) else escape_cell(str(v))) for v in r]
         )
     return buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+
+
+def write_csv(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray) -> bytes:
+    headers, rows = tabular(kind, frame, geoms)
+    return write_rows_csv(headers, rows)
 
 
 def xlsx_cell(value: Any) -> Any:
@@ -117,6 +133,31 @@ def write_xlsx(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, sheet: str
     ws.append(headers)
     for r in rows:
         ws.append([xlsx_cell(v) for v in r])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def write_sheets_xlsx(sheets: Sequence[Sheet], *, max_width: int = 60) -> bytes:
+    """A workbook of plain tables for people to read: one sheet each, header bold and frozen, columns as
+    wide as their first 200 cells (10 to `max_width` characters); text cells escaped."""
+    import openpyxl
+    from openpyxl.styles import Font
+
+    wb = openpyxl.Workbook()
+    for i, sheet in enumerate(sheets):
+        ws = wb.active if i == 0 else wb.create_sheet()
+        assert ws is not None
+        ws.title = sheet.title
+        ws.append(list(sheet.header))
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in sheet.rows:
+            ws.append([xlsx_cell(v) for v in row])
+        ws.freeze_panes = "A2"
+        for col in ws.columns:
+            width = max(len(str(c.value or "")) for c in list(col)[:200])
+            ws.column_dimensions[col[0].column_letter].width = min(max_width, max(10, width * 1.6))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
