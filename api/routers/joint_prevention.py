@@ -183,7 +183,8 @@ def cross_inspection(
     """Inside each cluster every member inspects exactly one other and is inspected by exactly one (a random
     cycle: never itself, no mutual pair where the cluster has 3 or more). Each cluster also gets one
     regulators' inspection team from another jurisdiction (异地交叉检查: never its own, loads balanced).
-    The roster of teams is synthetic (marked so): the register holds no 执法人员名录库. Same seed, same plan."""
+    The teams come from the stored roster (POST /api/v1/roster), else a synthetic one (marked so). Same
+    seed, same plan."""
     with engine.connect() as conn:
         plan = jp.draw_cross_inspection(conn, principal, params, settings, seed)
     return _respond(_cross_inspection_json(plan))
@@ -229,8 +230,10 @@ def _cross_inspection_json(plan: CrossInspection) -> dict[str, Any]:
         ],
         "constraints": asdict(plan.constraints()),
         "roster": {
-            "synthetic": True,
-            "note": "synthetic demonstration teams (合成的演示检查组), one roster per county-level unit",
+            "synthetic": plan.roster_synthetic,
+            "note": "synthetic demonstration teams (合成的演示检查组), one roster per county-level unit"
+            if plan.roster_synthetic
+            else "the stored roster (执法人员名录库)",
             "jurisdictions": sorted({t.jurisdiction_adcode for t in plan.teams}),
         },
     }
@@ -283,10 +286,11 @@ def inspection_plan(
 ) -> Response:
     """Regulators' 双随机 draw (seed 003 三(四)): each enterprise inspected once in every window of its
     level's frequency (重大 monthly, 较大 every two months, 一般 quarterly, 低 yearly; data/inspection_frequencies.csv),
-    on a random date; two inspectors drawn from the roster for each check, none from the enterprise's own
-    jurisdiction, no pair repeated in the period, loads even. Self-inspection (seed 003 二(五)): 红 daily,
+    on a random working day; two inspectors of the enterprise's home department drawn from the roster for
+    each check (those who must avoid it excluded; from elsewhere only when too few are left, marked
+    `from_outside`), pairs not repeated while others are free, loads even. Self-inspection (seed 003 二(五)): 红 daily,
     橙 weekly, 黄 half-monthly, 蓝 monthly. Enterprises without an assessed unit follow the low-risk rows.
-    The roster is synthetic (the register holds no 执法人员名录库) and sized so that pairs need not repeat."""
+    The roster is the one loaded with POST /api/v1/roster, else a synthetic one (marked so)."""
     problems = []
     try:
         parsed = parse_period(period)
@@ -342,8 +346,8 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
             for f in inspection_frequencies()
         ],
         "roster": {
-            "synthetic": True,
-            "note": "synthetic demonstration roster (合成的演示执法人员名录库), one per county-level unit",
+            "synthetic": plan.roster_synthetic,
+            "note": plan.roster_note_zh,
             "jurisdictions": [{"adcode": a, "name": n} for a, n in plan.roster_units],
             "inspectors": len(plan.inspectors),
         },
@@ -369,6 +373,7 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
                         }
                         for i in c.inspector_ids
                     ],
+                    "from_outside": c.from_outside,
                 }
                 for c in plan.checks
             ],

@@ -12,7 +12,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from api.settings import Settings
-from api.usecases.joint_prevention import jurisdiction, level_rule, regions, roster_units, sector_names
+from api.usecases.joint_prevention import jurisdiction, level_rule, regions, roster, sector_names
 from geo.access import Principal
 from geo.io.writers import Sheet
 from geo.joint_prevention import (
@@ -24,12 +24,14 @@ from geo.joint_prevention import (
     inspection_frequencies,
     random_checks,
     self_inspections,
-    synthetic_roster,
 )
 from geo.store import joint_prevention as store
 from geo.vocab import LEVEL_NAMES_ZH
 
-ROSTER_NOTE_ZH = "合成的演示执法人员名录 (synthetic), 每个县级单位一份；检查人员不查本辖区，搭档不重复"
+DRAW_NOTE_ZH = (
+    "检查日期为工作日；由企业所在辖区（或其上级）的执法人员检查，回避企业不抽；本辖区可抽人员不足时从其他辖区抽取并注明；"
+    "搭档尽量不重复"
+)
 
 
 @dataclass(frozen=True)
@@ -44,24 +46,26 @@ class Plan:
     self_checks: list[SelfInspection]
     inspectors: dict[str, Inspector]
     roster_units: list[tuple[str, str]]
+    roster_synthetic: bool = True
+    roster_note_zh: str = ""
 
 
-def _roster_size(enterprises: Sequence[PlanEnterprise], period: Period, units: int) -> int:
-    """Inspectors per unit of the synthetic roster: enough eligible people that no pair need repeat (each
-    check uses one of C(n, 2) pairs; twice the checks expected is asked for)."""
+def _roster_size(enterprises: Sequence[PlanEnterprise], period: Period) -> int:
+    """Inspectors per unit of a synthetic roster: enough that a unit's own staff need not repeat a pair
+    (each check uses one of C(n, 2) pairs; 1.5 times the checks expected is asked for), at most 60."""
     per_year = {f.level: f.per_year() for f in inspection_frequencies() if f.plan == "regulator"}
     share = 1.0 if period.kind == "year" else 1 / 12
     expected = sum(per_year[e.level or 4] for e in enterprises) * share * 1.5 + 10
-    eligible = (1 + math.sqrt(1 + 16 * expected)) / 2
-    return max(8, math.ceil(eligible / max(units - 1, 1)))
+    return min(60, max(8, math.ceil((1 + math.sqrt(1 + 8 * expected)) / 2)))
 
 
 def draw_inspection_plan(
     conn: Connection, principal: Principal, adcode: str, period: Period, seed: int, settings: Settings
 ) -> Plan:
-    """Each enterprise inspected once in every window of its level's frequency, on a random date, by two
-    inspectors from the (synthetic) roster, none from its own jurisdiction, no pair repeated in the
-    period; and each enterprise's self-inspection calendar. Same seed, same plan."""
+    """Each enterprise inspected once in every window of its level's frequency, on a random working day,
+    by two inspectors of its home department (geo.joint_prevention.random_checks) from the stored roster,
+    or a synthetic one while none is loaded; and each enterprise's self-inspection calendar. Same seed,
+    same plan."""
     frame = jurisdiction(conn, principal, adcode)
     rows = store.plan_enterprises(conn, principal, adcode)
     counts = np.array([[r.l1, r.l2, r.l3, r.l4] for r in rows], dtype=np.int64).reshape(-1, 4)
@@ -71,9 +75,9 @@ def draw_inspection_plan(
         PlanEnterprise(int(r.id), lv, paths[r.jurisdiction_adcode])
         for r, lv in zip(rows, levels, strict=True)
     ]
-    units = roster_units(conn, principal, adcode)
-    size = _roster_size(enterprises, period, len(units))
-    inspectors, _ = synthetic_roster(units, inspectors_per_jurisdiction=size, seed=seed)
+    size = _roster_size(enterprises, period)
+    who = roster(conn, principal, adcode, seed=seed, inspectors_per_jurisdiction=size)
+    inspectors, units = who.inspectors, who.units
     checks = random_checks(enterprises, inspectors, period, seed=seed)
     return Plan(
         adcode,
@@ -86,6 +90,8 @@ def draw_inspection_plan(
         self_inspections(enterprises, period),
         {p.id: p for p in inspectors},
         units,
+        who.synthetic,
+        who.note_zh,
     )
 
 
@@ -179,7 +185,8 @@ def notes_sheet(plan: Plan) -> Sheet:
         ["周期 period", plan.period.label],
         ["随机种子 seed", plan.seed],
         ["抽查次数 checks", len(plan.checks)],
-        ["名录库 roster", ROSTER_NOTE_ZH],
+        ["名录库 roster", plan.roster_note_zh],
+        ["抽取规则 draw", DRAW_NOTE_ZH],
         *[
             [f"{'双随机' if f.plan == 'regulator' else '自查'} {f.level} 级", f"{f.name_zh}（{f.source}）"]
             for f in inspection_frequencies()

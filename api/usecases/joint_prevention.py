@@ -36,6 +36,7 @@ from geo.joint_prevention import (
     synthetic_roster,
 )
 from geo.store import joint_prevention as store
+from geo.store.roster import roster_for as stored_roster
 from geo.store.summary import map_boundaries
 from geo.vocab import LEVEL_NAMES_ZH, sector_code, sectors
 
@@ -157,6 +158,37 @@ def roster_units(conn: Connection, principal: Principal, adcode: str) -> list[tu
     return sorted((a, n) for a, n in units if a not in EXCLUDED_COUNTIES)
 
 
+@dataclass(frozen=True)
+class Roster:
+    """Who inspects: the stored roster (执法人员名录库, `POST /api/v1/roster`) of the jurisdiction, its
+    units and its ancestors when there is one, else a synthetic one (marked so) for demonstrations."""
+
+    inspectors: list[Inspector]
+    teams: list[Team]
+    synthetic: bool
+    units: list[tuple[str, str]]
+
+    @property
+    def note_zh(self) -> str:
+        if self.synthetic:
+            return "合成的演示执法人员名录库 (synthetic)：尚未导入名录库，每个县级单位一份"
+        return "已导入的执法人员名录库 (POST /api/v1/roster)"
+
+
+def roster(
+    conn: Connection, principal: Principal, adcode: str, *, seed: int, inspectors_per_jurisdiction: int = 12
+) -> Roster:
+    units = roster_units(conn, principal, adcode)
+    path = regions(conn, [adcode]).get(adcode, frozenset())
+    inspectors, teams = stored_roster(conn, sorted({a for a, _ in units} | set(path)))
+    if inspectors:
+        return Roster(inspectors, teams, False, units)
+    inspectors, teams = synthetic_roster(
+        units, inspectors_per_jurisdiction=inspectors_per_jurisdiction, seed=seed
+    )
+    return Roster(inspectors, teams, True, units)
+
+
 def regions(conn: Connection, adcodes: Sequence[str | None]) -> dict[str | None, frozenset[str]]:
     """Each adcode → the adcodes of it and its ancestors (an inspector from any of them is not 异地)."""
     paths = store.jurisdiction_paths(conn, adcodes)
@@ -219,6 +251,7 @@ class CrossInspection:
     loads: dict[str, int]
     balanced: bool
     regions: dict[int, frozenset[str]]
+    roster_synthetic: bool = True
 
     @property
     def clusters(self) -> list[Cluster]:
@@ -256,14 +289,15 @@ def draw_cross_inspection(
     conn: Connection, principal: Principal, params: ClusterParams, settings: Settings, seed: int
 ) -> CrossInspection:
     """Inside each cluster a random cycle of who inspects whom (交叉互查), and one regulators' team from
-    another jurisdiction per cluster (异地交叉检查, loads balanced); the roster is synthetic. Same seed, same
-    plan."""
+    another jurisdiction per cluster (异地交叉检查, loads balanced), from the stored roster when there is
+    one, else a synthetic one. Same seed, same plan."""
     result = find_clusters(conn, principal, params, settings)
     clusters = result.clusters
     checks: dict[int, list[tuple[int, int]]] = {c.key: [] for c in clusters}
     for check in peer_checks({c.key: c.member_ids for c in clusters}, seed=seed):
         checks[check.cluster_key].append((check.inspector_id, check.inspected_id))
-    inspectors, teams = synthetic_roster(roster_units(conn, principal, params.adcode), seed=seed)
+    who = roster(conn, principal, params.adcode, seed=seed)
+    inspectors, teams = who.inspectors, who.teams
     member_regions = regions(conn, [m.jurisdiction_adcode for c in clusters for m in c.members])
     cluster_regions = {
         c.key: frozenset().union(*(member_regions[m.jurisdiction_adcode] for m in c.members))
@@ -280,6 +314,7 @@ def draw_cross_inspection(
         plan.loads,
         plan.balanced,
         cluster_regions,
+        who.synthetic,
     )
 
 

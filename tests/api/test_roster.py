@@ -91,3 +91,23 @@ def test_csv_roster(client: Any, client_as: Any, name: str) -> None:
     reg = client_as("regulator", adcodes=("350505",))
     csv = "姓名,执法证号,所属辖区代码,所属部门\n王强,FJ0101,350505,泉港区应急管理局\n".encode("utf-8-sig")
     assert _post(reg, csv, name=name).status_code == 201
+
+
+def test_the_plan_draws_from_the_stored_roster(client: Any, client_as: Any) -> None:
+    from tests.api.builders import RISK_UNITS, risk_unit_feature
+
+    ent = created(client.post(ENTERPRISES, json=enterprise_feature(1, at=QUANGANG)))
+    created(client.post(RISK_UNITS, json=risk_unit_feature(ent["id"], at=QUANGANG, level=1)))
+    reg = client_as("regulator", adcodes=("350505",))
+    rows = [[f"执法{i}", f"FJ{i:04d}", "350505", "泉港区应急管理局", "一组", ""] for i in range(4)]
+    rows[0][5] = ent["properties"]["credit_code"]  # FJ0000 must avoid the enterprise
+    assert _post(reg, _xlsx(rows)).status_code == 201
+    plan = reg.get("/api/v1/analysis/inspection-plan", params={"adcode": "350505", "period": "2026-12"})
+    body = plan.json()
+    assert plan.status_code == 200, plan.text
+    assert body["roster"]["synthetic"] is False
+    used = {p["id"] for item in body["random_checks"]["items"] for p in item["inspectors"]}
+    assert used
+    assert used <= {"FJ0001", "FJ0002", "FJ0003"}
+    cross = reg.get("/api/v1/analysis/cross-inspection", params={"adcode": "350505"}).json()
+    assert cross["roster"]["synthetic"] is False
