@@ -14,11 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep
+from api.usecases import hazard_lists
 from geo import hazards as rules
 from geo.closeout import today as beijing_today
 from geo.coords import InputCrs, from_storage_xy
 from geo.geometry import parse_geometry
 from geo.hazards import Action, Grade, Status
+from geo.io.writers import MEDIA_TYPES, write_sheets_xlsx
 from geo.store import hazards as store
 
 MAX_ATTACHMENT_BYTES = 10 * 2**20  # a phone photo or a scanned notice; larger files belong elsewhere
@@ -244,6 +246,30 @@ def statistics(
     with engine.connect() as conn:
         body = store.monthly_statistics(conn, principal, adcode=adcode, month=month, as_of=beijing_today())
     return _json(body)
+
+
+@router.get(
+    "/lists.xlsx", summary="五个清单: check, hazard, rectification, close-out and measures lists (Excel)"
+)
+def five_lists(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    adcode: Adcode = None,
+    enterprise_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> Response:
+    """Seed 000 (九): 检查清单, 隐患清单, 整改清单, 销号清单, 措施清单 of one jurisdiction (`adcode`) or one
+    enterprise (`enterprise_id`; an enterprise user gets its own without either), as five sheets, printed
+    landscape with the header on every page."""
+    with engine.connect() as conn:
+        sheets = hazard_lists.five_lists(
+            conn, principal, adcode=adcode, enterprise_id=enterprise_id, as_of=beijing_today()
+        )
+    name = f"hazard-lists-{adcode or enterprise_id or 'own'}.xlsx"
+    return Response(
+        write_sheets_xlsx(sheets),
+        media_type=MEDIA_TYPES["xlsx"],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/announcements", summary="公示: closed major hazards (public)")

@@ -138,9 +138,28 @@ def write_xlsx(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, sheet: str
     return buf.getvalue()
 
 
+def print_ready(ws: Any) -> None:
+    """Page setup for a register that is printed: landscape A4, fitted to the page width (as many pages
+    down as needed), the header row repeated on every page, dates shown as dates."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    ws.print_options.gridLines = True
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, dt.datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm"
+            elif isinstance(cell.value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+
+
 def write_sheets_xlsx(sheets: Sequence[Sheet], *, max_width: int = 60) -> bytes:
     """A workbook of plain tables for people to read: one sheet each, header bold and frozen, columns as
-    wide as their first 200 cells (10 to `max_width` characters); text cells escaped."""
+    wide as their first 200 cells (10 to `max_width` characters); text cells escaped; dates as date
+    cells; printed landscape, fitted to the width, the header on every page."""
     import openpyxl
     from openpyxl.styles import Font
 
@@ -158,6 +177,7 @@ def write_sheets_xlsx(sheets: Sequence[Sheet], *, max_width: int = 60) -> bytes:
         for col in ws.columns:
             width = max(len(str(c.value or "")) for c in list(col)[:200])
             ws.column_dimensions[col[0].column_letter].width = min(max_width, max(10, width * 1.6))
+        print_ready(ws)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -986,3 +986,36 @@ def raised_levels(conn: Connection) -> dict[int, int]:
         if shown != level:
             out[unit] = shown
     return out
+
+
+def measures_of(
+    conn: Connection, principal: Principal, *, adcode: str | None, enterprise_id: int | None
+) -> list[dict[str, Any]]:
+    """The risk units of a jurisdiction or enterprise with their control measures (措施清单), in scope."""
+    if principal.is_public:
+        raise deny(principal, "see the risk units' control measures")
+    where: list[ColumnElement[bool]] = []
+    scope = _scope_filter(principal, R)
+    if scope is not None:
+        where.append(scope)
+    if adcode is not None:
+        if principal.role is not Role.enterprise:
+            require_area(conn, principal, adcode, detail=True)
+        where.append(R.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+    if enterprise_id is not None:
+        where.append(R.c.enterprise_id == enterprise_id)
+    q = (
+        select(
+            R.c.id,
+            R.c.name,
+            R.c.level,
+            R.c.control_measures,
+            R.c.control_level,
+            R.c.responsible_person,
+            E.c.name.label("enterprise_name"),
+        )
+        .select_from(R.outerjoin(E, E.c.id == R.c.enterprise_id))
+        .where(*where)
+        .order_by(R.c.id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]

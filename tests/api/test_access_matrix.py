@@ -715,6 +715,13 @@ MATRIX: list[Case] = [
     Case("GET", HAZARDS + "/announcements", "", _get(HAZARDS + "/announcements"), everyone(200)),
     Case(
         "GET",
+        HAZARDS + "/lists.xlsx",
+        "",
+        _area(HAZARDS + "/lists.xlsx"),
+        {"admin": (200, 200), "regulator": (200, 403), "enterprise": (200, 200), "public": (401, 401)},
+    ),
+    Case(
+        "GET",
         HAZARDS + "/{key}",
         "",
         _with_id("GET", HAZARDS + "/{}", _hazard()),

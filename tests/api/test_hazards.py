@@ -318,3 +318,33 @@ def test_monthly_statistics_and_announcements(world: dict[str, Any]) -> None:
     assert [a["id"] for a in public] == [major]
     assert public[0]["criterion_zh"]
     assert not {"description", "reported_by", "responsible", "lon", "lat"} & set(public[0])
+
+
+def test_five_lists_workbook(world: dict[str, Any]) -> None:
+    import io
+
+    import openpyxl
+
+    reg, ent = world["regulator"], world["enterprise"]
+    key = _report(reg, world["u1"], "major")["id"]
+    _step(reg, key, "assign", working_days=5, notice_ref="泉应急隐改〔2026〕1号", **FIVE)
+    _report(ent, world["u1"], description='=HYPERLINK("http://x")')
+    got = reg.get(f"{HAZARDS}/lists.xlsx", params={"adcode": "350505"})
+    assert got.status_code == 200, got.text
+    wb = openpyxl.load_workbook(io.BytesIO(got.content))
+    assert wb.sheetnames == ["检查清单", "隐患清单", "整改清单", "销号清单", "措施清单"]
+    hazards = wb["隐患清单"]
+    assert hazards.max_row == 3
+    assert isinstance(hazards["B2"].value, dt.datetime)  # a real date cell
+    assert str(hazards["E3"].value).startswith("'=")  # a formula-like description is defused
+    assert wb["整改清单"]["C2"].value == "泉应急隐改〔2026〕1号"
+    assert wb["措施清单"].max_row == 2
+    assert hazards.page_setup.orientation == "landscape"
+    assert hazards.print_title_rows == "$1:$1"  # the header on every printed page
+    own = ent.get(f"{HAZARDS}/lists.xlsx")
+    assert own.status_code == 200
+    assert openpyxl.load_workbook(io.BytesIO(own.content))["隐患清单"].max_row == 3
+    assert (
+        world["other_regulator"].get(f"{HAZARDS}/lists.xlsx", params={"adcode": "350505"}).status_code == 403
+    )
+    problem(reg.get(f"{HAZARDS}/lists.xlsx"), "adcode")
