@@ -5,6 +5,8 @@ checked in geo/store/hazards.py; the rules are in geo/hazards.py."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
@@ -18,11 +20,15 @@ from api.usecases import hazard_lists
 from geo import hazards as rules
 from geo.closeout import today as beijing_today
 from geo.coords import InputCrs, from_storage_xy
+from geo.errors import InvalidInput, TooLarge
 from geo.geometry import parse_geometry
 from geo.hazards import Action, Grade, Status
+from geo.io.hazard_list import HEADERS, parse_hazard_list
+from geo.io.readers import file_format, read_file
 from geo.io.writers import MEDIA_TYPES, write_sheets_xlsx
 from geo.store import hazards as store
 
+MAX_LIST_BYTES = 10 * 2**20
 MAX_ATTACHMENT_BYTES = 10 * 2**20  # a phone photo or a scanned notice; larger files belong elsewhere
 
 inspections = APIRouter(prefix="/api/v1/inspections", tags=["hidden hazards (隐患排查治理)"])
@@ -187,6 +193,43 @@ def report(body: HazardIn, engine: EngineDep, principal: PrincipalDep, crs: CrsD
     with engine.begin() as conn:
         row = store.report(conn, principal, values, today=beijing_today())
     return _geojson(_feature(row, crs), 201)
+
+
+@router.post("/import", status_code=201, summary="Import a hazard list (隐患清单) from Excel or CSV")
+def import_list(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    crs: CrsDep,
+    file: Annotated[
+        UploadFile,
+        File(description="xlsx or csv: " + "; ".join(f"{f}: {' / '.join(h)}" for f, h in HEADERS.items())),
+    ],
+    dry_run: Annotated[bool, Query(description="check every row, keep nothing")] = False,
+) -> JSONResponse:
+    """Each row is a hazard report: its risk unit (风险点ID, or 统一社会信用代码 and 风险点名称), 隐患描述,
+    隐患等级 (一般/重大), 判定依据 for a major one, 发现日期, optionally 经度/纬度 and 检查ID. Every row is
+    checked as a report through the API would be; one bad row and nothing is stored (422 naming each
+    row and column)."""
+    name = file.filename or ""
+    if file_format(name) not in ("xlsx", "csv"):
+        raise InvalidInput.one(
+            "file", "send the list as .xlsx or .csv", "隐患清单请以 .xlsx 或 .csv 文件上传"
+        )
+    data = file.file.read(MAX_LIST_BYTES + 1)
+    if len(data) > MAX_LIST_BYTES:
+        raise TooLarge(f"the list is larger than {MAX_LIST_BYTES} bytes; 隐患清单文件过大")
+    with tempfile.TemporaryDirectory(prefix="riskmap-hazards-") as folder:
+        path = FilePath(folder) / f"list{FilePath(name).suffix.lower()}"
+        path.write_bytes(data)
+        rows = parse_hazard_list(read_file(path, name))
+    conn_cm = engine.connect() if dry_run else engine.begin()
+    with conn_cm as conn:
+        made = store.import_hazards(conn, principal, rows, crs=crs, today=beijing_today())
+        if dry_run:
+            conn.rollback()
+    if dry_run:
+        return _json({"dry_run": True, "hazards": len(made)})
+    return _json({"hazards": len(made), "ids": made}, 201)
 
 
 @router.get("", summary="The hazard register (GeoJSON) the caller may see")

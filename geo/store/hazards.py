@@ -1019,3 +1019,52 @@ def measures_of(
         .order_by(R.c.id)
     )
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def import_hazards(
+    conn: Connection, principal: Principal, rows: Sequence[Any], *, crs: str, today: dt.date
+) -> list[int]:
+    """Report every hazard of a list (geo.io.hazard_list rows) in the caller's scope, all or none: each
+    row is tried in a savepoint, every row's problems are collected (named `row N.field`), and when any
+    row fails nothing is kept (InvalidInput; the caller's transaction rolls back)."""
+    from geo.geometry import parse_geometry
+
+    if principal.is_public:
+        raise deny(principal, "import hidden hazards")
+    keys = sorted({(r.credit_code, r.risk_unit_name) for r in rows if "risk_unit_id" not in r.values})
+    by_key: dict[tuple[str, str], int] = {}
+    if keys:
+        found = conn.execute(
+            select(E.c.credit_code, R.c.name, R.c.id)
+            .select_from(R.join(E, E.c.id == R.c.enterprise_id))
+            .where(E.c.credit_code.in_([k[0] for k in keys]), R.c.name.in_([k[1] for k in keys]))
+        ).all()
+        by_key = {(c, n): int(i) for c, n, i in found}
+    problems: list[Problem] = []
+    made: list[int] = []
+    for row in rows:
+        if row.problems:
+            problems.extend(row.problems)
+            continue
+        values = dict(row.values)
+        try:
+            if "risk_unit_id" not in values:
+                unit = by_key.get((row.credit_code, row.risk_unit_name))
+                if unit is None:
+                    raise InvalidInput.one(
+                        "risk_unit_id",
+                        f"no risk unit {row.risk_unit_name!r} of enterprise {row.credit_code} that you may report on",
+                        f"企业 {row.credit_code} 没有名为“{row.risk_unit_name}”的风险点，或不在您的管辖范围内",
+                    )
+                values["risk_unit_id"] = unit
+            if "geometry" in values:
+                values["geometry"] = parse_geometry(
+                    values["geometry"], field="lon", allowed=("Point",), crs=crs
+                )
+            with conn.begin_nested():
+                made.append(int(report(conn, principal, values, today=today)["id"]))
+        except InvalidInput as exc:
+            problems.extend(Problem(f"{row.label}.{p.field}", p.reason, p.reason_zh) for p in exc.problems)
+    if problems:
+        raise InvalidInput(problems)
+    return made

@@ -288,6 +288,11 @@ def _report_hazard(w: World, target: str, role: str) -> Request:
     return "POST", HAZARDS, {"json": body}
 
 
+def _hazard_list(w: World, target: str, role: str) -> Request:
+    csv = f"风险点ID,隐患描述,隐患等级\n{_id('U')(w, target)},{_name()},一般\n"
+    return "POST", HAZARDS + "/import", {"files": {"file": ("list.csv", csv.encode())}}
+
+
 def _inspection_body(w: World, target: str) -> dict[str, Any]:
     return {
         "kind": "random",
@@ -705,6 +710,13 @@ MATRIX: list[Case] = [
     ),
     Case("POST", HAZARDS, "", _report_hazard, creating(201, enterprise=(201, 422), regulator=(201, 422))),
     Case("GET", HAZARDS, "", _get(HAZARDS), {**everyone(200), "public": (401, 401)}),
+    Case(
+        "POST",
+        HAZARDS + "/import",
+        "",
+        _hazard_list,
+        creating(201, enterprise=(201, 422), regulator=(201, 422)),
+    ),
     Case(
         "GET",
         HAZARDS + "/statistics",

@@ -348,3 +348,66 @@ def test_five_lists_workbook(world: dict[str, Any]) -> None:
         world["other_regulator"].get(f"{HAZARDS}/lists.xlsx", params={"adcode": "350505"}).status_code == 403
     )
     problem(reg.get(f"{HAZARDS}/lists.xlsx"), "adcode")
+
+
+def _list_xlsx(rows: list[list[Any]], header: list[str]) -> bytes:
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(header)
+    for r in rows:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_import_a_hazard_list_all_or_nothing(world: dict[str, Any], client: Any) -> None:
+    ent = world["enterprise"]
+    code = ok(client.get(f"{ENTERPRISES}/{world['e1']}"))["properties"]["credit_code"]
+    unit_name = ok(client.get(f"{RISK_UNITS}/{world['u1']}"))["properties"]["name"]
+    header = [
+        "统一社会信用代码",
+        "风险点名称",
+        "风险点ID",
+        "隐患描述",
+        "隐患等级",
+        "判定依据",
+        "发现日期",
+        "经度",
+        "纬度",
+    ]
+    good = [
+        [code, unit_name, None, "安全阀超期未检", "一般", None, dt.date(2026, 11, 2), None, None],
+        [None, None, world["u1"], "可燃气体报警器未联锁", "重大", "HC12", "2026-11-03", 118.8801, 25.1101],
+    ]
+    bad = [
+        *good,
+        [None, None, world["u2"], "另一家企业的风险点", "一般", None, None, None, None],  # not theirs
+        [code, unit_name, None, "", "特大", None, "昨天", None, None],
+    ]
+    before = ok(ent.get(HAZARDS))["numberMatched"]
+    refused = ent.post(f"{HAZARDS}/import", files={"file": ("隐患清单.xlsx", _list_xlsx(bad, header))})
+    assert refused.status_code == 422, refused.text
+    fields = {e["field"] for e in refused.json()["errors"]}
+    assert {"row 4.risk_unit_id", "row 5.description", "row 5.grade", "row 5.reported_on"} <= fields
+    assert ok(ent.get(HAZARDS))["numberMatched"] == before  # nothing kept
+    dry = ent.post(
+        f"{HAZARDS}/import", params={"dry_run": "true"}, files={"file": ("l.xlsx", _list_xlsx(good, header))}
+    )
+    assert dry.json() == {"dry_run": True, "hazards": 2}
+    assert ok(ent.get(HAZARDS))["numberMatched"] == before
+    made = ent.post(f"{HAZARDS}/import", files={"file": ("l.xlsx", _list_xlsx(good, header))})
+    assert made.status_code == 201, made.text
+    ids = made.json()["ids"]
+    major = ok(ent.get(f"{HAZARDS}/{ids[1]}"))
+    assert major["properties"]["grade"] == "major"
+    assert major["geometry"]["coordinates"] == pytest.approx([118.8801, 25.1101])
+    assert ok(ent.get(f"{HAZARDS}/{ids[0]}"))["properties"]["reported_on"] == "2026-11-02"
+    problem(
+        ent.post(f"{HAZARDS}/import", files={"file": ("l.xlsx", _list_xlsx([["x"]], ["备注"]))}), "header"
+    )
