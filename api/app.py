@@ -30,6 +30,7 @@ from api.routers import (
     risk_units,
     roster,
     safety,
+    search,
     vocabularies,
 )
 from api.settings import Settings
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         closeouts,
         hazards,
         roster,
+        search,
         imports,
         exports,
     ):

@@ -399,6 +399,7 @@ MATRIX: list[Case] = [
     Case("GET", "/api/v1/auth/me", "", _get("/api/v1/auth/me"), everyone(200)),
     Case("GET", "/api/v1/health", "", _get("/api/v1/health"), everyone(200)),
     Case("GET", "/api/v1/vocabularies", "", _get("/api/v1/vocabularies"), everyone(200)),
+    Case("GET", "/api/v1/search", "", _get("/api/v1/search", q="测试"), everyone(200)),
     # jurisdictions: boundaries are public; loading and deleting them is an admin's
     Case("GET", JURISDICTIONS, "", _get(JURISDICTIONS, parent_adcode=_adcode), everyone(200)),
     Case(
