@@ -45,7 +45,11 @@ demo users `riskmap demo` prints) or an API key (`X-API-Key`, from `riskmap user
 credentials you are the public: published maps (`public=true`) and aggregated statistics only.
 Regulators see and edit their jurisdictions; enterprise users their own enterprise and risk units.
 Rows outside your scope are 404; actions your role may not take are 403 (401 when not signed in).
-Too many failed sign-ins for a username or from an address are 429, with `Retry-After`.
+Too many failed sign-ins for a username from one address, or from one address, are 429, with `Retry-After`.
+
+Conditional requests (RFC 9110): every row and list answer has a strong `ETag`; `GET` with `If-None-Match`
+naming it is 304. `PATCH` and `DELETE` **require** `If-Match` (428 without): the `ETag` you read, or `*` for
+whatever is stored; a changed row (or a weak `W/` tag, which never matches) is 412 and nothing is written.
 """
 
 
