@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,8 +30,11 @@ from api.routers import (
     vocabularies,
 )
 from api.settings import Settings
+from geo.io.tempfiles import sweep_stale
 from geo.store.engine import make_engine
 from maps import assets
+
+log = logging.getLogger("riskmap.api")
 
 DESCRIPTION = """
 Regional 红橙黄蓝 safety-risk register and maps for the dual prevention mechanism
@@ -58,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        removed = sweep_stale()  # upload folders a killed process could not remove
+        if removed:
+            log.info("removed %d stale temporary folders of riskmap", len(removed))
         app.state.engine = make_engine(
             settings.db.sqlalchemy_url,
             pool_size=settings.db.pool_size,

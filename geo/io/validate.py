@@ -459,7 +459,9 @@ def locate(
         "缺少位置（几何）",
     )
     ok = ~pd.isna(geoms)
-    ok[ok] = shapely.has_z(geoms[ok].astype(object))  # only these change: 2-d geometries stay as they are
+    # Z and M (a WKT `POINT M`/`ZM`, a measured GeoPackage layer) are dropped: storage is 2-d. Only these
+    # change: 2-d geometries stay as they are.
+    ok[ok] = shapely.has_z(geoms[ok].astype(object)) | shapely.has_m(geoms[ok].astype(object))
     geoms[ok] = shapely.force_2d(geoms[ok].astype(object))
     _check_shapes(geoms, kind, problems)
     good = np.array([g is not None for g in geoms], dtype=bool)
