@@ -147,12 +147,16 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:24]
 
 
-def row_etag(row: Mapping[str, Any], res: repo.Resource) -> str:
-    """The strong ETag of a row: its version (when it has one) and a digest of its whole answer."""
-    body = json.dumps(
-        feature(row, res, InputCrs.cgcs2000), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+def row_etag(row: Mapping[str, Any], res: repo.Resource, answer: dict[str, Any] | None = None) -> str:
+    """The strong ETag of a row: its version (when it has one) and a digest of its whole answer in
+    CGCS2000 (`answer`, when the caller has made it already)."""
+    text_ = json.dumps(
+        answer if answer is not None else feature(row, res, InputCrs.cgcs2000),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
-    digest = _digest(body.encode())
+    digest = _digest(text_.encode())
     return f'"{row["version"]}-{digest}"' if "version" in row else f'"{digest}"'
 
 
@@ -236,6 +240,15 @@ def _check_owner(
         repo.check_write(conn, principal, res, {"enterprise_id": props["enterprise_id"]})
 
 
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "If-None-Match names the current ETag: not modified, no body"}
+}
+PRECONDITIONS: dict[int | str, dict[str, Any]] = {
+    412: {"description": "If-Match names no current version of the row (it changed, or the tag is weak)"},
+    428: {"description": "If-Match is missing: send the ETag you read, or *"},
+}
+
+
 IfMatchDep = Annotated[
     str | None,
     Header(
@@ -256,7 +269,7 @@ def crud_router(
     key_type: type = str if res.key == "adcode" else int
     feature_in = FeatureIn[spec.schema]  # type: ignore[name-defined]
 
-    @router.get("", summary=f"List {res.name}s as a GeoJSON FeatureCollection")
+    @router.get("", summary=f"List {res.name}s as a GeoJSON FeatureCollection", responses=NOT_MODIFIED)
     def list_(
         request: Request,
         engine: EngineDep,
@@ -304,7 +317,7 @@ def crud_router(
         }
         return conditional(request, body)
 
-    @router.get("/{key}", summary=f"One {res.name} as a GeoJSON Feature")
+    @router.get("/{key}", summary=f"One {res.name} as a GeoJSON Feature", responses=NOT_MODIFIED)
     def get(
         request: Request,
         key: key_type,  # type: ignore[valid-type]
@@ -315,7 +328,8 @@ def crud_router(
     ) -> Response:
         with engine.connect() as conn:
             row = repo.get_feature(conn, principal, res, key)
-        return conditional(request, feature(row, res, crs), etag=row_etag(row, res))
+        body = feature(row, res, crs)
+        return conditional(request, body, etag=row_etag(row, res, body if crs == InputCrs.cgcs2000 else None))
 
     @router.post("", status_code=201, summary=f"Create a {res.name} from a GeoJSON Feature")
     def create(body: feature_in, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
@@ -328,7 +342,11 @@ def crud_router(
             feature(row, res, crs), status_code=201, media_type=GEOJSON, headers={"ETag": row_etag(row, res)}
         )
 
-    @router.patch("/{key}", summary=f"Change some properties (and/or the geometry) of a {res.name}")
+    @router.patch(
+        "/{key}",
+        summary=f"Change some properties (and/or the geometry) of a {res.name}",
+        responses=PRECONDITIONS,
+    )
     def patch(
         key: key_type,  # type: ignore[valid-type]
         body: FeaturePatch,
@@ -354,7 +372,7 @@ def crud_router(
             row = repo.update_feature(conn, principal, res, key, values, expected_version=existing["version"])
         return JSONResponse(feature(row, res, crs), media_type=GEOJSON, headers={"ETag": row_etag(row, res)})
 
-    @router.delete("/{key}", status_code=204, summary=f"Delete a {res.name}")
+    @router.delete("/{key}", status_code=204, summary=f"Delete a {res.name}", responses=PRECONDITIONS)
     def delete(
         key: key_type,  # type: ignore[valid-type]
         engine: EngineDep,
