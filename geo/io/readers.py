@@ -54,6 +54,7 @@ class RawTable:
     source_crs: pyproj.CRS | None = None
     encoding: str | None = None
     formula_cells: list[tuple[int, int]] = field(default_factory=list)  # (position, column index)
+    sheets: list[str] = field(default_factory=list)  # a workbook's sheet names; the first is the one read
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -600,4 +601,5 @@ def read_xlsx(path: Path, limits: ZipLimits) -> RawTable:
         wb.close()
     table = RawTable("xlsx", headers, _frame(headers, rows), np.array(labels, dtype=np.int64), "row")
     table.formula_cells = formulas
+    table.sheets = [ws.title for ws in wb.worksheets]
     return table

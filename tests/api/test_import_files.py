@@ -188,6 +188,30 @@ def test_data_on_the_second_sheet_gets_a_hint(enterprise_user: Any, tmp_path: Pa
         assert "风险点清单" in error["reason_zh"]
 
 
+def test_a_cover_sheet_before_the_register_gets_a_hint(enterprise_user: Any, tmp_path: Path) -> None:
+    """A first sheet of instructions (text in several rows) is read as the register: the missing columns
+    come with the names of the other sheets."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    cover = wb.active
+    assert cover is not None
+    cover.title = "填表说明"
+    for line in (["一、本表由企业填写"], ["二、风险等级填写重大、较大、一般、低"], ["三、经纬度为 CGCS2000"]):
+        cover.append(line)
+    data = wb.create_sheet("风险点清单")
+    for row in [RISK_HEADERS, *risk_rows(2, credit_code(1))]:
+        data.append(row)
+    wb.save(tmp_path / "book.xlsx")
+    response = _post(enterprise_user, "book.xlsx", (tmp_path / "book.xlsx").read_bytes(), "risk_units")
+    assert response.status_code == 422, response.text
+    hints = [e for e in response.json()["errors"] if e["field"] == "file.sheet"]
+    assert hints, response.json()
+    assert "'风险点清单'" in hints[0]["reason"]
+    assert "填表说明" in hints[0]["reason"]
+    assert "风险点清单" in hints[0]["reason_zh"]
+
+
 # --- GDAL's messages ------------------------------------------------------------------------------------
 
 
