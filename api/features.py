@@ -211,12 +211,12 @@ def none_match(if_none_match: str | None, current: str) -> bool:
 
 def conditional(request: Request, body: Any, *, etag: str | None = None, status_code: int = 200) -> Response:
     """A GeoJSON answer with its ETag (a digest of the body unless given), or 304 when If-None-Match
-    names it."""
+    names it. The answer depends on who asks (scope): caches must keep it per credentials."""
     response = JSONResponse(body, status_code=status_code, media_type=GEOJSON)
-    tag = etag or f'"{_digest(bytes(response.body))}"'
-    if status_code == 200 and none_match(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers={"ETag": tag})
-    response.headers["ETag"] = tag
+    headers = {"ETag": etag or f'"{_digest(bytes(response.body))}"', "Vary": "Authorization, X-API-Key"}
+    if status_code == 200 and none_match(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
     return response
 
 

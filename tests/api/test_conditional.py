@@ -115,6 +115,7 @@ def test_if_none_match_on_a_row_is_304(owned: tuple[Any, str, str], api: Any) ->
         assert again.status_code == 304, held
         assert again.content == b""
         assert again.headers["etag"] == tag
+        assert "Authorization" in again.headers["vary"]
     assert ok(user.get(unit, headers={"If-None-Match": '"nope"'})) == ok(got)
     # An enterprise's answer holds its level (就高 of its units): a new unit changes the tag, not the version.
     e_tag = user.get(enterprise).headers["etag"]
