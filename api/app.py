@@ -34,11 +34,12 @@ from api.routers import (
     vocabularies,
 )
 from api.settings import Settings
+from geo.io.tempfiles import sweep_stale
 from geo.store import calendar
 from geo.store.engine import make_engine
 from maps import assets
 
-log = logging.getLogger("riskmap")
+log = logging.getLogger("riskmap.api")
 
 DESCRIPTION = """
 Regional 红橙黄蓝 safety-risk register and maps for the dual prevention mechanism
@@ -53,7 +54,11 @@ demo users `riskmap demo` prints) or an API key (`X-API-Key`, from `riskmap user
 credentials you are the public: published maps (`public=true`) and aggregated statistics only.
 Regulators see and edit their jurisdictions; enterprise users their own enterprise and risk units.
 Rows outside your scope are 404; actions your role may not take are 403 (401 when not signed in).
-Too many failed sign-ins for a username or from an address are 429, with `Retry-After`.
+Too many failed sign-ins for a username from one address, or from one address, are 429, with `Retry-After`.
+
+Conditional requests (RFC 9110): every row and list answer has a strong `ETag`; `GET` with `If-None-Match`
+naming it is 304. `PATCH` and `DELETE` **require** `If-Match` (428 without): the `ETag` you read, or `*` for
+whatever is stored; a changed row (or a weak `W/` tag, which never matches) is 412 and nothing is written.
 """
 
 
@@ -62,6 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        removed = sweep_stale()  # upload folders a killed process could not remove
+        if removed:
+            log.info("removed %d stale temporary folders of riskmap", len(removed))
         app.state.engine = make_engine(
             settings.db.sqlalchemy_url,
             pool_size=settings.db.pool_size,

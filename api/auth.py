@@ -7,8 +7,9 @@ credentials at all make the anonymous public (`ANONYMOUS`); a bad or expired tok
 request, so a deactivated user or a changed scope takes effect at once; likewise a key is looked up (with
 its `active` flag and its user's) on every request, so a revoked key is refused at once.
 
-Sign-in is rate limited (`api/login_limit.py`): past too many failures for a username or from a client
-address within the window, `POST /api/v1/auth/token` is 429 with `Retry-After`, the password unchecked.
+Sign-in is rate limited (`api/login_limit.py`): past too many failures for a username from one client
+address, or from one address whatever the username, within the window, `POST /api/v1/auth/token` is 429
+with `Retry-After`, the password unchecked (never per username alone: a stranger must not lock a user out).
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def login_limiter(settings: AuthSettings) -> LoginLimiter:
     responses={
         401: {"description": "wrong username or password"},
         429: {
-            "description": "too many failed sign-ins for this username or from this address; "
+            "description": "too many failed sign-ins for this username from this address, or from this "
+            "address; "
             "`Retry-After` says in how many seconds to try again"
         },
     },
@@ -117,10 +119,11 @@ def token(
 ) -> dict[str, Any]:
     """The `/docs` page's Authorize button uses this. Tokens last `RISKMAP_AUTH_TOKEN_MINUTES` (60).
 
-    After `RISKMAP_AUTH_LOGIN_MAX_FAILURES` (5) failed sign-ins of a username, or
-    `RISKMAP_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS` (20) from one client address, within
+    After `RISKMAP_AUTH_LOGIN_MAX_FAILURES` (5) failed sign-ins of a username from one client address, or
+    `RISKMAP_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS` (20) from one address, within
     `RISKMAP_AUTH_LOGIN_WINDOW_MINUTES` (15), the answer is 429 with `Retry-After`, whatever the password;
-    a successful sign-in clears the username's count."""
+    a successful sign-in clears that username's count from that address. The address is the TCP peer, or
+    the `X-Forwarded-For` of a proxy named in `FORWARDED_ALLOW_IPS` (none by default)."""
     limiter: LoginLimiter = request.app.state.login_limiter
     attempt = limiter.begin(form.username, request.client.host if request.client else None)
     try:

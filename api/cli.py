@@ -540,6 +540,14 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="reload on code changes (development)")] = False,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            envvar="FORWARDED_ALLOW_IPS",
+            help="addresses of the reverse proxies (that you run) whose X-Forwarded-For names the client; "
+            "none by default, so the client address is the TCP peer",
+        ),
+    ] = "",
 ) -> None:
     """Serve the API and maps (OpenAPI docs at /docs)."""
     import uvicorn
@@ -549,7 +557,18 @@ def serve(
     except RiskmapError as exc:
         _fail(exc)
     typer.echo(f"riskmap at http://{host}:{port}/ (docs: http://{host}:{port}/docs)")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload)
+    # uvicorn alone would trust X-Forwarded-For from 127.0.0.1: any local client could then name its own
+    # address and rotate past the sign-in limit. Only a proxy named here is trusted.
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=bool(forwarded_allow_ips.strip()),
+        forwarded_allow_ips=forwarded_allow_ips.strip(),
+    )
 
 
 def main() -> None:

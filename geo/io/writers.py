@@ -11,7 +11,6 @@ import csv
 import datetime as dt
 import io
 import json
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,6 +21,7 @@ import shapely
 
 from geo.coords import InputCrs, from_storage
 from geo.io.fields import FIELDS, Kind, fields_of, primary_headers
+from geo.io.tempfiles import temp_folder
 
 FORMATS = ("geojson", "gpkg", "xlsx", "csv")
 MEDIA_TYPES = {
@@ -218,7 +218,7 @@ def write_gpkg(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, layer: str
         headers[c]: _typed_series(kind, c, frame[c]).to_numpy() if len(frame) else [] for c in cols
     }
     gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(list(geoms), crs=4490), crs=4490)
-    with tempfile.TemporaryDirectory(prefix="riskmap-gpkg-") as tmp:
+    with temp_folder("gpkg") as tmp:
         path = Path(tmp) / "export.gpkg"
         pyogrio.write_dataframe(gdf, path, layer=layer or str(kind), driver="GPKG")
         return path.read_bytes()

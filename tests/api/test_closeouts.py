@@ -19,6 +19,7 @@ from tests.api.builders import (
     created,
     enterprise_feature,
     guarded,
+    if_match,
     move_creation,
     ok,
     problem,
@@ -246,7 +247,11 @@ def test_invalid_steps_name_the_field(api: Api, units: dict[str, int]) -> None:
     ok(api.as_(ENT).post(f"{CLOSEOUTS}/{key}/request", json=LOWER))
     assert problem(api.as_(REG).post(f"{CLOSEOUTS}/{key}/reject", json={}), "reason")
     # The unit was lowered by a plain edit meanwhile: nothing is left to close out.
-    api.as_(SYSTEM).patch(f"{RISK_UNITS}/{units['large']}", json={"properties": {"level": 3}})
+    api.as_(SYSTEM).patch(
+        f"{RISK_UNITS}/{units['large']}",
+        json={"properties": {"level": 3}},
+        headers=if_match(api.as_(SYSTEM), f"{RISK_UNITS}/{units['large']}"),
+    )
     assert problem(api.as_(REG).post(f"{CLOSEOUTS}/{key}/approve", json={}), "risk_unit_id", status=409)
 
 
@@ -320,14 +325,23 @@ def test_a_new_request_comes_after_the_rejection(api: Api, units: dict[str, int]
 def test_an_enterprise_cannot_close_out_by_editing_the_level(api: Api, units: dict[str, int]) -> None:
     """Lowering a major or large risk to general or low is the regulator's approval, not an edit."""
     major, low = f"{RISK_UNITS}/{units['major']}", f"{RISK_UNITS}/{units['low']}"
-    response = api.as_(ENT).patch(major, json={"properties": {"level": 3}})
+    response = api.as_(ENT).patch(
+        major, json={"properties": {"level": 3}}, headers=if_match(api.as_(ENT), major)
+    )
     assert response.status_code == 403
     assert "/api/v1/closeouts" in response.json()["detail"]
     assert ok(api.as_(SYSTEM).get(major))["properties"]["level"] == 1
     assert (
-        ok(api.as_(ENT).patch(low, json={"properties": {"level": 2}}))["properties"]["level"] == 2
+        ok(api.as_(ENT).patch(low, json={"properties": {"level": 2}}, headers=if_match(api.as_(ENT), low)))[
+            "properties"
+        ]["level"]
+        == 2
     )  # raising
     assert (
-        ok(api.as_(ENT).patch(major, json={"properties": {"hazards": "液氨泄漏"}}))["properties"]["level"]
+        ok(
+            api.as_(ENT).patch(
+                major, json={"properties": {"hazards": "液氨泄漏"}}, headers=if_match(api.as_(ENT), major)
+            )
+        )["properties"]["level"]
         == 1
     )
