@@ -95,3 +95,8 @@ def install(app: FastAPI) -> None:
     app.include_router(signin.router)
     app.include_router(docs.router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=HERE / "static"), name="app-static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        """Browsers ask for it on pages that name no icon (the maps)."""
+        return RedirectResponse(f"{STATIC_PREFIX}/favicon.svg", status_code=301)

@@ -244,25 +244,23 @@ def logout(
     return response
 
 
-def _links(principal: Principal, areas: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Per area, the map pages the role may open."""
+def _links(principal: Principal, areas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per area, the map pages the role may open. The four-colour map is drawn by child units where they
+    are loaded, else over a 1 km grid (a county's townships often are not)."""
     out = []
-    for adcode, name in areas:
+    for area in areas:
+        adcode = area["adcode"]
+        zones = "" if area["has_children"] else "&zones=grid&cell_m=1000"
+        four_colour = f"/maps/four-color?adcode={adcode}{zones}"
         if principal.role is Role.enterprise:
-            maps = [
-                (
-                    "四色图（公开版）",
-                    "Four-colour map (public)",
-                    f"/maps/four-color?adcode={adcode}&public=true",
-                )
-            ]
+            maps = [("四色图（公开版）", "Four-colour map (public)", f"{four_colour}&public=true")]
         else:
             maps = [
-                ("四色图", "Four-colour map", f"/maps/four-color?adcode={adcode}"),
+                ("四色图", "Four-colour map", four_colour),
                 ("安全距离", "Safety distances", f"/maps/safety-distance?adcode={adcode}"),
                 ("联防联控", "Joint prevention", f"/maps/joint-prevention?adcode={adcode}"),
             ]
-        out.append({"adcode": adcode, "name": name, "maps": maps})
+        out.append({"adcode": adcode, "name": area["name"], "maps": maps})
     return out
 
 

@@ -312,13 +312,25 @@ def end_session(conn: Connection, token: str) -> bool:
 
 
 def workspace(conn: Connection, principal: Principal) -> dict[str, Any]:
-    """What a signed-in user's home page names: its areas (adcode, name) — a regulator's jurisdictions, an
-    enterprise's jurisdiction, for an admin the top-level units loaded — and an enterprise user's enterprise."""
+    """What a signed-in user's home page names: its areas — a regulator's jurisdictions, an enterprise's
+    jurisdiction, for an admin the top-level units loaded (at most 20) — each as `adcode`, `name` and
+    `has_children` (child administrative units loaded, which a four-colour map by children needs), and an
+    enterprise user's enterprise name."""
     J = cast(Table, Jurisdiction.__table__)
     E = cast(Table, Enterprise.__table__)
+    child = J.alias("child")
+    has_children = (
+        select(child.c.adcode)
+        .where(
+            child.c.parent_adcode == J.c.adcode,
+            child.c.level.in_(["province", "city", "county", "township", "village"]),
+        )
+        .exists()
+    )
+    q = select(J.c.adcode, J.c.name, has_children.label("has_children"))
     enterprise: str | None = None
     if principal.role is Role.regulator:
-        q = select(J.c.adcode, J.c.name).where(J.c.adcode.in_(list(principal.adcodes))).order_by(J.c.adcode)
+        q = q.where(J.c.adcode.in_(list(principal.adcodes)))
     elif principal.role is Role.enterprise and principal.enterprise_id is not None:
         row = conn.execute(
             select(E.c.name, E.c.jurisdiction_adcode).where(E.c.id == principal.enterprise_id)
@@ -326,12 +338,13 @@ def workspace(conn: Connection, principal: Principal) -> dict[str, Any]:
         if row is None:
             return {"areas": [], "enterprise": None}
         enterprise = str(row.name)
-        q = select(J.c.adcode, J.c.name).where(J.c.adcode == row.jurisdiction_adcode)
+        q = q.where(J.c.adcode == row.jurisdiction_adcode)
     elif principal.is_admin:
-        top = select(J.c.adcode, J.c.name).where(
-            J.c.parent_adcode.is_(None), J.c.level.in_(["province", "city", "county"])
-        )
-        q = top.order_by(J.c.adcode).limit(20)
+        q = q.where(J.c.parent_adcode.is_(None), J.c.level.in_(["province", "city", "county"])).limit(20)
     else:
         return {"areas": [], "enterprise": None}
-    return {"areas": [(str(r.adcode), str(r.name)) for r in conn.execute(q)], "enterprise": enterprise}
+    areas = [
+        {"adcode": str(r.adcode), "name": str(r.name), "has_children": bool(r.has_children)}
+        for r in conn.execute(q.order_by(J.c.adcode))
+    ]
+    return {"areas": areas, "enterprise": enterprise}

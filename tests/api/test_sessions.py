@@ -116,7 +116,7 @@ def test_sign_in_sets_an_httponly_lax_session_cookie_that_signs_in_pages_and_api
     assert 'id="rm-user">reg-ann<' in home.text
     assert "监管部门" in home.text
     assert "泉港区" in home.text
-    assert 'href="/maps/four-color?adcode=350505"' in home.text
+    assert 'href="/maps/four-color?adcode=350505&amp;zones=grid&amp;cell_m=1000"' in home.text
     assert 'href="/maps/safety-distance?adcode=350505"' in home.text
     assert 'href="/maps/joint-prevention?adcode=350505"' in home.text
     assert 'action="/logout"' in home.text
