@@ -382,3 +382,47 @@ def test_docs_pages_load_their_assets_from_this_server(client: Any) -> None:
             assert browser.get(asset).status_code == 200
     assert browser.get("/static/vendor/swagger-ui-dist/swagger-ui.css").status_code == 200
     assert browser.get("/static/vendor/swagger-ui-dist/package.json").status_code == 404
+
+
+# --- the home page of each role -------------------------------------------------------------------------------
+
+
+def test_an_admins_home_lists_the_top_level_areas(client: Any, engine: Engine) -> None:
+    browser = _signed_in(client, engine, "pat")
+    home = browser.get("/home", headers=HTML)
+    assert "系统管理员" in home.text
+    with engine.connect() as conn:
+        roots = conn.execute(
+            text("SELECT adcode, name FROM jurisdictions WHERE parent_adcode IS NULL ORDER BY adcode")
+        ).all()
+    assert roots
+    for adcode, name in roots[:20]:
+        assert name in home.text
+        assert f'href="/maps/four-color?adcode={adcode}"' in home.text  # drawn by its loaded children
+        assert f'href="/maps/safety-distance?adcode={adcode}"' in home.text
+
+
+def test_an_enterprise_users_home_names_its_enterprise_and_the_public_map(
+    client: Any, engine: Engine
+) -> None:
+    eid = created(client.post(ENTERPRISES, json=enterprise_feature(6, at=QUANGANG)))["id"]
+    name = ok(client.get(f"{ENTERPRISES}/{eid}"))["properties"]["name"]
+    browser = _signed_in(client, engine, "quinn", "enterprise", enterprise_id=eid)
+    home = browser.get("/home", headers=HTML)
+    assert "企业用户" in home.text
+    assert name in home.text
+    assert 'href="/maps/four-color?adcode=350505&amp;zones=grid&amp;cell_m=1000&amp;public=true"' in home.text
+    assert "/maps/safety-distance" not in home.text
+    shown = browser.get("/maps/four-color?adcode=350505&zones=grid&cell_m=1000&public=true", headers=HTML)
+    assert shown.status_code == 200
+
+
+def test_a_page_the_user_may_not_see_is_a_403_page(client: Any, engine: Engine) -> None:
+    browser = _signed_in(client, engine, "rita", "regulator", adcodes=["350505"])
+    page = browser.get("/maps/safety-distance?adcode=350521", headers=HTML)  # 惠安县, not hers
+    assert page.status_code == 403
+    assert "无权访问此页面" in page.text
+    assert "outside your jurisdictions" in page.text
+    assert (
+        browser.get("/maps/safety-distance?adcode=350521").json()["detail"].startswith("jurisdiction 350521")
+    )

@@ -11,6 +11,7 @@ are inline scripts, are left to the production middleware's nonces.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,11 +28,17 @@ from api.settings import AuthSettings, DatabaseSettings, Settings
 from geo.access import SYSTEM
 from geo.store import users
 from tests.maps.browser import Browser, BrowserError, PageReport, _Session, require_chromium, serve_app
+from tests.maps.frames import ARTIFACTS
 from tests.principals import TEST_SECRET
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The screenshots go to artifacts/; with RISKMAP_UPDATE_SCREENSHOTS=1 to docs/screenshots/ (the README's).
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("RISKMAP_UPDATE_SCREENSHOTS") == "1"
+    else ARTIFACTS / "pages"
+)
 PASSWORD = "a long enough password"
 USERNAME = "reg-quangang"
 MAP = "/maps/safety-distance?adcode=350505"
@@ -184,6 +191,7 @@ def test_sign_in_open_a_map_sign_out_and_the_map_is_gone(base_url: str, browser:
         # Sign in from the sign-in page itself: the home page.
         assert urlsplit(tab.goto(base_url + "/login")).path == "/login"
         tab.screenshot(SCREENSHOTS / "login.png")
+        assert (SCREENSHOTS / "login.png").stat().st_size > 10_000
         wrong = tab.submit(_fill_and_submit(USERNAME, "not the password"))
         assert urlsplit(wrong).path == "/login"
         assert "用户名或密码错误" in tab.value("document.getElementById('rm-error').innerText")
@@ -194,6 +202,7 @@ def test_sign_in_open_a_map_sign_out_and_the_map_is_gone(base_url: str, browser:
         assert "泉港区" in tab.value("document.getElementById('rm-areas').innerText")
         assert tab.value("document.cookie") == ""  # HttpOnly: no script of the page can read the session
         tab.screenshot(SCREENSHOTS / "home.png")
+        assert (SCREENSHOTS / "home.png").stat().st_size > 10_000
 
         # The map, with the cookie: the nav bar's link to the jurisdiction's safety distances.
         link = tab.value("document.querySelector('.rm-nav a[href^=\"/maps/safety-distance\"]').href")
