@@ -208,7 +208,7 @@ def me(principal: PrincipalDep) -> dict[str, Any]:
 
 @router.get(
     "/session",
-    summary="The browser session of the request's cookie: who, until when, and its CSRF token",
+    summary="The browser session of the request's cookie: who, and its CSRF token",
     responses={401: {"description": "no session cookie, or the session has ended"}},
 )
 def session_info(

@@ -209,6 +209,9 @@ def login(
         )
     minutes: int = request.app.state.settings.auth.token_minutes
     with engine.begin() as conn:
+        previous = request.cookies.get(SESSION_COOKIE)
+        if previous:  # this browser's earlier session ends: one browser, one session
+            users.end_session(conn, previous)
         session = users.create_session(conn, principal, minutes)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(

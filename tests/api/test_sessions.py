@@ -126,6 +126,22 @@ def test_sign_in_sets_an_httponly_lax_session_cookie_that_signs_in_pages_and_api
     assert (again.status_code, again.headers["location"]) == (303, "/docs")
 
 
+def test_signing_in_again_ends_the_browsers_earlier_session(client: Any, engine: Engine) -> None:
+    browser = _signed_in(client, engine, "abe")
+    first = browser.cookies[SESSION_COOKIE]
+    page = browser.get("/login", params={"reason": "x"}, headers=HTML, follow_redirects=False)
+    assert page.status_code == 303  # signed in already
+    token = "z" * 43
+    browser.cookies.set(LOGIN_CSRF_COOKIE, token, path="/login")
+    data = {"username": "abe", "password": PASSWORD, "csrf_token": token}
+    assert browser.post("/login", data=data, follow_redirects=False).status_code == 303
+    assert browser.cookies[SESSION_COOKIE] != first
+    assert len(_sessions(engine, "abe")) == 1
+    stale = _browser(client)
+    stale.cookies.set(SESSION_COOKIE, first)
+    assert stale.get(ME).status_code == 401
+
+
 def test_the_cookie_is_secure_behind_https(client: Any, engine: Engine) -> None:
     _add(engine, "https-bea")
     browser = _browser(client, https=True)
@@ -176,7 +192,7 @@ def test_a_cross_site_sign_in_form_is_refused(client: Any, engine: Engine) -> No
     assert refused.status_code == 403
     assert SESSION_COOKIE not in browser.cookies
     assert _sessions(engine, "eve") == []
-    browser.cookies.set(LOGIN_CSRF_COOKIE, "y" * 43, domain="testserver.local", path="/login")
+    browser.cookies.set(LOGIN_CSRF_COOKIE, "y" * 43, path="/login")  # its own cookie, not the form's token
     assert browser.post("/login", data=data, follow_redirects=False).status_code == 403
     assert _sessions(engine, "eve") == []
 
