@@ -6,9 +6,10 @@ credentials at all make the anonymous public (`ANONYMOUS`); a bad or expired tok
 ended session (signed out, expired, user deactivated) is a 401 with `WWW-Authenticate`. The first of token,
 key and cookie that is present is the one used. A write (any method but GET, HEAD, OPTIONS) signed in by
 the cookie alone needs the session's CSRF token in the `X-CSRF-Token` header, else 403: a cross-site form
-or script can make the browser send the cookie, never that header. A token names the user; role and scope are read from the users table on each
-request, so a deactivated user or a changed scope takes effect at once; likewise a key is looked up (with
-its `active` flag and its user's) on every request, so a revoked key is refused at once.
+or script can make the browser send the cookie, never that header. A token names the user; role and scope
+are read from the users table on each request, so a deactivated user or a changed scope takes effect at
+once; likewise a key is looked up (with its `active` flag and its user's), and a session (its row, deleted
+by signing out or deactivation, and its expiry), on every request, so a revoked one is refused at once.
 
 Sign-in is rate limited (`api/login_limit.py`): past too many failures for a username or from a client
 address within the window, `POST /api/v1/auth/token` is 429 with `Retry-After`, the password unchecked.
