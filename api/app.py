@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import auth, errors
+from api import auth, errors, pages
 from api.deps import EngineDep
 from api.routers import (
     analysis,
@@ -50,7 +50,10 @@ Geometries are GeoJSON in CGCS2000 lon/lat (EPSG:4490) unless a request names an
 Errors are JSON `{"detail": …, "errors": [{"field": …, "reason": …}]}`.
 
 Sign in with **Authorize**: a username and password (OAuth2 password flow; `riskmap users add`, or the
-demo users `riskmap demo` prints) or an API key (`X-API-Key`, from `riskmap users key`). Without
+demo users `riskmap demo` prints) or an API key (`X-API-Key`, from `riskmap users key`). In a browser,
+sign in at [/login](/login): the session cookie then signs in the pages and the API, and a write signed in
+by the cookie alone needs the session's CSRF token in `X-CSRF-Token` (`GET /api/v1/auth/session`; this
+page adds it by itself). Without
 credentials you are the public: published maps (`public=true`) and aggregated statistics only.
 Regulators see and edit their jurisdictions; enterprise users their own enterprise and risk units.
 Rows outside your scope are 404; actions your role may not take are 403 (401 when not signed in).
@@ -84,7 +87,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.engine.dispose()
 
-    app = FastAPI(title=settings.api.title, description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
+    # /docs and /redoc are our own pages (api/pages/docs.py): FastAPI's would load Swagger UI from a CDN.
+    app = FastAPI(
+        title=settings.api.title,
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
     app.state.settings = settings
     app.state.signing_key = settings.auth.signing_key()  # production refuses to start with a weak secret
     app.state.login_limiter = auth.login_limiter(settings.auth)  # failed sign-ins, in this process
@@ -114,11 +126,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hazards.inspections)
     app.include_router(hazards.analysis)
     # Leaflet and its plugins come from our own server: government networks are often closed.
+    # Sign-in, sign-out, home and the API docs in the browser; a browser sent to /login instead of a 401.
+    pages.install(app)
+    # Leaflet and its plugins, Swagger UI and Redoc come from our own server: government networks are often
+    # closed.
     assets.mount(app, settings.maps.asset_prefix)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse(pages.HOME)  # which sends a browser without a session on to /login
 
     @app.get("/api/v1/health", tags=["service"], summary="Is the service up and the database reachable?")
     def health(engine: EngineDep) -> JSONResponse:

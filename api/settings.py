@@ -112,7 +112,8 @@ def estimated_secret_bits(value: str) -> float:
 
 
 class AuthSettings(BaseSettings):
-    """Sign-in: the token-signing secret, token lifetime, and whether this is a production service."""
+    """Sign-in: the token-signing secret, token (and browser session) lifetime, and whether this is a
+    production service."""
 
     model_config = SettingsConfigDict(env_prefix="RISKMAP_AUTH_", extra="ignore")
 
@@ -140,6 +141,11 @@ class AuthSettings(BaseSettings):
     )
     login_window_minutes: float = Field(
         default=15, gt=0, le=24 * 60, description="the sliding window the failed sign-ins are counted in"
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="whether the browser session cookie is Secure (sent over HTTPS only); unset, it is when "
+        "the sign-in request came over HTTPS (behind a TLS proxy, run uvicorn with --proxy-headers)",
     )
 
     def signing_key(self) -> str:

@@ -271,6 +271,19 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class WebSession(Base):
+    """A browser session (cookie `riskmap_session`): only the SHA-256 of the cookie's random value is stored.
+    Signing out deletes the row, so a copied cookie stops working; so does deactivating the user."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 SPATIAL_COLUMNS = {
     "jurisdictions": ["geom"],
     "enterprises": ["geom", "site"],

@@ -402,6 +402,8 @@ class Case:
 MATRIX: list[Case] = [
     Case("POST", "/api/v1/auth/token", "password", _token, everyone(200)),
     Case("GET", "/api/v1/auth/me", "", _get("/api/v1/auth/me"), everyone(200)),
+    # The browser session of a cookie: a bearer token or API key has none.
+    Case("GET", "/api/v1/auth/session", "", _get("/api/v1/auth/session"), everyone(401)),
     Case("GET", "/api/v1/health", "", _get("/api/v1/health"), everyone(200)),
     Case("GET", "/api/v1/vocabularies", "", _get("/api/v1/vocabularies"), everyone(200)),
     Case("GET", "/api/v1/search", "", _get("/api/v1/search", q="测试"), everyone(200)),

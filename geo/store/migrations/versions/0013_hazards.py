@@ -1,7 +1,7 @@
 """hidden hazards (隐患排查治理): inspections, hazards, their steps and attachments
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010s
 Create Date: 2026-12-04 14:30:00
 
 The second half of the dual prevention mechanism (issue #14): a record per inspection (检查), a register of
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0013"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010s"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
