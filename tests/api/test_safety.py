@@ -187,7 +187,7 @@ def test_a_contour_makes_a_far_target_a_violation(register: dict[str, Any]) -> N
     assert care["criterion_per_year"] == pytest.approx(3e-6)
     assert "个人风险" in care["explanation_zh"]
     assert register["village"]["id"] not in by_target  # 400 m: inside 3e-7 only, and its criterion is 3e-6
-    assert body["summary"]["by_basis"] == {"distance": 1, "risk_contour": 2}
+    assert body["summary"]["by_basis"] == {"distance": 1, "consultation_inner": 0, "risk_contour": 2}
     bad = api.put(
         path,
         json={

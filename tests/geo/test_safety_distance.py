@@ -84,7 +84,7 @@ def test_domain_figures_are_the_rules() -> None:
     assert lpg == {50: 45, 51: 50, 200: 50, 201: 70, 500: 70, 501: 90, 1000: 90}
     assert sd.rule_for("lpg_supply_base", 1500, school) is None
     assert sd.rule_for("filling_station", None, "important").distance_m == 50  # type: ignore[union-attr]
-    assert sd.rule_for("filling_station", None, "general_1") is None
+    assert sd.rule_for("filling_station", None, "general_1").distance_m == 25  # type: ignore[union-attr]
     # Superseded editions stay in the file but do not govern.
     assert {r.edition for r in sd.distance_rules() if r.hazard_kind == "liquefied_hydrocarbon_tanks"} == {
         "2008"
@@ -354,6 +354,7 @@ def test_a_proposed_school_near_a_tank_group(distance: float, verdict: str) -> N
         "hazard_kind": "liquefied_hydrocarbon_tanks",
         "capacity_m3": None,
         "enterprise_id": None,
+        "level": None,
         "jurisdiction_adcode": None,
     }
     assert conflict.required_m == 150
@@ -509,12 +510,13 @@ def test_rings_are_metric_circles_for_display() -> None:
         ]
     )
     rings = sd.required_rings(hazards)
-    assert list(zip(rings["hazard_id"], rings["distance_m"], strict=True)) == [(1, 50.0), (2, 90.0)]
-    assert rings.iloc[0]["gb_classes"] == ["high_sensitive", "important"]
-    assert rings.iloc[1]["label_zh"] == "90 米：所有防护目标"
-    area = abs(GEOD.geometry_area_perimeter(rings.geometry.iloc[0])[0])
+    got = list(zip(rings["hazard_id"], rings["distance_m"], strict=True))
+    assert got == [(1, 16.0), (1, 20.0), (1, 25.0), (1, 50.0), (2, 90.0)]  # GB 50156 表 4.0.4 by class
+    assert rings.iloc[3]["gb_classes"] == ["high_sensitive", "important"]
+    assert rings.iloc[4]["label_zh"] == "90 米：所有防护目标"
+    area = abs(GEOD.geometry_area_perimeter(rings.geometry.iloc[3])[0])
     assert area == pytest.approx(math.pi * 50**2, rel=0.005)
-    assert shapely.get_num_coordinates(rings.geometry.iloc[0]) > 100
+    assert shapely.get_num_coordinates(rings.geometry.iloc[3]) > 100
 
 
 def test_the_demo_gives_its_hazards_known_kinds() -> None:
