@@ -527,6 +527,8 @@ def siting_check_map(
     conflict and the verdict (否决 / 建议调整 / 符合) with its explanation."""
     status_of: dict[tuple[str, int], str] = {}
     for c in result.conflicts:
+        if c.existing["id"] is None:  # outside the caller's scope: counted in the verdict, not drawn
+            continue
         key = (str(c.existing["kind"]), int(c.existing["id"]))
         status_of[key] = "violation" if c.status == "veto" or status_of.get(key) == "violation" else "advise"
     targets_ = _in_storage(targets)
