@@ -361,13 +361,24 @@ def screened_levels() -> list[int]:
     return sorted(consultation_zones())
 
 
-def hazard_reach_m(hazard_kind: Any, capacity_m3: Any, level: Any, factor: float = 1.0) -> float:
+def zone_reach_m(level: Any, consultation: bool = True) -> float:
+    """How far a unit's zone reaches: its consultation distance, or (violations only) its inner zone."""
+    zone = consultation_zone(level)
+    if zone is None:
+        return 0.0
+    return zone.consultation_m if consultation else (zone.inner_m or 0.0)
+
+
+def hazard_reach_m(
+    hazard_kind: Any, capacity_m3: Any, level: Any, factor: float = 1.0, *, consultation: bool = True
+) -> float:
     """How far to look for conflicts around an existing unit: factor × its largest tabulated distance (when
-    it can be checked) and its consultation distance, the larger."""
+    it can be checked) and its consultation distance (only its inner zone when looking for violations
+    only), the larger."""
     kind = None if hazard_kind is None or pd.isna(hazard_kind) else str(hazard_kind)
     cap = _num(capacity_m3)
     tab = reach_m(kind, cap) if kind is not None and unchecked_reason(kind, cap) is None else 0.0
-    return max(factor * tab, consultation_m(level))
+    return max(factor * tab, zone_reach_m(level, consultation))
 
 
 def possible_reach_m(hazard_kind: Any, factor: float = 1.0) -> float:
@@ -927,7 +938,7 @@ def violations(
     kinds = units[screened_units(units)].reset_index(drop=True)
     reach = np.array(
         [
-            hazard_reach_m(k, c, lv, reach_factor)
+            hazard_reach_m(k, c, lv, reach_factor, consultation=False)  # violations: the inner zone
             for k, c, lv in zip(
                 kinds["hazard_kind"], _col(kinds, "capacity_m3"), _col(kinds, "level"), strict=True
             )

@@ -196,9 +196,11 @@ def degree_box(bounds: Sequence[float], reach_m: float) -> tuple[float, float, f
     return xmin - dlon, ymin - dlat, xmax + dlon, ymax + dlat
 
 
-def _zone_params() -> dict[str, list[Any]]:
-    zones = sd.consultation_zones()
-    return {"z_level": list(zones), "z_dist": [z.consultation_m for z in zones.values()]}
+def _zone_params(consultation: bool = True) -> dict[str, list[Any]]:
+    """Per level, how far its zone reaches: the consultation distance, or (violations only) the inner zone."""
+    zones = {lv: sd.zone_reach_m(lv, consultation) for lv in sd.consultation_zones()}
+    zones = {lv: m for lv, m in zones.items() if m > 0}
+    return {"z_level": list(zones), "z_dist": list(zones.values())}
 
 
 def _rule_params() -> dict[str, list[Any]]:
@@ -271,21 +273,30 @@ class ViolationReport:
 
 
 def candidate_pairs_sql(
-    conn: Connection, adcode: str, *, reach_factor: float = 1.0, with_lines: bool = True
+    conn: Connection,
+    adcode: str,
+    *,
+    reach_factor: float = 1.0,
+    with_lines: bool = True,
+    consultation: bool = True,
 ) -> pd.DataFrame:
     """Candidate pairs (PAIR_COLUMNS, hazard_in_scope, target_in_scope, line) of an adcode: every hazard
-    and target within reach_factor × the hazard's largest required distance, one side filed here."""
+    and target within reach_factor × the hazard's largest required distance or its level's consultation
+    distance (only the inner zone when not `consultation`), one side filed here."""
     scope = _scope(conn, adcode)
-    sql, params = _candidates_statement(scope, reach_factor, with_lines)
+    sql, params = _candidates_statement(scope, reach_factor, with_lines, consultation)
     with _planner(conn):
         result = conn.execute(text(sql), params)
         frame = _frame(result.all(), list(result.keys()))
     return _decode_lines(frame)
 
 
-def _candidates_statement(scope: _Scope, reach_factor: float, with_lines: bool) -> tuple[str, dict[str, Any]]:
+def _candidates_statement(
+    scope: _Scope, reach_factor: float, with_lines: bool, consultation: bool = True
+) -> tuple[str, dict[str, Any]]:
+    zones = _zone_params(consultation)
     xmin, ymin, xmax, ymax = degree_box(
-        scope.bounds, max(reach_factor * sd.max_reach_m(), sd.max_consultation_m())
+        scope.bounds, max([reach_factor * sd.max_reach_m(), *zones["z_dist"]])
     )
     sql = _CANDIDATES.format(h_scope=scope.h_scope, t_scope=scope.t_scope, line=_LINE if with_lines else "")
     params = {
@@ -296,7 +307,7 @@ def _candidates_statement(scope: _Scope, reach_factor: float, with_lines: bool) 
         "xmax": xmax,
         "ymax": ymax,
         **_rule_params(),
-        **_zone_params(),
+        **zones,
     }
     return sql, params
 
@@ -317,15 +328,21 @@ def violations_sql(
     *,
     with_lines: bool = True,
     advise_factor: float = sd.ADVISE_FACTOR,
+    advice: bool = True,
 ) -> ViolationReport:
-    """Every (hazard, target) pair of the adcode (either filed here) closer than its required distance
-    or inside a risk contour its class may not be in, as geo.safety_distance.violations computes it.
-    `pairs` also holds the pairs within advise_factor × required (status 'advise'), for maps.
-    Admins and the area's regulators only (the other side of a pair may lie across the border)."""
+    """Every (hazard, target) pair of the adcode (either filed here) closer than its required distance,
+    a highly sensitive target inside a level-1 unit's inner consultation zone, or a target inside a risk
+    contour its class may not be in, as geo.safety_distance.violations computes it. With `advice`,
+    `pairs` holds every screened pair (status 'advise' within advise_factor × required or inside a
+    level-1/2 unit's consultation zone), for the summary and maps; without, only the violations' search
+    is done (reach: the tabulated distances and the inner zones). Admins and the area's regulators only
+    (the other side of a pair may lie across the border)."""
     repo.require_area(conn, principal, adcode, detail=True)
     scope = _scope(conn, adcode)
     # Lines are drawn for the violations only, after the fact: most candidates are not violations.
-    pairs = candidate_pairs_sql(conn, adcode, reach_factor=advise_factor, with_lines=False)
+    pairs = candidate_pairs_sql(
+        conn, adcode, reach_factor=advise_factor if advice else 1.0, with_lines=False, consultation=advice
+    )
     found = sd.assess_violations(pairs, contour_hits_sql(conn, adcode))
     found["side"] = [
         "both" if h and t else "hazard" if h else "target"
@@ -345,7 +362,7 @@ def violations_sql(
         adcode=adcode,
         name=scope.name,
         violations=found,
-        pairs=sd.assess_pairs(pairs, advise_factor=advise_factor),
+        pairs=sd.assess_pairs(pairs, advise_factor=advise_factor if advice else 1.0),
         hazards_checked=len(hazards) - len(unchecked),
         unchecked=unchecked,
     )

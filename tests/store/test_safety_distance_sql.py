@@ -330,6 +330,10 @@ def test_sql_agrees_with_the_reference(db: Connection) -> None:
         map(tuple, screened[key].to_numpy().tolist())
     )
     assert {"consultation"} <= set(screened["basis"])
+    # Violations only (no advice, the inner zones' reach): the same violations.
+    lean = store.violations_sql(db, SYSTEM, "350505", advice=False).violations
+    assert lean[["hazard_id", "target_id"]].equals(sql[["hazard_id", "target_id"]])
+    assert lean["basis"].tolist() == sql["basis"].tolist()
 
     # Siting checks and exposure agree too.
     rng = np.random.default_rng(9)
