@@ -353,7 +353,9 @@ def main() -> None:
 
     def sql_candidates() -> pd.DataFrame:
         with engine.connect() as conn:
-            return store.candidate_pairs_sql(conn, ADCODE, reach_factor=1.0, with_lines=False)
+            return store.candidate_pairs_sql(
+                conn, ADCODE, reach_factor=1.0, with_lines=False, consultation=False
+            )
 
     measure(
         "(1c) the candidate-pair statement of (1) alone, rows fetched",

@@ -150,13 +150,23 @@ JOIN protection_targets t ON t.geom && ST_MakeEnvelope(:xmin, :ymin, :xmax, :yma
 CROSS JOIN LATERAL (SELECT ST_Transform(t.geom, :epsg) AS tm) AS x
 WHERE ST_DWithin(p.gm, x.tm, :reach)
 """
+# Two probes: units of a screened level (1, 2) within :reach (their consultation zones), other units with a
+# hazard kind within :kreach (advise_factor × the largest tabulated distance): most units are levels 3–4, and
+# a box of :kreach holds a twentieth of one of :reach.
 _HAZARDS_NEAR = f"""
 SELECT {_HAZARD_COLUMNS.format(h="u")}, ST_Distance(p.gm, x.um) AS distance_m,
     ST_AsBinary(ST_Transform(ST_ShortestLine(p.gm, x.um), 4490)) AS line
 FROM (SELECT ST_Transform(ST_GeomFromWKB(:wkb, {SRID}), :epsg) AS gm) AS p
-JOIN risk_units u ON u.geom && ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, {SRID})
+JOIN (
+    SELECT u.* FROM risk_units u
+    WHERE u.geom && ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, {SRID}) AND u.level = ANY(CAST(:levels AS int[]))
+    UNION ALL
+    SELECT u.* FROM risk_units u
+    WHERE u.geom && ST_MakeEnvelope(:kxmin, :kymin, :kxmax, :kymax, {SRID}) AND u.hazard_kind IS NOT NULL
+        AND NOT u.level = ANY(CAST(:levels AS int[]))
+) AS u ON true
 CROSS JOIN LATERAL (SELECT ST_Transform(u.geom, :epsg) AS um) AS x
-WHERE {_SCREENED} AND ST_DWithin(p.gm, x.um, :reach)
+WHERE ST_DWithin(p.gm, x.um, CASE WHEN u.level = ANY(CAST(:levels AS int[])) THEN :reach ELSE :kreach END)
 """
 _CONTOURS_UNDER = f"""
 SELECT {_HAZARD_COLUMNS.format(h="u")}, c.id AS contour_id, c.individual_risk, ST_AsBinary(c.geom) AS contour_wkb,
@@ -402,7 +412,9 @@ def explain_violations(conn: Connection, adcode: str, *, analyze: bool = False) 
     """The plan of the candidate-pair statement (EXPLAIN, or EXPLAIN ANALYZE): it must probe the targets'
     GiST index (ix_protection_targets_geom_gist) once per hazard."""
     scope = _scope(conn, adcode)
-    sql, params = _candidates_statement(scope, 1.0, False)
+    sql, params = _candidates_statement(
+        scope, 1.0, False, consultation=False
+    )  # as violations_sql(advice=False)
     prefix = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " if analyze else "EXPLAIN (COSTS OFF) "
     with _planner(conn):
         return "\n".join(str(r[0]) for r in conn.execute(text(prefix + sql), params))
@@ -466,14 +478,23 @@ def _geo_frame(rows: Sequence[Any], keys: list[str]) -> gpd.GeoDataFrame:
 
 
 def _around(
-    conn: Connection, sql: str, geometry: BaseGeometry, epsg: int, reach: float
+    conn: Connection,
+    sql: str,
+    geometry: BaseGeometry,
+    epsg: int,
+    reach: float,
+    kind_reach: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows within `reach` metres of one geometry, as dicts (a handful: no DataFrame, no planner settings)."""
+    """Rows within `reach` metres of one geometry, as dicts (a handful: no DataFrame, no planner settings);
+    for _HAZARDS_NEAR, units of levels 3–4 within `kind_reach`."""
     xmin, ymin, xmax, ymax = degree_box(geometry.bounds, reach)
     params = {"wkb": shapely.to_wkb(geometry), "epsg": epsg, "reach": float(reach),
               "xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax}  # fmt: skip
     if sql is _HAZARDS_NEAR:
-        params["levels"] = sd.screened_levels()
+        k = float(reach if kind_reach is None else min(kind_reach, reach))
+        kx0, ky0, kx1, ky1 = degree_box(geometry.bounds, k)
+        params |= {"levels": sd.screened_levels(), "kreach": k, "kxmin": kx0, "kymin": ky0, "kxmax": kx1,
+                   "kymax": ky1}  # fmt: skip
     result = conn.execute(text(sql), params)
     keys = list(result.keys())
     rows = [dict(zip(keys, r, strict=True)) for r in result]
@@ -504,7 +525,9 @@ def siting_check_sql(
     if isinstance(proposal, sd.HazardProposal):
         candidates = _around(conn, _TARGETS_NEAR, geometry, epsg, reach) if reach > 0 else []
     else:
-        candidates = _around(conn, _HAZARDS_NEAR, geometry, epsg, reach)
+        # Levels 3–4 matter only within the largest tabulated distance × advise_factor (unchecked ones too).
+        kind_reach = advise_factor * sd.max_reach_m()
+        candidates = _around(conn, _HAZARDS_NEAR, geometry, epsg, reach, kind_reach)
         hits = _contours_under(conn, geometry, epsg)
     visible = None if area is None else _in(area)
     return sd.assess_siting(
