@@ -125,6 +125,11 @@ class DistanceRule:
         return f"{self.standard}-{edition} {clause}".strip()
 
     @property
+    def cited(self) -> str:
+        """The citation as explanations show it: with ' [verify]' when the figure is not yet checked."""
+        return f"{self.citation} [verify]" if self.verify else self.citation
+
+    @property
     def verify(self) -> bool:
         """The figure or its clause is not yet checked against the standard's text (domain.md)."""
         return any("[verify]" in s for s in (self.source, self.clause, self.edition))
@@ -1065,7 +1070,7 @@ def _violation_text(row: Mapping[str, Any], installation: Installation) -> tuple
     en: list[str] = []
     if "distance" in row["basis"]:
         rule = _rule(row["rule_id"])
-        cite = rule.citation if rule else ""
+        cite = rule.cited if rule else ""
         req, short = float(row["required_m"]), float(row["shortfall_m"])
         if d <= 0:
             zh.append(
@@ -1086,6 +1091,8 @@ def _violation_text(row: Mapping[str, Any], installation: Installation) -> tuple
     if "consultation_inner" in row["basis"]:
         lv_zh, lv_en = _level_names(row.get("hazard_level"))
         inner = float(row["inner_m"])
+        zone_ = consultation_zone(row.get("hazard_level"))
+        flag = " [verify]" if zone_ is not None and zone_.verify else ""
         why_zh, why_en = (
             ("无表列安全距离，", "no tabulated distance; ")
             if not isinstance(row.get("rule_id"), str)
@@ -1093,12 +1100,12 @@ def _violation_text(row: Mapping[str, Any], installation: Installation) -> tuple
         )
         zh.append(
             f"{h}（{lv_zh}，{kind_zh}）与{t}（{type_zh}，{class_zh}）相距 {d:.0f} 米，{why_zh}位于该{lv_zh}单元咨询区内圈"
-            f"（{inner:.0f} 米）内，高敏感防护目标一票否决"
+            f"（{inner:.0f} 米{flag}）内，高敏感防护目标一票否决"
         )
         en.append(
             f"{h} ({lv_en}, {kind_en}) is {d:.0f} m from {t} ({type_en}, {class_en}): {why_en}inside the inner "
-            f"zone ({inner:.0f} m) of the consultation zone of a {lv_en}, where a highly sensitive target is vetoed "
-            "(seed 000 (四))"
+            f"zone ({inner:.0f} m{flag}) of the consultation zone of a {lv_en}, where a highly sensitive target is "
+            "vetoed (seed 000 (四))"
         )
     if "risk_contour" in row["basis"]:
         risk, crit = float(row["contour_risk"]), float(row["criterion_per_year"])
@@ -1379,35 +1386,36 @@ def _consultation_conflict(proposal: Proposal, row: Mapping[str, Any], screen: S
     d = float(row["distance_m"])
     p_zh, p_en, e_zh, e_en = _subjects(proposal, row)
     lv_zh, lv_en = _level_names(zone.level)
+    flag = " [verify]" if zone.verify else ""  # the zone's distances are riskmap's assumption
     if screen.rule is None:
         why_zh, why_en = "无表列安全距离", "no tabulated distance"
     else:
-        why_zh = f"满足 {screen.rule.citation} 规定的 {screen.rule.distance_m:.0f} 米"
-        why_en = f"it meets the {screen.rule.distance_m:.0f} m {screen.rule.citation} requires"
+        why_zh = f"满足 {screen.rule.cited} 规定的 {screen.rule.distance_m:.0f} 米"
+        why_en = f"it meets the {screen.rule.distance_m:.0f} m {screen.rule.cited} requires"
     if screen.status == "violation":
         inner = float(zone.inner_m or 0.0)
         move = max(inner - d, 0.0)
         zh = (
-            f"{p_zh}距{e_zh} {d:.0f} 米，{why_zh}，但位于{lv_zh}单元咨询区内圈（{inner:.0f} 米）内，"
+            f"{p_zh}距{e_zh} {d:.0f} 米，{why_zh}，但位于{lv_zh}单元咨询区内圈（{inner:.0f} 米{flag}）内，"
             f"高敏感防护目标须至少外移 {move:.0f} 米（一票否决）。"
         )
         en = (
             f"{p_en[0].upper()}{p_en[1:]} would be {d:.0f} m from {e_en}: {why_en}; within the inner zone "
-            f"({inner:.0f} m) of the consultation zone of a {lv_en}, where a highly sensitive target is vetoed "
+            f"({inner:.0f} m{flag}) of the consultation zone of a {lv_en}, where a highly sensitive target is vetoed "
             f"(seed 000 (四)); it would have to move at least {move:.0f} m further away (veto)."
         )
         required, advise, clear = inner, zone.consultation_m, max(zone.consultation_m - d, 0.0)
     else:
         clear = max(zone.consultation_m - d, 0.0)
         zh = (
-            f"{p_zh}距{e_zh} {d:.0f} 米：{why_zh}；位于{lv_zh}单元的咨询区（{zone.consultation_m:.0f} 米）内，"
+            f"{p_zh}距{e_zh} {d:.0f} 米：{why_zh}；位于{lv_zh}单元的咨询区（{zone.consultation_m:.0f} 米{flag}）内，"
             f"须开展定量风险评价（GB 36894）后再定，或再外移 {clear:.0f} 米。"
         )
         en = (
             f"{p_en[0].upper()}{p_en[1:]} would be {d:.0f} m from {e_en}: "
             + ("no tabulated distance; within the consultation zone of a major risk" if screen.rule is None
                else f"{why_en}, but it lies within the consultation zone of a major risk")
-            + f" ({lv_en}, {zone.consultation_m:.0f} m): a quantitative risk assessment (GB 36894) is needed, "
+            + f" ({lv_en}, {zone.consultation_m:.0f} m{flag}): a quantitative risk assessment (GB 36894) is needed, "
             f"or a site {clear:.0f} m further away."
         )  # fmt: skip
         move, required, advise = None, None, zone.consultation_m
@@ -1512,7 +1520,7 @@ def _subjects(proposal: Proposal, row: Mapping[str, Any]) -> tuple[str, str, str
 def _distance_conflict(proposal: Proposal, row: Mapping[str, Any], factor: float) -> Conflict:
     d, req = float(row["distance_m"]), float(row["required_m"])
     rule = _rule(row["rule_id"])
-    cite = rule.citation if rule else ""
+    cite = rule.cited if rule else ""
     veto = row["status"] == "violation"
     move = max(req - d, 0.0)
     clear = max(factor * req - d, 0.0)
@@ -1913,7 +1921,7 @@ def required_rings(
                     "distance_m": distance,
                     "gb_classes": classes,
                     "label_zh": f"{distance:.0f} 米：{'所有防护目标' if len(classes) == len(GBClass) else names}",
-                    "citation": rules[0].citation,
+                    "citation": rules[0].cited,
                     "group": None,
                 }
             )

@@ -616,6 +616,7 @@ def test_housing_20_m_from_a_level_1_gas_pipeline_is_not_ok() -> None:
     )
     assert high.verdict == "veto"  # 30 m (GB 50028 6.4.12 [verify])
     assert high.conflicts[0].rule["verify"] is True  # type: ignore[index]
+    assert "GB 50028-2006 6.4.12 [verify]" in high.conflicts[0].explanation_zh  # shown, not hidden
     medium = sd.siting_check(
         at(ORIGIN, 20, 0), housing, hazards=unit(pipe, "gas_pipeline_medium"), targets=NO_TARGETS
     )
