@@ -310,8 +310,12 @@ def main() -> None:
             with eng.connect() as conn:
                 n_h = conn.execute(text("SELECT count(*) FROM risk_units")).scalar()
                 n_t = conn.execute(text("SELECT count(*) FROM protection_targets")).scalar()
+                n_1 = conn.execute(text("SELECT count(*) FROM risk_units WHERE level = 1")).scalar()
             eng.dispose()
-            reused = n_h == args.hazards and n_t == args.targets
+            # The same sizes and levels (a database of an earlier version had every unit at level 1).
+            reused = (
+                n_h == args.hazards and n_t == args.targets and n_1 == int((data.hazards["level"] == 1).sum())
+            )
         except sqlalchemy.exc.OperationalError:
             reused = False
     if not reused:
