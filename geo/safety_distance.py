@@ -4,7 +4,7 @@ the siting check (一票否决) and exposure bands. Pure GeoPandas/Shapely refer
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from itertools import pairwise
@@ -36,6 +36,10 @@ from geo.vocab import GB_CLASS_NAMES_ZH, GBClass
 #   register are judged as existing installations, a proposed plant as new (and a proposed target against
 #   the existing installations around it).
 # - population_rules.csv: people in a target whose population is not given (an estimate, always flagged).
+# - consultation_distances.csv: the consultation zone of a level-1/2 unit (重大/较大风险) by level (UK HSE
+#   PADHI's idea, domain.md §10). Every level-1/2 unit is screened, whatever its kind: a target inside the
+#   zone is at least `advise` (needs a quantitative risk assessment, GB 36894), never `ok`; a highly
+#   sensitive target inside the inner zone of a level-1 unit is a violation (一票否决).
 #
 # Seed 000 (四): no high-risk project in a population-dense area and no population-dense area around one; a
 # broken distance is a one-vote veto (一票否决) for a proposal, coming within ADVISE_FACTOR (1.5) times a
@@ -44,6 +48,7 @@ from geo.vocab import GB_CLASS_NAMES_ZH, GBClass
 
 SRID: Final = 4490
 ADVISE_FACTOR: Final = 1.5
+VERDICT_DETAILS: Final = 20  # conflicts and unchecked units named in a verdict's text
 DEFAULT_BANDS: Final = (100.0, 300.0, 1000.0)
 MAX_BAND_M: Final = 10_000.0
 MAX_BANDS: Final = 10
@@ -69,6 +74,7 @@ PAIR_COLUMNS: Final = (
     "capacity_m3",
     "enterprise_id",
     "hazard_adcode",
+    "hazard_level",
     "target_id",
     "target_name",
     "target_type",
@@ -117,6 +123,11 @@ class DistanceRule:
         edition = self.edition.replace("[verify]", "").strip()
         clause = self.clause.replace("[verify]", "").strip()
         return f"{self.standard}-{edition} {clause}".strip()
+
+    @property
+    def cited(self) -> str:
+        """The citation as explanations show it: with ' [verify]' when the figure is not yet checked."""
+        return f"{self.citation} [verify]" if self.verify else self.citation
 
     @property
     def verify(self) -> bool:
@@ -274,6 +285,152 @@ def reach_m(hazard_kind: str | None, capacity_m3: float | None = None) -> float:
 def max_reach_m() -> float:
     """The largest distance of any rule."""
     return max((r.distance_m for r in distance_rules()), default=0.0)
+
+
+@dataclass(frozen=True)
+class ConsultationZone:
+    """One row of data/consultation_distances.csv: how far a level-1/2 unit's consultation zone reaches."""
+
+    level: int
+    consultation_m: float
+    inner_m: float | None  # a target of inner_gb_classes closer than this is a violation (一票否决)
+    inner_gb_classes: frozenset[str]
+    source: str
+
+    @property
+    def verify(self) -> bool:
+        return "[verify]" in self.source
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": f"CONSULT-L{self.level}",
+            "level": self.level,
+            "consultation_m": self.consultation_m,
+            "inner_m": self.inner_m,
+            "inner_gb_classes": sorted(self.inner_gb_classes),
+            "standard": "GB 36894",
+            "edition": "2018",
+            "clause": "定量风险评价 (consultation zone, data/consultation_distances.csv)",
+            "citation": f"consultation zone of a level-{self.level} unit (data/consultation_distances.csv)",
+            "source": self.source,
+            "verify": self.verify,
+        }
+
+
+@cache
+def consultation_zones() -> dict[int, ConsultationZone]:
+    """Consultation zones by risk level (levels without a row are not screened by level)."""
+    out: dict[int, ConsultationZone] = {}
+    for r in read_table("consultation_distances.csv"):
+        classes = frozenset(c for c in r["inner_gb_classes"].split(";") if c.strip())
+        for c in classes:
+            GBClass(c)  # a typo in the data file fails loudly
+        zone = ConsultationZone(
+            level=int(r["level"]),
+            consultation_m=float(r["consultation_m"]),
+            inner_m=_float(r["inner_m"]),
+            inner_gb_classes=classes,
+            source=r["source"],
+        )
+        if not zone.consultation_m > 0 or (zone.inner_m is not None and zone.inner_m > zone.consultation_m):
+            raise ValueError(
+                f"consultation_distances.csv: level {zone.level}: need 0 < inner_m ≤ consultation_m"
+            )
+        out[zone.level] = zone
+    return out
+
+
+def _level(value: Any) -> int | None:
+    if value is None or pd.isna(value):
+        return None
+    return int(value)
+
+
+def consultation_zone(level: Any) -> ConsultationZone | None:
+    lv = _level(level)
+    return None if lv is None else consultation_zones().get(lv)
+
+
+def consultation_m(level: Any) -> float:
+    """The consultation distance of a unit of this level (0 when its level is not screened)."""
+    zone = consultation_zone(level)
+    return zone.consultation_m if zone else 0.0
+
+
+def max_consultation_m() -> float:
+    return max((z.consultation_m for z in consultation_zones().values()), default=0.0)
+
+
+def screened_levels() -> list[int]:
+    """Levels screened against every protection target whatever their kind (1 and 2 by default)."""
+    return sorted(consultation_zones())
+
+
+def zone_reach_m(level: Any, consultation: bool = True) -> float:
+    """How far a unit's zone reaches: its consultation distance, or (violations only) its inner zone."""
+    zone = consultation_zone(level)
+    if zone is None:
+        return 0.0
+    return zone.consultation_m if consultation else (zone.inner_m or 0.0)
+
+
+def hazard_reach_m(
+    hazard_kind: Any, capacity_m3: Any, level: Any, factor: float = 1.0, *, consultation: bool = True
+) -> float:
+    """How far to look for conflicts around an existing unit: factor × its largest tabulated distance (when
+    it can be checked) and its consultation distance (only its inner zone when looking for violations
+    only), the larger."""
+    kind = None if hazard_kind is None or pd.isna(hazard_kind) else str(hazard_kind)
+    cap = _num(capacity_m3)
+    tab = reach_m(kind, cap) if kind is not None and unchecked_reason(kind, cap) is None else 0.0
+    return max(factor * tab, zone_reach_m(level, consultation))
+
+
+def possible_reach_m(hazard_kind: Any, factor: float = 1.0) -> float:
+    """The largest distance that could apply to a unit of this kind whatever its volume: how near an
+    unchecked unit (no volume, unknown kind) has to be to leave a verdict undecided."""
+    kind = hazard_kinds().get(str(hazard_kind)) if hazard_kind is not None else None
+    if kind is not None and kind.tabulated:
+        return factor * reach_m(kind.code, None)
+    return factor * max_reach_m()
+
+
+@dataclass(frozen=True)
+class Screen:
+    """How one (unit, target) pair fares: status, the criterion that decides it and why."""
+
+    status: Literal["violation", "advise", "ok"]
+    basis: Literal["distance", "consultation_inner", "consultation"]
+    rule: DistanceRule | None  # the tabulated rule, when one applies (met or not)
+    zone: ConsultationZone | None  # the unit's consultation zone, when its level is screened
+
+
+def screen_pair(
+    hazard_kind: Any, capacity_m3: Any, level: Any, gb_class: str, distance_m: float, advise_factor: float
+) -> Screen | None:
+    """The screening of one pair (None when neither a rule nor a consultation zone applies). The worst of:
+    the tabulated rule (violation < required ≤ advise < advise_factor × required), the inner zone of the
+    unit's consultation zone for its classes (violation), the consultation zone (advise)."""
+    kind = None if hazard_kind is None or pd.isna(hazard_kind) else str(hazard_kind)
+    rule = rule_for(kind, _num(capacity_m3), str(gb_class))
+    zone = consultation_zone(level)
+    if rule is None and zone is None:
+        return None
+    d = float(distance_m)
+    if rule is not None and d < rule.distance_m:
+        return Screen("violation", "distance", rule, zone)
+    if (
+        zone is not None
+        and zone.inner_m is not None
+        and str(gb_class) in zone.inner_gb_classes
+        and d < zone.inner_m
+    ):
+        return Screen("violation", "consultation_inner", rule, zone)
+    if rule is not None and d < advise_factor * rule.distance_m:
+        return Screen("advise", "distance", rule, zone)
+    if zone is not None and d < zone.consultation_m:
+        return Screen("advise", "consultation", rule, zone)
+    return Screen("ok", "distance" if rule is not None else "consultation", rule, zone)
 
 
 @cache
@@ -540,6 +697,7 @@ def _attach(
             "capacity_m3": pd.to_numeric(_col(hazards, "capacity_m3"), errors="coerce").to_numpy()[h],
             "enterprise_id": _col(hazards, "enterprise_id").to_numpy()[h],
             "hazard_adcode": _col(hazards, "jurisdiction_adcode").to_numpy()[h],
+            "hazard_level": pd.to_numeric(_col(hazards, "level"), errors="coerce").to_numpy()[h],
             "target_id": targets["id"].to_numpy()[t],
             "target_name": _col(targets, "name").to_numpy()[t],
             "target_type": _col(targets, "type").to_numpy()[t],
@@ -625,14 +783,48 @@ def _num(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
+def _zone_lookup(pairs: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(consultation_m, inner_m) of each pair's unit, NaN where its level is not screened or the target's
+    class has no inner zone."""
+    zones = consultation_zones()
+    levels = pd.to_numeric(_col(pairs, "hazard_level"), errors="coerce").to_numpy(dtype=np.float64)
+    classes = pairs["gb_class"].astype(str).to_numpy() if len(pairs) else np.zeros(0, dtype=object)
+    consult = np.full(len(pairs), np.nan)
+    inner = np.full(len(pairs), np.nan)
+    for level, zone in zones.items():
+        m = levels == level
+        consult[m] = zone.consultation_m
+        if zone.inner_m is not None:
+            inner[m & np.isin(classes, list(zone.inner_gb_classes))] = zone.inner_m
+    return consult, inner
+
+
 def assess_pairs(pairs: pd.DataFrame, *, advise_factor: float = 1.0) -> pd.DataFrame:
-    """Each pair with its governing rule: required_m, rule_id and status — 'violation' when closer than
-    required, 'advise' when within advise_factor × required, else 'ok'; pairs with no rule are dropped."""
+    """Each pair screened as `screen_pair` does, vectorised: required_m and rule_id (the tabulated rule),
+    consultation_m and inner_m (the unit's consultation zone), status ('violation' / 'advise' / 'ok') and
+    basis ('distance' / 'consultation_inner' / 'consultation'); pairs with neither rule nor zone are dropped."""
     required, rule_ids = _lookup_rules(pairs)
-    out = pairs.assign(required_m=required, rule_id=np.asarray(rule_ids, dtype=object))
-    out = out[~np.isnan(required)].copy()
-    d, r = out["distance_m"].to_numpy(dtype=np.float64), out["required_m"].to_numpy(dtype=np.float64)
-    out["status"] = np.where(d < r, "violation", np.where(d < advise_factor * r, "advise", "ok"))
+    consult, inner = _zone_lookup(pairs)
+    out = pairs.assign(
+        required_m=required,
+        rule_id=np.asarray(rule_ids, dtype=object),
+        consultation_m=consult,
+        inner_m=inner,
+    )
+    keep = ~np.isnan(required) | ~np.isnan(consult)
+    out = out[keep].copy()
+    d = out["distance_m"].to_numpy(dtype=np.float64)
+    r, c, i = required[keep], consult[keep], inner[keep]
+    by_rule = d < r  # NaN compares False
+    by_inner = ~by_rule & (d < i)
+    rule_advise = ~by_rule & ~by_inner & (d < advise_factor * r)
+    in_zone = ~by_rule & ~by_inner & ~rule_advise & (d < c)
+    out["status"] = np.where(by_rule | by_inner, "violation", np.where(rule_advise | in_zone, "advise", "ok"))
+    out["basis"] = np.where(
+        by_inner,
+        "consultation_inner",
+        np.where(in_zone | (np.isnan(r) & ~by_rule), "consultation", "distance"),
+    )
     return out.reset_index(drop=True)
 
 
@@ -658,6 +850,7 @@ VIOLATION_COLUMNS: Final = (
     "required_m",
     "shortfall_m",
     "rule_id",
+    "inner_m",
     "contour_risk",
     "criterion_per_year",
     "basis",
@@ -681,14 +874,20 @@ def assess_violations(
     by_contour = (
         assess_contours(hits, installation=installation) if hits is not None else pd.DataFrame(columns=_KEY)
     )
+    if "hazard_level" not in by_contour and len(by_contour) == 0:
+        by_contour = by_contour.assign(hazard_level=np.zeros(0))
     attrs = pd.concat(
         [
-            by_distance.drop(columns=["status", "required_m", "rule_id"]),
+            by_distance.drop(
+                columns=["status", "basis", "required_m", "rule_id", "consultation_m", "inner_m"]
+            ),
             by_contour.drop(columns=["contour_risk", "criterion_per_year"], errors="ignore"),
         ],
         ignore_index=True,
     ).drop_duplicates(_KEY)
-    out = attrs.merge(by_distance[[*_KEY, "status"]], on=_KEY, how="left")
+    out = attrs.merge(
+        by_distance[[*_KEY, "status", "basis"]].rename(columns={"basis": "screen_basis"}), on=_KEY, how="left"
+    )
     if "contour_risk" in by_contour:
         out = out.merge(by_contour[[*_KEY, "contour_risk", "criterion_per_year"]], on=_KEY, how="left")
     else:
@@ -697,16 +896,21 @@ def assess_violations(
     required, rule_ids = _lookup_rules(out) if len(out) else (np.zeros(0), [])
     out["required_m"] = required
     out["rule_id"] = np.asarray(rule_ids, dtype=object)
-    by_rule = out["status"].to_numpy() == "violation"
+    _, inner = _zone_lookup(out) if len(out) else (np.zeros(0), np.zeros(0))
+    out["inner_m"] = inner
+    screened = out["status"].to_numpy() == "violation"
+    by_rule = screened & (out["screen_basis"].to_numpy() == "distance")
+    by_inner = screened & (out["screen_basis"].to_numpy() == "consultation_inner")
     by_risk = out["contour_risk"].notna().to_numpy()
-    bases = {
-        (True, True): ("distance", "risk_contour"),
-        (True, False): ("distance",),
-        (False, True): ("risk_contour",),
-    }
-    out["basis"] = [list(bases[key]) for key in zip(by_rule.tolist(), by_risk.tolist(), strict=True)]
-    shortfall = out["required_m"].to_numpy(dtype=np.float64) - out["distance_m"].to_numpy(dtype=np.float64)
-    out["shortfall_m"] = np.where(by_rule, shortfall, np.nan)
+    out["basis"] = [
+        [b for b, on in (("distance", r), ("consultation_inner", i), ("risk_contour", k)) if on]
+        for r, i, k in zip(by_rule.tolist(), by_inner.tolist(), by_risk.tolist(), strict=True)
+    ]
+    out = out.drop(columns=["screen_basis"])
+    d_m = out["distance_m"].to_numpy(dtype=np.float64)
+    out["shortfall_m"] = np.where(
+        by_rule, out["required_m"].to_numpy(dtype=np.float64) - d_m, np.where(by_inner, inner - d_m, np.nan)
+    )
     out = with_people(out) if len(out) else out.assign(people=np.zeros(0, dtype=np.int64), population_rule=[])
     out["situation"] = np.where(
         out["distance_m"].to_numpy(dtype=np.float64) <= 0, "hazard_inside_target", "target_near_hazard"
@@ -726,19 +930,23 @@ def violations(
     contours: gpd.GeoDataFrame | None = None,
     installation: Installation = "existing",
     with_lines: bool = False,
+    reach_factor: float = 1.0,
 ) -> pd.DataFrame:
-    """Every (hazard, target) pair closer than its required distance or with the target inside a risk
-    contour its class may not be in (GeoPandas reference of geo.store.safety_distance.violations_sql).
+    """Every (hazard, target) pair closer than its required distance, a highly sensitive target inside the
+    inner consultation zone of a level-1 unit, or a target inside a risk contour its class may not be in
+    (GeoPandas reference of geo.store.safety_distance.violations_sql).
 
-    Hazards are the rows with a hazard_kind; those whose distance cannot be checked (nothing tabulated,
-    no storage volume) are only checked against their contours (see `unchecked_hazards`)."""
+    Hazards are the rows with a hazard_kind or a screened level (1, 2); those whose distance cannot be
+    checked (nothing tabulated, no storage volume) are checked against their consultation zone (levels
+    1–2) and contours only (see `unchecked_hazards`). `pairs(...)` gives every screened pair."""
     units = _frame_in_4490(hazards, "hazards").reset_index(drop=True)
-    kinds = units[units["hazard_kind"].notna()].reset_index(drop=True)
-    caps = [_num(c) for c in _col(kinds, "capacity_m3")]
+    kinds = units[screened_units(units)].reset_index(drop=True)
     reach = np.array(
         [
-            reach_m(str(k), c) if unchecked_reason(str(k), c) is None else 0.0
-            for k, c in zip(kinds["hazard_kind"], caps, strict=True)
+            hazard_reach_m(k, c, lv, reach_factor, consultation=False)  # violations: the inner zone
+            for k, c, lv in zip(
+                kinds["hazard_kind"], _col(kinds, "capacity_m3"), _col(kinds, "level"), strict=True
+            )
         ],
         dtype=np.float64,
     )
@@ -748,12 +956,42 @@ def violations(
     return assess_violations(pairs, hits, installation=installation)
 
 
+def screened_units(units: pd.DataFrame) -> NDArray[np.bool_]:
+    """Which risk units are screened as hazards: those with a hazard kind, and every unit of a level that has
+    a consultation zone (1 and 2), whatever its kind."""
+    levels = pd.to_numeric(_col(units, "level"), errors="coerce").to_numpy(dtype=np.float64)
+    return np.asarray(_col(units, "hazard_kind").notna().to_numpy() | np.isin(levels, screened_levels()))
+
+
+def screened_pairs(
+    hazards: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *, advise_factor: float = ADVISE_FACTOR
+) -> pd.DataFrame:
+    """Every screened (unit, target) pair within reach, with status and basis (assess_pairs): what the map
+    colours (violation / advise / ok); GeoPandas reference of violations_sql's `pairs`."""
+    units = _frame_in_4490(hazards, "hazards").reset_index(drop=True)
+    kinds = units[screened_units(units)].reset_index(drop=True)
+    reach = np.array(
+        [
+            hazard_reach_m(k, c, lv, advise_factor)
+            for k, c, lv in zip(
+                kinds["hazard_kind"], _col(kinds, "capacity_m3"), _col(kinds, "level"), strict=True
+            )
+        ],
+        dtype=np.float64,
+    )
+    return assess_pairs(candidate_pairs(kinds, targets, reach), advise_factor=advise_factor)
+
+
 def unchecked_hazards(hazards: pd.DataFrame) -> list[dict[str, Any]]:
     """Hazards (id, name, hazard_kind, capacity_m3) whose distances cannot be checked, with the reason."""
     out = []
     for row in _records(hazards):
+        if row.get("hazard_kind") is None or pd.isna(row["hazard_kind"]):
+            continue  # no kind: screened by its level's consultation zone (levels 1, 2) or not a hazard
         cap = row.get("capacity_m3")
         cap_f = None if cap is None or pd.isna(cap) else float(cap)
+        if consultation_m(row.get("level")) >= possible_reach_m(row["hazard_kind"], ADVISE_FACTOR):
+            continue  # its consultation zone reaches further than any distance that could apply
         why = unchecked_reason(str(row["hazard_kind"]), cap_f)
         if why is not None:
             out.append(
@@ -782,9 +1020,21 @@ def sci(value: float) -> str:
 @cache
 def _kind_names(code: str | None) -> tuple[str, str]:
     k = hazard_kinds().get(code or "")
-    if k is None:  # a risk unit with contours but no hazard kind
-        return ("风险点", "risk unit") if code is None or code != code else (str(code), str(code))
+    if k is None:  # a risk unit with contours or a screened level but no hazard kind
+        return (
+            ("危险源类型未填", "hazard kind not given")
+            if code is None or code != code
+            else (str(code), str(code))
+        )
     return k.name_zh.split("（", 1)[0], k.name_en.lower()
+
+
+def _level_names(level: Any) -> tuple[str, str]:
+    """(重大风险, 'level-1 (major) unit') of a risk level; ('风险点', 'risk unit') when unknown."""
+    lv = _level(level)
+    if lv is None or lv not in vocab.LEVEL_NAMES_ZH:
+        return "风险点", "risk unit"
+    return f"{lv}级{vocab.LEVEL_NAMES_ZH[lv]}", f"level-{lv} ({vocab.LEVEL_NAMES_EN[lv]} risk) unit"
 
 
 @cache
@@ -820,7 +1070,7 @@ def _violation_text(row: Mapping[str, Any], installation: Installation) -> tuple
     en: list[str] = []
     if "distance" in row["basis"]:
         rule = _rule(row["rule_id"])
-        cite = rule.citation if rule else ""
+        cite = rule.cited if rule else ""
         req, short = float(row["required_m"]), float(row["shortfall_m"])
         if d <= 0:
             zh.append(
@@ -838,6 +1088,25 @@ def _violation_text(row: Mapping[str, Any], installation: Installation) -> tuple
                 f"{h} ({kind_en}) is {d:.0f} m from {t} ({type_en}, {class_en}), edge to edge; {cite} requires "
                 f"{req:.0f} m: {short:.0f} m short"
             )
+    if "consultation_inner" in row["basis"]:
+        lv_zh, lv_en = _level_names(row.get("hazard_level"))
+        inner = float(row["inner_m"])
+        zone_ = consultation_zone(row.get("hazard_level"))
+        flag = " [verify]" if zone_ is not None and zone_.verify else ""
+        why_zh, why_en = (
+            ("无表列安全距离，", "no tabulated distance; ")
+            if not isinstance(row.get("rule_id"), str)
+            else ("", "")
+        )
+        zh.append(
+            f"{h}（{lv_zh}，{kind_zh}）与{t}（{type_zh}，{class_zh}）相距 {d:.0f} 米，{why_zh}位于该{lv_zh}单元咨询区内圈"
+            f"（{inner:.0f} 米{flag}）内，高敏感防护目标一票否决"
+        )
+        en.append(
+            f"{h} ({lv_en}, {kind_en}) is {d:.0f} m from {t} ({type_en}, {class_en}): {why_en}inside the inner "
+            f"zone ({inner:.0f} m{flag}) of the consultation zone of a {lv_en}, where a highly sensitive target is "
+            "vetoed (seed 000 (四))"
+        )
     if "risk_contour" in row["basis"]:
         risk, crit = float(row["contour_risk"]), float(row["criterion_per_year"])
         inst_zh = "新建装置" if installation == "new" else "在役装置"
@@ -862,6 +1131,7 @@ class HazardProposal:
     hazard_kind: str
     capacity_m3: float | None = None
     name: str = "拟建项目"
+    level: int | None = None  # its expected risk level: 1 or 2 screens the targets in its consultation zone
 
 
 @dataclass(frozen=True)
@@ -881,12 +1151,19 @@ Proposal = HazardProposal | TargetProposal
 
 
 def hazard_proposal(
-    hazard_kind: str, capacity_m3: float | None = None, *, name: str | None = None, prefix: str = ""
+    hazard_kind: str,
+    capacity_m3: float | None = None,
+    *,
+    name: str | None = None,
+    level: int | None = None,
+    prefix: str = "",
 ) -> HazardProposal:
     """A checked hazard proposal: a known kind, and a covered storage volume where the rules need one."""
     code = hazard_kind_code(hazard_kind, f"{prefix}hazard_kind")
     check_capacity(code, capacity_m3, f"{prefix}capacity_m3")
-    return HazardProposal(code, capacity_m3, name or f"拟建{hazard_kinds()[code].name_zh}")
+    if level is not None and level not in (1, 2, 3, 4):
+        raise InvalidInput.one(f"{prefix}level", "the risk level is 1, 2, 3 or 4", "风险等级应为 1–4")
+    return HazardProposal(code, capacity_m3, name or f"拟建{hazard_kinds()[code].name_zh}", level)
 
 
 def target_proposal(
@@ -927,10 +1204,14 @@ def target_proposal(
 
 
 def siting_reach_m(proposal: Proposal, advise_factor: float = ADVISE_FACTOR) -> float:
-    """How far from the proposal a conflict (or advice) can arise."""
+    """How far from the proposal a conflict (or advice, or an unchecked unit) can arise: for a proposed
+    target, the largest tabulated distance × advise_factor or the largest consultation distance."""
     if isinstance(proposal, HazardProposal):
-        return advise_factor * reach_m(proposal.hazard_kind, proposal.capacity_m3)
-    return advise_factor * max_reach_m()
+        return max(
+            advise_factor * reach_m(proposal.hazard_kind, proposal.capacity_m3),
+            consultation_m(proposal.level),
+        )
+    return max(advise_factor * max_reach_m(), max_consultation_m())
 
 
 @dataclass
@@ -939,7 +1220,7 @@ class Conflict:
 
     existing: dict[str, Any]  # kind ('protection_target' | 'hazard'), id, name, and its attributes
     status: Literal["veto", "advise"]
-    basis: Literal["distance", "risk_contour"]
+    basis: Literal["distance", "consultation_inner", "consultation", "risk_contour"]
     distance_m: float
     required_m: float | None
     advise_m: float | None
@@ -989,8 +1270,12 @@ def assess_siting(
     *,
     epsg: int,
     advise_factor: float = ADVISE_FACTOR,
+    visible: Callable[[str | None], bool] | None = None,
 ) -> SitingResult:
     """The verdict from the existing features near the proposal.
+
+    `visible(adcode)` says whether the caller may see rows filed under an adcode (None: all): the verdict
+    counts every row, but one the caller may not see is not named (no id, name, line or attributes).
 
     For a HazardProposal `candidates` are targets (PAIR_COLUMNS' target side, distance_m, optional line); for
     a TargetProposal they are hazards (the hazard side). `hits` (TargetProposal only): contours of existing
@@ -1014,36 +1299,48 @@ def assess_siting(
             "gb_class": proposal.gb_class,
         }
     )
-    rows = [{**row, **mine} for row in _as_records(candidates)]
+    side = "hazard_adcode" if isinstance(proposal, TargetProposal) else "target_adcode"
+    rows = [
+        _redacted(row, proposal) if visible is not None and not visible(_text(row.get(side))) else row
+        for row in ({**row, **mine} for row in _as_records(candidates))
+    ]
     unchecked: list[dict[str, Any]] = []
     notes: list[dict[str, str]] = []
     conflicts: list[Conflict] = []
     for row in rows:
         kind, cap = row["hazard_kind"], _num(row.get("capacity_m3"))
-        if isinstance(proposal, TargetProposal):
+        level = proposal.level if isinstance(proposal, HazardProposal) else row.get("hazard_level")
+        row["hazard_level"] = level
+        d = float(row["distance_m"])
+        has_kind = kind is not None and not pd.isna(kind)
+        if isinstance(proposal, TargetProposal) and has_kind:
             why = unchecked_reason(str(kind), cap)
-            if why is not None:
+            # Unchecked when near enough for some distance to apply and beyond what its zone screens.
+            if why is not None and consultation_m(level) <= d < possible_reach_m(kind, advise_factor):
                 unchecked.append(
                     {
-                        "risk_unit_id": int(row["hazard_id"]),
+                        "risk_unit_id": None if row["hazard_id"] is None else int(row["hazard_id"]),
                         "name": row["hazard_name"],
                         "hazard_kind": kind,
-                        "distance_m": round(float(row["distance_m"]), 1),
+                        "level": _level(level),
+                        "distance_m": round(d, 1),
                         "reason": why[0],
                         "reason_zh": why[1],
                     }
                 )
                 continue
-        rule = rule_for(str(kind), cap, str(row["gb_class"]))
-        if rule is None:
+            if why is not None:
+                kind = None  # no distance applies: its consultation zone screens it
+        screen = screen_pair(kind, cap, level, str(row["gb_class"]), d, advise_factor)
+        if screen is None or screen.status == "ok":
             continue
-        d = float(row["distance_m"])
-        status = (
-            "violation" if d < rule.distance_m else "advise" if d < advise_factor * rule.distance_m else "ok"
-        )
-        if status != "ok":
-            row.update(required_m=rule.distance_m, rule_id=rule.rule_id, status=status)
+        if screen.basis == "distance":
+            assert screen.rule is not None
+            row.update(required_m=screen.rule.distance_m, rule_id=screen.rule.rule_id, status=screen.status)
             conflicts.append(_distance_conflict(proposal, row, advise_factor))
+        else:
+            assert screen.zone is not None
+            conflicts.append(_consultation_conflict(proposal, row, screen))
     if isinstance(proposal, HazardProposal) and not hazard_kinds()[proposal.hazard_kind].tabulated:
         kind_ = hazard_kinds()[proposal.hazard_kind]
         notes.append(
@@ -1055,15 +1352,22 @@ def assess_siting(
         )
     if isinstance(proposal, TargetProposal):
         crit = criterion(proposal.gb_class, "existing")
-        inside = [h for h in _as_records(hits) if float(h["individual_risk"]) >= crit * (1 - 1e-9)]
+        inside = [
+            _redacted(h, proposal)
+            if visible is not None and not visible(_text(h.get("hazard_adcode")))
+            else h
+            for h in _as_records(hits)
+            if float(h["individual_risk"]) >= crit * (1 - 1e-9)
+        ]
         seen: set[Any] = set()
         for row in sorted(
             inside, key=lambda h: -float(h["individual_risk"])
         ):  # the highest contour per hazard
-            if row["hazard_id"] not in seen:
-                seen.add(row["hazard_id"])
+            key = row["hazard_id"] if row["hazard_id"] is not None else ("outside", row["contour_id"])
+            if key not in seen:
+                seen.add(key)
                 conflicts.append(_contour_conflict(proposal, row, crit))
-    conflicts.sort(key=lambda c: (c.status != "veto", round(c.distance_m, 6), c.basis, c.existing["id"]))
+    conflicts.sort(key=lambda c: (c.status != "veto", round(c.distance_m, 6), c.basis, c.existing["id"] or 0))
     verdict: Verdict = (
         "veto"
         if any(c.status == "veto" for c in conflicts)
@@ -1075,11 +1379,92 @@ def assess_siting(
     return SitingResult(verdict, conflicts, unchecked, advise_factor, epsg, zh, en, notes)
 
 
+def _consultation_conflict(proposal: Proposal, row: Mapping[str, Any], screen: Screen) -> Conflict:
+    """A conflict found by a level-1/2 unit's consultation zone (its inner zone: veto; else advise)."""
+    zone = screen.zone
+    assert zone is not None
+    d = float(row["distance_m"])
+    p_zh, p_en, e_zh, e_en = _subjects(proposal, row)
+    lv_zh, lv_en = _level_names(zone.level)
+    flag = " [verify]" if zone.verify else ""  # the zone's distances are riskmap's assumption
+    if screen.rule is None:
+        why_zh, why_en = "无表列安全距离", "no tabulated distance"
+    else:
+        why_zh = f"满足 {screen.rule.cited} 规定的 {screen.rule.distance_m:.0f} 米"
+        why_en = f"it meets the {screen.rule.distance_m:.0f} m {screen.rule.cited} requires"
+    if screen.status == "violation":
+        inner = float(zone.inner_m or 0.0)
+        move = max(inner - d, 0.0)
+        zh = (
+            f"{p_zh}距{e_zh} {d:.0f} 米，{why_zh}，但位于{lv_zh}单元咨询区内圈（{inner:.0f} 米{flag}）内，"
+            f"高敏感防护目标须至少外移 {move:.0f} 米（一票否决）。"
+        )
+        en = (
+            f"{p_en[0].upper()}{p_en[1:]} would be {d:.0f} m from {e_en}: {why_en}; within the inner zone "
+            f"({inner:.0f} m{flag}) of the consultation zone of a {lv_en}, where a highly sensitive target is vetoed "
+            f"(seed 000 (四)); it would have to move at least {move:.0f} m further away (veto)."
+        )
+        required, advise, clear = inner, zone.consultation_m, max(zone.consultation_m - d, 0.0)
+    else:
+        clear = max(zone.consultation_m - d, 0.0)
+        zh = (
+            f"{p_zh}距{e_zh} {d:.0f} 米：{why_zh}；位于{lv_zh}单元的咨询区（{zone.consultation_m:.0f} 米{flag}）内，"
+            f"须开展定量风险评价（GB 36894）后再定，或再外移 {clear:.0f} 米。"
+        )
+        en = (
+            f"{p_en[0].upper()}{p_en[1:]} would be {d:.0f} m from {e_en}: "
+            + ("no tabulated distance; within the consultation zone of a major risk" if screen.rule is None
+               else f"{why_en}, but it lies within the consultation zone of a major risk")
+            + f" ({lv_en}, {zone.consultation_m:.0f} m{flag}): a quantitative risk assessment (GB 36894) is needed, "
+            f"or a site {clear:.0f} m further away."
+        )  # fmt: skip
+        move, required, advise = None, None, zone.consultation_m
+    people, estimated = _people(proposal, row)
+    return Conflict(
+        existing=_existing(proposal, row),
+        status="veto" if screen.status == "violation" else "advise",
+        basis=screen.basis,
+        distance_m=d,
+        required_m=required,
+        advise_m=advise,
+        move_m=move,
+        clear_advise_m=clear,
+        rule=zone.as_dict(),
+        people=people,
+        population_estimated=estimated,
+        line=row.get("line"),
+        explanation_zh=zh,
+        explanation_en=en,
+    )
+
+
+OUTSIDE_NAMES: Final = {
+    "hazard": ("辖区外的风险单元", "a risk unit outside your jurisdictions"),
+    "protection_target": ("辖区外的防护目标", "a protection target outside your jurisdictions"),
+}
+
+
+def _redacted(row: Mapping[str, Any], proposal: Proposal) -> dict[str, Any]:
+    """A row the caller may not see, stripped of what names it: the kind, class and level that decide the
+    verdict and the distance stay."""
+    out = dict(row)
+    out["outside_scope"] = True
+    if isinstance(proposal, TargetProposal):
+        out.update(hazard_id=None, hazard_name=OUTSIDE_NAMES["hazard"][0], capacity_m3=None,
+                   enterprise_id=None, hazard_adcode=None, line=None)  # fmt: skip
+    else:
+        out.update(target_id=None, target_name=OUTSIDE_NAMES["protection_target"][0], population=None,
+                   households=None, target_adcode=None, line=None)  # fmt: skip
+    return out
+
+
 def _existing(proposal: Proposal, row: Mapping[str, Any]) -> dict[str, Any]:
+    outside = {"outside_scope": True} if row.get("outside_scope") else {}
     if isinstance(proposal, HazardProposal):
         return {
+            **outside,
             "kind": "protection_target",
-            "id": int(row["target_id"]),
+            "id": None if row["target_id"] is None else int(row["target_id"]),
             "name": row["target_name"],
             "type": row["target_type"],
             "gb_class": row["gb_class"],
@@ -1087,12 +1472,16 @@ def _existing(proposal: Proposal, row: Mapping[str, Any]) -> dict[str, Any]:
         }
     cap = row.get("capacity_m3")
     return {
+        **outside,
         "kind": "hazard",
-        "id": int(row["hazard_id"]),
+        "id": None if row["hazard_id"] is None else int(row["hazard_id"]),
         "name": row["hazard_name"],
         "hazard_kind": row["hazard_kind"],
         "capacity_m3": None if cap is None or pd.isna(cap) else float(cap),
-        "enterprise_id": None if pd.isna(row.get("enterprise_id")) else int(row["enterprise_id"]),
+        "enterprise_id": None
+        if row.get("enterprise_id") is None or pd.isna(row["enterprise_id"])
+        else int(row["enterprise_id"]),
+        "level": _level(row.get("hazard_level")),
         "jurisdiction_adcode": _text(row.get("hazard_adcode")),
     }
 
@@ -1119,18 +1508,19 @@ def _subjects(proposal: Proposal, row: Mapping[str, Any]) -> tuple[str, str, str
             f"{row['target_name']}（{type_zh}，{class_zh}）",
             f"{row['target_name']} ({type_en}, {class_en})",
         )
+    lv_zh, lv_en = _level_names(row.get("hazard_level"))
     return (
         f"拟建{type_zh}（{class_zh}）",
         f"the proposed {type_en} ({class_en})",
-        f"{row['hazard_name']}（{kind_zh}）",
-        f"{row['hazard_name']} ({kind_en.lower()})",
+        f"{row['hazard_name']}（{lv_zh}，{kind_zh}）",
+        f"{row['hazard_name']} ({lv_en}, {kind_en.lower()})",
     )
 
 
 def _distance_conflict(proposal: Proposal, row: Mapping[str, Any], factor: float) -> Conflict:
     d, req = float(row["distance_m"]), float(row["required_m"])
     rule = _rule(row["rule_id"])
-    cite = rule.citation if rule else ""
+    cite = rule.cited if rule else ""
     veto = row["status"] == "violation"
     move = max(req - d, 0.0)
     clear = max(factor * req - d, 0.0)
@@ -1234,19 +1624,29 @@ def _verdict_text(
     if verdict == "veto":
         move = max((c.move_m or 0.0) for c in vetoes)
         zh = (
-            f"否决：{what_zh}与现有 {len(vetoes)} 处对象的安全防护距离或个人风险基准不符合要求，实行一票否决"
+            f"否决：{what_zh}与现有 {len(vetoes)} 处对象的安全防护距离、咨询区内圈或个人风险基准不符合要求，实行一票否决"
             f"（须至少外移 {move:.0f} 米，或另行选址）。"
         )
         en = (
-            f"Veto: the proposal breaks {len(vetoes)} required safety distance(s) or risk criteria with what "
+            f"Veto: the proposal breaks {len(vetoes)} required safety distance(s), inner consultation zone(s) or risk criteria with what "
             f"exists (one-vote veto, seed 000 (四)); it would have to move at least {move:.0f} m, or go elsewhere."
         )
     elif verdict == "advise":
         parts_zh, parts_en = [], []
-        if advice:
-            parts_zh.append(f"{len(advice)} 处对象在规定距离的 {factor:g} 倍范围内")
+        by_rule = [c for c in advice if c.basis == "distance"]
+        by_zone = [c for c in advice if c.basis == "consultation"]
+        if by_rule:
+            parts_zh.append(f"{len(by_rule)} 处对象在规定距离的 {factor:g} 倍范围内")
             parts_en.append(
-                f"{len(advice)} existing feature(s) lie within {factor:g} times a required distance"
+                f"{len(by_rule)} existing feature(s) lie within {factor:g} times a required distance"
+            )
+        if by_zone:
+            parts_zh.append(
+                f"位于 {len(by_zone)} 处重大、较大风险单元的咨询区内，须开展定量风险评价（GB 36894）"
+            )
+            parts_en.append(
+                f"it lies within the consultation zone of {len(by_zone)} level-1/2 unit(s): a quantitative risk "
+                "assessment (GB 36894) is needed"
             )
         if unchecked:
             parts_zh.append(f"{len(unchecked)} 处附近危险源无法按表列距离核查")
@@ -1267,9 +1667,28 @@ def _verdict_text(
             + ". Consider another site or a study."
         )
     else:
-        zh = f"符合：{what_zh}与现有危险源和防护目标均满足安全防护距离（含 {factor:g} 倍建议距离）。"
-        en = f"OK: the proposal keeps every required safety distance, and {factor:g} times each, to what exists."
-    return zh, en
+        zh = (
+            f"符合：{what_zh}与现有危险源和防护目标均满足安全防护距离（含 {factor:g} 倍建议距离），"
+            "且不在任何重大、较大风险单元的咨询区内。"
+        )
+        en = (
+            f"OK: the proposal keeps every required safety distance, and {factor:g} times each, to what exists, "
+            "and lies in no consultation zone of a level-1 or level-2 unit."
+        )
+    # Each unit or target by name, level, distance and why (the first VERDICT_DETAILS; the rest counted).
+    details_zh = [c.explanation_zh for c in conflicts[:VERDICT_DETAILS]]
+    details_en = [c.explanation_en for c in conflicts[:VERDICT_DETAILS]]
+    for u in unchecked[: max(0, VERDICT_DETAILS - len(details_zh))]:
+        lv_zh, lv_en = _level_names(u.get("level"))
+        details_zh.append(f"{u['name']}（{lv_zh}）距 {u['distance_m']:.0f} 米，无法核查：{u['reason_zh']}。")
+        details_en.append(
+            f"{u['name']} ({lv_en}) {u['distance_m']:.0f} m away cannot be checked: {u['reason']}."
+        )
+    rest = len(conflicts) + len(unchecked) - len(details_zh)
+    if rest > 0:
+        details_zh.append(f"另有 {rest} 处，见各项。")
+        details_en.append(f"{rest} more: see the features.")
+    return " ".join([zh, *details_zh]), " ".join([en, *details_en])
 
 
 def siting_check(
@@ -1291,7 +1710,7 @@ def siting_check(
         others = _frame_in_4490(targets, "targets").reset_index(drop=True)
     else:
         others = _frame_in_4490(hazards, "hazards")
-        others = others[others["hazard_kind"].notna()].reset_index(drop=True)
+        others = others[screened_units(others)].reset_index(drop=True)
     # Project only what lies in a box in degrees around the proposal (as the SQL's index search does).
     o_geoms = np.asarray(others.geometry.values, dtype=object)
     box = degree_boxes(np.array([geometry], dtype=object), reach)[0]
@@ -1346,6 +1765,7 @@ def siting_check(
                     "capacity_m3": _col(units, "capacity_m3").iat[int(j)],
                     "enterprise_id": _col(units, "enterprise_id").iat[int(j)],
                     "hazard_adcode": _col(units, "jurisdiction_adcode").iat[int(j)],
+                    "hazard_level": _col(units, "level").iat[int(j)],
                     "contour_id": contours["id"].iat[int(i)],
                     "individual_risk": float(contours["individual_risk"].iat[int(i)]),
                     "distance_m": float(shapely.distance(g_m, u_m)),
@@ -1418,6 +1838,7 @@ def exposure_bands(distances: pd.DataFrame, bands: Sequence[float] = DEFAULT_BAN
                 "estimated_targets": int(inside["population_estimated"].sum()) if len(inside) else 0,
                 "people_by_gb_class": by_class,
                 "target_ids": sorted(int(i) for i in inside["target_id"]) if len(inside) else [],
+                "target_ids_outside_scope": 0,  # ids the caller may not see (set by geo.store)
             }
         )
         lower = float(upper)
@@ -1446,17 +1867,43 @@ def distance_ring(geometry: BaseGeometry, distance_m: float, *, quad_segs: int =
 
 
 def required_rings(
-    hazards: gpd.GeoDataFrame, *, gb_classes: Iterable[str] | None = None, quad_segs: int = 32
+    hazards: gpd.GeoDataFrame,
+    *,
+    gb_classes: Iterable[str] | None = None,
+    quad_segs: int = 32,
+    consultation: bool = True,
 ) -> gpd.GeoDataFrame:
     """The required-distance rings of each hazard (for maps only: a buffer's polygon cuts chords off the
-    true circle, so analyses never use it): one ring per distinct distance, with the classes it protects."""
+    true circle, so analyses never use it): one ring per distinct distance, with the classes it protects;
+    and the consultation zone of each level-1/2 unit (group 'consultation')."""
     hazards = _frame_in_4490(hazards, "hazards").reset_index(drop=True)
     wanted = {str(c) for c in gb_classes} if gb_classes is not None else None
     rows: list[dict[str, Any]] = []
     owner: list[int] = []
-    for i, (hid, kind, cap) in enumerate(
-        zip(hazards["id"], _col(hazards, "hazard_kind"), _col(hazards, "capacity_m3"), strict=True)
+    for i, (hid, kind, cap, level) in enumerate(
+        zip(
+            hazards["id"],
+            _col(hazards, "hazard_kind"),
+            _col(hazards, "capacity_m3"),
+            _col(hazards, "level"),
+            strict=True,
+        )
     ):
+        zone = consultation_zone(level) if consultation else None
+        if zone is not None:
+            lv_zh, _ = _level_names(zone.level)
+            rows.append(
+                {
+                    "hazard_id": hid,
+                    "hazard_kind": kind,
+                    "distance_m": zone.consultation_m,
+                    "gb_classes": [str(c) for c in GBClass],
+                    "label_zh": f"{zone.consultation_m:.0f} 米：{lv_zh}咨询区",
+                    "citation": "data/consultation_distances.csv",
+                    "group": "consultation",
+                }
+            )
+            owner.append(i)
         if kind is None or pd.isna(kind):
             continue
         by_distance: dict[float, list[DistanceRule]] = {}
@@ -1474,11 +1921,12 @@ def required_rings(
                     "distance_m": distance,
                     "gb_classes": classes,
                     "label_zh": f"{distance:.0f} 米：{'所有防护目标' if len(classes) == len(GBClass) else names}",
-                    "citation": rules[0].citation,
+                    "citation": rules[0].cited,
+                    "group": None,
                 }
             )
             owner.append(i)
-    columns = ["hazard_id", "hazard_kind", "distance_m", "gb_classes", "label_zh", "citation"]
+    columns = ["hazard_id", "hazard_kind", "distance_m", "gb_classes", "label_zh", "citation", "group"]
     if not rows:
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=SRID)
     geoms = np.asarray(hazards.geometry.values, dtype=object)[owner]

@@ -33,12 +33,12 @@ STORAGE_EPSG: Final = 4490
 DECIMALS: Final = 6  # ~0.1 m
 STATUS_COLOURS: Final = {"violation": "#D7191C", "advise": "#F28E2B", "ok": "#1A9641"}
 STATUS_LABELS: Final = {
-    "violation": "违反安全防护距离或个人风险基准",
-    "advise": "在规定距离 1.5 倍范围内",
+    "violation": "违反安全防护距离、咨询区内圈或个人风险基准",
+    "advise": "在规定距离 1.5 倍或重大、较大风险咨询区内（须定量风险评价）",
     "ok": "符合",
 }
 HAZARD_COLOUR: Final = "#6A3D9A"
-RING_COLOURS: Final = {"all": "#6A3D9A", "some": "#1F78B4", "advise": "#999999"}
+RING_COLOURS: Final = {"all": "#6A3D9A", "some": "#1F78B4", "advise": "#999999", "consultation": "#B15928"}
 CONTOUR_COLOUR: Final = "#E66101"
 PROPOSAL_COLOUR: Final = "#0571B0"
 VERDICT_COLOURS: Final = {"veto": "#D7191C", "advise": "#F28E2B", "ok": "#1A9641"}
@@ -408,6 +408,12 @@ def _legend(
         rows.append(
             f"<tr><td>{sym(f'border-top:2px dotted {grey};height:0')}</td><td>建议距离（1.5 倍）</td><td></td></tr>"
         )
+    if "consultation" in rings:
+        brown = RING_COLOURS["consultation"]
+        rows.append(
+            f"<tr><td>{sym(f'border-top:2px dashed {brown};height:0')}</td>"
+            "<td>咨询区（重大、较大风险单元，须定量风险评价）</td><td></td></tr>"
+        )
     if contours:
         rows.append(
             f"<tr><td>{sym(f'border:1px dashed {CONTOUR_COLOUR};background:rgba(230,97,1,.12)')}</td>"
@@ -521,6 +527,8 @@ def siting_check_map(
     conflict and the verdict (否决 / 建议调整 / 符合) with its explanation."""
     status_of: dict[tuple[str, int], str] = {}
     for c in result.conflicts:
+        if c.existing["id"] is None:  # outside the caller's scope: counted in the verdict, not drawn
+            continue
         key = (str(c.existing["kind"]), int(c.existing["id"]))
         status_of[key] = "violation" if c.status == "veto" or status_of.get(key) == "violation" else "advise"
     targets_ = _in_storage(targets)

@@ -49,6 +49,11 @@ def _rule(rule_id: Any) -> dict[str, Any] | None:
     return rule.as_dict() if rule else None
 
 
+def _zone(level: Any) -> dict[str, Any] | None:
+    zone = sd.consultation_zone(level)
+    return zone.as_dict() if zone else None
+
+
 def _class(value: Any) -> dict[str, str]:
     c = GBClass(str(value))
     return {"gb_class": str(c), "gb_class_zh": GB_CLASS_NAMES_ZH[c], "gb_class_en": sd.GB_CLASS_NAMES_EN[c]}
@@ -68,6 +73,7 @@ def _violation_feature(row: Mapping[Any, Any], crs: InputCrs) -> dict[str, Any]:
             "hazard_kind_zh": kind.name_zh if kind else None,
             "capacity_m3": _rounded(row["capacity_m3"]),
             "enterprise_id": _int(row["enterprise_id"]),
+            "level": _int(row["hazard_level"]),
             "jurisdiction_adcode": row["hazard_adcode"],
         },
         "target": {
@@ -84,6 +90,8 @@ def _violation_feature(row: Mapping[Any, Any], crs: InputCrs) -> dict[str, Any]:
         "required_m": _rounded(row["required_m"]),
         "shortfall_m": _rounded(row["shortfall_m"]),
         "rule": _rule(row["rule_id"]),
+        "consultation": _zone(row["hazard_level"]) if "consultation_inner" in row["basis"] else None,
+        "inner_m": _rounded(row["inner_m"]),
         "contour_risk_per_year": None if pd.isna(row["contour_risk"]) else float(row["contour_risk"]),
         "criterion_per_year": None if crit is None or pd.isna(crit) else float(crit),
         "people_exposed": int(row["people"]),
@@ -114,7 +122,10 @@ def _summary(found: pd.DataFrame) -> dict[str, Any]:
         "people_estimated_in": int(targets["population_estimated"].sum()) if len(targets) else 0,
         "by_gb_class": {str(c): int((targets["gb_class"] == str(c)).sum()) for c in GBClass},
         "by_hazard_kind": {str(k): int(n) for k, n in found["hazard_kind"].value_counts().items()},
-        "by_basis": {b: int(sum(b in x for x in found["basis"])) for b in ("distance", "risk_contour")},
+        "by_basis": {
+            b: int(sum(b in x for x in found["basis"]))
+            for b in ("distance", "consultation_inner", "risk_contour")
+        },
         "by_situation": {str(k): int(n) for k, n in found["situation"].value_counts().items()},
     }
 
@@ -131,12 +142,15 @@ def safety_distance(
 ) -> JSONResponse:
     """Every (hazard, protection target) pair where either is filed in the jurisdiction and the target is
     closer than the required distance (edge to edge, metres, in the hazard's CGCS2000 Gauss–Krüger zone) or
-    inside a risk contour its GB 36894 class may not be in. Each feature is the shortest line between the two,
+    inside a risk contour its GB 36894 class may not be in, or a highly sensitive target inside the inner
+    consultation zone of a level-1 unit (data/consultation_distances.csv; every level-1/2 unit is screened,
+    whatever its kind). Each feature is the shortest line between the two,
     with the rule and its source, the people exposed and explanations in Chinese and English. `unchecked`
     lists hazards whose distances cannot be checked (no tabulated distance, no storage volume)."""
     with engine.connect() as conn:
         report = store.violations_sql(conn, principal, adcode)
     found = report.violations
+    advice = report.pairs[report.pairs["status"] == "advise"]
     body = {
         "type": "FeatureCollection",
         "adcode": adcode,
@@ -145,10 +159,15 @@ def safety_distance(
             **_summary(found),
             "hazards_checked": report.hazards_checked,
             "unchecked": len(report.unchecked),
+            # Pairs inside a level-1/2 unit's consultation zone with no tabulated distance broken: each
+            # needs a quantitative risk assessment (GB 36894) — not violations, never ok.
+            "needs_assessment": int((advice["basis"] == "consultation").sum()),
+            "within_advice_band": int((advice["basis"] == "distance").sum()),
         },
         "rules": {
             "distances": "data/safety_distance_rules.csv",
             "individual_risk": "data/individual_risk_criteria.csv",
+            "consultation_zones": "data/consultation_distances.csv",
             "population": "data/population_rules.csv",
             "installation": "existing (在役): GB 36894 criteria for existing installations",
         },
@@ -162,6 +181,10 @@ def safety_distance(
 # --- siting check ---------------------------------------------------------------------------------------------
 
 
+# The hazard kinds as an enum in the OpenAPI schema, so a client can find them (names are accepted too).
+HazardKindText = Annotated[str, Field(max_length=80, json_schema_extra={"enum": list(sd.hazard_kinds())})]
+
+
 class SitingRequest(BaseModel):
     """A proposed plant (hazard_kind, capacity_m3) or a proposed school, housing estate… (target_type with
     population or households), at a GeoJSON geometry."""
@@ -171,10 +194,17 @@ class SitingRequest(BaseModel):
     geometry: dict[str, Any] = Field(description="GeoJSON Point, Polygon or MultiPolygon, in `crs`")
     crs: str = Field("cgcs2000", description="cgcs2000 (EPSG:4490), wgs84, gcj02 or bd09")
     name: Annotated[str, Field(max_length=200)] | None = None
-    hazard_kind: Annotated[str, Field(max_length=80)] | None = Field(
-        None, description="a proposed plant: a code or name from data/safety_distance_rules.csv"
+    hazard_kind: HazardKindText | None = Field(
+        None,
+        description="a proposed plant: one of the hazard kinds (GET /api/v1/vocabularies, `hazard_kinds`); "
+        "its Chinese or English name is accepted too",
     )
     capacity_m3: float | None = Field(None, description="total storage volume, m³ (LPG supply bases need it)")
+    level: Annotated[int, Field(ge=1, le=4)] | None = Field(
+        None,
+        description="a proposed plant's expected risk level: 1 or 2 screens every target in its consultation "
+        "zone (data/consultation_distances.csv)",
+    )
     target_type: Annotated[str, Field(max_length=80)] | None = Field(
         None, description="a proposed protection target: a code or name from data/target_types.csv"
     )
@@ -203,6 +233,10 @@ def _parse_siting(body: SitingRequest) -> tuple[BaseGeometry, sd.Proposal, Input
             geom = parse_geometry(body.geometry, field="geometry", allowed=POINT_OR_POLYGON, crs=crs)
         except InvalidInput as exc:
             problems.extend(exc.problems)
+    if body.level is not None and body.target_type is not None:
+        problems.append(
+            Problem("level", "a level is given for a proposed plant only", "风险等级仅适用于拟建危险源")
+        )
     if (body.hazard_kind is None) == (body.target_type is None):
         problems.append(
             Problem(
@@ -215,7 +249,9 @@ def _parse_siting(body: SitingRequest) -> tuple[BaseGeometry, sd.Proposal, Input
     else:
         try:
             if body.hazard_kind is not None:
-                proposal = sd.hazard_proposal(body.hazard_kind, body.capacity_m3, name=body.name)
+                proposal = sd.hazard_proposal(
+                    body.hazard_kind, body.capacity_m3, name=body.name, level=body.level
+                )
             else:
                 assert body.target_type is not None
                 area = None
@@ -273,7 +309,9 @@ def _proposal_dict(p: sd.Proposal) -> dict[str, Any]:
             "hazard_kind": p.hazard_kind,
             "hazard_kind_zh": kind.name_zh,
             "capacity_m3": p.capacity_m3,
+            "level": p.level,
             "reach_m": sd.reach_m(p.hazard_kind, p.capacity_m3),
+            "consultation_m": sd.consultation_m(p.level) or None,
         }
     return {
         "kind": "protection_target",
@@ -303,6 +341,8 @@ def siting_body(result: sd.SitingResult, proposal: sd.Proposal, crs: InputCrs) -
             "advise": sum(c.status == "advise" for c in result.conflicts),
         },
         "unchecked": result.unchecked,
+        "outside_scope": sum(bool(c.existing.get("outside_scope")) for c in result.conflicts)
+        + sum(u["risk_unit_id"] is None for u in result.unchecked),
         "notes": result.notes,
         "numberReturned": len(result.conflicts),
         "features": [_conflict_feature(c, crs) for c in result.conflicts],
@@ -321,9 +361,14 @@ def _run_siting(
     "/analysis/siting-check", summary="Siting check of a proposed plant, school or housing estate (一票否决)"
 )
 def siting_check(body: SitingRequest, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
-    """`veto` when a required distance (or a GB 36894 risk criterion) is broken (一票否决, seed 000 (四)),
-    `advise` when the proposal comes within `advise_factor` (1.5) times a required distance, else `ok`.
-    Each conflict gives the rule and its clause, the distance and how far the proposal would have to move."""
+    """`veto` when a required distance (or a GB 36894 risk criterion) is broken, or a highly sensitive target
+    would lie inside the inner consultation zone of a level-1 unit (一票否决, seed 000 (四)); `advise` when the
+    proposal comes within `advise_factor` (1.5) times a required distance, inside the consultation zone of
+    any level-1/2 unit (a quantitative risk assessment is needed), or near a unit that cannot be checked
+    (`unchecked`); `ok` only when everything within reach was checked and nothing conflicts. Each conflict
+    gives the rule or zone and its source, the distance and how far the proposal would have to move.
+    Regulators: the site must lie wholly inside their jurisdictions (403 naming the geometry); units and
+    targets across the border count for the verdict but are not named (`outside_scope`)."""
     with engine.connect() as conn:
         _, proposal, result, crs = _run_siting(conn, principal, body)
     return JSONResponse(jsonable_encoder(siting_body(result, proposal, crs)), media_type=GEOJSON)
@@ -433,11 +478,20 @@ def get_contours(
 
 def _reach_labels(hazards: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     labels, notes = [], []
-    for kind, cap in zip(hazards["hazard_kind"], hazards["capacity_m3"], strict=True):
+    levels = hazards["level"] if "level" in hazards else pd.Series(None, index=hazards.index, dtype=object)
+    for kind, cap, level in zip(hazards["hazard_kind"], hazards["capacity_m3"], levels, strict=True):
         c = None if cap is None or pd.isna(cap) else float(cap)
-        why = sd.unchecked_reason(str(kind), c)
-        labels.append(None if why else f"{sd.reach_m(str(kind), c):.0f} 米")
-        notes.append(why[1] if why else None)
+        has_kind = kind is not None and not pd.isna(kind)
+        why = sd.unchecked_reason(str(kind), c) if has_kind else None
+        zone = sd.consultation_zone(level)
+        parts = [] if why or not has_kind else [f"{sd.reach_m(str(kind), c):.0f} 米"]
+        if zone is not None:
+            parts.append(f"咨询区 {zone.consultation_m:.0f} 米")
+        labels.append("；".join(parts) or None)
+        note = why[1] if why else None
+        if zone is not None and (why or not has_kind):
+            note = "无表列安全距离，按咨询区筛查（须定量风险评价）"
+        notes.append(note)
     return hazards.assign(reach_label=labels, note=notes)
 
 
@@ -518,14 +572,20 @@ def siting_check_html(
     with (a proposed target), what it conflicts with, labelled lines and the verdict."""
     with engine.connect() as conn:
         geom, proposal, result, _ = _run_siting(conn, principal, body)
-        h_ids = [int(c.existing["id"]) for c in result.conflicts if c.existing["kind"] == "hazard"]
-        h_ids += [int(u["risk_unit_id"]) for u in result.unchecked]
-        t_ids = [int(c.existing["id"]) for c in result.conflicts if c.existing["kind"] == "protection_target"]
+        named = [c for c in result.conflicts if c.existing["id"] is not None]  # not those outside scope
+        h_ids = [int(c.existing["id"]) for c in named if c.existing["kind"] == "hazard"]
+        h_ids += [int(u["risk_unit_id"]) for u in result.unchecked if u["risk_unit_id"] is not None]
+        t_ids = [int(c.existing["id"]) for c in named if c.existing["kind"] == "protection_target"]
         hazards = store.hazards_by_id(conn, principal, sorted(set(h_ids)))
         targets = store.targets_by_id(conn, principal, sorted(set(t_ids)))
     if isinstance(proposal, sd.HazardProposal):
         me = gpd.GeoDataFrame(
-            {"id": [0], "hazard_kind": [proposal.hazard_kind], "capacity_m3": [proposal.capacity_m3]},
+            {
+                "id": [0],
+                "hazard_kind": [proposal.hazard_kind],
+                "capacity_m3": [proposal.capacity_m3],
+                "level": [proposal.level],
+            },
             geometry=[geom],
             crs=4490,
         )

@@ -6,13 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from geo import safety_distance as sd
 from geo import vocab
 from geo.assessment import bands
 
 router = APIRouter(prefix="/api/v1/vocabularies", tags=["vocabularies"])
 
 
-@router.get("", summary="Sectors, accident types, protection-target types, levels and assessment bands")
+@router.get(
+    "",
+    summary="Sectors, accident types, protection-target types, hazard kinds, levels and assessment bands",
+)
 def vocabularies() -> dict[str, Any]:
     return {
         "levels": [
@@ -28,6 +32,22 @@ def vocabularies() -> dict[str, Any]:
         "sectors": [vars(s) for s in vocab.sectors().values()],
         "accident_types": [vars(t) for t in vocab.accident_types().values()],
         "protection_target_types": [vars(t) for t in vocab.target_types().values()],
+        # Hazard kinds of the safety-distance rules (risk_units.hazard_kind, the siting check's hazard_kind).
+        "hazard_kinds": [
+            {
+                "code": k.code,
+                "name_zh": k.name_zh,
+                "name_en": k.name_en,
+                "standard": k.standard,
+                "tabulated": k.tabulated,
+                "needs_capacity_m3": k.capacity_banded,
+                "max_capacity_m3": k.max_capacity_m3,
+                "verify": any(r.verify for r in sd.distance_rules() if r.hazard_kind == k.code)
+                or not k.tabulated,
+            }
+            for k in sd.hazard_kinds().values()
+        ],
+        "consultation_zones": [z.as_dict() for z in sd.consultation_zones().values()],
         "gb_classes": [{"code": str(c), "name_zh": vocab.GB_CLASS_NAMES_ZH[c]} for c in vocab.GBClass],
         "control_levels": [str(c) for c in vocab.ControlLevel],
         "assessment_bands": {m: [vars(b) for b in bands(m, "default")] for m in ("LEC", "LS", "MES")},

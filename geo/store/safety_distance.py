@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, text
 
 from geo import safety_distance as sd
-from geo.access import Forbidden, Principal
+from geo.access import Forbidden, Principal, Role
 from geo.errors import InvalidInput, NotFound
 from geo.geometry import as_multipolygon
 from geo.store import repository as repo
@@ -47,23 +47,28 @@ _EPSG_SQL = "(4534 + (3 * floor((ST_X(ST_PointOnSurface({g})) + 1.5) / 3)::int -
 _AREA_SQL = "CASE WHEN GeometryType(t.geom) IN ('POLYGON', 'MULTIPOLYGON') THEN ST_Area(t.geom::geography, true) ELSE 0 END"
 _HAZARD_COLUMNS = """
     {h}.id AS hazard_id, {h}.name AS hazard_name, {h}.hazard_kind, {h}.capacity_m3, {h}.enterprise_id,
-    {h}.jurisdiction_adcode AS hazard_adcode"""
+    {h}.jurisdiction_adcode AS hazard_adcode, {h}.level AS hazard_level"""
 _TARGET_COLUMNS = f"""
     t.id AS target_id, t.name AS target_name, t.type AS target_type, t.gb_class, t.population, t.households,
     t.population_estimated, {_AREA_SQL} AS target_area_m2, t.jurisdiction_adcode AS target_adcode"""
 
 # Candidate pairs of an adcode, both directions of seed 000 (四): hazards filed here with targets anywhere
 # around them, and hazards anywhere near (inside the scope's box widened by the largest reach) with targets
-# filed here. reach per hazard = the largest distance of the rules that match its kind and volume.
+# filed here. reach per hazard = the largest distance of the rules that match its kind and volume (× factor),
+# or its level's consultation distance (levels 1, 2: every such unit, whatever its kind), the larger.
 _CANDIDATES = f"""
 WITH RECURSIVE {_SUBTREE},
 rules AS (
     SELECT * FROM unnest(CAST(:r_kind AS text[]), CAST(:r_min AS float8[]), CAST(:r_max AS float8[]),
         CAST(:r_dist AS float8[])) AS r(kind, min_cap, max_cap, distance_m)
 ),
+zones AS (
+    SELECT * FROM unnest(CAST(:z_level AS int[]), CAST(:z_dist AS float8[])) AS z(level, distance_m)
+),
 h AS MATERIALIZED (
-    SELECT u.id, u.name, u.hazard_kind, u.capacity_m3, u.enterprise_id, u.jurisdiction_adcode, u.geom,
-        reach.m * :factor AS reach_m, {_EPSG_SQL.format(g="u.geom")} AS epsg, ({{h_scope}}) AS in_scope
+    SELECT u.id, u.name, u.hazard_kind, u.capacity_m3, u.enterprise_id, u.jurisdiction_adcode, u.level, u.geom,
+        greatest(coalesce(reach.m * :factor, 0), coalesce(zone.m, 0)) AS reach_m,
+        {_EPSG_SQL.format(g="u.geom")} AS epsg, ({{h_scope}}) AS in_scope
     FROM risk_units u
     CROSS JOIN LATERAL (
         SELECT max(r.distance_m) AS m FROM rules r
@@ -71,7 +76,8 @@ h AS MATERIALIZED (
             AND (r.min_cap IS NULL OR u.capacity_m3 > r.min_cap)
             AND (r.max_cap IS NULL OR u.capacity_m3 <= r.max_cap)
     ) AS reach
-    WHERE u.hazard_kind IS NOT NULL AND reach.m IS NOT NULL
+    CROSS JOIN LATERAL (SELECT max(z.distance_m) AS m FROM zones z WHERE z.level = u.level) AS zone
+    WHERE ((u.hazard_kind IS NOT NULL AND reach.m IS NOT NULL) OR zone.m IS NOT NULL)
         AND (({{h_scope}}) OR u.geom && ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, {SRID}))
 ),
 hm AS MATERIALIZED (
@@ -110,10 +116,12 @@ CROSS JOIN LATERAL (SELECT {_EPSG_SQL.format(g="u.geom")} AS epsg) AS z
 WHERE ({{h_scope}}) OR ({{t_scope}})
 """
 
+# Screened units: a hazard kind, or a level with a consultation zone (:levels).
+_SCREENED = "(u.hazard_kind IS NOT NULL OR u.level = ANY(CAST(:levels AS int[])))"
 _HAZARD_KINDS_HERE = f"""
 WITH RECURSIVE {_SUBTREE}
-SELECT u.id, u.name, u.hazard_kind, u.capacity_m3 FROM risk_units u
-WHERE u.hazard_kind IS NOT NULL AND ({{h_scope}})
+SELECT u.id, u.name, u.hazard_kind, u.capacity_m3, u.level FROM risk_units u
+WHERE {_SCREENED} AND ({{h_scope}})
 ORDER BY u.id
 """
 _HAZARDS_HERE = f"""
@@ -121,7 +129,7 @@ WITH RECURSIVE {_SUBTREE}
 SELECT u.id, u.name, u.hazard_kind, u.capacity_m3, u.enterprise_id, u.jurisdiction_adcode, u.level,
     e.name AS enterprise_name, ST_AsBinary(u.geom) AS wkb
 FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
-WHERE u.hazard_kind IS NOT NULL AND ({{h_scope}})
+WHERE {_SCREENED} AND ({{h_scope}})
 ORDER BY u.id
 """
 _TARGETS_HERE = f"""
@@ -142,13 +150,23 @@ JOIN protection_targets t ON t.geom && ST_MakeEnvelope(:xmin, :ymin, :xmax, :yma
 CROSS JOIN LATERAL (SELECT ST_Transform(t.geom, :epsg) AS tm) AS x
 WHERE ST_DWithin(p.gm, x.tm, :reach)
 """
+# Two probes: units of a screened level (1, 2) within :reach (their consultation zones), other units with a
+# hazard kind within :kreach (advise_factor × the largest tabulated distance): most units are levels 3–4, and
+# a box of :kreach holds a twentieth of one of :reach.
 _HAZARDS_NEAR = f"""
 SELECT {_HAZARD_COLUMNS.format(h="u")}, ST_Distance(p.gm, x.um) AS distance_m,
     ST_AsBinary(ST_Transform(ST_ShortestLine(p.gm, x.um), 4490)) AS line
 FROM (SELECT ST_Transform(ST_GeomFromWKB(:wkb, {SRID}), :epsg) AS gm) AS p
-JOIN risk_units u ON u.geom && ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, {SRID})
+JOIN (
+    SELECT u.* FROM risk_units u
+    WHERE u.geom && ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, {SRID}) AND u.level = ANY(CAST(:levels AS int[]))
+    UNION ALL
+    SELECT u.* FROM risk_units u
+    WHERE u.geom && ST_MakeEnvelope(:kxmin, :kymin, :kxmax, :kymax, {SRID}) AND u.hazard_kind IS NOT NULL
+        AND NOT u.level = ANY(CAST(:levels AS int[]))
+) AS u ON true
 CROSS JOIN LATERAL (SELECT ST_Transform(u.geom, :epsg) AS um) AS x
-WHERE u.hazard_kind IS NOT NULL AND ST_DWithin(p.gm, x.um, :reach)
+WHERE ST_DWithin(p.gm, x.um, CASE WHEN u.level = ANY(CAST(:levels AS int[])) THEN :reach ELSE :kreach END)
 """
 _CONTOURS_UNDER = f"""
 SELECT {_HAZARD_COLUMNS.format(h="u")}, c.id AS contour_id, c.individual_risk, ST_AsBinary(c.geom) AS contour_wkb,
@@ -186,6 +204,13 @@ def degree_box(bounds: Sequence[float], reach_m: float) -> tuple[float, float, f
     lat = min(89.0, max(abs(ymin), abs(ymax)) + dlat)
     dlon = reach_m / (_M_PER_DEG_LON_EQ * math.cos(math.radians(lat))) * _MARGIN
     return xmin - dlon, ymin - dlat, xmax + dlon, ymax + dlat
+
+
+def _zone_params(consultation: bool = True) -> dict[str, list[Any]]:
+    """Per level, how far its zone reaches: the consultation distance, or (violations only) the inner zone."""
+    zones = {lv: sd.zone_reach_m(lv, consultation) for lv in sd.consultation_zones()}
+    zones = {lv: m for lv, m in zones.items() if m > 0}
+    return {"z_level": list(zones), "z_dist": list(zones.values())}
 
 
 def _rule_params() -> dict[str, list[Any]]:
@@ -258,20 +283,31 @@ class ViolationReport:
 
 
 def candidate_pairs_sql(
-    conn: Connection, adcode: str, *, reach_factor: float = 1.0, with_lines: bool = True
+    conn: Connection,
+    adcode: str,
+    *,
+    reach_factor: float = 1.0,
+    with_lines: bool = True,
+    consultation: bool = True,
 ) -> pd.DataFrame:
     """Candidate pairs (PAIR_COLUMNS, hazard_in_scope, target_in_scope, line) of an adcode: every hazard
-    and target within reach_factor × the hazard's largest required distance, one side filed here."""
+    and target within reach_factor × the hazard's largest required distance or its level's consultation
+    distance (only the inner zone when not `consultation`), one side filed here."""
     scope = _scope(conn, adcode)
-    sql, params = _candidates_statement(scope, reach_factor, with_lines)
+    sql, params = _candidates_statement(scope, reach_factor, with_lines, consultation)
     with _planner(conn):
         result = conn.execute(text(sql), params)
         frame = _frame(result.all(), list(result.keys()))
     return _decode_lines(frame)
 
 
-def _candidates_statement(scope: _Scope, reach_factor: float, with_lines: bool) -> tuple[str, dict[str, Any]]:
-    xmin, ymin, xmax, ymax = degree_box(scope.bounds, reach_factor * sd.max_reach_m())
+def _candidates_statement(
+    scope: _Scope, reach_factor: float, with_lines: bool, consultation: bool = True
+) -> tuple[str, dict[str, Any]]:
+    zones = _zone_params(consultation)
+    xmin, ymin, xmax, ymax = degree_box(
+        scope.bounds, max([reach_factor * sd.max_reach_m(), *zones["z_dist"]])
+    )
     sql = _CANDIDATES.format(h_scope=scope.h_scope, t_scope=scope.t_scope, line=_LINE if with_lines else "")
     params = {
         "adcode": scope.adcode,
@@ -281,6 +317,7 @@ def _candidates_statement(scope: _Scope, reach_factor: float, with_lines: bool) 
         "xmax": xmax,
         "ymax": ymax,
         **_rule_params(),
+        **zones,
     }
     return sql, params
 
@@ -301,15 +338,21 @@ def violations_sql(
     *,
     with_lines: bool = True,
     advise_factor: float = sd.ADVISE_FACTOR,
+    advice: bool = True,
 ) -> ViolationReport:
-    """Every (hazard, target) pair of the adcode (either filed here) closer than its required distance
-    or inside a risk contour its class may not be in, as geo.safety_distance.violations computes it.
-    `pairs` also holds the pairs within advise_factor × required (status 'advise'), for maps.
-    Admins and the area's regulators only (the other side of a pair may lie across the border)."""
+    """Every (hazard, target) pair of the adcode (either filed here) closer than its required distance,
+    a highly sensitive target inside a level-1 unit's inner consultation zone, or a target inside a risk
+    contour its class may not be in, as geo.safety_distance.violations computes it. With `advice`,
+    `pairs` holds every screened pair (status 'advise' within advise_factor × required or inside a
+    level-1/2 unit's consultation zone), for the summary and maps; without, only the violations' search
+    is done (reach: the tabulated distances and the inner zones). Admins and the area's regulators only
+    (the other side of a pair may lie across the border)."""
     repo.require_area(conn, principal, adcode, detail=True)
     scope = _scope(conn, adcode)
     # Lines are drawn for the violations only, after the fact: most candidates are not violations.
-    pairs = candidate_pairs_sql(conn, adcode, reach_factor=advise_factor, with_lines=False)
+    pairs = candidate_pairs_sql(
+        conn, adcode, reach_factor=advise_factor if advice else 1.0, with_lines=False, consultation=advice
+    )
     found = sd.assess_violations(pairs, contour_hits_sql(conn, adcode))
     found["side"] = [
         "both" if h and t else "hazard" if h else "target"
@@ -319,14 +362,17 @@ def violations_sql(
         found["line"] = None
         if len(found):
             _fill_missing_lines(conn, found)
-    result = conn.execute(text(_HAZARD_KINDS_HERE.format(h_scope=scope.h_scope)), {"adcode": adcode})
+    result = conn.execute(
+        text(_HAZARD_KINDS_HERE.format(h_scope=scope.h_scope)),
+        {"adcode": adcode, "levels": sd.screened_levels()},
+    )
     hazards = _frame(result.all(), list(result.keys()))
     unchecked = sd.unchecked_hazards(hazards)
     return ViolationReport(
         adcode=adcode,
         name=scope.name,
         violations=found,
-        pairs=sd.assess_pairs(pairs, advise_factor=advise_factor),
+        pairs=sd.assess_pairs(pairs, advise_factor=advise_factor if advice else 1.0),
         hazards_checked=len(hazards) - len(unchecked),
         unchecked=unchecked,
     )
@@ -366,7 +412,9 @@ def explain_violations(conn: Connection, adcode: str, *, analyze: bool = False) 
     """The plan of the candidate-pair statement (EXPLAIN, or EXPLAIN ANALYZE): it must probe the targets'
     GiST index (ix_protection_targets_geom_gist) once per hazard."""
     scope = _scope(conn, adcode)
-    sql, params = _candidates_statement(scope, 1.0, False)
+    sql, params = _candidates_statement(
+        scope, 1.0, False, consultation=False
+    )  # as violations_sql(advice=False)
     prefix = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " if analyze else "EXPLAIN (COSTS OFF) "
     with _planner(conn):
         return "\n".join(str(r[0]) for r in conn.execute(text(prefix + sql), params))
@@ -377,7 +425,9 @@ def hazards_in(conn: Connection, principal: Principal, adcode: str) -> gpd.GeoDa
     jurisdiction_adcode, level, enterprise_name, geometry)."""
     repo.require_area(conn, principal, adcode, detail=True)
     scope = _scope(conn, adcode)
-    result = conn.execute(text(_HAZARDS_HERE.format(h_scope=scope.h_scope)), {"adcode": adcode})
+    result = conn.execute(
+        text(_HAZARDS_HERE.format(h_scope=scope.h_scope)), {"adcode": adcode, "levels": sd.screened_levels()}
+    )
     return _geo_frame(result.all(), list(result.keys()))
 
 
@@ -428,12 +478,23 @@ def _geo_frame(rows: Sequence[Any], keys: list[str]) -> gpd.GeoDataFrame:
 
 
 def _around(
-    conn: Connection, sql: str, geometry: BaseGeometry, epsg: int, reach: float
+    conn: Connection,
+    sql: str,
+    geometry: BaseGeometry,
+    epsg: int,
+    reach: float,
+    kind_reach: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows within `reach` metres of one geometry, as dicts (a handful: no DataFrame, no planner settings)."""
+    """Rows within `reach` metres of one geometry, as dicts (a handful: no DataFrame, no planner settings);
+    for _HAZARDS_NEAR, units of levels 3–4 within `kind_reach`."""
     xmin, ymin, xmax, ymax = degree_box(geometry.bounds, reach)
     params = {"wkb": shapely.to_wkb(geometry), "epsg": epsg, "reach": float(reach),
               "xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax}  # fmt: skip
+    if sql is _HAZARDS_NEAR:
+        k = float(reach if kind_reach is None else min(kind_reach, reach))
+        kx0, ky0, kx1, ky1 = degree_box(geometry.bounds, k)
+        params |= {"levels": sd.screened_levels(), "kreach": k, "kxmin": kx0, "kymin": ky0, "kxmax": kx1,
+                   "kymax": ky1}  # fmt: skip
     result = conn.execute(text(sql), params)
     keys = list(result.keys())
     rows = [dict(zip(keys, r, strict=True)) for r in result]
@@ -452,19 +513,72 @@ def siting_check_sql(
     advise_factor: float = sd.ADVISE_FACTOR,
 ) -> sd.SitingResult:
     """The siting check (一票否决) of a proposal at `geometry` (EPSG:4490) against the stored register,
-    as geo.safety_distance.siting_check computes it. Admins, and regulators for a site in their area."""
+    as geo.safety_distance.siting_check computes it. Admins, and regulators for a site wholly inside their
+    area (403 naming the parts outside); what lies across the area's border near the site counts for the
+    verdict but is not named (docs/security.md, "Analyses that take a geometry")."""
     repo.require_detail(principal, "run siting checks (they name existing hazards and targets)")
-    if not principal.is_admin and not repo.in_area(conn, principal, repo.covering_admin_unit(conn, geometry)):
-        raise Forbidden("the proposed site lies outside your jurisdictions")
+    require_inside_area(conn, principal, geometry)
+    area = visible_adcodes(conn, principal)
     epsg = sd.zone_epsg(geometry)
     reach = sd.siting_reach_m(proposal, advise_factor)
     hits = None
     if isinstance(proposal, sd.HazardProposal):
         candidates = _around(conn, _TARGETS_NEAR, geometry, epsg, reach) if reach > 0 else []
     else:
-        candidates = _around(conn, _HAZARDS_NEAR, geometry, epsg, reach)
+        # Levels 3–4 matter only within the largest tabulated distance × advise_factor (unchecked ones too).
+        kind_reach = advise_factor * sd.max_reach_m()
+        candidates = _around(conn, _HAZARDS_NEAR, geometry, epsg, reach, kind_reach)
         hits = _contours_under(conn, geometry, epsg)
-    return sd.assess_siting(proposal, candidates, hits, epsg=epsg, advise_factor=advise_factor)
+    visible = None if area is None else _in(area)
+    return sd.assess_siting(
+        proposal, candidates, hits, epsg=epsg, advise_factor=advise_factor, visible=visible
+    )
+
+
+def _in(area: frozenset[str]) -> Any:
+    def visible(adcode: str | None) -> bool:
+        return adcode is not None and adcode in area
+
+    return visible
+
+
+def visible_adcodes(conn: Connection, principal: Principal) -> frozenset[str] | None:
+    """The adcodes whose rows the principal may see one by one (repository.visible's rule for regulators;
+    None: all, for admins; empty for everyone else)."""
+    if principal.is_admin:
+        return None
+    if principal.role is not Role.regulator:
+        return frozenset()
+    return frozenset(str(a) for a in conn.execute(repo.area_of(principal)).scalars())
+
+
+def require_inside_area(conn: Connection, principal: Principal, geometry: BaseGeometry) -> None:
+    """403 unless every part of `geometry` lies inside the principal's jurisdictions (admins: anywhere)."""
+    if principal.is_admin:
+        return
+    parts = list(getattr(geometry, "geoms", [geometry]))
+    inside = conn.execute(
+        text(
+            f"""
+            SELECT p.n, coalesce((SELECT ST_Covers(ST_Union(j.geom), ST_GeomFromWKB(p.wkb, {SRID}))
+                FROM jurisdictions j WHERE j.adcode = ANY(CAST(:adcodes AS text[]))), false)
+            FROM unnest(CAST(:wkbs AS bytea[])) WITH ORDINALITY AS p(wkb, n) ORDER BY p.n
+            """
+        ),
+        {"adcodes": list(principal.adcodes), "wkbs": [shapely.to_wkb(g) for g in parts]},
+    ).all()
+    outside = [int(n) for n, ok in inside if not ok]
+    if outside:
+        which = (
+            "the geometry"
+            if len(parts) == 1
+            else f"part{'s' if len(outside) > 1 else ''} {', '.join(str(n - 1) for n in outside)} of the geometry"
+        )
+        raise Forbidden(
+            f"geometry: {which} (counted from 0) lies outside your jurisdictions "
+            f"({', '.join(principal.adcodes)}): a siting check runs on a site wholly inside them "
+            "(几何图形超出您的辖区)"
+        )
 
 
 def _contours_under(conn: Connection, geometry: BaseGeometry, epsg: int) -> list[dict[str, Any]]:
@@ -525,11 +639,20 @@ def exposure_sql(
     conn: Connection, principal: Principal, risk_unit_id: int, bands: Sequence[float] = sd.DEFAULT_BANDS
 ) -> dict[str, Any]:
     """People, households and targets in distance bands around a risk unit (edge to edge, metres), for
-    whoever may see the unit (its enterprise too: the bands are counts)."""
+    whoever may see the unit (its enterprise too: the bands are counts). The counts take every target; the
+    ids only those the caller may see (`target_ids_outside_scope` counts the others)."""
     unit = risk_unit_geometry(conn, principal, risk_unit_id)
     geom = unit["geometry"]
     epsg = sd.zone_epsg(geom)
     near = _around(conn, _TARGETS_NEAR, geom, epsg, float(max(bands)))
+    out_bands = sd.exposure_bands(pd.DataFrame(near, columns=_EXPOSURE_COLUMNS), bands)
+    area = visible_adcodes(conn, principal)
+    if area is not None:
+        where = {int(r["target_id"]): r["target_adcode"] for r in near}
+        for band in out_bands:
+            ids = band["target_ids"]
+            band["target_ids"] = [i for i in ids if where.get(i) in area]
+            band["target_ids_outside_scope"] = len(ids) - len(band["target_ids"])
     return {
         "risk_unit_id": int(unit["id"]),
         "name": unit["name"],
@@ -537,7 +660,7 @@ def exposure_sql(
         "jurisdiction_adcode": unit["jurisdiction_adcode"],
         "epsg": epsg,
         "geometry": geom,
-        "bands": sd.exposure_bands(pd.DataFrame(near, columns=_EXPOSURE_COLUMNS), bands),
+        "bands": out_bands,
     }
 
 
@@ -607,10 +730,11 @@ def load_frames(
     p = dict(zip(("xmin", "ymin", "xmax", "ymax"), (float(v) for v in box), strict=True))
     h = conn.execute(
         text(
-            "SELECT id, name, hazard_kind, capacity_m3, enterprise_id, jurisdiction_adcode, ST_AsBinary(geom) AS wkb "
-            f"FROM risk_units WHERE hazard_kind IS NOT NULL AND geom && {env} ORDER BY id"
+            "SELECT id, name, hazard_kind, capacity_m3, enterprise_id, jurisdiction_adcode, level, "
+            "ST_AsBinary(geom) AS wkb FROM risk_units "
+            f"WHERE (hazard_kind IS NOT NULL OR level = ANY(CAST(:levels AS int[]))) AND geom && {env} ORDER BY id"
         ),
-        p,
+        {**p, "levels": sd.screened_levels()},
     )
     hazards = _geo_frame(h.all(), list(h.keys()))
     t = conn.execute(

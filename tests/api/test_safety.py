@@ -7,9 +7,12 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 
 from tests.api.builders import (
+    BENGSHAN,
     ENTERPRISES,
     HUIAN,
     QUANGANG,
@@ -192,7 +195,7 @@ def test_a_contour_makes_a_far_target_a_violation(register: dict[str, Any]) -> N
     assert care["criterion_per_year"] == pytest.approx(3e-6)
     assert "个人风险" in care["explanation_zh"]
     assert register["village"]["id"] not in by_target  # 400 m: inside 3e-7 only, and its criterion is 3e-6
-    assert body["summary"]["by_basis"] == {"distance": 1, "risk_contour": 2}
+    assert body["summary"]["by_basis"] == {"distance": 1, "consultation_inner": 0, "risk_contour": 2}
     bad = api.put(
         path,
         json={
@@ -399,3 +402,271 @@ def test_maps_are_served(register: dict[str, Any]) -> None:
         api.post("/maps/siting-check", json={"geometry": point(*QUANGANG), "hazard_kind": "x"}), "hazard_kind"
     )
     assert api.get("/maps/safety-distance", params={"adcode": "999999"}).status_code == 404
+
+
+# --- level-aware screening over HTTP ------------------------------------------------------------------------------------
+
+
+def test_hazard_kinds_are_listed_for_clients(api: Any) -> None:
+    vocab = ok(api.get("/api/v1/vocabularies"))
+    kinds = {k["code"]: k for k in vocab["hazard_kinds"]}
+    assert {"gas_pipeline_high", "oil_pipeline", "fireworks_production", "filling_station"} <= set(kinds)
+    assert kinds["gas_pipeline_high"]["standard"] == "GB 50028"
+    assert kinds["gas_pipeline_high"]["verify"] is True
+    assert kinds["fireworks_production"]["tabulated"] is False
+    assert [z["level"] for z in vocab["consultation_zones"]] == [1, 2]
+    schema = ok(api.get("/openapi.json"))["components"]["schemas"]["SitingRequest"]["properties"]
+    enum = next(s["enum"] for s in schema["hazard_kind"]["anyOf"] if "enum" in s)
+    assert enum == list(kinds)
+
+
+def _pipeline(api: Any, level: int = 1, kind: str | None = "gas_pipeline_medium") -> dict[str, Any]:
+    line = {"type": "LineString", "coordinates": [list(at(800, 270)), list(at(800, 90))]}
+    props: dict[str, Any] = {"name": "泉港大道中压燃气管道", "level": level}
+    if kind is not None:
+        props["hazard_kind"] = kind
+    return created(api.post(RISK_UNITS, json=risk_unit_feature(geometry=line, **props)))
+
+
+def test_housing_20_m_from_a_level_1_gas_pipeline_is_not_ok(api: Any) -> None:
+    pipe = _pipeline(api)
+    body = {"geometry": point(*at(20, 0)), "target_type": "residential", "households": 500, "name": "某小区"}
+    result = ok(api.post(SITING, json=body))
+    assert result["verdict"] == "advise"
+    (f,) = result["features"]
+    assert f["properties"]["existing"]["id"] == pipe["id"]
+    assert f["properties"]["existing"]["level"] == 1
+    assert f["properties"]["basis"] == "consultation"
+    assert f["properties"]["rule"]["verify"] is True
+    assert "泉港大道中压燃气管道" in result["explanation_zh"]
+    assert "1级重大风险" in result["explanation_zh"]
+    assert "20 m" in result["explanation_en"]
+
+
+def test_a_boiler_room_without_a_kind_is_screened(api: Any) -> None:
+    boiler = created(api.post(RISK_UNITS, json=risk_unit_feature(name="导热油炉房", level=1)))
+    school = {"target_type": "school", "population": 800}
+    near = ok(api.post(SITING, json={"geometry": point(*at(300, 0)), **school}))
+    assert near["verdict"] == "advise"
+    assert near["features"][0]["properties"]["existing"]["id"] == boiler["id"]
+    assert "导热油炉房" in near["explanation_zh"]
+    assert "no tabulated distance; within the consultation zone of a major risk" in near["explanation_en"]
+    assert near["unchecked"] == []
+    far = ok(api.post(SITING, json={"geometry": point(*at(3000, 0)), **school}))
+    assert (far["verdict"], far["features"], far["unchecked"]) == ("ok", [], [])
+    kid = ok(
+        api.post(
+            SITING, json={"geometry": point(*at(40, 0)), "target_type": "kindergarten", "population": 90}
+        )
+    )
+    assert kid["verdict"] == "veto"
+    assert kid["features"][0]["properties"]["basis"] == "consultation_inner"
+    # The violations list and its map use the same screening.
+    kindergarten = created(
+        api.post(
+            TARGETS,
+            json=protection_target_feature(
+                at=at(40, 0), name="阳光幼儿园", type="kindergarten", population=90
+            ),
+        )
+    )
+    listed = ok(api.get(SAFETY, params={"adcode": "350505"}))
+    (v,) = listed["features"]
+    assert v["properties"]["target"]["protection_target_id"] == kindergarten["id"]
+    assert v["properties"]["basis"] == ["consultation_inner"]
+    assert v["properties"]["hazard"]["level"] == 1
+    assert v["properties"]["consultation"]["inner_m"] == 150
+    page = api.get("/maps/safety-distance", params={"adcode": "350505"}).text
+    assert "咨询区" in page
+
+
+def test_a_proposed_plant_with_a_level_screens_its_consultation_zone(api: Any) -> None:
+    created(api.post(TARGETS, json=protection_target_feature(at=at(600, 0), population=900)))
+    body = {"geometry": point(*QUANGANG), "hazard_kind": "fireworks_production"}
+    assert ok(api.post(SITING, json=body))["verdict"] == "advise"  # untabulated: a note, never ok
+    with_level = ok(api.post(SITING, json={**body, "level": 1}))
+    assert with_level["verdict"] == "advise"
+    assert with_level["features"][0]["properties"]["basis"] == "consultation"
+    assert with_level["proposal"]["consultation_m"] == 1000
+    problem(
+        api.post(SITING, json={**body, "target_type": "school", "hazard_kind": None, "level": 1}), "level"
+    )
+
+
+# --- scope: analyses that take a geometry (issue #19 item 2) ----------------------------------------------------------
+
+
+def _two_part(a: tuple[float, float], b: tuple[float, float]) -> dict[str, Any]:
+    big, small = square(a, 500), square(b, 200)
+    return {"type": "MultiPolygon", "coordinates": [big["coordinates"], small["coordinates"]]}
+
+
+def test_a_siting_geometry_reaching_into_another_jurisdiction_is_refused(api: Any, client_as: Any) -> None:
+    """Regression: only the representative point was checked, so a MultiPolygon with a part in 340303 let
+    the 350505 regulator read the hazards and targets of 蚌山区."""
+    other = created(
+        api.post(
+            RISK_UNITS,
+            json=risk_unit_feature(
+                at=BENGSHAN, name="蚌山燃气调压站", level=1, hazard_kind="liquefied_hydrocarbon_tanks"
+            ),
+        )
+    )
+    assert other["properties"]["jurisdiction_adcode"] == "340303"
+    regulator = guarded(client_as("regulator", adcodes=("350505",)))
+    body = {"geometry": _two_part(QUANGANG, BENGSHAN), "target_type": "school", "population": 800}
+    r = regulator.post(SITING, json=body)
+    assert r.status_code == 403, r.text
+    assert "geometry" in r.text
+    assert "part 1" in r.text
+    assert "蚌山燃气调压站" not in r.text
+    assert regulator.post("/maps/siting-check", json=body).status_code == 403
+    # Wholly inside: answered; an admin may check anywhere.
+    inside = regulator.post(SITING, json={**body, "geometry": square(QUANGANG, 300)})
+    assert inside.status_code == 200
+    assert ok(api.post(SITING, json=body))["features"][0]["properties"]["existing"]["id"] == other["id"]
+
+
+def _border_point(engine: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A point 60 m inside 泉港区 from its border with 惠安县, and one 60 m inside 惠安县."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        x, y = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Intersection(ST_Boundary(a.geom), "
+                "ST_Boundary(b.geom))) AS p FROM jurisdictions a, jurisdictions b "
+                "WHERE a.adcode = '350505' AND b.adcode = '350521') s"
+            )
+        ).one()
+        covers = text(
+            "SELECT ST_Covers(geom, ST_SetSRID(ST_Point(:x, :y), 4490)) FROM jurisdictions WHERE adcode = :a"
+        )
+        for az in range(0, 360, 10):
+            here, there = at(60, az, (x, y)), at(60, az + 180, (x, y))
+            if (
+                conn.execute(covers, {"x": here[0], "y": here[1], "a": "350505"}).scalar()
+                and conn.execute(covers, {"x": there[0], "y": there[1], "a": "350521"}).scalar()
+            ):
+                return here, there
+    raise AssertionError("no crossing found")
+
+
+@pytest.fixture
+def across(api: Any, engine: Any) -> dict[str, Any]:
+    """Units and targets on both sides of the 泉港/惠安 border, and in 蚌山区."""
+    here, there = _border_point(engine)
+    ours = created(
+        api.post(RISK_UNITS, json=risk_unit_feature(at=at(200, 0, here), name="本区球罐区", level=1))
+    )
+    theirs = created(api.post(RISK_UNITS, json=risk_unit_feature(at=there, name="惠安外区储罐", level=1)))
+    bengshan = created(
+        api.post(RISK_UNITS, json=risk_unit_feature(at=BENGSHAN, name="蚌山外区储罐", level=1))
+    )
+    t_ours = created(api.post(TARGETS, json=protection_target_feature(at=at(150, 90, here), name="本区小学")))
+    t_theirs = created(
+        api.post(TARGETS, json=protection_target_feature(at=at(150, 90, there), name="惠安外区小学"))
+    )
+    assert theirs["properties"]["jurisdiction_adcode"] == "350521"
+    assert t_theirs["properties"]["jurisdiction_adcode"] == "350521"
+    return {
+        "here": here,
+        "ours": {ours["id"], t_ours["id"]},
+        "theirs": {
+            ("hazard", theirs["id"]),
+            ("hazard", bengshan["id"]),
+            ("protection_target", t_theirs["id"]),
+        },
+        "their_names": ["惠安外区", "蚌山外区"],
+        "ours_unit": ours["id"],
+        "their_targets": {t_theirs["id"]},
+    }
+
+
+def test_what_lies_across_the_border_counts_but_is_not_named(across: dict[str, Any], client_as: Any) -> None:
+    regulator = guarded(client_as("regulator", adcodes=("350505",)))
+    body = {"geometry": point(*across["here"]), "target_type": "kindergarten", "population": 90}
+    result = ok(regulator.post(SITING, json=body))
+    assert result["verdict"] == "veto"  # the 惠安 unit 60 m away vetoes it, unnamed
+    outside = [
+        f["properties"] for f in result["features"] if f["properties"]["existing"].get("outside_scope")
+    ]
+    assert outside
+    assert all(p["existing"]["id"] is None and f_geom_none(result, p) for p in outside)
+    assert result["outside_scope"] == len(outside)
+    assert "辖区外" in result["explanation_zh"]
+    for name in across["their_names"]:
+        assert name not in str(result)
+    page = regulator.post("/maps/siting-check", json=body).text
+    for name in across["their_names"]:
+        assert name not in page
+
+
+def f_geom_none(result: dict[str, Any], props: dict[str, Any]) -> bool:
+    return all(f["geometry"] is None for f in result["features"] if f["properties"] is props)
+
+
+def _leaks(body: Any, across: dict[str, Any]) -> list[str]:
+    text_ = str(body)
+    return [n for n in across["their_names"] if n in text_]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    d=st.floats(0, 1500),
+    az=st.floats(0, 360),
+    half=st.one_of(st.none(), st.floats(20, 600)),
+    kind=st.sampled_from(["school", "residential", "process_unit_a_b", "lpg_supply_base"]),
+)
+def test_siting_geometries_never_read_another_scope(
+    across: dict[str, Any], client_as: Any, d: float, az: float, half: float | None, kind: str
+) -> None:
+    regulator = guarded(client_as("regulator", adcodes=("350505",)))
+    centre = at(d, az, across["here"])
+    geometry = point(*centre) if half is None else square(centre, half)
+    body: dict[str, Any] = {"geometry": geometry}
+    if kind in ("school", "residential"):
+        body |= {"target_type": kind, "population": 500}
+    else:
+        body |= {"hazard_kind": kind, "capacity_m3": 300.0 if kind == "lpg_supply_base" else None, "level": 1}
+    r = regulator.post(SITING, json=body)
+    if r.status_code == 403:
+        assert "geometry" in r.text
+        assert not _leaks(r.text, across)
+        return
+    result = ok(r)
+    assert not _leaks(result, across)
+    for f in result["features"]:
+        e = f["properties"]["existing"]
+        if e.get("outside_scope"):
+            assert e["id"] is None
+            assert f["geometry"] is None
+        else:
+            assert (e["kind"], e["id"]) not in across["theirs"]
+    assert all(
+        u["risk_unit_id"] is None or u["name"] not in across["their_names"] for u in result["unchecked"]
+    )
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(d=st.floats(0, 800), az=st.floats(0, 360))
+def test_exposure_never_lists_another_scopes_targets(
+    across: dict[str, Any], api: Any, client_as: Any, d: float, az: float
+) -> None:
+    regulator = guarded(client_as("regulator", adcodes=("350505",)))
+    unit = created(
+        api.post(RISK_UNITS, json=risk_unit_feature(at=at(d, az, across["here"]), name="随机单元"))
+    )
+    try:
+        r = regulator.get(EXPOSURE, params={"risk_unit_id": unit["id"], "bands": "300,1500"})
+        if unit["properties"]["jurisdiction_adcode"] != "350505":
+            assert r.status_code == 404
+            return
+        body = ok(r)
+        listed = {i for b in body["bands"] for i in b["target_ids"]}
+        assert not listed & across["their_targets"]
+        assert sum(b["targets"] for b in body["bands"]) == len(listed) + sum(
+            b["target_ids_outside_scope"] for b in body["bands"]
+        )
+    finally:
+        api.delete(f"{RISK_UNITS}/{unit['id']}")

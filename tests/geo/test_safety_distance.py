@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyproj import Geod, Transformer
-from shapely.geometry import Point, Polygon, box
+from shapely.geometry import LineString, Point, Polygon, box
 
 from geo import safety_distance as sd
 from geo.errors import InvalidInput
@@ -84,7 +86,7 @@ def test_domain_figures_are_the_rules() -> None:
     assert lpg == {50: 45, 51: 50, 200: 50, 201: 70, 500: 70, 501: 90, 1000: 90}
     assert sd.rule_for("lpg_supply_base", 1500, school) is None
     assert sd.rule_for("filling_station", None, "important").distance_m == 50  # type: ignore[union-attr]
-    assert sd.rule_for("filling_station", None, "general_1") is None
+    assert sd.rule_for("filling_station", None, "general_1").distance_m == 25  # type: ignore[union-attr]
     # Superseded editions stay in the file but do not govern.
     assert {r.edition for r in sd.distance_rules() if r.hazard_kind == "liquefied_hydrocarbon_tanks"} == {
         "2008"
@@ -354,6 +356,7 @@ def test_a_proposed_school_near_a_tank_group(distance: float, verdict: str) -> N
         "hazard_kind": "liquefied_hydrocarbon_tanks",
         "capacity_m3": None,
         "enterprise_id": None,
+        "level": None,
         "jurisdiction_adcode": None,
     }
     assert conflict.required_m == 150
@@ -509,12 +512,13 @@ def test_rings_are_metric_circles_for_display() -> None:
         ]
     )
     rings = sd.required_rings(hazards)
-    assert list(zip(rings["hazard_id"], rings["distance_m"], strict=True)) == [(1, 50.0), (2, 90.0)]
-    assert rings.iloc[0]["gb_classes"] == ["high_sensitive", "important"]
-    assert rings.iloc[1]["label_zh"] == "90 米：所有防护目标"
-    area = abs(GEOD.geometry_area_perimeter(rings.geometry.iloc[0])[0])
+    got = list(zip(rings["hazard_id"], rings["distance_m"], strict=True))
+    assert got == [(1, 16.0), (1, 20.0), (1, 25.0), (1, 50.0), (2, 90.0)]  # GB 50156 表 4.0.4 by class
+    assert rings.iloc[3]["gb_classes"] == ["high_sensitive", "important"]
+    assert rings.iloc[4]["label_zh"] == "90 米：所有防护目标"
+    area = abs(GEOD.geometry_area_perimeter(rings.geometry.iloc[3])[0])
     assert area == pytest.approx(math.pi * 50**2, rel=0.005)
-    assert shapely.get_num_coordinates(rings.geometry.iloc[0]) > 100
+    assert shapely.get_num_coordinates(rings.geometry.iloc[3]) > 100
 
 
 def test_the_demo_gives_its_hazards_known_kinds() -> None:
@@ -552,3 +556,247 @@ def test_a_contour_counts_for_a_unit_without_a_hazard_kind() -> None:
     assert np.isnan(row.required_m)
     assert "位于液氨储罐个人风险 1×10⁻⁵/年 等值线内" in row.explanation_zh
     assert "None" not in row.explanation_zh + row.explanation_en
+
+
+# --- level-aware screening: consultation zones (issue: a level-1/2 unit is screened whatever its kind) -------------
+
+ORIGIN = SITES[25]
+NO_TARGETS = targets_frame([])
+
+
+def unit(geometry: object, kind: str | None = None, level: int = 1, **extra: object) -> gpd.GeoDataFrame:
+    return hazards_frame(
+        [{"id": 7, "name": "导热油炉房", "hazard_kind": kind, "level": level, "geometry": geometry, **extra}]
+    )
+
+
+def test_consultation_zones_are_data() -> None:
+    zones = sd.consultation_zones()
+    assert {lv: (z.consultation_m, z.inner_m) for lv, z in zones.items()} == {1: (1000, 150), 2: (500, None)}
+    assert zones[1].inner_gb_classes == {"high_sensitive"}
+    assert all(z.verify for z in zones.values())  # an assumption of riskmap, shown as such
+    assert sd.screened_levels() == [1, 2]
+
+
+def test_new_kinds_cite_standard_edition_and_clause() -> None:
+    kinds = sd.hazard_kinds()
+    for code, standard in (
+        ("gas_pipeline_medium", "GB 50028"),
+        ("gas_pipeline_sub_high", "GB 50028"),
+        ("gas_pipeline_high", "GB 50028"),
+        ("oil_pipeline", "GB 50253"),
+        ("gas_transmission_pipeline", "GB 50251"),
+        ("fireworks_production", "GB 50161"),
+        ("ammonia_refrigeration", "GB 50072"),
+        ("dust_explosion", "GB 15577"),
+    ):
+        assert kinds[code].standard == standard
+    for row in read_table("safety_distance_rules.csv"):
+        assert all((row["standard"], row["edition"], row["clause"])), row["rule_id"]
+    # Unverified figures keep their flag, and it reaches the output.
+    rule = sd.rule_for("gas_pipeline_high", None, "general_1")
+    assert rule is not None
+    assert rule.verify
+    assert rule.as_dict()["verify"] is True
+    assert sd.rule_for("filling_station", None, "general_3").distance_m == 16  # type: ignore[union-attr]
+
+
+def test_housing_20_m_from_a_level_1_gas_pipeline_is_not_ok() -> None:
+    pipe = LineString([at(ORIGIN, 500, 270), at(ORIGIN, 500, 90)])
+    housing = sd.target_proposal("residential", households=500, name="某小区")
+    for kind in ("gas_pipeline_medium", "gas_pipeline_sub_high", "gas_pipeline_high", None):
+        result = sd.siting_check(at(ORIGIN, 20, 0), housing, hazards=unit(pipe, kind), targets=NO_TARGETS)
+        assert result.verdict != "ok", kind
+        assert "导热油炉房" in result.explanation_zh
+        assert "1级重大风险" in result.explanation_zh
+        assert "level-1" in result.explanation_en
+        assert "20 m" in result.explanation_en
+    high = sd.siting_check(
+        at(ORIGIN, 20, 0), housing, hazards=unit(pipe, "gas_pipeline_high"), targets=NO_TARGETS
+    )
+    assert high.verdict == "veto"  # 30 m (GB 50028 6.4.12 [verify])
+    assert high.conflicts[0].rule["verify"] is True  # type: ignore[index]
+    assert "GB 50028-2006 6.4.12 [verify]" in high.conflicts[0].explanation_zh  # shown, not hidden
+    medium = sd.siting_check(
+        at(ORIGIN, 20, 0), housing, hazards=unit(pipe, "gas_pipeline_medium"), targets=NO_TARGETS
+    )
+    assert medium.verdict == "advise"  # 1.5 m met, but inside the 1,000 m consultation zone
+    assert medium.conflicts[0].basis == "consultation"
+    assert "consultation zone of a major risk" in medium.conflicts[0].explanation_en
+
+
+@pytest.mark.parametrize(
+    ("geometry", "offset"),
+    [
+        (Point(ORIGIN), 0.0),
+        (LineString([at(ORIGIN, 200, 270), at(ORIGIN, 200, 90)]), 0.0),
+        (metric_square(Point(ORIGIN), 30), 30.0),
+    ],
+    ids=["point", "line", "polygon"],
+)
+def test_a_school_near_a_level_1_unit_of_unknown_kind(geometry: object, offset: float) -> None:
+    school = sd.target_proposal("school", population=800)
+    hazards = unit(geometry)
+    near = sd.siting_check(at(ORIGIN, 300 + offset, 0), school, hazards=hazards, targets=NO_TARGETS)
+    assert near.verdict == "advise"
+    (c,) = near.conflicts
+    assert (c.existing["id"], c.existing["level"], c.basis, c.status) == (7, 1, "consultation", "advise")
+    assert c.distance_m == pytest.approx(300, rel=0.01)
+    assert "no tabulated distance; within the consultation zone of a major risk" in c.explanation_en
+    assert "导热油炉房" in near.explanation_zh
+    assert "300 米" in near.explanation_zh
+    assert "300 m" in near.explanation_en
+    assert "level-1" in near.explanation_en
+    far = sd.siting_check(at(ORIGIN, 3000 + offset, 0), school, hazards=hazards, targets=NO_TARGETS)
+    assert far.verdict == "ok"
+    assert far.conflicts == []
+    assert far.unchecked == []
+    kindergarten = sd.target_proposal("kindergarten", population=120)
+    veto = sd.siting_check(at(ORIGIN, 40 + offset, 0), kindergarten, hazards=hazards, targets=NO_TARGETS)
+    assert veto.verdict == "veto"
+    (v,) = veto.conflicts
+    assert (v.basis, v.status, v.required_m) == ("consultation_inner", "veto", 150)
+    assert v.move_m == pytest.approx(110, abs=1.5)
+    assert "一票否决" in veto.explanation_zh
+    assert "导热油炉房" in veto.explanation_zh
+
+
+def test_level_2_advises_without_an_inner_veto_and_levels_3_4_are_not_screened() -> None:
+    kindergarten = sd.target_proposal("kindergarten", population=120)
+    for level, verdict in ((2, "advise"), (3, "ok"), (4, "ok")):
+        result = sd.siting_check(
+            at(ORIGIN, 40, 0), kindergarten, hazards=unit(Point(ORIGIN), level=level), targets=NO_TARGETS
+        )
+        assert result.verdict == verdict, level
+    far = sd.siting_check(
+        at(ORIGIN, 600, 0), kindergarten, hazards=unit(Point(ORIGIN), level=2), targets=NO_TARGETS
+    )
+    assert far.verdict == "ok"
+
+
+def test_a_tabulated_distance_met_inside_the_zone_still_advises() -> None:
+    tanks = unit(Point(ORIGIN), "liquefied_hydrocarbon_tanks")
+    school = sd.target_proposal("school", population=800)
+    result = sd.siting_check(at(ORIGIN, 400, 0), school, hazards=tanks, targets=NO_TARGETS)
+    assert result.verdict == "advise"
+    assert result.conflicts[0].basis == "consultation"
+    assert "meets the 150 m" in result.conflicts[0].explanation_en
+
+
+def test_unchecked_units_are_named_and_never_beside_ok() -> None:
+    lpg = unit(Point(ORIGIN), "lpg_supply_base", level=3)  # no volume: its distance cannot be found
+    school = sd.target_proposal("school", population=800)
+    near = sd.siting_check(at(ORIGIN, 100, 0), school, hazards=lpg, targets=NO_TARGETS)
+    assert near.verdict == "advise"
+    assert [u["risk_unit_id"] for u in near.unchecked] == [7]
+    assert "导热油炉房" in near.explanation_zh
+    assert "无法核查" in near.explanation_zh
+    # Beyond the largest distance that could apply to an LPG supply base (90 m × 1.5): nothing to check.
+    far = sd.siting_check(at(ORIGIN, 200, 0), school, hazards=lpg, targets=NO_TARGETS)
+    assert (far.verdict, far.unchecked) == ("ok", [])
+
+
+def test_violations_list_screens_level_1_units_of_any_kind() -> None:
+    hazards = unit(metric_square(Point(ORIGIN), 10))
+    targets = targets_frame(
+        [
+            {"id": 1, "type": "kindergarten", "gb_class": "high_sensitive", "population": 100,
+             "geometry": at(ORIGIN, 50, 0)},
+            {"id": 2, "type": "residential", "gb_class": "general_1", "households": 200,
+             "geometry": at(ORIGIN, 50, 180)},
+            {"id": 3, "type": "school", "gb_class": "high_sensitive", "population": 900,
+             "geometry": at(ORIGIN, 600, 90)},
+        ]
+    )  # fmt: skip
+    found = sd.violations(hazards, targets)
+    assert found["target_id"].tolist() == [1]
+    assert found.at[0, "basis"] == ["consultation_inner"]
+    assert found.at[0, "shortfall_m"] == pytest.approx(110, abs=1.5)
+    assert "一票否决" in found.at[0, "explanation_zh"]
+    pairs = sd.screened_pairs(hazards, targets).sort_values("target_id")
+    assert list(zip(pairs["target_id"], pairs["status"], pairs["basis"], strict=True)) == [
+        (1, "violation", "consultation_inner"),
+        (2, "advise", "consultation"),
+        (3, "advise", "consultation"),
+    ]
+
+
+KINDS_ANY = [None, "liquefied_hydrocarbon_tanks", "lpg_supply_base", "fireworks_warehouse", "gas_pipeline_medium",
+             "filling_station", "made_up_kind"]  # fmt: skip
+CLASSES = [str(c) for c in sd.GBClass]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(KINDS_ANY),
+    cap=st.one_of(st.none(), st.sampled_from([30.0, 150.0, 400.0, 800.0, 5000.0])),
+    level=st.one_of(st.none(), st.integers(1, 4)),
+    gb_class=st.sampled_from(CLASSES),
+    d=st.floats(0, 1500),
+    factor=st.sampled_from([1.0, 1.5, 2.0]),
+)
+def test_assess_pairs_is_screen_pair_vectorised(
+    kind: str | None, cap: float | None, level: int | None, gb_class: str, d: float, factor: float
+) -> None:
+    pairs = pd.DataFrame(
+        {"hazard_kind": [kind], "capacity_m3": [cap], "hazard_level": [level], "gb_class": [gb_class],
+         "distance_m": [d]}
+    )  # fmt: skip
+    one = sd.screen_pair(kind, cap, level, gb_class, d, factor)
+    out = sd.assess_pairs(pairs, advise_factor=factor)
+    if one is None:
+        assert out.empty
+    else:
+        assert (out.at[0, "status"], out.at[0, "basis"]) == (one.status, one.basis)
+
+
+unit_strategy = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(KINDS_ANY[:-1]),
+        "cap": st.one_of(st.none(), st.sampled_from([30.0, 800.0])),
+        "level": st.integers(1, 4),
+        "d": st.floats(0, 2500),
+        "az": st.floats(0, 360),
+        "shape": st.sampled_from(["point", "line", "polygon"]),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    units=st.lists(unit_strategy, min_size=1, max_size=6),
+    target_type=st.sampled_from([("school", 800, None), ("residential", None, 500), ("office", 300, None)]),
+)
+def test_no_ok_inside_a_consultation_zone(units: list[dict[str, object]], target_type: tuple) -> None:
+    """For random layouts: whenever a level-1/2 unit lies within its consultation distance of the proposal,
+    the verdict is not ok; and `unchecked` is never non-empty beside ok."""
+    site = Point(ORIGIN)
+    rows = []
+    for i, u in enumerate(units):
+        c = at(ORIGIN, float(u["d"]), float(u["az"]))  # type: ignore[arg-type]
+        geom = {
+            "point": c,
+            "line": LineString([c, at((c.x, c.y), 80, float(u["az"]) + 90)]),  # type: ignore[arg-type]
+            "polygon": metric_square(c, 20),
+        }[str(u["shape"])]
+        kind = u["kind"] if u["kind"] != "lpg_supply_base" or u["cap"] is not None else "lpg_supply_base"
+        rows.append(
+            {"id": i + 1, "hazard_kind": kind, "capacity_m3": u["cap"], "level": u["level"], "geometry": geom}
+        )
+    hazards = hazards_frame(rows)
+    ttype, pop, hh = target_type
+    proposal = sd.target_proposal(ttype, population=pop, households=hh)
+    result = sd.siting_check(site, proposal, hazards=hazards, targets=NO_TARGETS)
+    g = sd.to_zone(np.array([site], dtype=object), 4549)[0]
+    h_m = sd.to_zone(np.asarray(hazards.geometry.values, dtype=object), 4549)
+    inside = [
+        float(shapely.distance(g, hm)) < sd.consultation_m(lv)
+        for hm, lv in zip(h_m, hazards["level"], strict=True)
+    ]
+    if any(inside):
+        assert result.verdict != "ok"
+    if result.unchecked:
+        assert result.verdict != "ok"
+    if result.verdict == "ok":
+        assert result.conflicts == []
+        assert result.unchecked == []

@@ -44,15 +44,16 @@ def add_hazard(
     adcode: str = "350505",
     capacity: float | None = None,
     name: str = "罐区",
+    level: int = 1,
 ) -> int:
     return int(
         conn.execute(
             text(
                 "INSERT INTO risk_units (kind, name, sector, geom, level, assessment_method, hazard_kind, capacity_m3, "
-                "jurisdiction_adcode) VALUES ('public_area', :n, 'urban_gas', ST_GeomFromWKB(:w, 4490), 1, 'direct', "
-                ":k, :c, :a) RETURNING id"
+                "jurisdiction_adcode) VALUES ('public_area', :n, 'urban_gas', ST_GeomFromWKB(:w, 4490), :lv, "
+                "'direct', :k, :c, :a) RETURNING id"
             ),
-            {"n": name, "w": shapely.to_wkb(geom), "k": kind, "c": capacity, "a": adcode},
+            {"n": name, "w": shapely.to_wkb(geom), "k": kind, "c": capacity, "a": adcode, "lv": level},
         ).scalar_one()
     )
 
@@ -210,9 +211,10 @@ def test_both_directions_across_a_county_border(db: Connection) -> None:
 
 
 def test_unchecked_hazards_are_listed(db: Connection) -> None:
-    add_hazard(db, Point(QUANGANG), "lpg_supply_base", name="储配站")
-    add_hazard(db, at(QUANGANG, 500, 0), "fireworks_warehouse", name="总仓库")
-    add_hazard(db, at(QUANGANG, 900, 0), "lpg_supply_base", capacity=120, name="小储配站")
+    # Level 3: no consultation zone screens them (levels 1, 2 would be screened by it: see below).
+    add_hazard(db, Point(QUANGANG), "lpg_supply_base", name="储配站", level=3)
+    add_hazard(db, at(QUANGANG, 500, 0), "fireworks_warehouse", name="总仓库", level=3)
+    add_hazard(db, at(QUANGANG, 900, 0), "lpg_supply_base", capacity=120, name="小储配站", level=3)
     add_target(db, at(QUANGANG, 10, 90), "school", "high_sensitive", population=50)
     report = store.violations_sql(db, SYSTEM, "350505")
     assert report.violations.empty
@@ -284,9 +286,10 @@ def _random_register(db: Connection, seed: int = 5) -> list[int]:
     for i in range(40):
         centre = at(QUANGANG, float(rng.uniform(0, 1500)), float(rng.uniform(0, 360)))
         geom: Any = square(centre, float(rng.uniform(5, 40))) if rng.random() < 0.5 else centre
-        kind = KINDS[i % len(KINDS)]
+        kind: str | None = KINDS[i % len(KINDS)] if i % 10 else None  # no kind: screened by level only
         cap = float(rng.choice([30, 150, 400, 800])) if kind == "lpg_supply_base" else None
-        hazard_ids.append(add_hazard(db, geom, kind, capacity=cap, name=f"危险源{i}"))
+        level = (1, 2, 3, 4)[i % 4]
+        hazard_ids.append(add_hazard(db, geom, kind, capacity=cap, name=f"危险源{i}", level=level))
     for i in range(400):
         centre = at(QUANGANG, float(rng.uniform(0, 1700)), float(rng.uniform(0, 360)))
         geom = square(centre, float(rng.uniform(10, 60))) if rng.random() < 0.4 else centre
@@ -318,14 +321,31 @@ def test_sql_agrees_with_the_reference(db: Connection) -> None:
     np.testing.assert_array_equal(sql["people"], ref["people"])
     assert sql["basis"].tolist() == ref["basis"].tolist()
     assert sql["explanation_en"].tolist() == ref["explanation_en"].tolist()
-    assert {"distance", "risk_contour"} <= {b for bs in sql["basis"] for b in bs}
+    assert {"distance", "consultation_inner", "risk_contour"} <= {b for bs in sql["basis"] for b in bs}
+    # Every screened pair (what the map colours): the same status and basis.
+    screened = sd.screened_pairs(hazards, targets)
+    key = ["hazard_id", "target_id", "status", "basis"]
+    mine = report.pairs[report.pairs["hazard_in_scope"] | report.pairs["target_in_scope"]]
+    assert sorted(map(tuple, mine[key].to_numpy().tolist())) == sorted(
+        map(tuple, screened[key].to_numpy().tolist())
+    )
+    assert {"consultation"} <= set(screened["basis"])
+    # Violations only (no advice, the inner zones' reach): the same violations.
+    lean = store.violations_sql(db, SYSTEM, "350505", advice=False).violations
+    assert lean[["hazard_id", "target_id"]].equals(sql[["hazard_id", "target_id"]])
+    assert lean["basis"].tolist() == sql["basis"].tolist()
 
     # Siting checks and exposure agree too.
     rng = np.random.default_rng(9)
     verdicts = set()
     for _ in range(12):
-        site = at(QUANGANG, float(rng.uniform(0, 1500)), float(rng.uniform(0, 360)))
-        for proposal in (sd.hazard_proposal("liquefied_hydrocarbon_tanks"), sd.target_proposal("school")):
+        site = at(QUANGANG, float(rng.uniform(0, 3500)), float(rng.uniform(0, 360)))
+        for proposal in (
+            sd.hazard_proposal("liquefied_hydrocarbon_tanks"),
+            sd.hazard_proposal("fireworks_warehouse", level=1),
+            sd.target_proposal("school"),
+            sd.target_proposal("residential", households=500),
+        ):
             a = store.siting_check_sql(db, SYSTEM, site, proposal)
             b = sd.siting_check(site, proposal, hazards=hazards, targets=targets, contours=contours)
             verdicts.add(a.verdict)
@@ -337,7 +357,7 @@ def test_sql_agrees_with_the_reference(db: Connection) -> None:
                 [c.distance_m for c in b.conflicts], abs=1e-6
             )
             assert a.explanation_zh == b.explanation_zh
-    assert {"veto", "ok"} <= verdicts  # advice is covered in tests/geo and tests/api
+    assert {"veto", "advise", "ok"} <= verdicts
     unit = int(hazards["id"].iloc[0])
     geom = hazards.geometry.iloc[0]
     assert store.exposure_sql(db, SYSTEM, unit, (100, 300, 1000))["bands"] == sd.exposure(
