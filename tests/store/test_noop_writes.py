@@ -163,3 +163,19 @@ def test_loading_the_same_demo_again_writes_nothing(engine: Engine) -> None:
         assert conn.execute(text("SELECT count(*) FROM enterprises WHERE id = :i"), {"i": real}).scalar() == 1
         deleted = conn.execute(text("SELECT count(*) FROM history WHERE action = 'delete'")).scalar()
     assert deleted > 0
+
+
+def test_rows_made_through_the_api_reimport_unchanged(client: Any, engine: Engine) -> None:
+    """A risk unit POSTed without assessment inputs stores SQL NULL, as a COPY does (not the JSON null),
+    so its export imports again as unchanged."""
+    api = guarded(client)
+    e = created(api.post(ENTERPRISES, json=enterprise_feature(1)))
+    created(api.post(RISK_UNITS, json=unit_feature(e["id"])))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT assessment_inputs IS NULL FROM risk_units")).scalar() is True
+    before = _state(engine)
+    for kind in ("enterprises", "risk_units"):
+        data = ok_bytes(api.get(EXPORTS, params={"kind": kind, "format": "csv"}))
+        report = _post_bytes(api, data, f"{kind}.csv", kind).json()
+        assert (report["inserted"], report["updated"], report["unchanged"]) == (0, 0, 1), report
+    assert _state(engine) == before
