@@ -790,15 +790,31 @@ def _updates(columns: Iterable[str], alias: str = "EXCLUDED") -> str:
     return ", ".join(f'"{c}" = {alias}."{c}"' for c in columns)
 
 
+# Geometries closer than this (degrees, about 0.1 mm) are the same place: an export to Excel keeps 15–16
+# significant digits (geo/io/writers.xlsx_cell), so its coordinates may come back off in the last bit.
+GEOMETRY_TOLERANCE = 1e-9
+
+
 def _changes(columns: Sequence[str], target: str, alias: str = "EXCLUDED") -> str:
     """The condition for an upsert to touch a stored row: some column it sets differs. A row whose
     values equal the file's is not updated at all, so it keeps its version, `synthetic` and
-    `updated_at`, and the history trigger sees no row (geo/store/migrations/versions/0005)."""
-    old = ", ".join(f'{target}."{c}"' for c in columns)
-    new = ", ".join(
-        f"COALESCE({alias}.\"{c}\", '{{}}')" if c == "accident_types" else f'{alias}."{c}"' for c in columns
-    )
-    return f"ROW({old}) IS DISTINCT FROM ROW({new})"
+    `updated_at`, and the history trigger sees no row (geo/store/migrations/versions/0005). Geometries
+    are equal when of the same type and number of points and within GEOMETRY_TOLERANCE of each other."""
+
+    def new(c: str) -> str:
+        return f"COALESCE({alias}.\"{c}\", '{{}}')" if c == "accident_types" else f'{alias}."{c}"'
+
+    plain = [c for c in columns if c != "geom"]
+    old = ", ".join(f'{target}."{c}"' for c in plain)
+    out = [f"ROW({old}) IS DISTINCT FROM ROW({', '.join(map(new, plain))})"]
+    if "geom" in columns:
+        a, b = f"{target}.geom", f"{alias}.geom"
+        out.append(
+            f"({a} IS DISTINCT FROM {b} AND CASE WHEN {a} IS NULL OR {b} IS NULL THEN true "
+            f"WHEN GeometryType({a}) <> GeometryType({b}) OR ST_NPoints({a}) <> ST_NPoints({b}) THEN true "
+            f"ELSE ST_HausdorffDistance({a}, {b}) >= {GEOMETRY_TOLERANCE!r} END)"
+        )
+    return "(" + " OR ".join(out) + ")"
 
 
 def _counts(conn: Connection, statement: str) -> tuple[int, int]:

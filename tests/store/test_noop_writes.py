@@ -78,7 +78,7 @@ def test_reimporting_the_same_files_writes_nothing(engine: Engine, tmp_path: Pat
     assert record.new_values["control_measures"] == "改为每日三次巡检"
 
 
-@pytest.mark.parametrize("fmt", ["geojson", "csv", "gpkg"])
+@pytest.mark.parametrize("fmt", ["geojson", "csv", "gpkg", "xlsx"])
 def test_reimporting_an_unchanged_export_writes_nothing(
     client: Any, engine: Engine, tmp_path: Path, fmt: str
 ) -> None:
