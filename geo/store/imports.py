@@ -786,8 +786,14 @@ def sql_list(columns: Iterable[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
 
-def _updates(columns: Iterable[str], alias: str = "EXCLUDED") -> str:
-    return ", ".join(f'"{c}" = {alias}."{c}"' for c in columns)
+def _updates(columns: Iterable[str], alias: str = "EXCLUDED", target: str | None = None) -> str:
+    """SET list from `alias`; with `target`, a geometry that has not moved (_moved) keeps its stored value."""
+    return ", ".join(
+        f'"{c}" = CASE WHEN {_moved(target, alias)} THEN {alias}.geom ELSE {target}.geom END'
+        if c == "geom" and target is not None
+        else f'"{c}" = {alias}."{c}"'
+        for c in columns
+    )
 
 
 # Geometries closer than this (degrees, about 0.1 mm) are the same place: an export to Excel keeps 15–16
@@ -808,13 +814,18 @@ def _changes(columns: Sequence[str], target: str, alias: str = "EXCLUDED") -> st
     old = ", ".join(f'{target}."{c}"' for c in plain)
     out = [f"ROW({old}) IS DISTINCT FROM ROW({', '.join(map(new, plain))})"]
     if "geom" in columns:
-        a, b = f"{target}.geom", f"{alias}.geom"
-        out.append(
-            f"({a} IS DISTINCT FROM {b} AND CASE WHEN {a} IS NULL OR {b} IS NULL THEN true "
-            f"WHEN GeometryType({a}) <> GeometryType({b}) OR ST_NPoints({a}) <> ST_NPoints({b}) THEN true "
-            f"ELSE ST_HausdorffDistance({a}, {b}) >= {GEOMETRY_TOLERANCE!r} END)"
-        )
+        out.append(_moved(target, alias))
     return "(" + " OR ".join(out) + ")"
+
+
+def _moved(target: str, alias: str) -> str:
+    """Whether the geometry differs by more than GEOMETRY_TOLERANCE (or in type, or in number of points)."""
+    a, b = f"{target}.geom", f"{alias}.geom"
+    return (
+        f"({a} IS DISTINCT FROM {b} AND CASE WHEN {a} IS NULL OR {b} IS NULL THEN true "
+        f"WHEN GeometryType({a}) <> GeometryType({b}) OR ST_NPoints({a}) <> ST_NPoints({b}) THEN true "
+        f"ELSE ST_HausdorffDistance({a}, {b}) >= {GEOMETRY_TOLERANCE!r} END)"
+    )
 
 
 def _counts(conn: Connection, statement: str) -> tuple[int, int]:
@@ -837,7 +848,7 @@ def _write_enterprises(conn: Connection, plan: _Plan, note: Progress) -> tuple[i
     return _counts(
         conn,
         f"INSERT INTO enterprises ({cols}, geom) SELECT {cols}, geom FROM import_stage ORDER BY n "  # noqa: S608 (identifiers from our specs; values bound)
-        f"ON CONFLICT (credit_code) DO UPDATE SET {_updates([*update, 'geom'])}, synthetic = false, "
+        f"ON CONFLICT (credit_code) DO UPDATE SET {_updates([*update, 'geom'], target='enterprises')}, synthetic = false, "
         "version = enterprises.version + 1, updated_at = now() "
         f"WHERE {_changes([*update, 'geom'], 'enterprises')}",
     )
@@ -875,7 +886,7 @@ def _write_risk_units(conn: Connection, plan: _Plan, note: Progress) -> tuple[in
         old = _Plan(plan.frame[existing], plan.geoms[existing], plan.present)
         _stage(conn, "risk_units", RISK_COLUMNS, old, note)
         written = [*_risk_update_columns(plan), "geom"]
-        sets = _updates(written, "s").replace('s."accident_types"', "COALESCE(s.accident_types, '{}')")
+        sets = _updates(written, "s", "t").replace('s."accident_types"', "COALESCE(s.accident_types, '{}')")
         updated = conn.execute(
             text(
                 f"UPDATE risk_units t SET {sets}, synthetic = false, version = t.version + 1, updated_at = now() "  # noqa: S608 (identifiers from our specs; values bound)
@@ -918,7 +929,7 @@ def _match_and_write(
             "remove the duplicates in the register first",
             "有数据行按自然键匹配到多条已存记录，请先清理重复记录",
         )
-    sets = _updates([*update, "geom"], "s")
+    sets = _updates([*update, "geom"], "s", "t")
     updated = conn.execute(
         text(
             f"UPDATE {table} t SET {sets}, synthetic = false, version = t.version + 1, updated_at = now() "  # noqa: S608
@@ -961,7 +972,7 @@ def _write_zones(conn: Connection, plan: _Plan, note: Progress) -> tuple[int, in
     return _counts(
         conn,
         f"INSERT INTO jurisdictions ({cols}, geom) SELECT {cols}, geom FROM import_stage ORDER BY n "  # noqa: S608 (identifiers from our specs; values bound)
-        f"ON CONFLICT (adcode) DO UPDATE SET {_updates([*update, 'geom'])} "
+        f"ON CONFLICT (adcode) DO UPDATE SET {_updates([*update, 'geom'], target='jurisdictions')} "
         f"WHERE {_changes([*update, 'geom'], 'jurisdictions')}",
     )
 

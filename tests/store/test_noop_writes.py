@@ -179,3 +179,48 @@ def test_rows_made_through_the_api_reimport_unchanged(client: Any, engine: Engin
         report = _post_bytes(api, data, f"{kind}.csv", kind).json()
         assert (report["inserted"], report["updated"], report["unchanged"]) == (0, 0, 1), report
     assert _state(engine) == before
+
+
+@pytest.mark.usefixtures("boundaries", "clean")
+def test_a_position_off_in_the_last_digits_is_not_a_move(engine: Engine, tmp_path: Path) -> None:
+    """Coordinates that come back 1e-13° off (an Excel export keeps 15–16 digits) leave the row alone;
+    when another value of the row changes, the stored position stays and the record names that value
+    only; a move of 1e-6° (about 0.1 m) is a move."""
+    import_file(
+        engine,
+        write_csv(tmp_path / "e.csv", ENTERPRISE_HEADERS, enterprise_rows(1)),
+        kind="enterprises",
+        principal=SYSTEM,
+    )
+    units = risk_rows(3, credit_code(1))
+    import_file(
+        engine, write_csv(tmp_path / "r.csv", RISK_HEADERS, units), kind="risk_units", principal=SYSTEM
+    )
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT name, ST_AsEWKB(geom) FROM risk_units ORDER BY name")).all()
+    before = _state(engine)
+    for row in units:
+        row[-2] += 1e-13
+    same = import_file(
+        engine, write_csv(tmp_path / "r1.csv", RISK_HEADERS, units), kind="risk_units", principal=SYSTEM
+    )
+    assert (same.updated, same.unchanged) == (0, 3)
+    assert _state(engine) == before
+
+    units[0][5] = "三级巡检"
+    units[1][-2] += 1e-6
+    changed = import_file(
+        engine, write_csv(tmp_path / "r2.csv", RISK_HEADERS, units), kind="risk_units", principal=SYSTEM
+    )
+    assert (changed.updated, changed.unchanged) == (2, 1)
+    with engine.connect() as conn:
+        after = conn.execute(text("SELECT name, ST_AsEWKB(geom) FROM risk_units ORDER BY name")).all()
+        records = (
+            conn.execute(text("SELECT new_values FROM history WHERE action = 'update' ORDER BY entity_id"))
+            .scalars()
+            .all()
+        )
+    assert after[0] == stored[0]  # kept to the last bit
+    assert after[1] != stored[1]
+    assert after[2] == stored[2]
+    assert [set(r) - {"version"} for r in records] == [{"control_measures"}, {"geom"}]
