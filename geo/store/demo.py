@@ -41,10 +41,13 @@ def _sync(
     into a staging table, stored synthetic rows with no equal new row are deleted, new rows with no equal
     stored row inserted; a stored row equal to a new one (every column the demo writes) is not touched,
     so it keeps its id and version and the history records nothing for it. Rows are compared by a hash of
-    their text (the same column types on both sides give the same text for the same values). Returns
-    (kept, deleted, inserted)."""
+    their text (the same column types on both sides give the same text for the same values). With no
+    synthetic row stored (the first load), the rows are COPYed straight into `table`. Returns (kept,
+    deleted, inserted)."""
     target = [*columns, *geometry_columns.values()]
     cols = ", ".join(f'"{c}"' for c in target)
+    if not conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE synthetic)")).scalar():  # noqa: S608 (our table names)
+        return 0, 0, copy_rows(conn, table, rows, columns=columns, geometry_columns=geometry_columns)
 
     def fingerprint(alias: str) -> str:
         return "md5(ROW(" + ", ".join(f'{alias}."{c}"' for c in target) + ")::text)"
