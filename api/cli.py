@@ -433,7 +433,8 @@ def import_(
             raise typer.Exit(2)
     else:
         typer.echo(
-            f"imported {report.rows} rows in {took:.1f} s: {report.inserted} new, {report.updated} updated"
+            f"imported {report.rows} rows in {took:.1f} s: {report.inserted} new, {report.updated} updated, "
+            f"{report.unchanged} unchanged"
         )
     if report.ignored_columns:
         typer.echo("columns not read: " + ", ".join(report.ignored_columns))

@@ -42,6 +42,7 @@ from geo.joint_prevention import (
     trade_links,
 )
 from geo.store import joint_prevention as store
+from geo.store.bulk import frame_text
 from geo.store.engine import make_engine
 
 DB_NAME = "riskmap_bench_clusters"
@@ -138,9 +139,7 @@ def load(url: str, data: Data) -> float:
             "synthetic": "t",
         }
     )
-    buf = io.StringIO()
-    frame.to_csv(buf, sep="\t", header=False, index=False)
-    buf.seek(0)
+    buf = io.BytesIO(frame_text(frame))
     cur.copy_expert(f"COPY enterprises ({', '.join(frame.columns)}) FROM STDIN", buf)
     conn.commit()
     conn.autocommit = True

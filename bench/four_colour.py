@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, text
 
 from geo.codes import make_credit_code
 from geo.four_colour import four_colour, geodesic_area_m2
+from geo.store.bulk import frame_text
 from geo.store.engine import make_engine
 from geo.store.four_colour import ZoneQuery, four_colour_sql, load_units_frame
 from geo.store.migrate import upgrade
@@ -110,9 +111,7 @@ def _hex_ewkb(geoms: np.ndarray) -> np.ndarray:
 
 
 def _copy(cur: Any, table: str, columns: list[str], frame: pd.DataFrame) -> None:
-    buf = io.StringIO()
-    frame.to_csv(buf, sep="\t", header=False, index=False, na_rep="\\N")
-    buf.seek(0)
+    buf = io.BytesIO(frame_text(frame))
     cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buf)
 
 
@@ -200,9 +199,7 @@ def load(url: str, data: Data, *, spatial_order: bool) -> dict[str, float]:
                 "synthetic": "t",
             }
         )
-        buf = io.StringIO()
-        frame.to_csv(buf, sep="\t", header=False, index=False, na_rep="\\N")
-        buf.seek(0)
+        buf = io.BytesIO(frame_text(frame))
     with _timed(tm, "COPY (incl. stored area_m2)"):
         cur.copy_expert(f"COPY risk_units ({', '.join(frame.columns)}) FROM STDIN", buf)
         conn.commit()

@@ -431,8 +431,9 @@ def main() -> None:
             f"writing {write_s:.2f} s (one COPY into `risk_units` whose CSV is made in a thread while the server "
             "stores the chunks before, the statement's history and cache triggers, the commit).",
             "",
-            f"Re-importing the same file (every row an update by the natural key enterprise + name): "
-            f"{upsert_s:.2f} s, {again.updated:,} updated, {again.inserted} inserted.",
+            f"Re-importing the same file (every row matched by the natural key enterprise + name and compared; "
+            f"a row whose values are stored already is not written): {upsert_s:.2f} s, {again.updated:,} updated, "
+            f"{again.unchanged:,} unchanged, {again.inserted} inserted.",
             f"The {args.enterprises:,} enterprises (CSV) were imported the same way in {e_seconds:.2f} s.",
             "",
             "Why the target is not met: the table is the floor. A COPY of rows that are already read, checked "

@@ -29,6 +29,7 @@ from api.settings import DatabaseSettings
 from geo import safety_distance as sd
 from geo.access import SYSTEM
 from geo.store import safety_distance as store
+from geo.store.bulk import frame_text
 from geo.store.engine import make_engine
 
 # Setup of ../shared/performance.md: numpy seed 42, EPSG:4547 over a 300 km square (stored in EPSG:4490),
@@ -151,9 +152,7 @@ def make_data(n_hazards: int, n_targets: int, n_parks: int) -> Data:
 
 
 def _copy(cur: Any, table: str, frame: pd.DataFrame) -> None:
-    buf = io.StringIO()
-    frame.to_csv(buf, sep="\t", header=False, index=False, na_rep="\\N")
-    buf.seek(0)
+    buf = io.BytesIO(frame_text(frame))
     cur.copy_expert(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN", buf)
 
 

@@ -21,18 +21,14 @@ refused as ambiguous instead of being guessed.
 
 from __future__ import annotations
 
-import json
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
-from psycopg2 import sql
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
@@ -59,13 +55,14 @@ from geo.io.validate import (
     target_rules,
     zone_rules,
 )
+from geo.store import bulk
 from geo.store import repository as repo
 from geo.store.models import SRID
 from geo.store.repository import deny, set_actor
 from geo.vocab import ADMIN_LEVELS
 
 Progress = Callable[[str, int, int], None]
-COPY_CHUNK = 10_000
+COPY_CHUNK = bulk.COPY_CHUNK
 _ADMIN = tuple(str(x) for x in ADMIN_LEVELS)
 _RANK = {level: i for i, level in enumerate(_ADMIN, start=1)}
 
@@ -84,6 +81,7 @@ class ImportReport:
     problems_total: int = 0
     inserted: int = 0
     updated: int = 0
+    unchanged: int = 0  # rows matching a stored row with the same values: not written, no history
     written: bool = False
 
     @property
@@ -101,6 +99,7 @@ class ImportReport:
             "rejected_rows": self.rejected_rows,
             "inserted": self.inserted,
             "updated": self.updated,
+            "unchanged": self.unchanged,
             "columns": self.columns,
             "ignored_columns": self.ignored_columns,
             "encoding": self.encoding,
@@ -267,6 +266,7 @@ def import_table(
             return _finish(report, problems)
         try:
             report.inserted, report.updated = _WRITE[kind](conn, plan, note)
+            report.unchanged = len(plan.frame) - report.inserted - report.updated
         except IntegrityError as exc:
             constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or "unknown"
             raise InvalidInput.one(
@@ -712,33 +712,19 @@ TARGET_COLUMNS = _written(repo.PROTECTION_TARGETS)
 ZONE_COLUMNS = ("adcode", "name", "level", "parent_adcode", "source")
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, list | tuple):
-        return "{" + ",".join(str(v) for v in value) + "}"
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    return value
-
-
 _INTEGER_COLUMNS = {"employees", "level", "max_occupancy", "population", "households", "enterprise_id", "n"}
-_COMPOUND = (list, tuple, dict, bool)
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """A column ready for COPY: missing → NULL, whole numbers as integers, arrays and JSON as text."""
+    """A column ready for COPY (geo.store.bulk writes the values): missing → NULL, whole numbers as
+    integers."""
     if name == "accident_types" and name not in frame:
-        return pd.Series(["{}"] * len(frame), dtype=object)
+        return pd.Series([[]] * len(frame), dtype=object)
     if name not in frame:
         return pd.Series([None] * len(frame), dtype=object)
     values = frame[name]
     if name == "accident_types":  # NOT NULL in the table: no types is the empty array
-        return pd.Series(["{}" if _missing(v) else _cell(v) for v in values], dtype=object)
+        return pd.Series([[] if _missing(v) else v for v in values], dtype=object)
     if name in _INTEGER_COLUMNS and pd.api.types.infer_dtype(values, skipna=True) in {
         "integer",
         "floating",
@@ -747,9 +733,6 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     }:
         numbers = pd.to_numeric(values, errors="coerce").astype("float64")
         return numbers.where(np.isfinite(numbers)).astype("Int64").reset_index(drop=True)
-    sample = values.dropna()
-    if len(sample) and any(isinstance(v, _COMPOUND) for v in sample.iloc[:1000]):
-        return pd.Series([_cell(v) for v in values.tolist()], dtype=object)
     return values.reset_index(drop=True)
 
 
@@ -757,35 +740,11 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and not np.isfinite(value))
 
 
-_TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
-
-
-def _text_fields(values: pd.Series, name: str) -> list[str]:
-    """One column as fields of COPY's text format: NULL as \\N, backslash, tab and line breaks escaped.
-    The values are joined into one string so that str.replace escapes them all at C speed; a NUL, which
-    PostgreSQL cannot store in text, is refused with the column's name."""
-    missing = values.isna().to_numpy()
-    if missing.all():
-        return ["\\N"] * len(values)
-    strs = list(map(str, values.tolist()))
-    joined = "\x00".join(strs)
-    if joined.count("\x00") != max(len(strs) - 1, 0):
-        raise InvalidInput.one(name, "contains a NUL character", "含有空字符 (NUL)")
-    if any(ch in joined for ch in "\\\t\n\r"):
-        for old, new in _TEXT_ESCAPES:
-            joined = joined.replace(old, new)
-        strs = joined.split("\x00")
-    fields = np.array(strs, dtype=object)
-    fields[missing] = "\\N"
-    return cast(list[str], fields.tolist())
-
-
 def _copy_text(frame: pd.DataFrame, columns: Sequence[str], geoms: np.ndarray) -> bytes:
     """Rows of `frame` (plus `geom` as hex EWKB) in COPY's text format."""
-    fields = [_text_fields(_column(frame, c), c) for c in columns]
-    hexes = shapely.to_wkb(shapely.set_srid(geoms.astype(object), SRID), hex=True, include_srid=True)
-    fields.append(["\\N" if h is None else h for h in hexes.tolist()])
-    return ("\n".join(map("\t".join, zip(*fields, strict=True))) + "\n").encode("utf-8")
+    fields = [bulk.text_fields(_column(frame, c), c) for c in columns]
+    fields.append(bulk.geometry_fields(geoms))
+    return bulk.copy_text(fields)
 
 
 def _copy(
@@ -796,12 +755,8 @@ def _copy(
     geoms: np.ndarray,
     note: Progress,
 ) -> None:
-    """COPY the frame's columns (plus `geom` as hex EWKB) into `table` with one COPY statement, whose
-    text is made chunk by chunk in a thread while the server stores the chunks before (progress per
-    chunk sent)."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(  # text format, NULL is \N
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, [*columns, "geom"]))
-    )
+    """COPY the frame's columns (plus `geom` as hex EWKB) into `table` with one COPY statement
+    (geo.store.bulk), progress per chunk sent."""
     total = len(frame)
 
     def chunks() -> Iterator[tuple[bytes, int]]:
@@ -809,70 +764,7 @@ def _copy(
             end = min(start + COPY_CHUNK, total)
             yield _copy_text(frame.iloc[start:end], columns, geoms[start:end]), end
 
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    cur = raw.cursor()
-    stream = _Stream(chunks(), lambda done: note("write", done, total))
-    try:
-        cur.copy_expert(statement.as_string(cur), stream, size=1 << 20)
-    finally:
-        stream.close()
-        cur.close()
-
-
-class _Stream:
-    """A file for psycopg2's `copy_expert` whose bytes a thread makes ahead (two chunks at most), so
-    Python prepares chunk k + 1 while the server stores chunk k. An error in the thread is raised by
-    `read`; `close` stops the thread when the COPY ends early."""
-
-    def __init__(self, chunks: Iterator[tuple[bytes, int]], sent: Callable[[int], None]) -> None:
-        self._queue: queue.Queue[tuple[bytes, int] | BaseException | None] = queue.Queue(maxsize=2)
-        self._stop = threading.Event()
-        self._chunk, self._offset, self._done = b"", 0, False
-        self._rows_in_chunk = 0
-        self._sent = sent
-        self._thread = threading.Thread(target=self._fill, args=(chunks,), daemon=True)
-        self._thread.start()
-
-    def _put(self, item: tuple[bytes, int] | BaseException | None) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _fill(self, chunks: Iterator[tuple[bytes, int]]) -> None:
-        try:
-            for item in chunks:
-                if not self._put(item):
-                    return
-            self._put(None)
-        except BaseException as exc:  # handed to the reading thread, which raises it
-            self._put(exc)
-
-    def read(self, size: int = -1) -> bytes:
-        while self._offset >= len(self._chunk) and not self._done:
-            if self._rows_in_chunk:
-                self._sent(self._rows_in_chunk)
-                self._rows_in_chunk = 0
-            item = self._queue.get()
-            if item is None:
-                self._done = True
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                (self._chunk, self._rows_in_chunk), self._offset = item, 0
-        if size < 0:
-            size = len(self._chunk) - self._offset
-        out = self._chunk[self._offset : self._offset + size]
-        self._offset += len(out)
-        return out
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
+    bulk.copy_chunks(conn, table, [*columns, "geom"], chunks(), lambda done: note("write", done, total))
 
 
 def _stage(conn: Connection, target: str, columns: Sequence[str], plan: _Plan, note: Progress) -> None:
@@ -894,8 +786,46 @@ def sql_list(columns: Iterable[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
 
-def _updates(columns: Iterable[str], alias: str = "EXCLUDED") -> str:
-    return ", ".join(f'"{c}" = {alias}."{c}"' for c in columns)
+def _updates(columns: Iterable[str], alias: str = "EXCLUDED", target: str | None = None) -> str:
+    """SET list from `alias`; with `target`, a geometry that has not moved (_moved) keeps its stored value."""
+    return ", ".join(
+        f'"{c}" = CASE WHEN {_moved(target, alias)} THEN {alias}.geom ELSE {target}.geom END'
+        if c == "geom" and target is not None
+        else f'"{c}" = {alias}."{c}"'
+        for c in columns
+    )
+
+
+# Geometries closer than this (degrees, about 0.1 mm) are the same place: an export to Excel keeps 15–16
+# significant digits (geo/io/writers.xlsx_cell), so its coordinates may come back off in the last bit.
+GEOMETRY_TOLERANCE = 1e-9
+
+
+def _changes(columns: Sequence[str], target: str, alias: str = "EXCLUDED") -> str:
+    """The condition for an upsert to touch a stored row: some column it sets differs. A row whose
+    values equal the file's is not updated at all, so it keeps its version, `synthetic` and
+    `updated_at`, and the history trigger sees no row (geo/store/migrations/versions/0005). Geometries
+    are equal when of the same type and number of points and within GEOMETRY_TOLERANCE of each other."""
+
+    def new(c: str) -> str:
+        return f"COALESCE({alias}.\"{c}\", '{{}}')" if c == "accident_types" else f'{alias}."{c}"'
+
+    plain = [c for c in columns if c != "geom"]
+    old = ", ".join(f'{target}."{c}"' for c in plain)
+    out = [f"ROW({old}) IS DISTINCT FROM ROW({', '.join(map(new, plain))})"]
+    if "geom" in columns:
+        out.append(_moved(target, alias))
+    return "(" + " OR ".join(out) + ")"
+
+
+def _moved(target: str, alias: str) -> str:
+    """Whether the geometry differs by more than GEOMETRY_TOLERANCE (or in type, or in number of points)."""
+    a, b = f"{target}.geom", f"{alias}.geom"
+    return (
+        f"({a} IS DISTINCT FROM {b} AND CASE WHEN {a} IS NULL OR {b} IS NULL THEN true "
+        f"WHEN GeometryType({a}) <> GeometryType({b}) OR ST_NPoints({a}) <> ST_NPoints({b}) THEN true "
+        f"ELSE ST_HausdorffDistance({a}, {b}) >= {GEOMETRY_TOLERANCE!r} END)"
+    )
 
 
 def _counts(conn: Connection, statement: str) -> tuple[int, int]:
@@ -918,8 +848,9 @@ def _write_enterprises(conn: Connection, plan: _Plan, note: Progress) -> tuple[i
     return _counts(
         conn,
         f"INSERT INTO enterprises ({cols}, geom) SELECT {cols}, geom FROM import_stage ORDER BY n "  # noqa: S608 (identifiers from our specs; values bound)
-        f"ON CONFLICT (credit_code) DO UPDATE SET {_updates([*update, 'geom'])}, synthetic = false, "
-        "version = enterprises.version + 1, updated_at = now()",
+        f"ON CONFLICT (credit_code) DO UPDATE SET {_updates([*update, 'geom'], target='enterprises')}, synthetic = false, "
+        "version = enterprises.version + 1, updated_at = now() "
+        f"WHERE {_changes([*update, 'geom'], 'enterprises')}",
     )
 
 
@@ -954,13 +885,13 @@ def _write_risk_units(conn: Connection, plan: _Plan, note: Progress) -> tuple[in
     if existing.any():
         old = _Plan(plan.frame[existing], plan.geoms[existing], plan.present)
         _stage(conn, "risk_units", RISK_COLUMNS, old, note)
-        sets = _updates([*_risk_update_columns(plan), "geom"], "s").replace(
-            's."accident_types"', "COALESCE(s.accident_types, '{}')"
-        )
+        written = [*_risk_update_columns(plan), "geom"]
+        sets = _updates(written, "s", "t").replace('s."accident_types"', "COALESCE(s.accident_types, '{}')")
         updated = conn.execute(
             text(
                 f"UPDATE risk_units t SET {sets}, synthetic = false, version = t.version + 1, updated_at = now() "  # noqa: S608 (identifiers from our specs; values bound)
-                "FROM import_stage s WHERE t.enterprise_id = s.enterprise_id AND t.name = s.name"
+                "FROM import_stage s WHERE t.enterprise_id = s.enterprise_id AND t.name = s.name "
+                f"AND {_changes(written, 't', 's')}"
             )
         ).rowcount
     return int((~existing).sum()), int(updated)
@@ -998,11 +929,11 @@ def _match_and_write(
             "remove the duplicates in the register first",
             "有数据行按自然键匹配到多条已存记录，请先清理重复记录",
         )
-    sets = _updates([*update, "geom"], "s")
+    sets = _updates([*update, "geom"], "s", "t")
     updated = conn.execute(
         text(
             f"UPDATE {table} t SET {sets}, synthetic = false, version = t.version + 1, updated_at = now() "  # noqa: S608
-            "FROM import_stage s WHERE s.match_id = t.id"
+            f"FROM import_stage s WHERE s.match_id = t.id AND {_changes([*update, 'geom'], 't', 's')}"
         )
     ).rowcount
     cols = sql_list(columns)
@@ -1041,7 +972,8 @@ def _write_zones(conn: Connection, plan: _Plan, note: Progress) -> tuple[int, in
     return _counts(
         conn,
         f"INSERT INTO jurisdictions ({cols}, geom) SELECT {cols}, geom FROM import_stage ORDER BY n "  # noqa: S608 (identifiers from our specs; values bound)
-        f"ON CONFLICT (adcode) DO UPDATE SET {_updates([*update, 'geom'])}",
+        f"ON CONFLICT (adcode) DO UPDATE SET {_updates([*update, 'geom'], target='jurisdictions')} "
+        f"WHERE {_changes([*update, 'geom'], 'jurisdictions')}",
     )
 
 

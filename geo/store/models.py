@@ -133,7 +133,8 @@ class RiskUnit(TimestampMixin, Base):
     geom: Mapped[Any] = _geom("GEOMETRY")
     level: Mapped[int] = mapped_column(SmallInteger)
     assessment_method: Mapped[str] = mapped_column(String(8))
-    assessment_inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # None is SQL NULL (not the JSON null), as a COPY stores it, so an API write and an import agree.
+    assessment_inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     assessment_score: Mapped[float | None] = mapped_column(Float)
     assessment_table: Mapped[str | None] = mapped_column(String(32))
     accident_types: Mapped[list[str]] = mapped_column(ARRAY(String(2)), server_default="{}", default=list)
@@ -352,7 +353,7 @@ class CloseOut(Base):
     signed_by: Mapped[str | None] = mapped_column(Text)
     proposed_level: Mapped[int | None] = mapped_column(SmallInteger)
     proposed_method: Mapped[str | None] = mapped_column(String(8))
-    proposed_inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    proposed_inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     proposed_score: Mapped[float | None] = mapped_column(Float)
     proposed_table: Mapped[str | None] = mapped_column(String(32))
     verification_due: Mapped[dt.date | None] = mapped_column(Date)

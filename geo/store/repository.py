@@ -13,7 +13,7 @@ from typing import Any, Final, cast
 import shapely
 from geoalchemy2.shape import from_shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Table, delete, false, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -374,6 +374,10 @@ def upsert_jurisdictions(conn: Connection, rows: Iterable[Mapping[str, Any]]) ->
         ON CONFLICT (adcode) DO UPDATE SET name = EXCLUDED.name, level = EXCLUDED.level,
             parent_adcode = EXCLUDED.parent_adcode, source = EXCLUDED.source,
             synthetic = EXCLUDED.synthetic, geom = EXCLUDED.geom
+        WHERE (jurisdictions.name, jurisdictions.level, jurisdictions.parent_adcode, jurisdictions.source,
+               jurisdictions.synthetic, jurisdictions.geom)
+            IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.level, EXCLUDED.parent_adcode, EXCLUDED.source,
+               EXCLUDED.synthetic, EXCLUDED.geom)
         """
     )
     params = [
@@ -535,26 +539,34 @@ def update_feature(
     *,
     expected_version: int | None = None,
 ) -> dict[str, Any]:
-    """Change a row the principal may see (else 404) and write, before and after the change (else 403)."""
+    """Change a row the principal may see (else 404) and write, before and after the change (else 403).
+
+    Values equal to the stored ones change nothing: the row is not updated, so its version (the ETag),
+    `updated_at` and `synthetic` stay and the history records nothing. A stale `expected_version` is a
+    409 either way."""
     existing = get_feature(conn, principal, res, key)
     check_write(conn, principal, res, existing)
     check_write(conn, principal, res, {**existing, **values})
     check_no_self_close_out(principal, res, existing, values)
     set_actor(conn, principal)
     t = res.table
+    written = _write_values(res, values)
     q = update(t).where(t.c[res.key] == key)
     if expected_version is not None:
         q = q.where(t.c.version == expected_version)
-    q = q.values(**_write_values(res, values), version=t.c.version + 1, updated_at=func.now())
+    # Each value bound with its column's type, as SET binds it (a geometry through ST_GeomFromEWKT).
+    differs = [t.c[name].is_distinct_from(literal(v, t.c[name].type)) for name, v in written.items()]
+    q = q.where(or_(false(), *differs))
+    q = q.values(**written, version=t.c.version + 1, updated_at=func.now())
     try:
         with conn.begin_nested():
             n = conn.execute(q).rowcount
     except IntegrityError as exc:
         raise _integrity(res, exc) from None
-    if n == 0:
-        get_feature(conn, principal, res, key)  # raises NotFound when it is gone
+    row = get_feature(conn, principal, res, key)  # raises NotFound when it is gone
+    if n == 0 and expected_version is not None and row["version"] != expected_version:
         raise _stale(res, expected_version)
-    return get_feature(conn, principal, res, key)
+    return row
 
 
 def delete_feature(

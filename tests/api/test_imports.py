@@ -92,8 +92,10 @@ def test_three_bad_rows_among_a_thousand(api: Any, engine: Engine, tmp_path: Pat
     assert done.status_code == 201, done.text
     assert (done.json()["inserted"], done.json()["updated"]) == (1000, 0)
     assert _counts(engine)[1] == before[1] + 1000
-    again = _post(api, fixed, "risk_units").json()  # a corrected file imported twice: updates, no copies
-    assert (again["inserted"], again["updated"]) == (0, 1000)
+    again = _post(
+        api, fixed, "risk_units"
+    ).json()  # a corrected file imported twice: no copies, nothing written
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 1000)
     assert _counts(engine)[1] == before[1] + 1000
 
 

@@ -28,13 +28,13 @@ def test_import_dry_run_then_import_then_export(runner: CliRunner, engine: Engin
     assert "every row is valid" in dry.output
     real = runner.invoke(app, ["import", str(path), "--kind", "enterprises"])
     assert real.exit_code == 0, real.output
-    assert "2 new, 0 updated" in real.output
+    assert "2 new, 0 updated, 0 unchanged" in real.output
     out = tmp_path / "企业导出.xlsx"
     exported = runner.invoke(app, ["export", "--kind", "enterprises", "-o", str(out)])
     assert exported.exit_code == 0, exported.output
     assert out.stat().st_size > 0
     again = runner.invoke(app, ["import", str(out), "--kind", "enterprises"])
-    assert "0 new, 2 updated" in again.output
+    assert "0 new, 0 updated, 2 unchanged" in again.output  # the export holds what is stored
 
 
 def test_long_import_shows_progress_and_bad_rows_exit_2(

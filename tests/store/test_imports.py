@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
 from geo.access import SYSTEM
-from geo.store.imports import _Stream, import_file
+from geo.store.imports import import_file
 from tests.api.builders import credit_code
 from tests.io.helpers import ENTERPRISE_HEADERS, RISK_HEADERS, enterprise_rows, risk_rows, write_csv
 
@@ -39,7 +38,7 @@ def test_enterprises_then_risk_units_from_csv(engine: Engine, tmp_path: Path) ->
     assert row[2] == ["08", "17"]
     assert row[3] == "350505"
     again = import_file(engine, path, kind="risk_units", principal=SYSTEM)
-    assert (again.inserted, again.updated) == (0, 10)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 10)  # the same file changes nothing
     assert _count(engine, "risk_units") == 10
 
 
@@ -63,33 +62,3 @@ def test_tabs_line_breaks_and_backslashes_are_stored_as_written(engine: Engine, 
         stored = conn.execute(text("SELECT control_measures, level FROM risk_units ORDER BY name")).all()
     assert stored[0] == (measures, 1)
     assert stored[1] == (rows[1][5], 2)
-
-
-def _chunks(n: int, fail_at: int | None = None) -> Iterator[tuple[bytes, int]]:
-    for i in range(n):
-        if i == fail_at:
-            raise ValueError("chunk could not be made")
-        yield f"{i}\n".encode(), i + 1
-
-
-def test_the_copy_stream_hands_over_every_chunk_in_order_and_reports_progress() -> None:
-    sent: list[int] = []
-    stream = _Stream(_chunks(5), sent.append)
-    got = b"".join(iter(lambda: stream.read(3), b""))
-    stream.close()
-    assert got == b"0\n1\n2\n3\n4\n"
-    assert sent == [1, 2, 3, 4, 5]
-
-
-def test_the_copy_stream_raises_what_the_thread_raised() -> None:
-    stream = _Stream(_chunks(5, fail_at=2), lambda _: None)
-    with pytest.raises(ValueError, match="could not be made"):
-        b"".join(iter(lambda: stream.read(3), b""))
-    stream.close()
-
-
-def test_the_copy_stream_stops_its_thread_when_the_copy_ends_early() -> None:
-    stream = _Stream(_chunks(1000), lambda _: None)
-    stream.read(1)  # the server refused the COPY after the first bytes
-    stream.close()
-    assert not stream._thread.is_alive()
