@@ -28,6 +28,7 @@ from api.routers import (
     safety,
     vocabularies,
 )
+from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from geo.store.engine import make_engine
 from maps import assets
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])
+    app.add_middleware(SecurityHeaders)  # nosniff, referrer, framing; CSP with a nonce on HTML (outermost)
     for module in (
         auth,
         jurisdictions,
