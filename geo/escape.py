@@ -9,6 +9,7 @@ writer passes text through the function here for its medium, and nowhere else:
 - In the browser (maps that build popups from JSON data): `ESC_JS`, the same escaping in JavaScript.
 - Spreadsheet cells (xlsx, csv): `escape_cell` (= + - @ tab CR start a formula: a leading apostrophe).
 - Matplotlib text (PDF, PNG): `plain_text` (a `$` would start mathtext; broken mathtext fails the render).
+- A download's file name in a quoted header parameter: `ascii_filename` (no quote, backslash or control).
 
 Pure Python, no dependencies, so geo/io can use it as well as maps/ and api/.
 """
@@ -18,9 +19,10 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from typing import Any, Final
 
-__all__ = ["ESC_JS", "escape_cell", "html_text", "plain_text", "script_json"]
+__all__ = ["ESC_JS", "ascii_filename", "escape_cell", "html_text", "plain_text", "script_json"]
 
 
 def _missing(value: Any) -> bool:
@@ -82,3 +84,13 @@ def plain_text(value: Any) -> str:
     if _missing(value):
         return ""
     return str(value).replace("$", "\\$")
+
+
+_NOT_PLAIN_ASCII: Final = re.compile(r'[^\x20-\x7e]|["\\]')
+
+
+def ascii_filename(name: str) -> str:
+    """name for the ASCII `filename="…"` of a Content-Disposition: anything but printable ASCII, and the
+    quote and backslash that would end or escape the parameter, as "_" (the real name goes in filename*,
+    percent-encoded)."""
+    return _NOT_PLAIN_ASCII.sub("_", name)

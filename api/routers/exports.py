@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
 from geo.errors import InvalidInput
+from geo.escape import ascii_filename
 from geo.io.fields import KIND_NAMES_ZH, Kind
 from geo.io.registers import (
     county_register_xlsx,
@@ -30,7 +31,7 @@ XLSX = MEDIA_TYPES["xlsx"]
 
 def _attachment(name: str) -> dict[str, str]:
     """Content-Disposition with an ASCII fallback and the UTF-8 (Chinese) name (RFC 6266 / 5987)."""
-    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    ascii_name = ascii_filename(name)
     return {"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"}
 
 

@@ -99,6 +99,11 @@ def test_a_register_workbook_and_pdf_show_formulas_and_dollars_as_text(attacked:
     for who in ("attacker", "regulator"):
         response = attacked[who].get(f"/api/v1/exports/enterprise-register/{eid}.xlsx")
         assert response.status_code == 200, response.text
+        # The name is in the file name too: quoted, it must not end the parameter early.
+        disposition = response.headers["content-disposition"]
+        assert re.fullmatch(r"attachment; filename=\"[^\"\\]*\"; filename\*=UTF-8''\S+", disposition), (
+            disposition
+        )
         book = openpyxl.load_workbook(io.BytesIO(response.content))
         cells = [c for sheet in book.worksheets for row in sheet.iter_rows() for c in row if c.value]
         assert not [c.coordinate for c in cells if c.data_type == "f"]  # no formula anywhere

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, Point
 
-from geo.escape import ESC_JS, escape_cell, html_text, plain_text, script_json
+from geo.escape import ESC_JS, ascii_filename, escape_cell, html_text, plain_text, script_json
 from maps.joint_prevention import joint_prevention_map
 from maps.print import four_colour_print
 
@@ -53,6 +53,10 @@ def test_escape_cell_keeps_other_values() -> None:
 def test_plain_text_escapes_every_dollar() -> None:
     assert plain_text(r"$\frac{$") == r"\$\frac{\$"
     assert plain_text(None) == ""
+
+
+def test_ascii_filename_keeps_the_header_parameter_whole() -> None:
+    assert ascii_filename('a"; x=\\y\r\n泉.xlsx') == "a_; x=_y___.xlsx"
 
 
 def test_joint_prevention_popups_and_tooltips_get_escaped_text() -> None:
