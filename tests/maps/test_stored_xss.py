@@ -1,12 +1,13 @@
 """Stored XSS (issue #19, item 1), in headless Chromium against the served app with real sign-in.
 
 Enterprise users write script payloads into every text field of their enterprise and its risk units through
-the API, a regulator into protection targets, a public risk and a siting check's name; then the regulator
-(and the public, for the published map) opens every map: the four-colour map (internal and public), the
-safety-distance map, a siting check's map and the joint-prevention map. Every interactive feature of every
-map is hovered and clicked (DOM mouse events on each Leaflet path, so overlapping ones are reached too): no
-script may run (`window.__xss` stays undefined), the payload must read as text in the tooltips and popups,
-and the page must load with no console error (a CSP violation is one).
+the API, a regulator into protection targets, a public risk and a siting check's name, an admin into a
+park's name. Then the regulator (and the public, for the published maps) opens every map: the four-colour
+map by grid cells and by parks (internal and public), the safety-distance map, a siting check's map and the
+joint-prevention map. Every interactive feature of every map is hovered and clicked (DOM mouse events on
+each Leaflet path, so overlapping ones are reached too): no script may run (`window.__xss` stays
+undefined), the payload must read as text in the tooltips and popups, and the page must load with no
+console error (a CSP violation is one).
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ from api.app import create_app
 from api.settings import AuthSettings, DatabaseSettings, Settings
 from tests.api.builders import (
     ENTERPRISES,
+    INNER_BOX,
+    JURISDICTIONS,
     QUANGANG,
     RISK_UNITS,
     TARGETS,
+    box_polygon,
     enterprise_feature,
+    jurisdiction_feature,
     point,
     protection_target_feature,
     risk_unit_feature,
@@ -150,6 +155,11 @@ def served(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict
             at=offset(QUANGANG, 270, 600), level=2, **{f: _tagged(f"P.{f}") for f in RISK_UNIT_TEXT}
         )
         _ok(http.post(RISK_UNITS, json=public_risk, headers=regulator), 201)
+        # A park, whose name the four-colour map shows (internal and public); only an admin loads zones.
+        park = jurisdiction_feature(
+            f"{COUNTY}P99", _tagged("Z.name"), "park", COUNTY, box_polygon(*INNER_BOX)
+        )
+        _ok(http.post(JURISDICTIONS, json=park, headers=admin), 201)
         yield {"url": base_url, "http": http, "regulator": regulator}
     _empty_register(engine)
 
@@ -167,6 +177,13 @@ MAPS = {
     "four-colour-public": (
         "/maps/four-color",
         {"adcode": COUNTY, "zones": "grid", "cell_m": "1000", "public": "true"},
+        False,
+        None,
+    ),
+    "four-colour-parks": ("/maps/four-color", {"adcode": COUNTY, "zones": "parks"}, True, None),
+    "four-colour-parks-public": (
+        "/maps/four-color",
+        {"adcode": COUNTY, "zones": "parks", "public": "true"},
         False,
         None,
     ),
@@ -211,7 +228,7 @@ def test_no_script_runs_when_every_feature_is_hovered_and_clicked(
     assert state["injected"] == 0
     shown = "\n".join(state["texts"])
     assert state["texts"], which
-    if which != "four-colour-public":  # the published map shows no names
+    if which != "four-colour-public":  # the published grid map shows no names (a park's, it does)
         assert LITERAL in shown, f"{which}: the payload is not shown as text"
     # Nothing was loaded from an injected element (an <img src=x> would ask for .../x), and the page ran with
     # no console error: a CSP violation would be one.
@@ -227,9 +244,9 @@ def test_every_text_field_reaches_a_map(served: dict[str, Any], browser: Browser
     is read, as text, in some tooltip or popup. (No map shows an enterprise's address or supervising
     department, a target's address, or an enterprise risk point's hazards: the popups leave them out.)"""
     shown = ""
-    for which in ("four-colour", "safety-distance", "siting-check", "joint-prevention"):
+    for which in ("four-colour", "four-colour-parks", "safety-distance", "siting-check", "joint-prevention"):
         shown += "\n".join(_open(served, browser, which).value["texts"])
-    tags = ["E1.name", "E1.business_type", "E1.contact_person", "U1.name", "T1.name", "S.name"]
+    tags = ["E1.name", "E1.business_type", "E1.contact_person", "U1.name", "T1.name", "S.name", "Z.name"]
     tags += ["P.name", "P.control_measures", "P.responsible_person"]
     missing = [tag for tag in tags if f"{tag} {LITERAL}" not in shown]
     assert missing == []
