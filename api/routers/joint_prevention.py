@@ -28,6 +28,7 @@ from geo.access import Principal
 from geo.boundaries import load_boundaries
 from geo.demo import EXCLUDED_COUNTIES
 from geo.errors import InvalidInput, NotFound, RiskmapError
+from geo.escape import escape_cell
 from geo.four_colour import four_colour_options
 from geo.geometry import to_geojson
 from geo.joint_prevention import (
@@ -578,7 +579,7 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([escape_cell(v) for v in row] for row in rows)  # names: no formula runs in Excel
     # UTF-8 with a byte-order mark: Excel opens it with the Chinese intact.
     return buf.getvalue().encode("utf-8-sig")
 
@@ -623,7 +624,7 @@ def _xlsx(plan: Plan, adcode: str, name: str) -> bytes:
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for row in rows:
-            ws.append(row)
+            ws.append([escape_cell(v) for v in row])
         ws.freeze_panes = "A2"
         for col in ws.columns:
             width = max(len(str(c.value or "")) for c in list(col)[:200])

@@ -122,6 +122,31 @@ def test_a_register_workbook_and_pdf_show_formulas_and_dollars_as_text(attacked:
         assert all(f.startswith(b"NotoSansCJK") for f in fonts), fonts
 
 
+def test_the_inspection_plan_shows_a_formula_name_as_text(attacked: dict[str, Any]) -> None:
+    import csv
+
+    import openpyxl
+
+    _write(attacked["attacker"], attacked["ids"][0], name=FORMULA)
+    params = {"adcode": COUNTY, "period": "2026", "seed": 3}
+    for part in ("random", "self"):
+        response = attacked["regulator"].get(
+            "/api/v1/analysis/inspection-plan", params={**params, "format": "csv", "part": part}
+        )
+        assert response.status_code == 200, response.text
+        cells = [v for row in csv.reader(io.StringIO(response.content.decode("utf-8-sig"))) for v in row]
+        assert f"'{FORMULA}" in cells, part
+        assert not [v for v in cells if v.startswith(("=", "+", "@"))]
+    response = attacked["regulator"].get(
+        "/api/v1/analysis/inspection-plan", params={**params, "format": "xlsx"}
+    )
+    assert response.status_code == 200, response.text
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    cells = [c for sheet in book.worksheets for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert f"'{FORMULA}" in [c.value for c in cells]
+
+
 def test_html_pages_carry_a_csp_whose_nonce_is_on_every_script(attacked: dict[str, Any]) -> None:
     regulator = attacked["regulator"]
     pages = [
