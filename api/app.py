@@ -33,6 +33,7 @@ from api.routers import (
     search,
     vocabularies,
 )
+from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from geo.io.tempfiles import sweep_stale
 from geo.store import calendar
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])
+    app.add_middleware(SecurityHeaders)  # nosniff, referrer, framing; CSP with a nonce on HTML (outermost)
     for module in (
         auth,
         jurisdictions,

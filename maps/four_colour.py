@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import html
-import json
 import math
 import mimetypes
 import posixpath
@@ -31,6 +29,7 @@ from folium.map import Layer
 from folium.template import Template
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from geo.escape import ESC_JS, html_text, script_json
 from geo.vocab import DEFAULT_PALETTE, LEVEL_COLOURS_ZH, LEVEL_NAMES_ZH, accident_types, sectors
 from maps.assets import DEFAULT_PREFIX, localise, read_local_asset
 
@@ -251,7 +250,7 @@ def _text(value: Any) -> str:
 
 def _swatch(colour: str) -> str:
     # Faded like the zones' fill, so the legend looks like the map; the outer span keeps a solid border.
-    return f'<span class="rm-swatch"><span style="background:{html.escape(colour)}"></span></span>'
+    return f'<span class="rm-swatch"><span style="background:{html_text(colour)}"></span></span>'
 
 
 def _codes(codes: Any) -> list[str]:
@@ -264,19 +263,6 @@ def _codes(codes: Any) -> list[str]:
         code = str(raw).strip()
         out.append(code.zfill(2) if code.isdigit() and len(code) <= 2 else code)
     return out
-
-
-def _script_json(value: Any) -> str:
-    """Compact JSON that is safe inside a <script> element: no "</script", "<!--", "&" or line separators
-    that end or confuse the element, and UTF-8 text as it is (not \\uXXXX, which would double its size)."""
-    return (
-        json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
 
 
 def _rows(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[dict[str, Any]]:
@@ -359,7 +345,7 @@ def _geometry_json(geoms: np.ndarray) -> list[str | None]:
 def _feature_collection(geoms: np.ndarray, properties: list[dict[str, Any]]) -> str:
     """A GeoJSON FeatureCollection as script-safe JSON text; features without a geometry are left out."""
     features = [
-        f'{{"type":"Feature","properties":{_script_json(props)},"geometry":{geometry}}}'
+        f'{{"type":"Feature","properties":{script_json(props)},"geometry":{geometry}}}'
         for props, geometry in zip(properties, _geometry_json(geoms), strict=True)
         if geometry is not None
     ]
@@ -402,15 +388,13 @@ _CSS: Final = """
 # tooltips are made from a feature's properties only when they open, by one function per layer bound to the
 # whole layer, instead of one HTML string and one script block per feature. Every value from the data is
 # escaped before it goes into HTML. Class names come from the data's style tables, never from this code.
-_JS: Final = """
+_JS: Final = (
+    """
 var riskmap = window.riskmap || (function () {
   "use strict";
-  var ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"};
-  function esc(value) {
-    if (value === null || value === undefined) { return ""; }
-    return String(value).replace(/[&<>"']/g, function (c) { return ESCAPES[c]; });
-  }
-  function swatch(colour) {
+"""
+    + ESC_JS
+    + """  function swatch(colour) {
     return '<span class="rm-swatch"><span style="background:' + esc(colour) + '"></span></span>';
   }
   function level(d, p) { return swatch(d.colours[p.l]) + " " + esc(d.labels[p.l]); }
@@ -523,6 +507,7 @@ var riskmap = window.riskmap || (function () {
   return {esc: esc, zones: zones, outlines: outlines, units: units, enterprises: enterprises};
 })();
 """
+)
 
 
 class MapDecorations(MacroElement):
@@ -643,7 +628,7 @@ class _DataLayer(JSCSSMixin, Layer):
 
 def _data(geojson: str, **fields: Any) -> str:
     """A layer's data object: its FeatureCollection text and the other fields as JSON."""
-    parts = [f'"geojson":{geojson}', *(f"{_script_json(k)}:{_script_json(v)}" for k, v in fields.items())]
+    parts = [f'"geojson":{geojson}', *(f"{script_json(k)}:{script_json(v)}" for k, v in fields.items())]
     return "{" + ",".join(parts) + "}"
 
 
@@ -1101,14 +1086,14 @@ def inline_page_assets(page: str, prefix: str = DEFAULT_PREFIX) -> str:
             return match.group(0)
         # "</script" inside the code would end the element early; "<\/" means the same to JavaScript.
         code = read_local_asset(url, prefix).decode("utf-8").replace("</script", "<\\/script")
-        return f"<script>/* {html.escape(url)} */\n{code}\n</script>"
+        return f"<script>/* {html_text(url)} */\n{code}\n</script>"
 
     def stylesheet(match: re.Match[str]) -> str:
         url = match.group(1)
         if not url.startswith(local):
             return match.group(0)
         css = _inline_css(url, prefix).replace("</style", "<\\/style")
-        return f"<style>/* {html.escape(url)} */\n{css}\n</style>"
+        return f"<style>/* {html_text(url)} */\n{css}\n</style>"
 
     return _CSS_TAG.sub(stylesheet, _SCRIPT_TAG.sub(script, page))
 

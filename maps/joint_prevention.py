@@ -3,7 +3,6 @@ markers, arrows from inspector to inspected (交叉互查), a legend and popups.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping
 from typing import Any, Final
@@ -15,6 +14,7 @@ import shapely
 from folium import plugins
 from shapely.geometry import LineString, Polygon
 
+from geo.escape import html_text
 from maps.assets import DEFAULT_PREFIX, localise
 from maps.four_colour import (
     LEVELS,
@@ -68,8 +68,8 @@ def _legend_html(
 ) -> str:
     rows = "".join(
         f'<tr class="rm-jp-legend-row" data-level="{lvl}">'
-        f'<td><span class="rm-jp-sw" style="background:{html.escape(palette[lvl])}"></span></td>'
-        f"<td>{html.escape(level_label(lvl))}</td>"
+        f'<td><span class="rm-jp-sw" style="background:{html_text(palette[lvl])}"></span></td>'
+        f"<td>{html_text(level_label(lvl))}</td>"
         f'<td class="rm-n">{cluster_counts.get(lvl, 0)}</td><td class="rm-n">{member_counts.get(lvl, 0)}</td></tr>'
         for lvl in LEVELS
     )
@@ -155,7 +155,10 @@ def separate_reverse(lines: np.ndarray, *, gap: float = 0.00008) -> np.ndarray:
 
 
 def _features(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection of frame with the given properties (JSON-friendly values)."""
+    """A GeoJSON FeatureCollection of frame with the given properties (JSON-friendly values).
+
+    Text is HTML-escaped here, for every layer: folium's GeoJsonTooltip and GeoJsonPopup put property values
+    into the page as HTML, so a name like '<img src=x onerror=…>' must arrive as entities to show as text."""
     features = []
     for i, (geom, record) in enumerate(zip(frame.geometry, frame[columns].to_dict("records"), strict=True)):
         if geom is None or geom.is_empty:
@@ -166,6 +169,8 @@ def _features(frame: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return html_text(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):

@@ -22,6 +22,7 @@ from pyproj import Transformer
 
 from geo.coords import gauss_kruger_epsg
 from geo.errors import InvalidInput, SetupError
+from geo.escape import plain_text
 from maps.four_colour import (
     LEVELS,
     NO_RISK_COLOUR,
@@ -322,9 +323,19 @@ def four_colour_print(
         }
     ):
         fig = Figure(figsize=(width_mm / _MM_PER_INCH, height_mm / _MM_PER_INCH), dpi=dpi, facecolor="white")
-        fig.text(0.5, 0.955, title, ha="center", va="center", fontsize=20 * scale, fontweight="bold")
+        fig.text(
+            0.5, 0.955, plain_text(title), ha="center", va="center", fontsize=20 * scale, fontweight="bold"
+        )
         if subtitle:
-            fig.text(0.5, 0.912, subtitle, ha="center", va="center", fontsize=12 * scale, color="#333333")
+            fig.text(
+                0.5,
+                0.912,
+                plain_text(subtitle),
+                ha="center",
+                va="center",
+                fontsize=12 * scale,
+                color="#333333",
+            )
 
         ax = fig.add_axes((0.03, 0.10, 0.72, 0.78))
         colours = (
@@ -349,7 +360,7 @@ def four_colour_print(
                     ax.text(
                         point.x,
                         point.y,
-                        name,
+                        plain_text(name),
                         ha="center",
                         va="center",
                         fontsize=8 * scale,
@@ -384,7 +395,7 @@ def four_colour_print(
             va="top",
         )
 
-        fig.text(0.03, 0.055, f"数据来源：{data_source}", fontsize=9.5 * scale, va="center")
+        fig.text(0.03, 0.055, plain_text(f"数据来源：{data_source}"), fontsize=9.5 * scale, va="center")
         fig.text(
             0.975,
             0.055,

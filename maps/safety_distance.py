@@ -3,7 +3,6 @@ labelled violation lines; and a siting check's map. Data in, folium.Map out; ass
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -16,6 +15,7 @@ from branca.element import MacroElement
 from folium.template import Template
 from shapely.geometry.base import BaseGeometry
 
+from geo.escape import ESC_JS, script_json
 from geo.safety_distance import SitingResult, hazard_kinds, sci
 from geo.vocab import GB_CLASS_NAMES_ZH, GBClass, target_types
 from maps.assets import DEFAULT_PREFIX, localise
@@ -66,12 +66,13 @@ _CSS: Final = """
 
 # Draws the layers from one JSON object; every value from the data is escaped before it goes into HTML,
 # and class names come from fixed tables here, never from the data.
-_JS: Final = """
+_JS: Final = (
+    """
 (function (map, d) {
   "use strict";
-  var ESC = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"};
-  function esc(v) { return v === null || v === undefined ? "" : String(v).replace(/[&<>"']/g, function (c) { return ESC[c]; }); }
-  function table(rows) {
+"""
+    + ESC_JS
+    + """  function table(rows) {
     var out = "";
     for (var i = 0; i < rows.length; i++) {
       if (rows[i][1] !== null && rows[i][1] !== undefined && rows[i][1] !== "") {
@@ -209,6 +210,7 @@ _JS: Final = """
   declutter();
 })({{ this._parent.get_name() }}, {{ this.data }});
 """
+)
 
 
 class _SafetyLayers(MacroElement):
@@ -227,19 +229,7 @@ class _SafetyLayers(MacroElement):
         super().__init__()
         self._name = "RiskmapSafetyLayers"
         self.css = _CSS
-        self.data = _script_json(data)
-
-
-def _script_json(value: Any) -> str:
-    """JSON safe inside a <script> element (no "</script", "<!--", "&" or line separators)."""
-    return (
-        json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
+        self.data = script_json(data)
 
 
 def _in_storage(frame: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
 from api.usecases import exports as usecase
+from geo.escape import ascii_filename
 from geo.io.fields import Kind
 
 router = APIRouter(tags=["import and export"])
@@ -23,7 +24,7 @@ def _file(download: usecase.Download) -> Response:
 
 def _attachment(name: str) -> dict[str, str]:
     """Content-Disposition with an ASCII fallback and the UTF-8 (Chinese) name (RFC 6266 / 5987)."""
-    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    ascii_name = ascii_filename(name)
     return {"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"}
 
 

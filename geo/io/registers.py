@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from geo import vocab
+from geo.escape import escape_cell, plain_text
 from geo.io.fields import FIELDS, KIND_NAMES_ZH, Kind, primary_headers
 from geo.io.validate import CONTROL_LEVEL_NAMES_ZH, ZONE_LEVEL_NAMES_ZH
-from geo.io.writers import escape_cell, tabular, xlsx_cell
+from geo.io.writers import tabular, xlsx_cell
 
 TEMPLATE_ROWS = 1_000  # rows with drop-downs
 
@@ -198,7 +199,7 @@ def enterprise_register_xlsx(register: Mapping[str, Any]) -> bytes:
     info = wb.active
     assert info is not None
     info.title = "企业基本情况"
-    info.append([f"{e['name']} 安全风险分级管控清单（一企一册）"])
+    info.append([escape_cell(f"{e['name']} 安全风险分级管控清单（一企一册）")])
     info["A1"].font = Font(bold=True, size=14)
     for label, key in ENTERPRISE_HEADER_ROWS:
         info.append([label, escape_cell(e.get(key))])
@@ -239,7 +240,7 @@ def _wrap(text: Any, width: float) -> str:
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return ""
     chars = max(4, int(width * 150))
-    return "\n".join(textwrap.wrap(str(text), chars)[:4])
+    return plain_text("\n".join(textwrap.wrap(str(text), chars)[:4]))
 
 
 def enterprise_register_pdf(
@@ -262,14 +263,14 @@ def enterprise_register_pdf(
             fig.text(
                 0.5,
                 0.95,
-                f"{e['name']} 安全风险分级管控清单（一企一册）",
+                plain_text(f"{e['name']} 安全风险分级管控清单（一企一册）"),
                 ha="center",
                 fontsize=16,
                 weight="bold",
             )
             if page == 0:
                 lines = [
-                    f"{label}：{e.get(key) if e.get(key) is not None else ''}"
+                    plain_text(f"{label}：{e.get(key) if e.get(key) is not None else ''}")
                     for label, key in ENTERPRISE_HEADER_ROWS
                 ]
                 for i, line in enumerate(lines):
@@ -370,7 +371,9 @@ def county_register_xlsx(register: Mapping[str, Any]) -> bytes:
     ws.title = "重大较大风险清单"
     ws.append(
         [
-            f"{j['name']}（{j['adcode']}）重大、较大安全风险清单（一县一册）　导出日期 {dt.date.today().isoformat()}"
+            escape_cell(
+                f"{j['name']}（{j['adcode']}）重大、较大安全风险清单（一县一册）　导出日期 {dt.date.today().isoformat()}"
+            )
         ]
     )
     ws["A1"].font = Font(bold=True, size=14)
@@ -389,7 +392,7 @@ def county_register_xlsx(register: Mapping[str, Any]) -> bytes:
         key = (row.get("jurisdiction_name") or "", row.get("jurisdiction_adcode") or "")
         counts.setdefault(key, [0, 0])[row["level"] - 1] += 1
     for (name, code), (major, large) in sorted(counts.items(), key=lambda kv: kv[0][1]):
-        summary.append([name, code, major, large, major + large])
+        summary.append([escape_cell(name), escape_cell(code), major, large, major + large])
     total = [sum(v[0] for v in counts.values()), sum(v[1] for v in counts.values())]
     summary.append(["合计", "", total[0], total[1], total[0] + total[1]])
     buf = io.BytesIO()

@@ -2,7 +2,8 @@
 and plain tables (a header and rows, such as the inspection plan's sheets) as CSV or Excel.
 
 Spreadsheet cells that start with = + - @ (or a tab or carriage return) are written with a leading
-apostrophe so Excel never runs them as formulas (CSV/formula injection); the importer removes it again.
+apostrophe so Excel never runs them as formulas (CSV/formula injection, geo.escape.escape_cell); the
+importer removes it again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 import shapely
 
 from geo.coords import InputCrs, from_storage
+from geo.escape import escape_cell as escape_cell  # re-exported: callers and tests import it from here
 from geo.io.fields import FIELDS, Kind, fields_of, primary_headers
 from geo.io.tempfiles import temp_folder
 
@@ -30,14 +32,6 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
 }
-_RISKY_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_cell(value: Any) -> Any:
-    """'=1+2' → "'=1+2": a spreadsheet shows the text instead of running it."""
-    if isinstance(value, str) and value.startswith(_RISKY_START):
-        return "'" + value
-    return value
 
 
 def _missing(value: Any) -> bool:

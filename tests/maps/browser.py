@@ -192,10 +192,15 @@ class Browser:
         screenshot: Path | None = None,
         timeout: float = 20.0,
         settle: float = 0.3,
+        headers: dict[str, str] | None = None,
+        post_json: Any = None,
     ) -> PageReport:
         """Load url (a Path is opened as file://), wait for the load event, for the JS expression wait_for to be
         truthy and for the network to go quiet for `settle` s; then take the PNG screenshot (if asked), evaluate
-        `evaluate` (its JSON value is PageReport.value; a Promise is awaited) and take the DOM."""
+        `evaluate` (its JSON value is PageReport.value; a Promise is awaited) and take the DOM.
+
+        headers are added to every request to this machine (an Authorization header signs the page and its
+        assets in); post_json, when given, makes the page's own request a POST of that JSON body."""
         import websocket
 
         target_url = url.resolve().as_uri() if isinstance(url, Path) else url
@@ -203,7 +208,7 @@ class Browser:
         ws = websocket.create_connection(
             target["webSocketDebuggerUrl"], timeout=timeout, suppress_origin=True
         )
-        session = _Session(ws, PageReport(url=target_url))
+        session = _Session(ws, PageReport(url=target_url), headers=headers, post_json=post_json)
         try:
             return session.run(
                 target_url,
@@ -223,9 +228,13 @@ class Browser:
 class _Session:
     """The DevTools conversation with one tab."""
 
-    def __init__(self, ws: Any, report: PageReport) -> None:
+    def __init__(
+        self, ws: Any, report: PageReport, *, headers: dict[str, str] | None = None, post_json: Any = None
+    ) -> None:
         self.ws = ws
         self.report = report
+        self._headers = dict(headers or {})
+        self._post = None if post_json is None else json.dumps(post_json).encode()
         self._next_id = 0
         self._pending: set[str] = set()
         self._urls: dict[str, str] = {}
@@ -273,7 +282,7 @@ class _Session:
         if method == "Fetch.requestPaused":
             url = params["request"]["url"]
             if is_local(url):
-                self.send("Fetch.continueRequest", {"requestId": params["requestId"]})
+                self.send("Fetch.continueRequest", self._continued(params))
             else:
                 report.blocked.append(url)
                 self.send(
@@ -308,6 +317,22 @@ class _Session:
             report.console_errors.append(f"{entry.get('text', '')} {entry.get('url', '')}".strip())
         elif method == "Page.loadEventFired":
             self._loaded = True
+
+    def _continued(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Fetch.continueRequest's parameters: the request with the extra headers, the page's own request
+        a POST of the JSON body when one was given (once: a reload is a GET again)."""
+        answer: dict[str, Any] = {"requestId": params["requestId"]}
+        headers = dict(params["request"].get("headers", {}))
+        if self._post is not None and params.get("resourceType") == "Document":
+            answer["method"] = "POST"
+            answer["postData"] = base64.b64encode(self._post).decode()
+            headers["Content-Type"] = "application/json"
+            self._post = None
+        elif not self._headers:
+            return answer
+        headers.update(self._headers)
+        answer["headers"] = [{"name": k, "value": v} for k, v in headers.items()]
+        return answer
 
     def evaluate(self, expression: str) -> Any:
         result = self.call(
