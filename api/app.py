@@ -136,7 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse(pages.HOME)  # which sends a browser without a session on to /login
+        return RedirectResponse(
+            pages.LANDING
+        )  # the one map, which sends a browser without a session to /login
 
     @app.get("/api/v1/health", tags=["service"], summary="Is the service up and the database reachable?")
     def health(engine: EngineDep) -> JSONResponse:

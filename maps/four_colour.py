@@ -423,9 +423,15 @@ var riskmap = window.riskmap || (function () {
       return esc(p.n) + "：" + esc(d.labels[p.l]);
     };
   }
-  function interactive(layer, d, content) {
+  // A click also tells the page (the one map's side panel) what was chosen, when the page listens.
+  function interactive(layer, d, content, kind) {
     layer.bindTooltip(tooltip(d), {sticky: true});
     layer.bindPopup(function (sub) { return content(sub.feature.properties); }, {maxWidth: 360});
+    layer.on("click", function (e) {
+      if (window.riskmapSelect && e.layer && e.layer.feature) {
+        window.riskmapSelect(kind, e.layer.feature.properties, e.layer);
+      }
+    });
     return layer;
   }
 
@@ -455,7 +461,7 @@ var riskmap = window.riskmap || (function () {
     });
     layer.on("mouseover", function (e) { e.layer.setStyle(d.highlight); });
     layer.on("mouseout", function (e) { layer.resetStyle(e.layer); });
-    return interactive(layer, d, function (p) { return zonePopup(d, p); });
+    return interactive(layer, d, function (p) { return zonePopup(d, p); }, "zone");
   }
 
   function outlines(d) {
@@ -478,7 +484,7 @@ var riskmap = window.riskmap || (function () {
         ["管控措施", p.m === undefined ? "" : esc(d.strings[p.m])],
         ["责任人", list([p.p, p.t], null, " ")]
       ]));
-    });
+    }, "risk_unit");
   }
 
   function enterprises(d) {
@@ -501,7 +507,7 @@ var riskmap = window.riskmap || (function () {
         ["责任人", list(p.r, null, "<br>")],
         ["联系人", list([p.k, p.h], null, " ")]
       ]));
-    });
+    }, "enterprise");
   }
 
   return {esc: esc, zones: zones, outlines: outlines, units: units, enterprises: enterprises};
@@ -774,13 +780,14 @@ def _unit_styles(palette: Mapping[int, str]) -> dict[str, dict[str, Any]]:
 
 
 def _risk_units_layer(risk_units: gpd.GeoDataFrame, palette: Mapping[int, str]) -> _DataLayer:
-    """n name, l level, a accident type codes, m control measures (index into strings), p/t responsible
-    person and phone."""
+    """i id, n name, l level, a accident type codes, m control measures (index into strings), p/t
+    responsible person and phone."""
     frame = in_storage_crs(risk_units)
     strings = _Strings()
     used: set[str] = set()
     properties: list[dict[str, Any]] = []
     columns = (
+        "id",
         "name",
         "level",
         "accident_types",
@@ -790,6 +797,9 @@ def _risk_units_layer(risk_units: gpd.GeoDataFrame, palette: Mapping[int, str]) 
     )
     for row in _rows(frame, columns):
         props: dict[str, Any] = {"n": _text(row.get("name")), "l": level_of(row.get("level")) or 0}
+        ident = row.get("id")
+        if ident is not None and not pd.isna(ident):
+            props["i"] = int(ident)
         codes = _codes(row.get("accident_types"))
         used.update(codes)
         measure = _text(row.get("control_measures"))
@@ -868,6 +878,8 @@ def _enterprises_layer(
     for row in _rows(frame, columns):
         props: dict[str, Any] = {"n": _text(row.get("name")), "l": level_of(row.get("level")) or 0}
         ident = row.get("id")
+        if ident is not None and not pd.isna(ident):
+            props["i"] = int(ident)
         accidents, measures, people = (
             facts.get(int(ident), ([], [], [])) if ident is not None and not pd.isna(ident) else ([], [], [])
         )

@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 STATIC_PREFIX = "/static/app"
 LOGIN = "/login"
 HOME = "/home"
+LANDING = "/map"  # where a browser lands after signing in: the one map (风险一张图)
 
 templates = Jinja2Templates(directory=HERE / "templates")
 
@@ -55,7 +56,7 @@ def _here(request: Request) -> str:
 def install(app: FastAPI) -> None:
     """Add the pages' routes, their static files, and the browser's view of 401 and 403 (after
     `api.errors.install`, whose JSON answers every other caller)."""
-    from api.pages import docs, signin
+    from api.pages import docs, one_map, signin
 
     handler = app.exception_handlers[RiskmapError]
 
@@ -94,6 +95,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, forbidden)
     app.include_router(signin.router)
     app.include_router(docs.router)
+    app.include_router(one_map.router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=HERE / "static"), name="app-static")
 
     @app.get("/favicon.ico", include_in_schema=False)

@@ -28,7 +28,7 @@ from api.auth import (
     sign_in,
 )
 from api.deps import EngineDep
-from api.pages import HOME, LOGIN, STATIC_PREFIX, login_url, templates
+from api.pages import HOME, LANDING, LOGIN, STATIC_PREFIX, login_url, templates
 from geo.access import Principal, Role, Unauthenticated
 from geo.errors import RateLimited
 from geo.store import users
@@ -52,15 +52,15 @@ REASONS = {
 
 
 def safe_next(value: str | None) -> str:
-    """A same-site path to go to after signing in, else the home page: only an absolute path of this site
+    """A same-site path to go to after signing in, else the one map: only an absolute path of this site
     ('/…', not '//host' nor '/\\host'), no scheme, host or control character; never the sign-in pages."""
     if not value or len(value) > MAX_NEXT or not value.startswith("/") or value.startswith("//"):
-        return HOME
+        return LANDING
     if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        return HOME
+        return LANDING
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or parts.path in (LOGIN, "/logout"):
-        return HOME
+        return LANDING
     return value
 
 

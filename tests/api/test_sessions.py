@@ -92,7 +92,7 @@ def test_sign_in_sets_an_httponly_lax_session_cookie_that_signs_in_pages_and_api
     assert page.headers["cache-control"] == "no-store"
     response = _sign_in(browser, "reg-ann")
     assert response.status_code == 303
-    assert response.headers["location"] == "/home"
+    assert response.headers["location"] == "/map"  # the one map is where a browser lands
     cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith(f"{SESSION_COOKIE}="))
     attributes = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
     assert {"httponly", "max-age", "path", "samesite"} <= attributes
@@ -361,11 +361,11 @@ def test_a_browser_without_credentials_is_sent_to_sign_in_and_back(client: Any, 
     ],
 )
 def test_next_goes_nowhere_but_this_site(client: Any, engine: Engine, target: str) -> None:
-    assert safe_next(target) == "/home"
+    assert safe_next(target) == "/map"
     _add(engine, f"olga-{abs(hash(target)) % 10_000}")
     browser = _browser(client)
     response = _sign_in(browser, f"olga-{abs(hash(target)) % 10_000}", next=target)
-    assert (response.status_code, response.headers["location"]) == (303, "/home")
+    assert (response.status_code, response.headers["location"]) == (303, "/map")
 
 
 def test_same_site_next_keeps_its_query() -> None:
@@ -378,7 +378,9 @@ def test_same_site_next_keeps_its_query() -> None:
 def test_root_goes_home_and_home_to_sign_in(client: Any) -> None:
     browser = _browser(client)
     root = browser.get("/", headers=HTML, follow_redirects=False)
-    assert root.headers["location"] == "/home"
+    assert root.headers["location"] == "/map"
+    landing = browser.get("/map", headers=HTML, follow_redirects=False)
+    assert (landing.status_code, landing.headers["location"]) == (303, "/login?next=%2Fmap")
     home = browser.get("/home", headers=HTML, follow_redirects=False)
     assert (home.status_code, home.headers["location"]) == (303, "/login?next=%2Fhome")
 

@@ -195,7 +195,11 @@ def test_sign_in_open_a_map_sign_out_and_the_map_is_gone(base_url: str, browser:
         wrong = tab.submit(_fill_and_submit(USERNAME, "not the password"))
         assert urlsplit(wrong).path == "/login"
         assert "用户名或密码错误" in tab.value("document.getElementById('rm-error').innerText")
-        home = tab.submit(_fill_and_submit(USERNAME, PASSWORD), wait_for="document.getElementById('rm-user')")
+        landing = tab.submit(
+            _fill_and_submit(USERNAME, PASSWORD), wait_for="document.getElementById('rm-user')"
+        )
+        assert urlsplit(landing).path == "/map"  # the one map is the landing page
+        home = tab.goto(base_url + "/home", wait_for="document.getElementById('rm-role')")
         assert urlsplit(home).path == "/home"
         assert tab.value("document.getElementById('rm-user').innerText") == USERNAME
         assert tab.value("document.getElementById('rm-role').innerText") == "监管部门"

@@ -1,0 +1,427 @@
+"""The one map (风险一张图) of a jurisdiction: the four-colour map (zones, boundaries, risk units,
+enterprises) with the layers an office works with beside it — protection targets by GB 36894 class,
+safety-distance violations and pairs needing an assessment, joint-prevention clusters, open hidden
+hazards (overdue marked) and zone names as labels — each a layer the user can switch.
+
+Data in (frames), folium.Map out. Each layer is one JSON object drawn in the browser by a builder added to
+`riskmap` (maps.four_colour); every value is escaped by `riskmap.esc` before it reaches HTML. A click on
+any feature calls `window.riskmapSelect(kind, properties)` when the page defines it (the side panel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Figure, MacroElement
+from folium.template import Template
+
+from maps.four_colour import (
+    DEFAULT_TITLE,
+    TileSetting,
+    _data,
+    _DataLayer,
+    _feature_collection,
+    _rows,
+    _Text,
+    four_colour_map,
+    in_storage_crs,
+    level_label,
+    resolve_palette,
+)
+
+TARGET_CLASSES: Final = {
+    # GB 36894-2018 protection-target classes: colour and label
+    "high_sensitive": ("#7B1FA2", "高敏感防护目标"),
+    "important": ("#1565C0", "重要防护目标"),
+    "general_1": ("#2E7D32", "一般防护目标一类"),
+    "general_2": ("#66BB6A", "一般防护目标二类"),
+    "general_3": ("#A5D6A7", "一般防护目标三类"),
+}
+STATUS_STYLES: Final = {
+    "veto": {"color": "#6A1B9A", "weight": 3, "dashArray": None, "label": "高敏感目标在重大风险内圈"},
+    "violation": {"color": "#B00020", "weight": 3, "dashArray": None, "label": "不符合安全防护距离"},
+    "advise": {"color": "#E65100", "weight": 2, "dashArray": "6 4", "label": "需定量风险评价"},
+}
+GRADE_STYLES: Final = {"major": ("#C00000", "重大隐患"), "general": ("#F5A623", "一般隐患")}
+
+_JS: Final = """
+(function (R) {
+  "use strict";
+  var esc = R.esc;
+  function select(kind) {
+    return function (e) {
+      if (window.riskmapSelect && e.layer && e.layer.feature) {
+        window.riskmapSelect(kind, e.layer.feature.properties, e.layer);
+      }
+    };
+  }
+  function rows(list) {
+    var out = "";
+    for (var i = 0; i < list.length; i++) {
+      if (list[i][1] !== undefined && list[i][1] !== null && list[i][1] !== "") {
+        out += "<tr><th>" + list[i][0] + "</th><td>" + esc(list[i][1]) + "</td></tr>";
+      }
+    }
+    return '<div class="rm-popup"><table>' + out + "</table></div>";
+  }
+  R.targets = function (d) {
+    var layer = L.geoJSON(d.geojson, {
+      style: function (f) { return d.styles[f.properties.g] || d.styles.none; },
+      pointToLayer: function (f, latlng) {
+        return L.circleMarker(latlng, d.points[f.properties.g] || d.points.none);
+      }
+    });
+    layer.bindTooltip(function (l) {
+      var p = l.feature.properties;
+      return esc(p.n) + "（" + esc(d.classes[p.g] || p.g || "未分类") + "）";
+    }, {sticky: true});
+    layer.on("click", select("protection_target"));
+    return layer;
+  };
+  R.violations = function (d) {
+    var layer = L.geoJSON(d.geojson, {style: function (f) { return d.styles[f.properties.s]; }});
+    layer.bindTooltip(function (l) {
+      var p = l.feature.properties;
+      return esc(p.h) + " → " + esc(p.t) + "：" + esc(d.labels[p.s]) + "，" + esc(p.d) + " 米" +
+        (p.r ? "（要求 " + esc(p.r) + " 米）" : "");
+    }, {sticky: true});
+    layer.bindPopup(function (l) {
+      var p = l.feature.properties;
+      return rows([["风险单元", p.h], ["防护目标", p.t], ["结论", d.labels[p.s]], ["实际距离（米）", p.d],
+                   ["要求距离（米）", p.r], ["依据", p.b], ["说明", p.x]]);
+    }, {maxWidth: 380});
+    layer.on("click", select("violation"));
+    return layer;
+  };
+  R.clusters = function (d) {
+    var layer = L.geoJSON(d.geojson, {style: function (f) { return d.styles[f.properties.l] || d.styles[0]; }});
+    layer.bindTooltip(function (l) {
+      var p = l.feature.properties;
+      return "联防联控组 " + esc(p.n) + "：" + esc(p.k) + " 家企业";
+    }, {sticky: true});
+    layer.on("click", select("cluster"));
+    return layer;
+  };
+  R.hazards = function (d) {
+    var layer = L.geoJSON(d.geojson, {
+      pointToLayer: function (f, latlng) {
+        var p = f.properties, style = L.extend({}, d.styles[p.g]);
+        if (p.o) { style.color = "#000000"; style.weight = 3; style.dashArray = "3 2"; }
+        return L.circleMarker(latlng, style);
+      }
+    });
+    layer.bindTooltip(function (l) {
+      var p = l.feature.properties;
+      return esc(d.grades[p.g]) + "：" + esc(p.n) + "（" + esc(p.s) + (p.o ? "，已逾期" : "") + "）";
+    }, {sticky: true});
+    layer.on("click", select("hazard"));
+    return layer;
+  };
+  R.labels = function (d) {
+    var group = L.layerGroup();
+    for (var i = 0; i < d.points.length; i++) {
+      var p = d.points[i];
+      L.marker([p[1], p[0]], {
+        interactive: false,
+        keyboard: false,
+        icon: L.divIcon({className: "rm-label", html: "<span>" + esc(p[2]) + "</span>", iconSize: null})
+      }).addTo(group);
+    }
+    return group;
+  };
+})(window.riskmap);
+"""
+
+_CSS: Final = """
+.rm-label span{display:inline-block;transform:translate(-50%,-50%);white-space:nowrap;pointer-events:none;
+  font:bold 13px/1.2 "Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;color:#222;
+  text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff}
+"""
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _targets_layer(targets: gpd.GeoDataFrame) -> _DataLayer:
+    """i id, n name, g GB 36894 class, t type."""
+    frame = in_storage_crs(targets)
+    props = [
+        {
+            "i": int(r["id"]),
+            "n": _text(r.get("name")),
+            "g": _text(r.get("gb_class")),
+            "t": _text(r.get("type")),
+        }
+        for r in _rows(frame, ("id", "name", "gb_class", "type"))
+    ]
+    styles = {
+        g: {
+            "color": colour,
+            "weight": 1,
+            "fillColor": colour,
+            "fillOpacity": 0.35,
+            "className": f"rm-target rm-{g}",
+        }
+        for g, (colour, _) in TARGET_CLASSES.items()
+    }
+    points = {
+        g: {
+            "radius": 5,
+            "color": "#ffffff",
+            "weight": 1,
+            "fillColor": colour,
+            "fillOpacity": 0.95,
+            "className": f"rm-target rm-{g}",
+        }
+        for g, (colour, _) in TARGET_CLASSES.items()
+    }
+    styles["none"] = {"color": "#777777", "weight": 1, "fillOpacity": 0.2, "className": "rm-target"}
+    points["none"] = {
+        "radius": 4,
+        "color": "#777777",
+        "fillColor": "#bbbbbb",
+        "fillOpacity": 0.9,
+        "className": "rm-target",
+    }
+    return _DataLayer(
+        "targets",
+        _data(
+            _feature_collection(frame.geometry.to_numpy(), props),
+            styles=styles,
+            points=points,
+            classes={g: label for g, (_, label) in TARGET_CLASSES.items()},
+        ),
+        name="防护目标（GB 36894 分类）",
+    )
+
+
+def _violations_layer(pairs: pd.DataFrame) -> _DataLayer:
+    """Lines from each unit to each target: s status (veto, violation, advise), h/t names, d distance,
+    r required distance, b basis, x explanation."""
+    geoms, props = [], []
+    for r in pairs.to_dict("records"):
+        line = r.get("line")
+        if line is None:
+            continue
+        status = str(r.get("status") or "violation")
+        if status not in STATUS_STYLES:
+            continue
+        geoms.append(line)
+        props.append(
+            {
+                "s": status,
+                "h": _text(r.get("hazard_name")) or "（辖区外）",
+                "t": _text(r.get("target_name")) or "（辖区外）",
+                "d": round(float(r["distance_m"]), 1) if r.get("distance_m") is not None else "",
+                "r": round(float(r["required_m"]), 1) if _num(r.get("required_m")) else "",
+                "b": _text(r.get("basis")),
+                "x": _text(r.get("explanation_zh")),
+            }
+        )
+    styles = {
+        s: {
+            "color": v["color"],
+            "weight": v["weight"],
+            "dashArray": v["dashArray"],
+            "className": f"rm-violation rm-{s}",
+        }
+        for s, v in STATUS_STYLES.items()
+    }
+    return _DataLayer(
+        "violations",
+        _data(
+            _feature_collection(np.asarray(geoms, dtype=object), props),
+            styles=styles,
+            labels={s: v["label"] for s, v in STATUS_STYLES.items()},
+        ),
+        name="安全防护距离问题",
+    )
+
+
+def _num(value: Any) -> bool:
+    try:
+        return value is not None and not np.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _clusters_layer(clusters: gpd.GeoDataFrame, palette: Mapping[int, str]) -> _DataLayer:
+    """Hulls of the joint-prevention clusters: n id, k members, l highest level."""
+    frame = in_storage_crs(clusters)
+    props = [
+        {"n": _text(r.get("id")), "k": int(r.get("member_count") or 0), "l": int(r.get("level") or 0)}
+        for r in _rows(frame, ("id", "member_count", "level"))
+    ]
+    styles = {
+        lvl: {
+            "color": palette.get(lvl, "#555555"),
+            "weight": 2,
+            "dashArray": "4 3",
+            "fillOpacity": 0.05,
+            "className": f"rm-cluster rm-level-{lvl or 'none'}",
+        }
+        for lvl in (0, 1, 2, 3, 4)
+    }
+    return _DataLayer(
+        "clusters",
+        _data(_feature_collection(frame.geometry.to_numpy(), props), styles=styles),
+        name="联防联控组",
+    )
+
+
+def _hazards_layer(hazards: gpd.GeoDataFrame) -> _DataLayer:
+    """Open hidden hazards: i id, n description, g grade, s state (中文), o overdue."""
+    frame = in_storage_crs(hazards)
+    props = [
+        {
+            "i": int(r["id"]),
+            "n": _text(r.get("description"))[:80],
+            "g": _text(r.get("grade")),
+            "s": _text(r.get("status_zh")),
+            **({"o": 1} if r.get("overdue") else {}),
+        }
+        for r in _rows(frame, ("id", "description", "grade", "status_zh", "overdue"))
+    ]
+    styles = {
+        g: {
+            "radius": 6,
+            "color": "#ffffff",
+            "weight": 1.5,
+            "fillColor": colour,
+            "fillOpacity": 1.0,
+            "className": f"rm-hazard rm-{g}",
+        }
+        for g, (colour, _) in GRADE_STYLES.items()
+    }
+    return _DataLayer(
+        "hazards",
+        _data(
+            _feature_collection(frame.geometry.to_numpy(), props),
+            styles=styles,
+            grades={g: label for g, (_, label) in GRADE_STYLES.items()},
+        ),
+        name="未销号隐患（黑框：逾期）",
+    )
+
+
+def _labels_layer(zones: gpd.GeoDataFrame) -> _DataLayer:
+    """Zone names at a point inside each zone (not interactive)."""
+    frame = in_storage_crs(zones)
+    names = [_text(n) for n in frame["name"]]
+    inside = shapely.point_on_surface(frame.geometry.to_numpy())
+    points = [
+        [round(p.x, 6), round(p.y, 6), n] for p, n in zip(inside, names, strict=True) if n and p is not None
+    ]
+    return _DataLayer(
+        "labels", _data('{"type":"FeatureCollection","features":[]}', points=points), name="区域名称"
+    )
+
+
+class _Hook(MacroElement):
+    """Names the map for the page's script (`window.riskmapMap`) once the map exists."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.riskmapMap = {{ this._parent.get_name() }};
+        if (window.riskmapMapReady) { window.riskmapMapReady({{ this._parent.get_name() }}); }
+        {% endmacro %}
+        """
+    )
+
+
+def legend_html(palette: Mapping[int, str]) -> str:
+    """The extra layers' symbols, for the page's legend beside the four-colour one."""
+    rows = [
+        f'<tr><td><span class="rm-dot" style="background:{c}"></span></td><td>{label}</td></tr>'
+        for c, label in TARGET_CLASSES.values()
+    ]
+    rows += [
+        f'<tr><td><span class="rm-line" style="border-color:{v["color"]}"></span></td><td>{v["label"]}</td></tr>'
+        for s, v in STATUS_STYLES.items()
+        if s != "advise"
+    ]
+    rows += [
+        f'<tr><td><span class="rm-dot" style="background:{c}"></span></td><td>{label}</td></tr>'
+        for c, label in GRADE_STYLES.values()
+    ]
+    rows.append(
+        f'<tr><td><span class="rm-hull" style="border-color:{palette[1]}"></span></td><td>联防联控组</td></tr>'
+    )
+    return '<table class="rm-legend-more">' + "".join(rows) + "</table>"
+
+
+def one_map(
+    zones: gpd.GeoDataFrame,
+    *,
+    boundaries: gpd.GeoDataFrame | None = None,
+    enterprises: gpd.GeoDataFrame | None = None,
+    risk_units: gpd.GeoDataFrame | None = None,
+    targets: gpd.GeoDataFrame | None = None,
+    violations: pd.DataFrame | None = None,
+    clusters: gpd.GeoDataFrame | None = None,
+    hazards: gpd.GeoDataFrame | None = None,
+    public: bool = False,
+    palette: Mapping[int, str] | None = None,
+    title: str = DEFAULT_TITLE,
+    tiles: TileSetting | None = None,
+    asset_prefix: str | None = None,
+    unit_counts: Mapping[int, int] | None = None,
+    zone_labels: bool = True,
+) -> folium.Map:
+    """The four-colour map with the workspace's layers. `public=True` draws what the public map does and
+    nothing more (zones, labels, boundaries): no target, violation, cluster or hazard, whatever is passed.
+    `zone_labels=False` leaves the zones unnamed (grid cells, whose names say nothing); the boundaries'
+    names are then the labels."""
+    kwargs: dict[str, Any] = {"asset_prefix": asset_prefix} if asset_prefix else {}
+    m = four_colour_map(
+        zones,
+        boundaries=boundaries,
+        enterprises=enterprises,
+        risk_units=risk_units,
+        public=public,
+        palette=palette,
+        title=title,
+        tiles=tiles,
+        unit_counts=unit_counts,
+        **kwargs,
+    )
+    palette_ = resolve_palette(palette, in_storage_crs(zones))
+    root = m.get_root()
+    if isinstance(root, Figure):
+        root.header.add_child(
+            _Text(f"<script>{_JS}</script><style>{_CSS}</style>"), name="riskmap_one_map_js"
+        )
+    # The layer control must come after every layer it lists (its script names them): take the one the
+    # four-colour map added off, and put it back at the end.
+    for key, child in list(m._children.items()):
+        if isinstance(child, folium.LayerControl):
+            del m._children[key]
+    if zone_labels and len(zones):
+        _labels_layer(zones).add_to(m)
+    elif boundaries is not None and len(boundaries) and "name" in boundaries.columns:
+        _labels_layer(boundaries).add_to(m)
+    if not public:
+        if targets is not None and len(targets):
+            _targets_layer(targets).add_to(m)
+        if violations is not None and len(violations):
+            _violations_layer(violations).add_to(m)
+        if clusters is not None and len(clusters):
+            _clusters_layer(clusters, palette_).add_to(m)
+        if hazards is not None and len(hazards):
+            _hazards_layer(hazards).add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    _Hook().add_to(m)
+    return m
+
+
+__all__ = ["GRADE_STYLES", "STATUS_STYLES", "TARGET_CLASSES", "legend_html", "level_label", "one_map"]
