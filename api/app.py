@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,14 +11,16 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
-from api import auth, errors
+from api import auth, errors, pages
 from api.deps import EngineDep
 from api.routers import (
     analysis,
     closeouts,
     enterprises,
     exports,
+    hazards,
     history,
     imports,
     joint_prevention,
@@ -25,12 +28,18 @@ from api.routers import (
     maps,
     protection_targets,
     risk_units,
+    roster,
     safety,
+    search,
     vocabularies,
 )
 from api.settings import Settings
+from geo.io.tempfiles import sweep_stale
+from geo.store import calendar
 from geo.store.engine import make_engine
 from maps import assets
+
+log = logging.getLogger("riskmap.api")
 
 DESCRIPTION = """
 Regional 红橙黄蓝 safety-risk register and maps for the dual prevention mechanism
@@ -41,11 +50,18 @@ Geometries are GeoJSON in CGCS2000 lon/lat (EPSG:4490) unless a request names an
 Errors are JSON `{"detail": …, "errors": [{"field": …, "reason": …}]}`.
 
 Sign in with **Authorize**: a username and password (OAuth2 password flow; `riskmap users add`, or the
-demo users `riskmap demo` prints) or an API key (`X-API-Key`, from `riskmap users key`). Without
+demo users `riskmap demo` prints) or an API key (`X-API-Key`, from `riskmap users key`). In a browser,
+sign in at [/login](/login): the session cookie then signs in the pages and the API, and a write signed in
+by the cookie alone needs the session's CSRF token in `X-CSRF-Token` (`GET /api/v1/auth/session`; this
+page adds it by itself). Without
 credentials you are the public: published maps (`public=true`) and aggregated statistics only.
 Regulators see and edit their jurisdictions; enterprise users their own enterprise and risk units.
 Rows outside your scope are 404; actions your role may not take are 403 (401 when not signed in).
-Too many failed sign-ins for a username or from an address are 429, with `Retry-After`.
+Too many failed sign-ins for a username from one address, or from one address, are 429, with `Retry-After`.
+
+Conditional requests (RFC 9110): every row and list answer has a strong `ETag`; `GET` with `If-None-Match`
+naming it is 304. `PATCH` and `DELETE` **require** `If-Match` (428 without): the `ETag` you read, or `*` for
+whatever is stored; a changed row (or a weak `W/` tag, which never matches) is 412 and nothing is written.
 """
 
 
@@ -54,17 +70,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        removed = sweep_stale()  # upload folders a killed process could not remove
+        if removed:
+            log.info("removed %d stale temporary folders of riskmap", len(removed))
         app.state.engine = make_engine(
             settings.db.sqlalchemy_url,
             pool_size=settings.db.pool_size,
             statement_timeout_ms=settings.db.statement_timeout_ms,
         )
         try:
+            calendar.install(app.state.engine)  # holiday notices loaded after this release
+        except SQLAlchemyError as exc:  # the database may be down at start: deadlines use the packaged table
+            log.warning("working-day calendar: loaded notices not read (%s)", type(exc).__name__)
+        try:
             yield
         finally:
             app.state.engine.dispose()
 
-    app = FastAPI(title=settings.api.title, description=DESCRIPTION, version="0.1.0", lifespan=lifespan)
+    # /docs and /redoc are our own pages (api/pages/docs.py): FastAPI's would load Swagger UI from a CDN.
+    app = FastAPI(
+        title=settings.api.title,
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
     app.state.settings = settings
     app.state.signing_key = settings.auth.signing_key()  # production refuses to start with a weak secret
     app.state.login_limiter = auth.login_limiter(settings.auth)  # failed sign-ins, in this process
@@ -84,16 +116,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         joint_prevention,
         history,
         closeouts,
+        hazards,
+        roster,
+        search,
         imports,
         exports,
     ):
         app.include_router(module.router)
+    app.include_router(hazards.inspections)
+    app.include_router(hazards.analysis)
     # Leaflet and its plugins come from our own server: government networks are often closed.
+    # Sign-in, sign-out, home and the API docs in the browser; a browser sent to /login instead of a 401.
+    pages.install(app)
+    # Leaflet and its plugins, Swagger UI and Redoc come from our own server: government networks are often
+    # closed.
     assets.mount(app, settings.maps.asset_prefix)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse(pages.HOME)  # which sends a browser without a session on to /login
 
     @app.get("/api/v1/health", tags=["service"], summary="Is the service up and the database reachable?")
     def health(engine: EngineDep) -> JSONResponse:

@@ -268,6 +268,98 @@ def map_four_colour(
     typer.echo(f"wrote {output} ({len(frame)} zones; by level: {levels})")
 
 
+@map_app.command("joint-prevention")
+def map_joint_prevention(
+    adcode: Annotated[str, typer.Option(help="行政区划代码 of the jurisdiction")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="map.html (works offline)")],
+    distance_m: Annotated[float, typer.Option(help="link distance in metres between sites")] = 500,
+    trades: Annotated[
+        str, typer.Option(help="similar (行业相近) or sector (the same sector only)")
+    ] = "similar",
+    sector: Annotated[str | None, typer.Option(help="only clusters with a member of this sector")] = None,
+    seed: Annotated[int, typer.Option(help="random seed of the cross-inspection")] = 0,
+) -> None:
+    """Write the joint-prevention map (clusters, 交叉互查 arrows, 异地 teams) to a self-contained HTML page,
+    the same map as /maps/joint-prevention. The command line acts as the operator (SYSTEM)."""
+    from api.fourcolour import tiles
+    from api.usecases.joint_prevention import cluster_params, joint_prevention_layers
+    from geo.store.engine import make_engine
+    from maps.four_colour import save_html
+    from maps.joint_prevention import joint_prevention_map
+
+    settings = _settings()
+    try:
+        if output.suffix.lower() not in {".html", ".htm"}:
+            raise InvalidInput.one("output", "the file name must end in .html")
+        params = cluster_params(adcode, distance_m, sector, trades)
+        engine = make_engine(settings.db.sqlalchemy_url)
+        with engine.connect() as conn:
+            layers = joint_prevention_layers(conn, SYSTEM, params, settings, seed)
+        engine.dispose()
+        m = joint_prevention_map(
+            layers.clusters,
+            members=layers.members,
+            checks=layers.checks,
+            boundaries=layers.boundaries,
+            palette=settings.maps.palette_map(),
+            title=layers.title,
+            tiles=tiles(settings),
+            asset_prefix=settings.maps.asset_prefix,
+        )
+        save_html(m, output, inline_assets=True, prefix=settings.maps.asset_prefix)
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"wrote {output} ({len(layers.clusters)} clusters, {len(layers.members)} enterprises)")
+
+
+@app.command("plan")
+def plan(
+    adcode: Annotated[str, typer.Option(help="行政区划代码 of the jurisdiction")],
+    period: Annotated[str, typer.Option(help="a month YYYY-MM or a year YYYY")],
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="plan.xlsx (every sheet) or plan.csv (the table of --part)"),
+    ],
+    seed: Annotated[int, typer.Option(help="random seed: one seed, one plan")] = 0,
+    part: Annotated[
+        str, typer.Option(help="CSV only: random (双随机 checks) or self (自查 calendar)")
+    ] = "random",
+) -> None:
+    """Write the 双随机 inspection plan and the self-inspection calendar, the same plan as
+    /api/v1/analysis/inspection-plan with the same seed. The roster of inspectors is synthetic."""
+    from api.usecases.inspection_plan import check_sheet, draw_inspection_plan, plan_sheets, self_sheet
+    from api.usecases.joint_prevention import choice, collect
+    from geo.io.writers import write_rows_csv, write_sheets_xlsx
+    from geo.joint_prevention import parse_period
+    from geo.store.engine import make_engine
+
+    settings = _settings()
+    suffix = output.suffix.lower()
+    try:
+        collect(
+            lambda: parse_period(period),
+            lambda: choice("part", part, ("random", "self")),
+            lambda: choice("output", suffix, (".xlsx", ".csv")),
+        )
+        engine = make_engine(settings.db.sqlalchemy_url)
+        with engine.connect() as conn:
+            drawn = draw_inspection_plan(conn, SYSTEM, adcode, parse_period(period), seed, settings)
+        engine.dispose()
+        if suffix == ".csv":
+            sheet = self_sheet(drawn) if part == "self" else check_sheet(drawn)
+            output.write_bytes(write_rows_csv(sheet.header, sheet.rows))
+        else:
+            output.write_bytes(write_sheets_xlsx(plan_sheets(drawn)))
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    typer.echo(
+        f"wrote {output} ({drawn.name} {drawn.period.label}: {len(drawn.checks)} checks of "
+        f"{len(drawn.enterprises)} enterprises, seed {seed})"
+    )
+
+
 @app.command("import")
 def import_(
     path: Annotated[
@@ -369,26 +461,77 @@ def export(
     adcode: Annotated[str | None, typer.Option(help="only this jurisdiction's subtree")] = None,
 ) -> None:
     """Export a register table with Chinese headers (it imports back to the same rows)."""
-    from geo.access import SYSTEM
-    from geo.io.writers import FORMATS, write_table
+    from api.usecases.exports import export_table
+    from geo.io.writers import FORMATS
     from geo.store.engine import make_engine
-    from geo.store.exports import export_rows
-    from geo.store.imports import parse_kind
 
     fmt = output.suffix.lower().lstrip(".")
     try:
         if fmt not in FORMATS:
             raise InvalidInput.one("output", f"the file name must end in .{', .'.join(FORMATS)}")
-        checked = parse_kind(kind)
         engine = make_engine(_settings().db.sqlalchemy_url)
-        with engine.connect() as conn:
-            frame, geoms = export_rows(conn, checked, SYSTEM, adcode)
-        engine.dispose()
-        output.write_bytes(write_table(checked, frame, geoms, fmt))
+        try:
+            download = export_table(engine, SYSTEM, kind, adcode=adcode, fmt=fmt)
+        finally:
+            engine.dispose()
+        output.write_bytes(download.content)
     except RiskmapError as exc:
         _fail(exc)
         return
-    typer.echo(f"wrote {output} ({len(frame)} rows)")
+    typer.echo(f"wrote {output} ({download.rows} rows)")
+
+
+calendar_app = typer.Typer(
+    help="The working-day calendar (State Council holiday notices).", no_args_is_help=True
+)
+app.add_typer(calendar_app, name="calendar")
+
+
+@calendar_app.command("load")
+def calendar_load(
+    path: Annotated[Path, typer.Argument(help="CSV: date,kind,name,source (kind holiday or workday)")],
+) -> None:
+    """Load a year's holidays and make-up working days from the State Council's notice (published each
+    November) so that deadlines past the packaged calendar stop being provisional. Restart the service
+    afterwards: each worker reads the calendar when it starts."""
+    import csv
+
+    from geo.closeout import parse_calendar_rows
+    from geo.store import calendar as store
+    from geo.store.engine import make_engine
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            days = parse_calendar_rows(list(csv.DictReader(f)))
+    except OSError as exc:
+        typer.secho(f"error: cannot read {path}: {exc.strerror}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    except InvalidInput as exc:
+        for p in exc.problems:
+            typer.secho(f"{path.name} {p.field}: {p.reason} ({p.reason_zh})", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    engine = make_engine(_settings().db.sqlalchemy_url)
+    try:
+        with engine.begin() as conn:
+            n = store.save_days(conn, SYSTEM, days)
+    except RiskmapError as exc:
+        _fail(exc)
+    years = sorted({d.day.year for d in days})
+    typer.echo(f"calendar: {n} days of {', '.join(map(str, years))} loaded; restart the service to use them")
+
+
+@calendar_app.command("show")
+def calendar_show() -> None:
+    """Which years the calendar covers (packaged and loaded) and where deadlines become provisional."""
+    from geo import closeout
+    from geo.store import calendar as store
+    from geo.store.engine import make_engine
+
+    loaded = store.install(make_engine(_settings().db.sqlalchemy_url))
+    cal = closeout.calendar()
+    years = ", ".join(str(y) for y in sorted(cal.years))
+    typer.echo(f"calendar covers {years} ({loaded} days loaded with `riskmap calendar load`)")
+    typer.echo(f"deadlines after {cal.last} are provisional until the next notice is loaded")
 
 
 @app.command()
@@ -397,6 +540,14 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="reload on code changes (development)")] = False,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            envvar="FORWARDED_ALLOW_IPS",
+            help="addresses of the reverse proxies (that you run) whose X-Forwarded-For names the client; "
+            "none by default, so the client address is the TCP peer",
+        ),
+    ] = "",
 ) -> None:
     """Serve the API and maps (OpenAPI docs at /docs)."""
     import uvicorn
@@ -406,7 +557,18 @@ def serve(
     except RiskmapError as exc:
         _fail(exc)
     typer.echo(f"riskmap at http://{host}:{port}/ (docs: http://{host}:{port}/docs)")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload)
+    # uvicorn alone would trust X-Forwarded-For from 127.0.0.1: any local client could then name its own
+    # address and rotate past the sign-in limit. Only a proxy named here is trusted.
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=bool(forwarded_allow_ips.strip()),
+        forwarded_allow_ips=forwarded_allow_ips.strip(),
+    )
 
 
 def main() -> None:

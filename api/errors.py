@@ -19,6 +19,8 @@ from geo.errors import (
     DatabaseUnavailable,
     InvalidInput,
     NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
     RateLimited,
     RiskmapError,
     SetupError,
@@ -32,6 +34,8 @@ STATUS: dict[type[RiskmapError], int] = {
     Unauthenticated: 401,
     Forbidden: 403,
     NotFound: 404,
+    PreconditionFailed: 412,  # before Conflict, its base
+    PreconditionRequired: 428,
     Conflict: 409,
     DatabaseUnavailable: 503,
     SetupError: 503,

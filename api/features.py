@@ -4,6 +4,9 @@ A resource module supplies its property schema and a `prepare` function (domain 
 values); this module does the HTTP: parse, paginate, link, version headers.
 """
 
+import hashlib
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -16,8 +19,9 @@ from sqlalchemy import Connection
 
 from api.auth import PrincipalDep
 from api.deps import BboxDep, CrsDep, EngineDep, SettingsDep
+from geo.access import Principal
 from geo.coords import InputCrs, to_storage_xy
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 from geo.geometry import to_geojson
 from geo.store import repository as repo
 from geo.vocab import JurisdictionLevel
@@ -122,17 +126,139 @@ def _storage_bbox(
     return float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
 
 
-def _etag(row: Mapping[str, Any]) -> dict[str, str]:
-    return {"ETag": f'W/"{row["version"]}"'} if "version" in row else {}
+# --- conditional requests (RFC 9110 §8.8.3, §13) ---------------------------------------------------------------
+#
+# A row's ETag is strong: a digest of everything its answer holds (computed values too, such as an enterprise's
+# level or a unit's `overdue`), taken in storage coordinates, so it is the same whatever `crs` the answer is in
+# (each `crs` is its own URL, and its answer is a function of the row). A list's ETag is a digest of its body.
+# PATCH and DELETE need `If-Match` (428 without): a strong ETag of the stored row, or `*` (whatever is stored);
+# a weak tag never matches (strong comparison). GETs take `If-None-Match` (weak comparison, or `*`) → 304.
+
+_ETAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
+STAR = "*"
+IF_MATCH_REQUIRED = (
+    "PATCH and DELETE need If-Match: the ETag of the version you read (GET the row), or * to change "
+    "whatever is stored; this keeps two people's edits from overwriting each other"
+)
+IF_MATCH_REQUIRED_ZH = "修改和删除须带 If-Match 请求头（先读取该记录得到的 ETag，或 *），以免覆盖他人的修改"
 
 
-def _version_from(if_match: str | None) -> int | None:
-    if if_match is None or if_match.strip() == "*":
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:24]
+
+
+def row_etag(row: Mapping[str, Any], res: repo.Resource, answer: dict[str, Any] | None = None) -> str:
+    """The strong ETag of a row: its version (when it has one) and a digest of its whole answer in
+    CGCS2000 (`answer`, when the caller has made it already)."""
+    text_ = json.dumps(
+        answer if answer is not None else feature(row, res, InputCrs.cgcs2000),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    digest = _digest(text_.encode())
+    return f'"{row["version"]}-{digest}"' if "version" in row else f'"{digest}"'
+
+
+def _entity_tags(header: str, value: str) -> list[tuple[bool, str]] | None:
+    """The (weak, tag) pairs of an If-Match/If-None-Match value; None for `*`. Malformed → 422."""
+    if value.strip() == STAR:
         return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise InvalidInput.one("If-Match", 'expected an ETag from a previous response, like W/"3"')
-    return int(tag)
+    tags: list[tuple[bool, str]] = []
+    pos, text_ = 0, value.strip()
+    while pos < len(text_):
+        m = _ETAG.match(text_, pos)
+        if m is None or m.end() == pos:
+            raise InvalidInput.one(
+                header,
+                'expected *, or ETags from previous responses separated by commas, like "3-5f2c…"',
+                "应为 * 或此前响应中的 ETag（以逗号分隔）",
+            )
+        tags.append((m.group(1) is not None, f'"{m.group(2)}"'))
+        pos = m.end()
+    return tags
+
+
+def require_if_match(if_match: str | None) -> list[tuple[bool, str]] | None:
+    """The parsed If-Match of a write; 428 when it is missing."""
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired(IF_MATCH_REQUIRED, "If-Match", IF_MATCH_REQUIRED_ZH)
+    return _entity_tags("If-Match", if_match)
+
+
+def check_if_match(tags: list[tuple[bool, str]] | None, current: str, res: repo.Resource) -> None:
+    """Strong comparison: a weak tag never matches; `*` matches any stored row. 412 otherwise."""
+    if tags is None or any(not weak and tag == current for weak, tag in tags):
+        return
+    raise PreconditionFailed(
+        f"the {res.name} is not the version If-Match names (its ETag is now {current}; "
+        "weak W/ tags never match): fetch it again",
+        "If-Match",
+        "If-Match 所指的已不是当前版本（弱 ETag W/ 不算匹配），请重新获取后再改",
+    )
+
+
+def none_match(if_none_match: str | None, current: str) -> bool:
+    """Whether If-None-Match names the current answer (weak comparison, or `*`): then GET is 304."""
+    if if_none_match is None or not if_none_match.strip():
+        return False
+    try:
+        tags = _entity_tags("If-None-Match", if_none_match)
+    except InvalidInput:
+        return False  # RFC 9110 §13.1.2: a recipient may ignore a malformed precondition of a GET
+    return tags is None or any(tag == current.removeprefix("W/") for _, tag in tags)
+
+
+def conditional(request: Request, body: Any, *, etag: str | None = None, status_code: int = 200) -> Response:
+    """A GeoJSON answer with its ETag (a digest of the body unless given), or 304 when If-None-Match
+    names it. The answer depends on who asks (scope): caches must keep it per credentials."""
+    response = JSONResponse(body, status_code=status_code, media_type=GEOJSON)
+    headers = {"ETag": etag or f'"{_digest(bytes(response.body))}"', "Vary": "Authorization, X-API-Key"}
+    if status_code == 200 and none_match(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return response
+
+
+def _existing(
+    conn: Connection, principal: Principal, res: repo.Resource, key: Any, what: str
+) -> dict[str, Any]:
+    """The row a write names: 401 for the anonymous, 404 out of scope; then the preconditions apply (the
+    role's right to write is checked by the write itself: 403)."""
+    if principal.is_public:
+        raise repo.deny(principal, what)
+    return repo.get_feature(conn, principal, res, key)
+
+
+def _check_owner(
+    conn: Connection, principal: Principal, res: repo.Resource, props: Mapping[str, Any]
+) -> None:
+    """A row filed under an enterprise the principal may not write for is 403 before anyone looks the
+    enterprise up: an unknown id and another enterprise's id get the same answer, so the error does not
+    tell an enterprise user which ids exist."""
+    if props.get("enterprise_id") is not None:
+        repo.check_write(conn, principal, res, {"enterprise_id": props["enterprise_id"]})
+
+
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "If-None-Match names the current ETag: not modified, no body"}
+}
+PRECONDITIONS: dict[int | str, dict[str, Any]] = {
+    412: {"description": "If-Match names no current version of the row (it changed, or the tag is weak)"},
+    428: {"description": "If-Match is missing: send the ETag you read, or *"},
+}
+
+
+IfMatchDep = Annotated[
+    str | None,
+    Header(
+        description="required: the ETag of the version you read (412 if the row changed since; a weak W/ "
+        "tag never matches), or * for whatever is stored; 428 without it"
+    ),
+]
+IfNoneMatchDep = Annotated[
+    str | None, Header(description="ETags you hold: 304 Not Modified when one is the current answer's")
+]
 
 
 def crud_router(
@@ -143,7 +269,7 @@ def crud_router(
     key_type: type = str if res.key == "adcode" else int
     feature_in = FeatureIn[spec.schema]  # type: ignore[name-defined]
 
-    @router.get("", summary=f"List {res.name}s as a GeoJSON FeatureCollection")
+    @router.get("", summary=f"List {res.name}s as a GeoJSON FeatureCollection", responses=NOT_MODIFIED)
     def list_(
         request: Request,
         engine: EngineDep,
@@ -157,7 +283,8 @@ def crud_router(
         ] = None,
         limit: Annotated[int | None, Query(ge=1)] = None,
         offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # PostgreSQL OFFSET is a bigint
-    ) -> JSONResponse:
+        if_none_match: IfNoneMatchDep = None,
+    ) -> Response:
         size = limit or settings.api.default_page_size
         if size > settings.api.max_page_size:
             raise InvalidInput.one("limit", f"at most {settings.api.max_page_size}", "每页数量超出上限")
@@ -188,34 +315,49 @@ def crud_router(
             "links": links,
             "next": links[1]["href"] if len(links) > 1 and links[1]["rel"] == "next" else None,
         }
-        return JSONResponse(body, media_type=GEOJSON)
+        return conditional(request, body)
 
-    @router.get("/{key}", summary=f"One {res.name} as a GeoJSON Feature")
-    def get(key: key_type, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:  # type: ignore[valid-type]
+    @router.get("/{key}", summary=f"One {res.name} as a GeoJSON Feature", responses=NOT_MODIFIED)
+    def get(
+        request: Request,
+        key: key_type,  # type: ignore[valid-type]
+        engine: EngineDep,
+        principal: PrincipalDep,
+        crs: CrsDep,
+        if_none_match: IfNoneMatchDep = None,
+    ) -> Response:
         with engine.connect() as conn:
             row = repo.get_feature(conn, principal, res, key)
-        return JSONResponse(feature(row, res, crs), media_type=GEOJSON, headers=_etag(row))
+        body = feature(row, res, crs)
+        return conditional(request, body, etag=row_etag(row, res, body if crs == InputCrs.cgcs2000 else None))
 
     @router.post("", status_code=201, summary=f"Create a {res.name} from a GeoJSON Feature")
     def create(body: feature_in, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
         props = body.properties.model_dump(exclude_unset=True)
         with engine.begin() as conn:
+            _check_owner(conn, principal, res, props)
             values = spec.prepare(conn, props, body.geometry, crs, None)
             row = repo.create_feature(conn, principal, res, values)
-        return JSONResponse(feature(row, res, crs), status_code=201, media_type=GEOJSON, headers=_etag(row))
+        return JSONResponse(
+            feature(row, res, crs), status_code=201, media_type=GEOJSON, headers={"ETag": row_etag(row, res)}
+        )
 
-    @router.patch("/{key}", summary=f"Change some properties (and/or the geometry) of a {res.name}")
+    @router.patch(
+        "/{key}",
+        summary=f"Change some properties (and/or the geometry) of a {res.name}",
+        responses=PRECONDITIONS,
+    )
     def patch(
         key: key_type,  # type: ignore[valid-type]
         body: FeaturePatch,
         engine: EngineDep,
         principal: PrincipalDep,
         crs: CrsDep,
-        if_match: Annotated[str | None, Header(description="ETag of the version you edited")] = None,
+        if_match: IfMatchDep = None,
     ) -> JSONResponse:
-        expected = _version_from(if_match)
         with engine.begin() as conn:
-            existing = repo.get_feature(conn, principal, res, key)
+            existing = _existing(conn, principal, res, key, f"change {res.name}s")
+            check_if_match(require_if_match(if_match), row_etag(existing, res), res)
             # Geometries in properties (an enterprise's site) stay as stored unless the patch sends them.
             merged = {
                 k: v
@@ -224,22 +366,23 @@ def crud_router(
             }
             merged.update(body.properties)
             props = _validate_properties(spec.schema, merged)
+            _check_owner(conn, principal, res, props)
             values = spec.prepare(conn, props, body.geometry, crs, existing)
-            row = repo.update_feature(conn, principal, res, key, values, expected_version=expected)
-        return JSONResponse(feature(row, res, crs), media_type=GEOJSON, headers=_etag(row))
+            # the version read above: a write in between makes this 412 rather than a lost update
+            row = repo.update_feature(conn, principal, res, key, values, expected_version=existing["version"])
+        return JSONResponse(feature(row, res, crs), media_type=GEOJSON, headers={"ETag": row_etag(row, res)})
 
-    @router.delete("/{key}", status_code=204, summary=f"Delete a {res.name}")
+    @router.delete("/{key}", status_code=204, summary=f"Delete a {res.name}", responses=PRECONDITIONS)
     def delete(
         key: key_type,  # type: ignore[valid-type]
         engine: EngineDep,
         principal: PrincipalDep,
-        if_match: Annotated[
-            str | None, Header(description="ETag of the version you mean to delete (409 if it changed)")
-        ] = None,
+        if_match: IfMatchDep = None,
     ) -> Response:
-        expected = _version_from(if_match) if res.key != "adcode" else None
         with engine.begin() as conn:
-            repo.delete_feature(conn, principal, res, key, expected_version=expected)
+            existing = _existing(conn, principal, res, key, f"change {res.name}s")
+            check_if_match(require_if_match(if_match), row_etag(existing, res), res)
+            repo.delete_feature(conn, principal, res, key, expected_version=existing.get("version"))
         return Response(status_code=204)
 
     wanted = {

@@ -1,11 +1,16 @@
-"""Failed sign-ins, counted per username and per client address, in this process's memory.
+"""Failed sign-ins, counted per client address and per (username, address) pair, in this process's memory.
 
-At most `max_failures` failed sign-ins for one username, and `max_failures_per_address` from one client
-address, within a sliding window of `window_seconds`; past either, `POST /api/v1/auth/token` answers 429
-with `Retry-After` without looking at the password, until the oldest of those failures leaves the window.
-A successful sign-in forgets the username's failures (not the address's: a valid account of one's own must
-not wash an address clean). Unknown usernames count exactly like known ones, so neither the 401 nor the 429
+At most `max_failures` failed sign-ins for one username from one client address, and
+`max_failures_per_address` from one address whatever the username, within a sliding window of
+`window_seconds`; past either, `POST /api/v1/auth/token` answers 429 with `Retry-After` without looking at
+the password, until the oldest of those failures leaves the window. There is deliberately no limit per
+username alone: it would let any stranger lock any user (the admin too) out with a few wrong passwords.
+A successful sign-in forgets the pair's failures (not the address's: a valid account of one's own must not
+wash an address clean). Unknown usernames count exactly like known ones, so neither the 401 nor the 429
 tells whether a user exists.
+
+The address is what uvicorn reports: the TCP peer, or the `X-Forwarded-For` of a proxy it trusts
+(`riskmap serve` trusts none unless `FORWARDED_ALLOW_IPS` names one), so a client cannot choose it.
 
 An attempt is counted as a failure when it starts (`begin`) and taken back when it succeeds or cannot be
 decided (the database is down): so concurrent attempts cannot slip past the limit while their passwords are
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 
 from geo.errors import RateLimited
 
-Key = tuple[str, str]  # ("user", username) or ("address", host)
+Key = tuple[str, str]  # ("pair", "<host> <username>") or ("address", host)
 
 MAX_KEY_CHARS = 128  # usernames are at most 64 characters; longer junk is cut, not stored whole
 MAX_KEYS = 100_000  # about 25 MB at the most
@@ -61,12 +66,13 @@ class LoginLimiter:
         self._failures: OrderedDict[Key, deque[float]] = OrderedDict()
 
     def _limit(self, key: Key) -> int:
-        return self.max_failures if key[0] == "user" else self.max_failures_per_address
+        return self.max_failures if key[0] == "pair" else self.max_failures_per_address
 
     def _keys(self, username: str, address: str | None) -> tuple[Key, ...]:
-        keys: list[Key] = [("user", username[:MAX_KEY_CHARS])]
-        if address:
-            keys.append(("address", address[:MAX_KEY_CHARS]))
+        host = (address or "")[:MAX_KEY_CHARS]  # no address (not over HTTP): the pair alone
+        keys: list[Key] = [("pair", f"{host} {username[:MAX_KEY_CHARS]}")]
+        if host:
+            keys.append(("address", host))
         return tuple(keys)
 
     def _drop_old(self, now: float) -> None:
@@ -79,7 +85,7 @@ class LoginLimiter:
             failures.popitem(last=False)
 
     def begin(self, username: str, address: str | None) -> Attempt:
-        """Count a sign-in as failed, unless the username or the address is over its limit: then raise
+        """Count a sign-in as failed, unless the pair or the address is over its limit: then raise
         `RateLimited` with the seconds until the next attempt may be made."""
         keys = self._keys(username, address)
         with self._lock:
@@ -104,10 +110,10 @@ class LoginLimiter:
         return Attempt(keys, now)
 
     def succeeded(self, attempt: Attempt) -> None:
-        """The password was right: forget the username's failures, and take back the address's count."""
+        """The password was right: forget the pair's failures, and take back the address's count."""
         with self._lock:
             for key in attempt.keys:
-                if key[0] == "user":
+                if key[0] == "pair":
                     self._failures.pop(key, None)
                 else:
                     self._take_back(key, attempt.at)
@@ -130,7 +136,7 @@ class LoginLimiter:
             del self._failures[key]
 
     def __len__(self) -> int:
-        """How many usernames and addresses are being counted (for the tests of the memory bound)."""
+        """How many pairs and addresses are being counted (for the tests of the memory bound)."""
         with self._lock:
             return len(self._failures)
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import zlib
+from collections import Counter
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -86,15 +91,36 @@ class AnalysisSettings(BaseSettings):
 # Secrets that must never sign production tokens: empty, placeholders, the examples of documentation.
 WEAK_SECRETS = frozenset({"", "secret", "changeme", "change-me", "dev", "development", "riskmap", "default"})
 MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 128
+
+
+def _shannon_bits(symbols: Sequence[object]) -> float:
+    n = len(symbols)
+    return max(0.0, -sum(c * math.log2(c / n) for c in Counter(symbols).values())) if n else 0.0
+
+
+def estimated_secret_bits(value: str) -> float:
+    """A generous estimate of a secret's entropy, the least of: the Shannon entropy of its characters times
+    its length; the same of the steps between neighbouring characters; the bits zlib needs for it (less
+    its framing). One repeated letter is 0 bits, a run such as `abcdef…` or a repeated block such as
+    `Zq9-Zq9-…` next to nothing; 64 random hex digits or `secrets.token_urlsafe(48)` are well over 128
+    (32 hex digits hold 128 bits, but no estimate from the characters can tell: use more). It cannot
+    see that a secret was published somewhere."""
+    steps = [ord(b) - ord(a) for a, b in itertools.pairwise(value)]
+    compressed = 8 * max(0, len(zlib.compress(value.encode(), 9)) - 8)
+    return min(_shannon_bits(value), _shannon_bits(steps), float(compressed))
 
 
 class AuthSettings(BaseSettings):
-    """Sign-in: the token-signing secret, token lifetime, and whether this is a production service."""
+    """Sign-in: the token-signing secret, token (and browser session) lifetime, and whether this is a
+    production service."""
 
     model_config = SettingsConfigDict(env_prefix="RISKMAP_AUTH_", extra="ignore")
 
     secret: SecretStr | None = Field(
-        default=None, description="HS256 key of the access tokens; production needs 32+ random characters"
+        default=None,
+        description="HS256 key of the access tokens; production needs 32+ random characters, about 128 bits "
+        "of entropy or more (e.g. `secrets.token_urlsafe(48)`)",
     )
     token_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, description="lifetime of an access token")
     environment: Literal["development", "production"] = Field(
@@ -103,7 +129,9 @@ class AuthSettings(BaseSettings):
         "it in ~/.config/riskmap/auth.env (0600)",
     )
     login_max_failures: int = Field(
-        default=5, ge=1, description="failed sign-ins of one username within the window before 429"
+        default=5,
+        ge=1,
+        description="failed sign-ins of one username from one client address within the window before 429",
     )
     login_max_failures_per_address: int = Field(
         default=20,
@@ -114,16 +142,31 @@ class AuthSettings(BaseSettings):
     login_window_minutes: float = Field(
         default=15, gt=0, le=24 * 60, description="the sliding window the failed sign-ins are counted in"
     )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="whether the browser session cookie is Secure (sent over HTTPS only); unset, it is when "
+        "the sign-in request came over HTTPS (behind a TLS proxy, run uvicorn with --proxy-headers)",
+    )
 
     def signing_key(self) -> str:
-        """The secret to sign tokens with; in production a missing, default or short one is refused."""
+        """The secret to sign tokens with; in production a missing, default, short or guessable one (under
+        `MIN_SECRET_BITS` by `estimated_secret_bits`) is refused. Development accepts any it is given."""
         value = self.secret.get_secret_value() if self.secret is not None else None
         if self.environment == "production":
+            advice = (
+                "in production (RISKMAP_AUTH_ENVIRONMENT=production), e.g. "
+                '`python -c "import secrets; print(secrets.token_urlsafe(48))"`; refusing to start'
+            )
             if value is None or value.strip().lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH:
                 raise SetupError(
                     "RISKMAP_AUTH_SECRET must be set to a random string of at least "
-                    f"{MIN_SECRET_LENGTH} characters in production (RISKMAP_AUTH_ENVIRONMENT=production), "
-                    'e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`; refusing to start'
+                    f"{MIN_SECRET_LENGTH} characters {advice}"
+                )
+            bits = estimated_secret_bits(value)
+            if bits < MIN_SECRET_BITS:
+                raise SetupError(
+                    f"RISKMAP_AUTH_SECRET is long enough but not random: about {bits:.0f} bits of entropy "
+                    f"(estimated from its characters), at least {MIN_SECRET_BITS} are needed {advice}"
                 )
             return value
         if value:

@@ -147,7 +147,7 @@ def demo_users(
     path = demo_file(directory)
     lines = [f"{u}\t{p}\t{w}" for u, p, w in made]
     _write_private(path, "# riskmap demo users: username, password, scope\n" + "\n".join(lines) + "\n")
-    echo("demo users (sign in at /docs → Authorize, or POST /api/v1/auth/token):")
+    echo("demo users (sign in at /login in a browser, /docs → Authorize, or POST /api/v1/auth/token):")
     for u, p, w in made:
         echo(f"  {u:16} {p}   ({w})")
     echo(f"kept in {path} (readable by you only)")

@@ -12,7 +12,7 @@ database side is geo/store/closeout.py.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -105,24 +105,37 @@ def today() -> dt.date:
 # --- working days ------------------------------------------------------------------------------------
 
 
+# Statutory holidays on fixed solar dates (《全国年节及纪念日放假办法》 as revised by 国务院令第795号, in force
+# 2025-01-01): 元旦 1 Jan, 劳动节 1–2 May, 国庆节 1–3 Oct. Past the loaded notices these are known to be days
+# off; the lunar holidays (春节, 清明, 端午, 中秋) and the make-up days are not, so such deadlines stay
+# provisional.
+FIXED_HOLIDAYS: frozenset[tuple[int, int]] = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
+
+
 @dataclass(frozen=True)
 class WorkingCalendar:
     """Mainland China's working days: Monday to Friday, less the statutory holidays, plus the make-up
     working days (调休上班) on weekends, as the State Council's yearly notices set them. Past the years
-    the table covers only weekends are known: deadlines there are provisional."""
+    the notices cover only weekends and the fixed-date holidays are known: deadlines there are
+    provisional."""
 
     holidays: frozenset[dt.date]
     workdays: frozenset[dt.date]
     first: dt.date
     last: dt.date
+    years: frozenset[int] = frozenset()
 
     def covers(self, day: dt.date) -> bool:
+        if self.years:
+            return day.year in self.years
         return self.first <= day <= self.last
 
     def is_working_day(self, day: dt.date) -> bool:
         if day in self.workdays:
             return True
-        return day.weekday() < 5 and day not in self.holidays
+        if day.weekday() >= 5 or day in self.holidays:
+            return False
+        return self.covers(day) or (day.month, day.day) not in FIXED_HOLIDAYS
 
     def add_working_days(self, start: dt.date, n: int) -> dt.date:
         """The n-th working day after `start` (not counting `start` itself): the last day of a period of
@@ -143,34 +156,97 @@ class WorkingCalendar:
         return n
 
 
+@dataclass(frozen=True)
+class CalendarDay:
+    day: dt.date
+    kind: str  # holiday | workday
+    name: str
+    source: str
+
+
 def _calendar_error(row: int, reason: str) -> SetupError:
     return SetupError(f"data/{CALENDAR_FILE} row {row}: {reason}")
 
 
+def parse_calendar_rows(rows: Iterable[Mapping[str, Any]], *, first_row: int = 2) -> list[CalendarDay]:
+    """Days of a State Council holiday notice (date, kind holiday|workday, name, source), checked: every
+    problem at once, naming the row (the header is row 1)."""
+    problems: list[Problem] = []
+    out: list[CalendarDay] = []
+    seen: dict[dt.date, int] = {}
+    for i, row in enumerate(rows, start=first_row):
+        where = f"row {i}"
+        raw = str(row.get("date") or "").strip()
+        try:
+            day = dt.date.fromisoformat(raw)
+        except ValueError:
+            problems.append(
+                Problem(f"{where}.date", f"not a date (YYYY-MM-DD): {raw!r}", f"不是日期：{raw!r}")
+            )
+            continue
+        kind = str(row.get("kind") or "").strip()
+        source = str(row.get("source") or "").strip()
+        if kind not in ("holiday", "workday"):
+            problems.append(
+                Problem(
+                    f"{where}.kind",
+                    f"holiday or workday, not {kind!r}",
+                    "应为 holiday（放假）或 workday（调休上班）",
+                )
+            )
+        elif kind == "workday" and day.weekday() < 5:
+            problems.append(
+                Problem(
+                    f"{where}.kind",
+                    f"{day} is a weekday: a make-up working day falls on a weekend",
+                    f"{day} 是工作日：调休上班日应在周末",
+                )
+            )
+        if not source:
+            problems.append(
+                Problem(f"{where}.source", "name the State Council notice", "须注明国务院办公厅通知文号")
+            )
+        if day in seen:
+            problems.append(
+                Problem(
+                    f"{where}.date",
+                    f"{day} is listed twice (row {seen[day]})",
+                    f"{day} 重复（第 {seen[day]} 行）",
+                )
+            )
+        seen[day] = i
+        out.append(CalendarDay(day, kind, str(row.get("name") or "").strip(), source))
+    if problems:
+        raise InvalidInput(problems)
+    if not out:
+        raise InvalidInput.one("file", "no days in the file", "文件中没有日期")
+    return out
+
+
+_loaded: tuple[CalendarDay, ...] = ()
+
+
+def install_days(days: Iterable[CalendarDay]) -> None:
+    """Add the days of notices loaded after this release (`riskmap calendar load`, kept in the database)
+    to the packaged table; a loaded day overrides the table's."""
+    global _loaded
+    _loaded = tuple(days)
+    calendar.cache_clear()
+
+
 @cache
 def calendar() -> WorkingCalendar:
-    holidays, workdays, years = set(), set(), set()
-    for i, row in enumerate(read_table(CALENDAR_FILE), start=2):
-        try:
-            day = dt.date.fromisoformat(row["date"])
-        except ValueError:
-            raise _calendar_error(i, f"not a date: {row['date']!r}") from None
-        if not row.get("source"):
-            raise _calendar_error(i, "every day needs its source (the State Council notice)")
-        if row["kind"] == "holiday":
-            holidays.add(day)
-        elif row["kind"] == "workday":
-            if day.weekday() < 5:
-                raise _calendar_error(i, f"{day} is a weekday: a make-up working day falls on a weekend")
-            workdays.add(day)
-        else:
-            raise _calendar_error(i, f"kind must be holiday or workday, not {row['kind']!r}")
-        years.add(day.year)
-    if not years:
+    try:
+        days = {d.day: d for d in parse_calendar_rows(read_table(CALENDAR_FILE))}
+    except InvalidInput as exc:
+        raise SetupError(f"data/{CALENDAR_FILE}: {exc.message}") from None
+    days.update({d.day: d for d in _loaded})
+    if not days:
         raise SetupError(f"data/{CALENDAR_FILE} is empty")
-    return WorkingCalendar(
-        frozenset(holidays), frozenset(workdays), dt.date(min(years), 1, 1), dt.date(max(years), 12, 31)
-    )
+    holidays = frozenset(d for d, v in days.items() if v.kind == "holiday")
+    workdays = frozenset(d for d, v in days.items() if v.kind == "workday")
+    years = frozenset(d.year for d in days)
+    return WorkingCalendar(holidays, workdays, dt.date(min(years), 1, 1), dt.date(max(years), 12, 31), years)
 
 
 def assignment_due(identified_on: dt.date) -> dt.date:

@@ -57,6 +57,18 @@ class Conflict(RiskmapError):
         super().__init__(f"{field_name}: {message}" if field_name else message)
 
 
+class PreconditionFailed(Conflict):
+    """A conditional write whose `If-Match` names no current version of the row (HTTP 412, RFC 9110)."""
+
+
+class PreconditionRequired(RiskmapError):
+    """A write that must be conditional came without `If-Match` (HTTP 428, RFC 6585)."""
+
+    def __init__(self, message: str, field_name: str, reason_zh: str) -> None:
+        self.problems = [Problem(field_name, message, reason_zh)]
+        super().__init__(f"{field_name}: {message}")
+
+
 class TooLarge(RiskmapError):
     """The upload (or what it expands to) is larger than the configured limit (HTTP 413)."""
 

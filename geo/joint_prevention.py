@@ -24,6 +24,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
+from geo.closeout import calendar as closeout_calendar
 from geo.errors import InvalidInput
 from geo.four_colour import (
     DEFAULT_WEIGHTS,
@@ -442,6 +443,8 @@ class Inspector:
     department: str
     team_id: str
     synthetic: bool = False
+    # Enterprises this inspector must not inspect (回避: a relative works there, a former employer, …).
+    avoid: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -695,11 +698,26 @@ class RandomCheck:
     level: int  # the level whose frequency applied (unassessed enterprises: unassessed_level)
     window: str  # the frequency window the date was drawn in, e.g. 2026-11/2026-12
     inspector_ids: tuple[str, ...]
+    # True when the enterprise's own jurisdiction (or its ancestors) had too few inspectors free of a
+    # conflict, and the team came from elsewhere.
+    from_outside: bool = False
 
 
 def _windows(every: int) -> list[tuple[int, int]]:
     """Calendar windows of `every` months in a year: (first month, number of months)."""
     return [(m, every) for m in range(1, 13, every)]
+
+
+def _working_days_by_month(year: int) -> list[IntArray]:
+    """The ordinals of each month's working days (index 1–12), by the State Council's calendar; a month
+    with none (never, in practice) falls back to all its days."""
+    cal = closeout_calendar()
+    out: list[IntArray] = [np.zeros(0, dtype=np.int64)]
+    for m in range(1, 13):
+        days = [dt.date(year, m, d) for d in range(1, calendar.monthrange(year, m)[1] + 1)]
+        work = [d.toordinal() for d in days if cal.is_working_day(d)] or [d.toordinal() for d in days]
+        out.append(np.array(work, dtype=np.int64))
+    return out
 
 
 def _draw_dates(
@@ -710,14 +728,14 @@ def _draw_dates(
     unassessed: int,
 ) -> list[tuple[dt.date, int, int, str]]:
     """For every enterprise and every window of its level's frequency in the year, one date drawn at
-    random in the window (a month of it, then a day). Depends on the seed, the year and the register."""
+    random in the window (a month of it, then one of that month's working days: inspectors do not work
+    weekends and holidays). Depends on the seed, the year and the register."""
     ordered = sorted(enterprises, key=lambda e: e.id)
     ids = np.array([e.id for e in ordered], dtype=np.int64)
     levels = np.array([e.level if e.level is not None else unassessed for e in ordered], dtype=np.int64)
     rng = np.random.default_rng((seed, year))
     draws = rng.random((len(ordered), 12, 2))
-    month_days = np.array([0] + [calendar.monthrange(year, m)[1] for m in range(1, 13)], dtype=np.int64)
-    month_start = np.array([0] + [dt.date(year, m, 1).toordinal() for m in range(1, 13)], dtype=np.int64)
+    working = _working_days_by_month(year)
     out: list[tuple[dt.date, int, int, str]] = []
     for level in np.unique(levels):
         rows = np.flatnonzero(levels == level)
@@ -726,9 +744,13 @@ def _draw_dates(
         first = np.array([w[0] for w in windows], dtype=np.int64)
         k = len(windows)
         month = first[None, :] + np.minimum((draws[rows, :k, 0] * every).astype(np.int64), every - 1)
-        days = month_days[month]
-        day = np.minimum((draws[rows, :k, 1] * days).astype(np.int64), days - 1)
-        ordinal = month_start[month] + day
+        ordinal = np.zeros_like(month)
+        for m in range(1, 13):
+            here = month == m
+            if here.any():
+                days = working[m]
+                pick = np.minimum((draws[rows, :k, 1][here] * days.size).astype(np.int64), days.size - 1)
+                ordinal[here] = days[pick]
         labels = [
             f"{year:04d}-{m:02d}" if span == 1 else f"{year:04d}-{m:02d}/{year:04d}-{m + span - 1:02d}"
             for m, span in windows
@@ -749,17 +771,23 @@ def random_checks(
     unassessed_level: int = 4,
     inspectors_per_check: int = 2,
 ) -> list[RandomCheck]:
-    """The regulators' 双随机 plan for the period (seed 003 三(四)).
+    """The regulators' 双随机 plan for the period (seed 003 三(四); 双随机、一公开).
 
     Random objects: each enterprise is inspected once in every window of its level's frequency
     (重大 each month, 较大 each two months, 一般 each quarter, 低 each year; calendar-aligned windows), on a
-    date drawn at random in the window; a month's plan is the year's draw cut to that month, so the two
-    agree. Enterprises without an assessed unit are drawn at ``unassessed_level``'s frequency.
+    working day drawn at random in the window; a month's plan is the year's draw cut to that month, so
+    the two agree. Enterprises without an assessed unit are drawn at ``unassessed_level``'s frequency.
 
-    Random inspectors: ``inspectors_per_check`` (2: 行政执法不少于两人) drawn from the roster for each check,
-    none from the enterprise's own jurisdiction or its ancestors, and no pair of inspectors repeated within
-    the period; the least-loaded eligible inspectors are preferred, ties broken at random, so the load is
-    even. InvalidInput on field ``roster`` when the roster is too small for that.
+    Random inspectors: ``inspectors_per_check`` (2: 行政执法不少于两人) drawn from the roster
+    (执法人员名录库) for each check:
+    - from the enterprise's own jurisdiction or its ancestors (the department that holds the enterprise
+      inspects it; 异地交叉检查 is the cross-inspection plan's business, not this draw's);
+    - never an inspector who must avoid the enterprise (``Inspector.avoid``, 回避);
+    - the least-loaded eligible inspectors first, ties broken at random, so the load is even;
+    - a pair that has not inspected together yet in the period when there is one (a pair repeats only
+      once every pair of the pool has been used);
+    - only when the home pool has fewer than ``inspectors_per_check`` eligible people does the team come
+      from elsewhere (``from_outside``). InvalidInput on field ``roster`` when even that is too few.
     """
     seed = _check_seed(seed)
     if inspectors_per_check < 2:
@@ -774,32 +802,41 @@ def random_checks(
     people = sorted(roster, key=lambda p: p.id)
     n = len(people)
     place = np.array([p.jurisdiction_adcode for p in people], dtype=object)
+    avoiding = [(i, p.avoid) for i, p in enumerate(people) if p.avoid]
     regions = {e.id: e.regions for e in enterprises}
     rng = np.random.default_rng((seed, period.year, period.start.month if period.kind == "month" else 0))
     loads = np.zeros(n, dtype=np.int64)
     used = np.zeros((n, n), dtype=np.bool_)
-    masks: dict[frozenset[str], BoolArray] = {}
+    homes: dict[frozenset[str], BoolArray] = {}
     out: list[RandomCheck] = []
     for date, enterprise_id, level, window in drawn:
-        home = regions[enterprise_id]
-        mask = masks.get(home)
-        if mask is None:
-            mask = np.array([p not in home for p in place], dtype=np.bool_) if n else np.zeros(0, np.bool_)
-            masks[home] = mask
+        region = regions[enterprise_id]
+        home = homes.get(region)
+        if home is None:
+            home = np.array([p in region for p in place], dtype=np.bool_) if n else np.zeros(0, np.bool_)
+            homes[region] = home
+        free = np.ones(n, dtype=np.bool_)
+        for i, avoid in avoiding:
+            if enterprise_id in avoid:
+                free[i] = False
+        outside = int((home & free).sum()) < inspectors_per_check
+        mask = free & ~home if outside else home & free
         team = _draw_inspectors(mask, loads, used, rng, inspectors_per_check)
         if team is None:
             raise InvalidInput.one(
                 "roster",
-                f"the roster is too small: no {inspectors_per_check} inspectors from outside the jurisdiction of "
-                f"enterprise {enterprise_id} are left without repeating a pair in {period.label}",
-                "执法人员名录库人数不足：无法在不重复搭档、不检查本辖区的前提下完成抽查",
+                f"the roster is too small: fewer than {inspectors_per_check} inspectors free of a conflict "
+                f"(回避) are left for enterprise {enterprise_id}",
+                "执法人员名录库人数不足：回避后可抽取的执法人员少于每次检查所需人数",
             )
         for a in team:
             loads[a] += 1
             for b in team:
                 if a != b:
                     used[a, b] = True
-        out.append(RandomCheck(date, enterprise_id, level, window, tuple(people[i].id for i in team)))
+        out.append(
+            RandomCheck(date, enterprise_id, level, window, tuple(people[i].id for i in team), outside)
+        )
     return out
 
 
@@ -830,8 +867,9 @@ def _complete(
 def _draw_inspectors(
     mask: BoolArray, loads: IntArray, used: NDArray[np.bool_], rng: np.random.Generator, k: int
 ) -> list[int] | None:
-    """k eligible inspectors no two of whom have inspected together yet; least-loaded first, ties at
-    random. Other first picks are tried (least-loaded first) only when the first one cannot be completed."""
+    """k eligible inspectors, least-loaded first, ties at random; no two of whom have inspected together
+    yet when such a team exists (other first picks are tried, least-loaded first), else the k
+    least-loaded. None only when fewer than k are eligible."""
     eligible = np.flatnonzero(mask)
     if eligible.size < k:
         return None
@@ -844,7 +882,7 @@ def _draw_inspectors(
         team = _complete(int(first), mask, loads, used, rng, k)
         if team is not None:
             return team
-    return None
+    return [int(i) for i in _least_loaded(eligible, loads, rng)[:k]]  # every pair used: one repeats
 
 
 # --- the enterprises' self-inspection (自查) --------------------------------------------------------------------

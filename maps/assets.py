@@ -1,4 +1,5 @@
-"""Offline front-end assets: Leaflet, its plugins and their CSS served from our own server, never a CDN.
+"""Offline front-end assets: Leaflet, its plugins and their CSS, and the API documentation's Swagger UI and
+Redoc, served from our own server, never a CDN.
 
 The packages are npm packages pinned in maps/package.json (installed into maps/node_modules by
 scripts/setup.sh); `localise()` points a folium map at them and `mount()` serves them.
@@ -129,6 +130,24 @@ PACKAGES: Final[tuple[VendorPackage, ...]] = (
             "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.min.js": "Control.FullScreen.js",
             "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.css": "Control.FullScreen.css",
         },
+    ),
+    # The API documentation (/docs, /redoc: api/pages/docs.py), in place of the CDN files FastAPI's own pages
+    # name. swagger-ui-dist keeps its files at the package root; redoc's standalone bundle needs nothing else.
+    VendorPackage(
+        "swagger-ui-dist",
+        "5.35.0",
+        (".",),
+        {
+            "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js": "swagger-ui-bundle.js",
+            "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css": "swagger-ui.css",
+            "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/oauth2-redirect.js": "oauth2-redirect.js",
+        },
+    ),
+    VendorPackage(
+        "redoc",
+        "2.5.4",
+        ("bundles",),
+        {"https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js": "bundles/redoc.standalone.js"},
     ),
 )
 

@@ -25,7 +25,7 @@ apt_install() {
 missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
-# npm installs the web map's Leaflet assets (maps/package.json); the CJK font prints Chinese on the wall map.
+# npm installs the web map's Leaflet assets and the API docs' (maps/package.json); the CJK font prints Chinese on the wall map.
 command -v npm >/dev/null || missing+=(npm)
 { fc-list 2>/dev/null | grep -qi "noto sans cjk" || [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; } \
   || missing+=(fonts-noto-cjk)
@@ -50,7 +50,8 @@ else
   .venv/bin/python -m pip install -q -e .
 fi
 
-# The web map's front-end packages, served from our own server (never a CDN): exact versions from
+# The web map's front-end packages and the API docs' Swagger UI and Redoc, served from our own server
+# (never a CDN): exact versions from
 # maps/package-lock.json into maps/node_modules; skipped when that lock is what is installed already.
 if ! cmp -s maps/package-lock.json maps/node_modules/.riskmap-installed-lock 2>/dev/null; then
   echo "setup: installing the map assets (npm ci --prefix maps)"

@@ -75,6 +75,7 @@ def clean(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE risk_units, protection_targets, enterprises RESTART IDENTITY CASCADE"))
         conn.execute(text("TRUNCATE history, closeouts RESTART IDENTITY CASCADE"))  # ids start again
+        conn.execute(text("TRUNCATE hazards, inspections, roster_inspectors RESTART IDENTITY CASCADE"))
         conn.execute(
             text("DELETE FROM jurisdictions WHERE synthetic OR level IN ('park', 'grid', 'township')")
         )

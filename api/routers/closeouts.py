@@ -1,5 +1,6 @@
 """Assignment (交办) and close-out (销号) of major and large risks (seed 002 三(二) 2, 4), the overdue
-lists and the public announcements (公示). Who may do what is checked in geo/store/closeout.py."""
+lists and the public announcements (公示). Who may do what is checked in geo/store/closeout.py; the
+use cases are api/usecases/closeouts.py."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep
-from geo import closeout as rules
+from api.usecases import closeouts as usecase
 from geo.closeout import Status
-from geo.store import closeout as store
 from geo.vocab import AssessmentMethod
 
 router = APIRouter(prefix="/api/v1/closeouts", tags=["close-out (销号)"])
@@ -73,16 +73,14 @@ def assign(body: AssignIn, engine: EngineDep, principal: PrincipalDep) -> JSONRe
     """A regulator holding the unit (or admin) records the assignment letter. The deadline is 3 working
     days after the risk was identified (the day it became major or large, from the history);
     `assigned_late` says whether it was kept."""
-    today = rules.today()
     with engine.begin() as conn:
-        case = store.assign(
+        case = usecase.assign(
             conn,
             principal,
             body.risk_unit_id,
             assigning_unit=body.assigning_unit,
             letter_ref=body.letter_ref,
             assigned_on=body.assigned_on,
-            today=today,
         )
     return _json(case, 201)
 
@@ -97,10 +95,10 @@ def list_cases(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> JSONResponse:
     with engine.connect() as conn:
-        rows, total = store.list_cases(
-            conn, principal, as_of=rules.today(), status=status, adcode=adcode, limit=limit, offset=offset
-        )
-    return _json({"cases": rows, "numberMatched": total, "numberReturned": len(rows)})
+        found = usecase.list_cases(conn, principal, status=status, adcode=adcode, limit=limit, offset=offset)
+    return _json(
+        {"cases": found.cases, "numberMatched": found.number_matched, "numberReturned": len(found.cases)}
+    )
 
 
 @router.get("/overdue", summary="Assignments and verifications past their deadline")
@@ -116,7 +114,7 @@ def overdue(
     `verifications`: close-out requests not verified within 10 working days. Working days follow the
     State Council's holiday notices (data/cn_working_calendar.csv)."""
     with engine.connect() as conn:
-        body = store.overdue(conn, principal, as_of=as_of or rules.today(), adcode=adcode)
+        body = usecase.overdue(conn, principal, as_of=as_of, adcode=adcode)
     return _json(body)
 
 
@@ -125,14 +123,14 @@ def announcements(engine: EngineDep, adcode: Adcode = None) -> JSONResponse:
     """Seed 002: 重大风险销号要向社会公示. Each entry names the enterprise, the risk, where, the old and new
     level and the date; never people, phones, the evidence text or the position."""
     with engine.connect() as conn:
-        rows = store.announcements(conn, adcode=adcode)
+        rows = usecase.announcements(conn, adcode=adcode)
     return _json({"announcements": rows})
 
 
 @router.get("/{key}", summary="One close-out case with its steps")
 def get_case(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     with engine.connect() as conn:
-        case = store.get_case(conn, principal, key, as_of=rules.today())
+        case = usecase.get_case(conn, principal, key)
     return _json(case)
 
 
@@ -142,27 +140,24 @@ def request(key: Key, body: RequestIn, engine: EngineDep, principal: PrincipalDe
     controls and the new level (3 or 4), directly or as a new assessment; verification is due within 10
     working days."""
     fields = body.model_dump(exclude={"requested_on"}, exclude_none=True)
-    today = rules.today()
     with engine.begin() as conn:
-        case = store.request(conn, principal, key, fields, requested_on=body.requested_on, today=today)
+        case = usecase.request(conn, principal, key, fields, requested_on=body.requested_on)
     return _json(case)
 
 
 @router.post("/{key}/approve", summary="Approve the close-out: the unit takes its new level")
 def approve(key: Key, body: DecisionIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
-    today = rules.today()
     with engine.begin() as conn:
-        case = store.decide(
-            conn, principal, key, approve=True, reason=body.reason, decided_on=body.decided_on, today=today
+        case = usecase.decide(
+            conn, principal, key, approve=True, reason=body.reason, decided_on=body.decided_on
         )
     return _json(case)
 
 
 @router.post("/{key}/reject", summary="Reject the close-out, with the reason")
 def reject(key: Key, body: RejectIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
-    today = rules.today()
     with engine.begin() as conn:
-        case = store.decide(
-            conn, principal, key, approve=False, reason=body.reason, decided_on=body.decided_on, today=today
+        case = usecase.decide(
+            conn, principal, key, approve=False, reason=body.reason, decided_on=body.decided_on
         )
     return _json(case)

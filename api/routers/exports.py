@@ -1,9 +1,8 @@
 """Exports of the register (GeoJSON, GeoPackage, Excel, CSV), import templates, and the registers
-people file: 一企一册 (Excel, PDF) and 一县一册 (Excel)."""
+people file: 一企一册 (Excel, PDF) and 一县一册 (Excel). The files are made by api/usecases/exports.py."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 from urllib.parse import quote
 
@@ -12,20 +11,14 @@ from fastapi.responses import Response
 
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
-from geo.errors import InvalidInput
-from geo.io.fields import KIND_NAMES_ZH, Kind
-from geo.io.registers import (
-    county_register_xlsx,
-    enterprise_register_pdf,
-    enterprise_register_xlsx,
-    template_xlsx,
-)
-from geo.io.writers import FORMATS, MEDIA_TYPES, write_table
-from geo.store.exports import county_register, enterprise_register, export_rows
-from geo.store.imports import parse_kind
+from api.usecases import exports as usecase
+from geo.io.fields import Kind
 
 router = APIRouter(tags=["import and export"])
-XLSX = MEDIA_TYPES["xlsx"]
+
+
+def _file(download: usecase.Download) -> Response:
+    return Response(download.content, media_type=download.media_type, headers=_attachment(download.filename))
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -49,16 +42,7 @@ def export(
 ) -> Response:
     """Rows the caller may see, with the Chinese headers an import reads: an export re-imports to the same
     data. GeoJSON follows `crs`; GeoPackage, Excel and CSV are CGCS2000 lon/lat (EPSG:4490)."""
-    checked = parse_kind(kind)
-    if format not in FORMATS:
-        raise InvalidInput.one(
-            "format", f"expected one of {', '.join(FORMATS)}", f"格式应为 {', '.join(FORMATS)} 之一"
-        )
-    with engine.connect() as conn:
-        frame, geoms = export_rows(conn, checked, principal, adcode)
-    body = write_table(checked, frame, geoms, format, crs)
-    name = f"{KIND_NAMES_ZH[checked]}_{adcode or '全部'}_{dt.date.today().isoformat()}.{format}"
-    return Response(body, media_type=MEDIA_TYPES[format], headers=_attachment(name))
+    return _file(usecase.export_table(engine, principal, kind, adcode=adcode, fmt=format, crs=crs))
 
 
 @router.get("/api/v1/templates/{kind}.xlsx", summary="An Excel template to fill in for an import")
@@ -69,20 +53,14 @@ def template(
 ) -> Response:
     """Chinese headers (required ones marked *), drop-downs for sector, level, accident types, control level
     (and target type, class), one example row."""
-    checked = parse_kind(kind)
-    return Response(
-        template_xlsx(checked), media_type=XLSX, headers=_attachment(f"{KIND_NAMES_ZH[checked]}导入模板.xlsx")
-    )
+    return _file(usecase.import_template(kind))
 
 
 @router.get(
     "/api/v1/exports/enterprise-register/{enterprise_id}.xlsx", summary="一企一册 of one enterprise (Excel)"
 )
 def enterprise_register_excel(enterprise_id: int, engine: EngineDep, principal: PrincipalDep) -> Response:
-    with engine.connect() as conn:
-        register = enterprise_register(conn, enterprise_id, principal)
-    name = f"{register['enterprise']['name']}_一企一册.xlsx"
-    return Response(enterprise_register_xlsx(register), media_type=XLSX, headers=_attachment(name))
+    return _file(usecase.enterprise_register(engine, principal, enterprise_id, "xlsx"))
 
 
 @router.get(
@@ -91,15 +69,10 @@ def enterprise_register_excel(enterprise_id: int, engine: EngineDep, principal: 
 def enterprise_register_print(
     enterprise_id: int, engine: EngineDep, principal: PrincipalDep, settings: SettingsDep
 ) -> Response:
-    from maps.print import cjk_font_family
-
-    with engine.connect() as conn:
-        register = enterprise_register(conn, enterprise_id, principal)
-    pdf = enterprise_register_pdf(
-        register, font_family=cjk_font_family(), palette=settings.maps.palette_map()
+    download = usecase.enterprise_register(
+        engine, principal, enterprise_id, "pdf", palette=settings.maps.palette_map()
     )
-    name = f"{register['enterprise']['name']}_一企一册.pdf"
-    return Response(pdf, media_type="application/pdf", headers=_attachment(name))
+    return _file(download)
 
 
 @router.get(
@@ -109,10 +82,7 @@ def enterprise_register_print(
 def county_register_excel(
     adcode: Annotated[str, Path(max_length=12)], engine: EngineDep, principal: PrincipalDep
 ) -> Response:
-    with engine.connect() as conn:
-        register = county_register(conn, adcode, principal)
-    name = f"{register['jurisdiction']['name']}_一县一册.xlsx"
-    return Response(county_register_xlsx(register), media_type=XLSX, headers=_attachment(name))
+    return _file(usecase.county_register(engine, principal, adcode))
 
 
 __all__ = ["Kind", "router"]

@@ -1,4 +1,5 @@
-"""The register's history (`…/{id}/history`) and the monthly level trend rebuilt from it."""
+"""The register's history (`…/{id}/history`) and the monthly level trend rebuilt from it
+(use cases: api/usecases/history.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep
-from geo.store import history as store
-from geo.store.repository import get_jurisdiction_row
+from api.usecases import history as usecase
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
 
@@ -24,10 +24,10 @@ those of rows filed inside its jurisdictions; an enterprise its own enterprise a
 else gets 404, as for a row that does not exist."""
 
 
-def _history(engine: Any, principal: Any, entity: str, entity_id: int) -> JSONResponse:
+def _history(engine: Any, principal: Any, entity: usecase.Entity, entity_id: int) -> JSONResponse:
     with engine.connect() as conn:
-        records = store.entity_history(conn, principal, entity, entity_id)
-    body = {"entity": entity, "id": entity_id, "records": records}
+        found = usecase.entity_history(conn, principal, entity, entity_id)
+    body = {"entity": found.entity, "id": found.id, "records": found.records}
     return JSONResponse(jsonable_encoder(body))
 
 
@@ -70,8 +70,7 @@ def trend(
     """Counts of risk units of each level (1 重大 … 4 低) as they stood at the end of each month (Beijing
     time), rebuilt from the history: units created, deleted, moved or closed out (销号) during a month
     count as they were at its end. Aggregated counts only, so anyone may read it."""
-    start, end = store.parse_month(first, "from"), store.parse_month(last, "to")
+    start, end = usecase.parse_month(first, "from"), usecase.parse_month(last, "to")
     with engine.connect() as conn:
-        j = get_jurisdiction_row(conn, adcode)
-        months = store.level_trend(conn, adcode, start, end)
-    return JSONResponse({"adcode": adcode, "name": j["name"], "months": months})
+        trend = usecase.level_trend(conn, adcode, start, end)
+    return JSONResponse({"adcode": trend.adcode, "name": trend.name, "months": trend.months})

@@ -7,7 +7,6 @@ refused with 413 as soon as it passes it, before the rest is read.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from geo.errors import InvalidInput, TooLarge
 from geo.io.fields import Kind
 from geo.io.readers import file_format
 from geo.io.safezip import ZipLimits
+from geo.io.tempfiles import temp_folder
 from geo.store.imports import ImportRejected, check_kind_allowed, import_file, parse_kind
 
 router = APIRouter(tags=["import and export"])
@@ -138,7 +138,7 @@ async def create_import(
     GeoPackage's CRS) is transformed to CGCS2000. Upsert by natural key: re-importing a file is safe."""
     checked = parse_kind(kind)
     check_kind_allowed(principal, checked)  # 403 before reading the body
-    with tempfile.TemporaryDirectory(prefix="riskmap-upload-") as tmp:
+    with temp_folder("upload") as tmp:  # removed however the request ends; a killed process's at startup
         path, name = await _receive(request, Path(tmp), settings.imports.max_upload_bytes)
         try:
             report = await run_in_threadpool(

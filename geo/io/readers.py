@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import tempfile
+import xml.etree.ElementTree as ET  # only its ParseError: openpyxl parses, with defusedxml
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,9 +24,10 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, Problem
 from geo.io.fields import MAX_COLUMNS
 from geo.io.safezip import ZipLimits, check_members, extract, open_zip
+from geo.io.tempfiles import temp_folder
 
 FORMATS = {
     ".geojson": "geojson",
@@ -51,6 +54,7 @@ class RawTable:
     source_crs: pyproj.CRS | None = None
     encoding: str | None = None
     formula_cells: list[tuple[int, int]] = field(default_factory=list)  # (position, column index)
+    sheets: list[str] = field(default_factory=list)  # a workbook's sheet names; the first is the one read
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -73,7 +77,8 @@ def file_format(filename: str) -> str:
 
 
 def read_file(path: Path, filename: str | None = None, *, zip_limits: ZipLimits | None = None) -> RawTable:
-    """The table of `path`; `filename` (as uploaded) decides the format by its extension."""
+    """The table of `path`; `filename` (as uploaded) decides the format by its extension. Reasons never
+    show where the server keeps the file: its path (and any temporary folder) become the uploaded name."""
     fmt = file_format(filename or path.name)
     if path.stat().st_size == 0:
         raise _bad("the file is empty", "文件为空")
@@ -84,10 +89,59 @@ def read_file(path: Path, filename: str | None = None, *, zip_limits: ZipLimits 
         "csv": lambda p, _: read_csv(p.read_bytes()),
         "xlsx": read_xlsx,
     }
-    table = readers[fmt](path, zip_limits or ZipLimits())
-    if len(table) == 0:
-        raise _bad("the file has no data rows", "文件中没有数据行")
+    try:
+        table = readers[fmt](path, zip_limits or ZipLimits())
+        if len(table) == 0:
+            raise _bad("the file has no data rows", "文件中没有数据行")
+        refuse_unknown_datum(table.source_crs)
+    except InvalidInput as exc:
+        raise _without_paths(exc, path, filename or path.name) from None
     return table
+
+
+def _without_paths(exc: InvalidInput, path: Path, filename: str) -> InvalidInput:
+    """The error with the server's paths (GDAL and openpyxl name the file they read) replaced."""
+    temp = re.escape(str(Path(tempfile.gettempdir())))
+
+    def clean(text: str | None) -> str | None:
+        if text is None:
+            return None
+        text = text.replace(str(path), filename)
+        text = re.sub(rf"{temp}/riskmap-[^/\s'\"]+/", "", text)  # a member of an unpacked zip: its name
+        return re.sub(rf"{temp}/[^\s'\"]*", filename, text)
+
+    return InvalidInput([Problem(p.field, clean(p.reason) or "", clean(p.reason_zh)) for p in exc.problems])
+
+
+# --- datums that cannot be converted without parameters we do not have -------------------------------
+
+# Beijing 1954 (Krassowsky 1940 ellipsoid, EPSG:4214 and its Gauss–Krüger systems 2401–2442, 21413–21423,
+# 21453–21463…; New Beijing 4555) and Xian 1980 (IAG 1975 ellipsoid, EPSG:4610, 2327–2390…) are local
+# datums: going to CGCS2000 needs a 7-parameter (or grid) transformation fitted to the area, which the
+# surveying office of each province holds and no file carries. PROJ would apply none (a "ballpark" that is
+# off by tens to a hundred-odd metres), so such files are refused rather than placed silently wrong.
+_OLD_DATUMS = {6378245.0: ("Beijing 1954", "北京54"), 6378140.0: ("Xian 1980", "西安80")}
+
+
+def refuse_unknown_datum(crs: pyproj.CRS | None) -> None:
+    if crs is None:
+        return
+    geodetic = crs.geodetic_crs
+    ellipsoid = geodetic.ellipsoid if geodetic is not None else None
+    if ellipsoid is None:
+        return
+    datum = _OLD_DATUMS.get(round(ellipsoid.semi_major_metre, 1))
+    if datum is None:
+        return
+    name, name_zh = datum
+    raise _bad(
+        f"the file is in {crs.name} ({name} datum): converting it to CGCS2000 needs a 7-parameter "
+        "transformation fitted to your area, which the file does not carry and riskmap cannot know; "
+        "reproject it to CGCS2000 (EPSG:4490, or a CGCS2000 Gauss-Kruger zone) with the parameters of your "
+        "surveying office, then import it",
+        f"文件坐标系为 {crs.name}（{name_zh}坐标系）：转换到 CGCS2000 需要本地区的七参数，文件中没有、系统也无法得知；"
+        "请先用测绘部门提供的参数转换为 CGCS2000（EPSG:4490 或 CGCS2000 高斯-克吕格投影）后再导入",
+    )
 
 
 def _check_columns(headers: list[str]) -> None:
@@ -331,7 +385,7 @@ def _dbf_encoding(dbf: Path) -> str:
 
 def read_zipped_shapefile(path: Path, limits: ZipLimits) -> RawTable:
     zf = open_zip(path)
-    with zf, tempfile.TemporaryDirectory(prefix="riskmap-shp-") as tmp:
+    with zf, temp_folder("shp") as tmp:
         infos = check_members(zf, limits)
         shps = [i for i in infos if i.filename.lower().endswith(".shp")]
         if len(shps) != 1:
@@ -423,23 +477,98 @@ def read_csv(data: bytes) -> RawTable:
 # --- Excel ----------------------------------------------------------------------------------------
 
 
-def read_xlsx(path: Path, limits: ZipLimits) -> RawTable:
-    """The first sheet of a workbook, read-only. Formula cells are recorded: their values are refused."""
-    import openpyxl
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_PROLOG_BYTES = 64 * 1024  # a DTD can only come before the root element: the start of a part is enough
 
+
+def _refuse_dtd(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+    """Excel never writes a DTD; one in a workbook is an attack (XXE: external entities reading the
+    server's files or URLs; billion laughs: entities expanding to gigabytes). Refused by name here, and
+    openpyxl parses with defusedxml anyway (it refuses entities too, should a DTD come later)."""
+    for info in infos:
+        if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+            continue
+        with zf.open(info) as part:
+            head = part.read(_PROLOG_BYTES)
+        if _DTD.search(head):
+            raise _bad(
+                f"the workbook's part {info.filename} declares a DTD or XML entities, which Excel never "
+                "writes (an XXE or entity-expansion attack, or a broken file): refused",
+                f"工作簿的 {info.filename} 含有 DTD 或 XML 实体声明（Excel 不会生成，疑为 XXE 或实体膨胀攻击）：已拒绝",
+            )
+
+
+def _xml_attack(exc: BaseException) -> InvalidInput:
+    if isinstance(exc, ET.ParseError):
+        return _bad(
+            f"not a readable Excel (.xlsx) workbook: malformed XML ({exc})",
+            "不是有效的 Excel（.xlsx）文件：XML 格式错误",
+        )
+    return _bad(
+        f"the workbook holds XML that is refused ({type(exc).__name__}: entities or a DTD, which Excel "
+        "never writes)",
+        "工作簿含有被拒绝的 XML（实体或 DTD 声明，Excel 不会生成）",
+    )
+
+
+def _sheet_has_data(ws: Any) -> bool:
+    """Whether a sheet holds a header and at least one more non-empty row."""
+    rows = 0
+    for row in ws.iter_rows(values_only=True):
+        if any(v not in (None, "") for v in row):
+            rows += 1
+            if rows >= 2:
+                return True
+    return False
+
+
+def _other_sheet_hint(wb: Any) -> tuple[str, str]:
+    """(English, Chinese) hint naming the sheets after the first that hold data, or ("", "")."""
+    others = [ws.title for ws in wb.worksheets[1:] if _sheet_has_data(ws)]
+    if not others:
+        return "", ""
+    names = ", ".join(f"'{t}'" for t in others)
+    names_zh = "、".join(f"“{t}”" for t in others)
+    return (
+        f"; only the first sheet ('{wb.worksheets[0].title}') is read, and the data seem to be on {names}: "
+        "move that sheet first (or delete the sheets before it)",
+        f"；只读取第一个工作表（“{wb.worksheets[0].title}”），数据似乎在 {names_zh}：请把该工作表移到最前（或删除前面的工作表）",
+    )
+
+
+def read_xlsx(path: Path, limits: ZipLimits) -> RawTable:
+    """The first sheet of a workbook, read-only. Formula cells are recorded: their values are refused.
+    A workbook with a DTD is refused (XXE, entity bombs); when the first sheet holds no rows and a later
+    one does, the error says which."""
+    import openpyxl
+    import openpyxl.xml
+    from defusedxml import DefusedXmlException
+
+    from geo.errors import SetupError
+
+    if not openpyxl.xml.DEFUSEDXML:
+        raise SetupError(
+            "openpyxl is not using defusedxml (install defusedxml; do not set OPENPYXL_DEFUSEDXML=False): "
+            "refusing to parse uploaded workbooks without it"
+        )
     zf = open_zip(path)  # an .xlsx is a zip: the same bomb checks before openpyxl inflates anything
     with zf:
-        check_members(zf, limits)
+        _refuse_dtd(zf, check_members(zf, limits))
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except (DefusedXmlException, ET.ParseError) as exc:
+        raise _xml_attack(exc) from None
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        if isinstance(exc.__cause__ or exc.__context__, DefusedXmlException | ET.ParseError):
+            raise _xml_attack(exc.__cause__ or exc.__context__) from None  # type: ignore[arg-type]
         raise _bad(f"not a readable Excel (.xlsx) workbook: {exc}", "不是有效的 Excel（.xlsx）文件") from None
     try:
         ws = wb.worksheets[0]
         rows_iter = ws.iter_rows()
         header_cells = next(rows_iter, None)
         if header_cells is None:
-            raise _bad("the first sheet is empty", "第一个工作表为空")
+            hint, hint_zh = _other_sheet_hint(wb)
+            raise _bad(f"the first sheet is empty{hint}", f"第一个工作表为空{hint_zh}")
         headers = [("" if c.value is None else str(c.value)) for c in header_cells]
         while headers and headers[-1] == "":
             headers.pop()
@@ -460,10 +589,17 @@ def read_xlsx(path: Path, limits: ZipLimits) -> RawTable:
                 continue
             rows.append(values + [None] * (width - len(values)))
             labels.append(n)
+        if not rows:
+            hint, hint_zh = _other_sheet_hint(wb)
+            if hint:
+                raise _bad(f"the first sheet has no data rows{hint}", f"第一个工作表没有数据行{hint_zh}")
+    except (DefusedXmlException, ET.ParseError) as exc:
+        raise _xml_attack(exc) from None
     except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as exc:
         raise _bad(f"not a readable Excel (.xlsx) workbook: {exc}", "不是有效的 Excel（.xlsx）文件") from None
     finally:
         wb.close()
     table = RawTable("xlsx", headers, _frame(headers, rows), np.array(labels, dtype=np.int64), "row")
     table.formula_cells = formulas
+    table.sheets = [ws.title for ws in wb.worksheets]
     return table

@@ -133,14 +133,26 @@ def map_columns(table: RawTable, kind: Kind, problems: Problems) -> ColumnMap:
         columns[name] = i
         headers[name] = str(header)
     shown = primary_headers(kind)
-    for f in FIELDS[kind]:
-        if f.required and f.name not in columns:
-            problems.add(
-                None,
-                f.name,
-                f"the file has no column for {f.name} (e.g. {shown.get(f.name, f.name)!r})",
-                f"文件缺少“{shown.get(f.name, f.name)}”列",
-            )
+    missing = [f for f in FIELDS[kind] if f.required and f.name not in columns]
+    for f in missing:
+        problems.add(
+            None,
+            f.name,
+            f"the file has no column for {f.name} (e.g. {shown.get(f.name, f.name)!r})",
+            f"文件缺少“{shown.get(f.name, f.name)}”列",
+        )
+    if missing and len(table.sheets) > 1:  # a cover or instructions sheet before the register
+        others = table.sheets[1:]
+        problems.add(
+            None,
+            "sheet",
+            f"only the first sheet ('{table.sheets[0]}') is read; the workbook also has "
+            + ", ".join(f"'{s}'" for s in others)
+            + ": if the register is there, move that sheet first (or delete the sheets before it)",
+            f"只读取第一个工作表（“{table.sheets[0]}”）；工作簿还有 "
+            + "、".join(f"“{s}”" for s in others)
+            + "：如数据在其中，请把该工作表移到最前（或删除前面的工作表）",
+        )
     if table.geometry is None and "wkt" not in columns and not {"lon", "lat"} <= set(columns):
         problems.add(
             None,
@@ -459,7 +471,9 @@ def locate(
         "缺少位置（几何）",
     )
     ok = ~pd.isna(geoms)
-    ok[ok] = shapely.has_z(geoms[ok].astype(object))  # only these change: 2-d geometries stay as they are
+    # Z and M (a WKT `POINT M`/`ZM`, a measured GeoPackage layer) are dropped: storage is 2-d. Only these
+    # change: 2-d geometries stay as they are.
+    ok[ok] = shapely.has_z(geoms[ok].astype(object)) | shapely.has_m(geoms[ok].astype(object))
     geoms[ok] = shapely.force_2d(geoms[ok].astype(object))
     _check_shapes(geoms, kind, problems)
     good = np.array([g is not None for g in geoms], dtype=bool)

@@ -1,4 +1,5 @@
-"""Write register tables as GeoJSON, GeoPackage, Excel or CSV with the Chinese headers an import reads.
+"""Write register tables as GeoJSON, GeoPackage, Excel or CSV with the Chinese headers an import reads,
+and plain tables (a header and rows, such as the inspection plan's sheets) as CSV or Excel.
 
 Spreadsheet cells that start with = + - @ (or a tab or carriage return) are written with a leading
 apostrophe so Excel never runs them as formulas (CSV/formula injection); the importer removes it again.
@@ -10,9 +11,9 @@ import csv
 import datetime as dt
 import io
 import json
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ import shapely
 
 from geo.coords import InputCrs, from_storage
 from geo.io.fields import FIELDS, Kind, fields_of, primary_headers
+from geo.io.tempfiles import temp_folder
 
 FORMATS = ("geojson", "gpkg", "xlsx", "csv")
 MEDIA_TYPES = {
@@ -90,16 +92,30 @@ def tabular(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray) -> tuple[list[st
     return out_headers, records
 
 
-def write_csv(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray) -> bytes:
-    headers, rows = tabular(kind, frame, geoms)
+class Sheet(NamedTuple):
+    """A plain table: a sheet of a workbook, or the whole of a CSV file."""
+
+    title: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+
+def write_rows_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    """CSV in UTF-8 with a byte-order mark (Excel then reads the Chinese), CRLF line ends; text cells
+    escaped, floats written exactly (repr), None as an empty cell."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(headers)
+    w.writerow(header)
     for r in rows:
         w.writerow(
             ["" if v is None else (repr(v) if isinstance(v, float) else escape_cell(str(v))) for v in r]
         )
     return buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+
+
+def write_csv(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray) -> bytes:
+    headers, rows = tabular(kind, frame, geoms)
+    return write_rows_csv(headers, rows)
 
 
 def xlsx_cell(value: Any) -> Any:
@@ -117,6 +133,51 @@ def write_xlsx(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, sheet: str
     ws.append(headers)
     for r in rows:
         ws.append([xlsx_cell(v) for v in r])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def print_ready(ws: Any) -> None:
+    """Page setup for a register that is printed: landscape A4, fitted to the page width (as many pages
+    down as needed), the header row repeated on every page, dates shown as dates."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    ws.print_options.gridLines = True
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, dt.datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm"
+            elif isinstance(cell.value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+
+
+def write_sheets_xlsx(sheets: Sequence[Sheet], *, max_width: int = 60) -> bytes:
+    """A workbook of plain tables for people to read: one sheet each, header bold and frozen, columns as
+    wide as their first 200 cells (10 to `max_width` characters); text cells escaped; dates as date
+    cells; printed landscape, fitted to the width, the header on every page."""
+    import openpyxl
+    from openpyxl.styles import Font
+
+    wb = openpyxl.Workbook()
+    for i, sheet in enumerate(sheets):
+        ws = wb.active if i == 0 else wb.create_sheet()
+        assert ws is not None
+        ws.title = sheet.title
+        ws.append(list(sheet.header))
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in sheet.rows:
+            ws.append([xlsx_cell(v) for v in row])
+        ws.freeze_panes = "A2"
+        for col in ws.columns:
+            width = max(len(str(c.value or "")) for c in list(col)[:200])
+            ws.column_dimensions[col[0].column_letter].width = min(max_width, max(10, width * 1.6))
+        print_ready(ws)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -157,7 +218,7 @@ def write_gpkg(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, layer: str
         headers[c]: _typed_series(kind, c, frame[c]).to_numpy() if len(frame) else [] for c in cols
     }
     gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(list(geoms), crs=4490), crs=4490)
-    with tempfile.TemporaryDirectory(prefix="riskmap-gpkg-") as tmp:
+    with temp_folder("gpkg") as tmp:
         path = Path(tmp) / "export.gpkg"
         pyogrio.write_dataframe(gdf, path, layer=layer or str(kind), driver="GPKG")
         return path.read_bytes()

@@ -338,13 +338,21 @@ def decide(
     decided_on: dt.date | None = None,
     today: dt.date,
 ) -> dict[str, Any]:
-    """核查: a regulator holding the unit approves (the unit takes the new level, recorded in the history
-    under the regulator's name) or rejects with a reason (the unit may request again)."""
+    """核查: a regulator holding the unit approves (the unit takes the new level and the request's new
+    controls as its control measures, recorded in the history under the regulator's name) or rejects with
+    a reason (the unit may request again). Whoever requested the close-out may not verify it."""
     case = _visible_case(conn, principal, case_id, lock=True)
     if not _regulates(principal, case["jurisdiction_adcode"], conn):
         raise _forbidden(principal, "verify a close-out (销号核查)")
     action = Action.approve if approve else Action.reject
     after = rules.next_status(Status(case["status"]), action)
+    if case["requested_by"] == principal.actor:
+        # Four eyes: the one who asked for the close-out does not verify it.
+        raise InvalidInput.one(
+            "actor",
+            f"{principal.actor} requested this close-out and may not {action.value} it: another person verifies",
+            f"{principal.actor} 为该销号的申请人，不能自行核查（须由他人核查）",
+        )
     reason = (reason or "").strip() or None
     if not approve and reason is None:
         raise InvalidInput.one("reason", "say why the close-out is rejected", "须说明不予销号的理由")
@@ -374,10 +382,12 @@ def decide(
 
 
 def _lower_level(conn: Connection, principal: Principal, case: dict[str, Any]) -> None:
-    """The approved level goes into the register, authored by the verifying regulator."""
+    """The approved level and the new controls of the request go into the register, authored by the
+    verifying regulator."""
     set_actor(conn, principal)
     values: dict[str, Any] = {
         "level": case["proposed_level"],
+        "control_measures": case["evidence"],
         "version": R.c.version + 1,
         "updated_at": func.now(),
     }

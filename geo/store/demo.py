@@ -9,6 +9,8 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from geo.access import SYSTEM
+from geo.closeout import today
+from geo.store import hazards
 from geo.store import repository as repo
 from geo.store.bulk import copy_rows
 
@@ -84,11 +86,14 @@ def load_demo(
             columns=t_cols,
             geometry_columns={"geometry": "geom"},
         )
+        demo_hazards = hazards.load_demo(conn, seed=seed, as_of=today())
 
     return {
         "jurisdictions": len(boundaries),
         "parks": len(parks),
         "enterprises": len(enterprises),
         "risk units": len(units),
+        "inspections": demo_hazards["inspections"],
+        "hidden hazards": demo_hazards["hazards"],
         "protection targets": len(targets),
     }

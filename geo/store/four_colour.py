@@ -162,6 +162,32 @@ WHERE p.area IS NOT NULL
 GROUP BY p.key
 """
 
+# For a map of dynamic levels (open hidden hazards raise some units' levels): the (zone, unit) pairs of
+# the raised units only, with each unit's stored and shown level and its counted area (as above), so the
+# assessed totals (cached or not) are moved from one level to the other.
+_RAISED_PAIRS = """
+SELECT p.key, p.level, p.shown, p.area FROM (
+    SELECT z.key, u.level, d.shown,
+        CASE
+            WHEN ST_ContainsProperly(z.geom, u.geom) THEN u.area_m2
+            WHEN NOT ST_Intersects(z.geom, u.geom) THEN NULL
+            WHEN ST_Dimension(u.geom) = 0 THEN 0
+            WHEN ST_Dimension(u.geom) = 2 AND :four_colour_with_area
+                THEN NULLIF(ST_Area(ST_Intersection(z.geom, u.geom)::geography, true), 0)
+            WHEN ST_Dimension(u.geom) = 2 AND (
+                ST_Contains(z.geom, ST_PointN(ST_ExteriorRing(u.geom), 1))
+                OR ST_Contains(z.geom, ST_PointN(ST_ExteriorRing(u.geom), 3))) THEN 0
+            WHEN ST_Touches(z.geom, u.geom) THEN NULL
+            ELSE 0
+        END AS area
+    FROM (SELECT z.key, ST_Transform(z.geom, 4490) AS geom FROM ({zones}) AS z(key, name, geom)) AS z
+    JOIN (risk_units u JOIN unnest(CAST(:raised_ids AS bigint[]), CAST(:raised_levels AS int[]))
+        AS d(id, shown) ON d.id = u.id) ON u.geom && z.geom
+    OFFSET 0
+) AS p
+WHERE p.area IS NOT NULL AND p.shown <> p.level
+"""
+
 # Per-statement planner settings (set_config(..., true) lasts to the end of the transaction, so the
 # previous values are put back after the statement). JIT only adds compile time to these plans;
 # hash aggregation saves sorting the pairs.
@@ -202,10 +228,16 @@ def four_colour_sql(
     breaks: Sequence[float] | None = None,
     palette: Mapping[Any, str] | None = None,
     area_share: bool = True,
+    shown_levels: Mapping[int, int] | None = None,
 ) -> gpd.GeoDataFrame:
     """The four-colour map of `zones` from the stored risk units, as `geo.four_colour.four_colour`
     computes it. `area_share=False` skips the intersections of polygon units with the zone
     boundaries (two thirds of the time on big maps) and reports `area_share` as None.
+
+    `shown_levels` (unit id → level) maps the units whose shown level differs from the stored one (the
+    dynamic levels of units with open hidden hazards, geo.store.hazards.raised_levels): the totals are
+    computed from the stored levels (from the cache where it has them) and those units moved to their
+    shown level; `raised_units` then counts them per zone.
     """
     options = four_colour_options(rule=rule, weights=weights, breaks=breaks, palette=palette)
     cached: list[Any] = []
@@ -226,11 +258,62 @@ def four_colour_sql(
         rows, zone_area = _stored_totals(conn, keys, cached, zones_sql, params, planner, with_area=area_share)
     else:
         rows = _aggregate(conn, zones_sql, params, planner, with_area=area_share)
+    raised: np.ndarray | None = None
+    pairs: list[Any] = []
+    if shown_levels:
+        pairs = _raised_pairs(conn, zones_sql, params, planner, shown_levels, with_area=area_share)
     if isinstance(zones, gpd.GeoDataFrame):
         conn.execute(text(_STAGE_ZONES[0]))
 
     totals = _totals(rows, keys, zone_area, with_area=area_share)
-    return summarise(codes, names, geoms, totals, options)
+    if shown_levels is not None:
+        raised = _move_levels(totals, keys, pairs)
+    out = summarise(codes, names, geoms, totals, options)
+    if raised is not None:
+        out["raised_units"] = raised
+    return out
+
+
+def _raised_pairs(
+    conn: Connection,
+    zones_sql: str,
+    params: Mapping[str, Any],
+    planner: Mapping[str, str],
+    shown_levels: Mapping[int, int],
+    *,
+    with_area: bool,
+) -> list[Any]:
+    ids = list(shown_levels)
+    with _planner(conn, planner):
+        result = conn.execute(
+            text(_with_zones(_RAISED_PAIRS, zones_sql)),
+            {
+                **params,
+                "four_colour_with_area": with_area,
+                "raised_ids": ids,
+                "raised_levels": [int(shown_levels[i]) for i in ids],
+            },
+        )
+        return list(result.all())
+
+
+def _move_levels(totals: ZoneTotals, keys: list[Any], pairs: Sequence[Any]) -> np.ndarray:
+    """Move each raised (zone, unit) pair from its stored level to its shown one, in place; how many
+    raised units each zone holds."""
+    raised = np.zeros(len(keys), dtype=np.int64)
+    if not pairs:
+        return raised
+    at = pd.Index(keys).get_indexer([p[0] for p in pairs])
+    old = np.array([p[1] for p in pairs], dtype=np.int64) - 1
+    new = np.array([p[2] for p in pairs], dtype=np.int64) - 1
+    area = np.array([p[3] for p in pairs], dtype=np.float64)
+    np.subtract.at(totals.counts, (at, old), 1)
+    np.add.at(totals.counts, (at, new), 1)
+    if totals.area_m2 is not None:
+        np.subtract.at(totals.area_m2, (at, old), area)
+        np.add.at(totals.area_m2, (at, new), area)
+    np.add.at(raised, at, 1)
+    return raised
 
 
 def _aggregate(

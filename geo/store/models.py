@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -270,12 +271,26 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class WebSession(Base):
+    """A browser session (cookie `riskmap_session`): only the SHA-256 of the cookie's random value is stored.
+    Signing out deletes the row, so a copied cookie stops working; so does deactivating the user."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 SPATIAL_COLUMNS = {
     "jurisdictions": ["geom"],
     "enterprises": ["geom", "site"],
     "risk_units": ["geom"],
     "protection_targets": ["geom"],
     "risk_contours": ["geom"],
+    "hazards": ["geom"],
 }
 
 
@@ -382,3 +397,182 @@ class CloseOutEvent(Base):
     __table_args__ = (
         CheckConstraint("action IN ('assign','request','approve','reject')", name="action_known"),
     )
+
+
+INSPECTION_KINDS = ("self", "random", "department", "cross", "third_party")
+HAZARD_STATUSES = ("reported", "assigned", "rectifying", "rectified", "accepted", "closed")
+HAZARD_ACTIONS = ("report", "assign", "start", "rectify", "accept", "reject", "close", "supervise")
+
+
+class Inspection(Base):
+    """One inspection (检查): who checked (enterprise self-inspection 自查, regulator random check 双随机,
+    department check, cross-inspection 交叉互查, third party), when, which enterprise or public area and
+    which risk units, with which checklist, and what it found (migration 0013)."""
+
+    __tablename__ = "inspections"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    enterprise_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("enterprises.id", ondelete="SET NULL"), index=True
+    )
+    jurisdiction_adcode: Mapped[str] = mapped_column(String(12), index=True)
+    risk_unit_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    inspected_on: Mapped[dt.date] = mapped_column(Date)
+    inspectors: Mapped[str] = mapped_column(Text)
+    checklist: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(String(16))
+    notes: Mapped[str | None] = mapped_column(Text)
+    plan_ref: Mapped[str | None] = mapped_column(Text)
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
+    created_by: Mapped[str] = mapped_column(Text, server_default=text("riskmap_history_actor()"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('self','random','department','cross','third_party')", name="kind_known"),
+        CheckConstraint("result IN ('no_hazard','hazards_found')", name="result_known"),
+    )
+
+
+class Hazard(Base):
+    """A hidden hazard (隐患): where, on which risk unit of which enterprise, its grade (一般 / 重大 with the
+    criterion judged by), its state in the loop reported → assigned → rectifying → rectified → accepted →
+    closed, the rectification notice and 五落实, the third-party evaluation of a major one, and 挂牌督办
+    (migration 0013; rules in geo/hazards.py)."""
+
+    __tablename__ = "hazards"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    inspection_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("inspections.id", ondelete="SET NULL"), index=True
+    )
+    risk_unit_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("risk_units.id", ondelete="SET NULL"), index=True
+    )
+    enterprise_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("enterprises.id", ondelete="SET NULL"), index=True
+    )
+    jurisdiction_adcode: Mapped[str] = mapped_column(String(12), index=True)
+    geom: Mapped[Any] = _geom("POINT")
+    description: Mapped[str] = mapped_column(Text)
+    grade: Mapped[str] = mapped_column(String(8))
+    criterion: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    reported_on: Mapped[dt.date] = mapped_column(Date)
+    reported_by: Mapped[str] = mapped_column(Text)
+    assigned_on: Mapped[dt.date | None] = mapped_column(Date)
+    assigned_by: Mapped[str | None] = mapped_column(Text)
+    notice_ref: Mapped[str | None] = mapped_column(Text)
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    responsible: Mapped[str | None] = mapped_column(Text)
+    measures: Mapped[str | None] = mapped_column(Text)
+    funds: Mapped[str | None] = mapped_column(Text)
+    plan: Mapped[str | None] = mapped_column(Text)
+    rectified_on: Mapped[dt.date | None] = mapped_column(Date)
+    rectified_by: Mapped[str | None] = mapped_column(Text)
+    rectification: Mapped[str | None] = mapped_column(Text)
+    evaluation_due: Mapped[dt.date | None] = mapped_column(Date)
+    evaluator: Mapped[str | None] = mapped_column(Text)
+    accepted_on: Mapped[dt.date | None] = mapped_column(Date)
+    accepted_by: Mapped[str | None] = mapped_column(Text)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    closed_by: Mapped[str | None] = mapped_column(Text)
+    supervised: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
+    supervised_on: Mapped[dt.date | None] = mapped_column(Date)
+    supervising_unit: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, server_default="1", default=1)
+    synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("grade IN ('general','major')", name="grade_known"),
+        CheckConstraint(
+            "status IN ('reported','assigned','rectifying','rectified','accepted','closed')",
+            name="status_known",
+        ),
+        CheckConstraint("grade = 'major' OR NOT supervised", name="supervised_major_only"),
+        Index("ix_hazards_status", "status"),
+        Index("ix_hazards_geom_gist", "geom", postgresql_using="gist"),
+    )
+
+
+class HazardEvent(Base):
+    """Each step of a hazard (report, assign, start, rectify, accept, reject, close, supervise): who, when,
+    what was said, so a failed acceptance stays on record after the next one."""
+
+    __tablename__ = "hazard_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("hazards.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    on_date: Mapped[dt.date] = mapped_column(Date)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}", default=dict)
+
+    __table_args__ = (
+        CheckConstraint(
+            "action IN ('report','assign','start','rectify','accept','reject','close','supervise')",
+            name="action_known",
+        ),
+    )
+
+
+class HazardAttachment(Base):
+    """A photo (JPEG, PNG) or PDF of a hazard, kept in the database (no file path a client could steer),
+    its type judged from its content and its size limited (geo.hazards.attachment_type)."""
+
+    __tablename__ = "hazard_attachments"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("hazards.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(Text)
+    media_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(Text)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WorkingCalendarDay(Base):
+    """A day of a State Council holiday notice loaded after this release (`riskmap calendar load`): it adds
+    to (and overrides) data/cn_working_calendar.csv for every deadline in working days (migration 0013)."""
+
+    __tablename__ = "working_calendar_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(Text, server_default="")
+    source: Mapped[str] = mapped_column(Text)
+    loaded_by: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (CheckConstraint("kind IN ('holiday','workday')", name="kind_known"),)
+
+
+class RosterInspector(Base):
+    """An inspector of the regulators' roster (执法人员名录库, seed 002 二(二)1), imported from the office's
+    Excel list (`POST /api/v1/roster`, `riskmap roster import`); the 双随机 draw and the cross-inspection
+    teams use it instead of a synthetic one. `avoid` holds the credit codes of enterprises the inspector
+    must not inspect (回避). A roster loaded again for a jurisdiction deactivates those it no longer
+    lists (migration 0013)."""
+
+    __tablename__ = "roster_inspectors"
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    jurisdiction_adcode: Mapped[str] = mapped_column(
+        String(12), ForeignKey("jurisdictions.adcode", ondelete="RESTRICT"), index=True
+    )
+    department: Mapped[str] = mapped_column(Text)
+    team: Mapped[str | None] = mapped_column(Text)
+    avoid: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true", default=True)
+    loaded_by: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

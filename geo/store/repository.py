@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement, Select
 
 from geo.access import Forbidden, Principal, Role, Unauthenticated
-from geo.errors import Conflict, InvalidInput, NotFound, Problem
+from geo.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, Problem
 from geo.store.models import SRID, Enterprise, Jurisdiction, ProtectionTarget, RiskUnit
 from geo.vocab import ADMIN_LEVELS
 
@@ -577,8 +577,8 @@ def create_feature(
     return get_feature(conn, principal, res, key)
 
 
-def _stale(res: Resource, expected_version: int | None) -> Conflict:
-    return Conflict(
+def _stale(res: Resource, expected_version: int | None) -> PreconditionFailed:
+    return PreconditionFailed(
         f"the {res.name} changed since version {expected_version}: fetch it again",
         "If-Match",
         "数据已被他人修改，请重新获取后再改",
@@ -622,7 +622,7 @@ def delete_feature(
     conn: Connection, principal: Principal, res: Resource, key: Any, *, expected_version: int | None = None
 ) -> None:
     """Delete a row the principal may see (else 404) and write (else 403); enterprises and jurisdictions
-    only by an admin. With `expected_version`, a row changed since is not deleted (409)."""
+    only by an admin. With `expected_version`, a row changed since is not deleted (412)."""
     existing = get_feature(conn, principal, res, key)
     if res in (ENTERPRISES, JURISDICTIONS) and not principal.is_admin:
         raise deny(principal, f"delete {res.name}s")

@@ -1,4 +1,5 @@
-"""Users and API keys: passwords hashed with argon2id (argon2-cffi), API keys stored as their SHA-256.
+"""Users, API keys and browser sessions: passwords hashed with argon2id (argon2-cffi), API keys and session
+cookies stored as their SHA-256.
 
 Only an admin (or the command line, as `SYSTEM`) manages users. A principal is built from the stored row on
 every request, so a changed role, scope or a deactivated user takes effect at once.
@@ -6,6 +7,7 @@ every request, so a changed role, scope or a deactivated user takes effect at on
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import secrets
@@ -14,15 +16,16 @@ from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from geo.access import Principal, Role
 from geo.errors import Conflict, InvalidInput, Problem
-from geo.store.models import ApiKey, Enterprise, Jurisdiction, User
+from geo.store.models import ApiKey, Enterprise, Jurisdiction, User, WebSession
 from geo.store.repository import deny
 
 U = cast(Table, User.__table__)
 K = cast(Table, ApiKey.__table__)
+S = cast(Table, WebSession.__table__)
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 MIN_PASSWORD = 10
@@ -243,13 +246,15 @@ def revoke_api_keys(
 def set_active(conn: Connection, principal: Principal, username: str, active: bool) -> bool:
     """Deactivate (or activate again) a user (admins only); whether it changed. An inactive user's tokens
     and API keys are refused from the next request on (the row is read on every request) and it cannot
-    sign in; its keys are kept, and work again if it is activated."""
+    sign in; its keys are kept, and work again if it is activated; its browser sessions are deleted."""
     if not principal.is_admin:
         raise deny(principal, "manage users")
     user_id = _user_id(conn, username)
     changed = conn.execute(
         update(U).where(U.c.id == user_id, U.c.active.is_distinct_from(active)).values(active=active)
     )
+    if not active:  # its browser sessions end for good (activating it again does not bring them back)
+        conn.execute(delete(S).where(S.c.user_id == user_id))
     return bool(changed.rowcount)
 
 
@@ -268,3 +273,78 @@ def remove_user(conn: Connection, principal: Principal, username: str) -> bool:
     if not principal.is_admin:
         raise deny(principal, "manage users")
     return bool(conn.execute(U.delete().where(U.c.username == username)).rowcount)
+
+
+# --- browser sessions ----------------------------------------------------------------------------------------
+
+
+def create_session(conn: Connection, principal: Principal, minutes: int) -> str:
+    """A new browser session of the (just authenticated) principal, lasting `minutes` from now; returns the
+    cookie's value (256 random bits), of which only the SHA-256 is stored. Expired sessions are removed."""
+    if principal.user_id is None:
+        raise deny(principal, "sign in")
+    conn.execute(delete(S).where(S.c.expires_at < func.now()))
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        insert(S).values(
+            user_id=principal.user_id,
+            token_hash=hash_api_key(token),
+            expires_at=func.now() + dt.timedelta(minutes=minutes),
+        )
+    )
+    return token
+
+
+def principal_for_session(conn: Connection, token: str) -> Principal | None:
+    """The principal of an unexpired session of an active user, else None (unknown, signed out, expired or
+    deactivated). The role and scope come from the user's row, read now."""
+    row = conn.execute(
+        select(U)
+        .join(S, S.c.user_id == U.c.id)
+        .where(S.c.token_hash == hash_api_key(token), S.c.expires_at > func.now(), U.c.active)
+    ).first()
+    return _principal(row) if row else None
+
+
+def end_session(conn: Connection, token: str) -> bool:
+    """Sign a session out (delete it): the cookie is refused from the next request on. Whether there was one."""
+    return bool(conn.execute(delete(S).where(S.c.token_hash == hash_api_key(token))).rowcount)
+
+
+def workspace(conn: Connection, principal: Principal) -> dict[str, Any]:
+    """What a signed-in user's home page names: its areas — a regulator's jurisdictions, an enterprise's
+    jurisdiction, for an admin the top-level units loaded (at most 20) — each as `adcode`, `name` and
+    `has_children` (child administrative units loaded, which a four-colour map by children needs), and an
+    enterprise user's enterprise name."""
+    J = cast(Table, Jurisdiction.__table__)
+    E = cast(Table, Enterprise.__table__)
+    child = J.alias("child")
+    has_children = (
+        select(child.c.adcode)
+        .where(
+            child.c.parent_adcode == J.c.adcode,
+            child.c.level.in_(["province", "city", "county", "township", "village"]),
+        )
+        .exists()
+    )
+    q = select(J.c.adcode, J.c.name, has_children.label("has_children"))
+    enterprise: str | None = None
+    if principal.role is Role.regulator:
+        q = q.where(J.c.adcode.in_(list(principal.adcodes)))
+    elif principal.role is Role.enterprise and principal.enterprise_id is not None:
+        row = conn.execute(
+            select(E.c.name, E.c.jurisdiction_adcode).where(E.c.id == principal.enterprise_id)
+        ).first()
+        if row is None:
+            return {"areas": [], "enterprise": None}
+        enterprise = str(row.name)
+        q = q.where(J.c.adcode == row.jurisdiction_adcode)
+    elif principal.is_admin:
+        q = q.where(J.c.parent_adcode.is_(None), J.c.level.in_(["province", "city", "county"])).limit(20)
+    else:
+        return {"areas": [], "enterprise": None}
+    areas = [
+        {"adcode": str(r.adcode), "name": str(r.name), "has_children": bool(r.has_children)}
+        for r in conn.execute(q.order_by(J.c.adcode))
+    ]
+    return {"areas": areas, "enterprise": enterprise}

@@ -169,6 +169,14 @@ def count(client: Any, path: str, **params: Any) -> int:
     return n
 
 
+def if_match(client: Any, url: str) -> dict[str, str]:
+    """The `If-Match` header a PATCH or DELETE of `url` needs: the ETag of the row as `client` reads it
+    now (what a real client does before it edits), or `*` when `client` cannot read it (the answer then
+    shows the scope rule, 404 or 403, rather than the precondition)."""
+    response = client.get(url)
+    return {"If-Match": response.headers["etag"] if response.status_code == 200 else "*"}
+
+
 def problem(response: httpx.Response, field: str, *, status: int = 422) -> dict[str, Any]:
     """The error entry naming `field` (a substring of errors[].field) of an error response."""
     assert response.status_code == status, response.text

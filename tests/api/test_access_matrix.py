@@ -59,6 +59,7 @@ class World:
     clients: dict[str, TestClient]
     ids: dict[str, int]
     token_user: str
+    second_admin: TestClient  # takes steps another person must not take twice (four eyes)
 
     def fresh(self, path: str, feature: dict[str, Any]) -> int:
         """A new row made by the admin, for a case that changes or deletes one."""
@@ -107,7 +108,8 @@ def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[World
             ),
             "public": TestClient(app),
         }
-        yield World(admin, {k: guarded(c) for k, c in clients.items()}, ids, "matrix-token-user")
+        second = guarded(TestClient(app, headers=bearer(add_test_user(engine, "admin"), "admin")))
+        yield World(admin, {k: guarded(c) for k, c in clients.items()}, ids, "matrix-token-user", second)
 
 
 # --- requests: (method, url, keyword arguments) for a role and a target (own or other) ------------------------
@@ -189,11 +191,16 @@ def _grid(path: str, **params: Any) -> Make:
     return _area(path, zones="grid", cell_m=10_000, **params)
 
 
+ANY_VERSION = {"If-Match": "*"}
+
+
 def _with_id(method: str, template: str, key: Callable[[World, str, str], int], body: Any = None) -> Make:
     def make(w: World, target: str, role: str) -> Request:
         kwargs: dict[str, Any] = {}
         if body is not None:
             kwargs["json"] = body(target) if callable(body) else body
+        if method in ("PATCH", "DELETE"):
+            kwargs["headers"] = ANY_VERSION  # the matrix is about scope; test_conditional.py about If-Match
         return method, template.format(key(w, target, role)), kwargs
 
     return make
@@ -232,8 +239,8 @@ def _case(*steps: str) -> Callable[[World, str, str], int]:
         assigned = w.admin.post(CLOSEOUTS, json={"risk_unit_id": unit, "assigning_unit": "应急管理局"})
         assert assigned.status_code == 201, assigned.text
         key = int(assigned.json()["id"])
-        for step in steps:
-            response = w.admin.post(f"{CLOSEOUTS}/{key}/{step}", json=LOWER)
+        for step in steps:  # by another admin: whoever requested does not verify (four eyes)
+            response = w.second_admin.post(f"{CLOSEOUTS}/{key}/{step}", json=LOWER)
             assert response.status_code == 200, response.text
         return key
 
@@ -246,6 +253,88 @@ def _assign(w: World, target: str, role: str) -> Request:
         CLOSEOUTS,
         {"json": {"risk_unit_id": _fresh_major(w, target), "assigning_unit": "应急管理局"}},
     )
+
+
+HAZARDS, INSPECTIONS = "/api/v1/hazards", "/api/v1/inspections"
+PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+HAZARD_STEPS: dict[str, dict[str, Any]] = {
+    "assign": {"working_days": 5, "responsible": "安全部"},
+    "start": {},
+    "rectify": {"rectification": "已更换阀门"},
+    "accept": {},
+    "reject": {"reason": "未见校验记录"},
+    "close": {},
+    "supervise": {"supervising_unit": "区人民政府"},
+}
+
+
+def _hazard(*steps: str, grade: str = "general") -> Callable[[World, str, str], int]:
+    """A new hazard on U1/U2, reported by the admin and taken through `steps` by a second admin (so the
+    admin under test did not rectify it; the admin accepts, which four eyes allows)."""
+
+    def make(w: World, target: str, role: str) -> int:
+        body = {"risk_unit_id": _id("U")(w, target), "grade": grade, "description": _name()}
+        if grade == "major":
+            body["criterion"] = "HC12"
+        key = int(created(w.admin.post(HAZARDS, json=body))["id"])
+        for step in steps:
+            by = w.admin if step == "accept" else w.second_admin  # not the one who rectified
+            response = by.post(f"{HAZARDS}/{key}/{step}", json=HAZARD_STEPS[step])
+            assert response.status_code == 200, response.text
+        return key
+
+    return make
+
+
+def _hazard_step(action: str, *before: str, grade: str = "general") -> Make:
+    return _with_id("POST", HAZARDS + "/{}/" + action, _hazard(*before, grade=grade), HAZARD_STEPS[action])
+
+
+def _report_hazard(w: World, target: str, role: str) -> Request:
+    body = {"risk_unit_id": _id("U")(w, target), "grade": "general", "description": _name()}
+    return "POST", HAZARDS, {"json": body}
+
+
+def _hazard_list(w: World, target: str, role: str) -> Request:
+    csv = f"风险点ID,隐患描述,隐患等级\n{_id('U')(w, target)},{_name()},一般\n"
+    return "POST", HAZARDS + "/import", {"files": {"file": ("list.csv", csv.encode())}}
+
+
+def _inspection_body(w: World, target: str) -> dict[str, Any]:
+    return {
+        "kind": "random",
+        "enterprise_id": _id("E")(w, target),
+        "risk_unit_ids": [_id("U")(w, target)],
+        "inspectors": "李明",
+        "result": "no_hazard",
+    }
+
+
+def _inspection(w: World, target: str, role: str) -> int:
+    response = w.admin.post(INSPECTIONS, json=_inspection_body(w, target))
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def _attach(w: World, target: str, role: str) -> Request:
+    key = _hazard()(w, target, role)
+    return "POST", f"{HAZARDS}/{key}/attachments", {"files": {"file": ("p.png", PNG)}}
+
+
+def _attachment(w: World, target: str, role: str) -> Request:
+    key = _hazard()(w, target, role)
+    up = w.admin.post(f"{HAZARDS}/{key}/attachments", files={"file": ("p.png", PNG)})
+    assert up.status_code == 201, up.text
+    return "GET", f"{HAZARDS}/{key}/attachments/{up.json()['id']}", {}
+
+
+ROSTER = "/api/v1/roster"
+
+
+def _roster(w: World, target: str, role: str) -> Request:
+    code = f"FJ{next(_serial)}"
+    csv = f"姓名,执法证号,所属辖区代码,所属部门\n王强,{code},{_adcode(target)},应急管理局\n"
+    return "POST", ROSTER, {"files": {"file": ("roster.csv", csv.encode())}}
 
 
 IMPORTS, EXPORTS = "/api/v1/imports", "/api/v1/exports"
@@ -315,8 +404,11 @@ class Case:
 MATRIX: list[Case] = [
     Case("POST", "/api/v1/auth/token", "password", _token, everyone(200)),
     Case("GET", "/api/v1/auth/me", "", _get("/api/v1/auth/me"), everyone(200)),
+    # The browser session of a cookie: a bearer token or API key has none.
+    Case("GET", "/api/v1/auth/session", "", _get("/api/v1/auth/session"), everyone(401)),
     Case("GET", "/api/v1/health", "", _get("/api/v1/health"), everyone(200)),
     Case("GET", "/api/v1/vocabularies", "", _get("/api/v1/vocabularies"), everyone(200)),
+    Case("GET", "/api/v1/search", "", _get("/api/v1/search", q="测试"), everyone(200)),
     # jurisdictions: boundaries are public; loading and deleting them is an admin's
     Case("GET", JURISDICTIONS, "", _get(JURISDICTIONS, parent_adcode=_adcode), everyone(200)),
     Case(
@@ -340,7 +432,7 @@ MATRIX: list[Case] = [
         lambda w, t, r: (
             "DELETE",
             f"{JURISDICTIONS}/{created(w.admin.post(JURISDICTIONS, json=_park(t)))['id']}",
-            {},
+            {"headers": ANY_VERSION},
         ),
         admin_only(204),
     ),
@@ -616,6 +708,131 @@ MATRIX: list[Case] = [
         "",
         _with_id("POST", CLOSEOUTS + "/{}/reject", _case("request"), {"reason": "未见联锁调试记录"}),
         enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    # hidden hazards (隐患排查治理): inspections, the register, the steps of the loop, attachments
+    Case(
+        "POST",
+        INSPECTIONS,
+        "",
+        _post(INSPECTIONS, _inspection_body),
+        creating(201, enterprise=(403, 403), regulator=(201, 422)),
+    ),
+    Case("GET", INSPECTIONS, "", _get(INSPECTIONS), {**everyone(200), "public": (401, 401)}),
+    Case(
+        "GET",
+        INSPECTIONS + "/{key}",
+        "",
+        _with_id("GET", INSPECTIONS + "/{}", _inspection),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case("POST", HAZARDS, "", _report_hazard, creating(201, enterprise=(201, 422), regulator=(201, 422))),
+    Case("GET", HAZARDS, "", _get(HAZARDS), {**everyone(200), "public": (401, 401)}),
+    Case(
+        "POST",
+        HAZARDS + "/import",
+        "",
+        _hazard_list,
+        creating(201, enterprise=(201, 422), regulator=(201, 422)),
+    ),
+    Case(
+        "GET",
+        HAZARDS + "/statistics",
+        "",
+        _area(HAZARDS + "/statistics", month="2026-11"),
+        {"admin": (200, 200), "regulator": (200, 403), "enterprise": (200, 200), "public": (401, 401)},
+    ),
+    Case("GET", HAZARDS + "/announcements", "", _get(HAZARDS + "/announcements"), everyone(200)),
+    Case(
+        "GET",
+        HAZARDS + "/lists.xlsx",
+        "",
+        _area(HAZARDS + "/lists.xlsx"),
+        {"admin": (200, 200), "regulator": (200, 403), "enterprise": (200, 200), "public": (401, 401)},
+    ),
+    Case(
+        "GET",
+        HAZARDS + "/{key}",
+        "",
+        _with_id("GET", HAZARDS + "/{}", _hazard()),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/assign",
+        "",
+        _hazard_step("assign"),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/start",
+        "",
+        _hazard_step("start", "assign"),
+        enterprise_rows(200, regulator=403, enterprise=(200, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/rectify",
+        "",
+        _hazard_step("rectify", "assign"),
+        enterprise_rows(200, regulator=403, enterprise=(200, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/accept",
+        "",
+        _hazard_step("accept", "assign", "rectify"),
+        enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/reject",
+        "",
+        _hazard_step("reject", "assign", "rectify"),
+        enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/close",
+        "",
+        _hazard_step("close", "assign", "rectify", "accept"),
+        enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/supervise",
+        "",
+        _hazard_step("supervise", grade="major"),
+        enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    Case(
+        "POST",
+        HAZARDS + "/{key}/attachments",
+        "",
+        _attach,
+        enterprise_rows(201, regulator=201, enterprise=(201, 404)),
+    ),
+    Case(
+        "GET",
+        HAZARDS + "/{key}/attachments/{attachment_id}",
+        "",
+        _attachment,
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "GET",
+        "/api/v1/analysis/dynamic-levels",
+        "",
+        _area("/api/v1/analysis/dynamic-levels"),
+        {"admin": (200, 200), "regulator": (200, 403), "enterprise": (200, 200), "public": (401, 401)},
+    ),
+    Case("POST", ROSTER, "", _roster, creating(201, enterprise=(403, 403), regulator=(201, 422))),
+    Case(
+        "GET",
+        ROSTER,
+        "",
+        _get(ROSTER),
+        {"admin": (200, 200), "regulator": (200, 200), "enterprise": (403, 403), "public": (401, 401)},
     ),
     # imports and exports (the rows one may see; registers of one's own enterprise or area)
     Case(

@@ -4,6 +4,7 @@ secret, the `riskmap users` commands and the demo's users."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import stat
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,11 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.auth import ALGORITHM
-from api.settings import AuthSettings, DatabaseSettings, Settings
+from api.settings import AuthSettings, DatabaseSettings, Settings, estimated_secret_bits
 from geo.access import SYSTEM
 from geo.errors import InvalidInput, SetupError
 from geo.store import users
-from tests.api.builders import ENTERPRISES, enterprise_feature, problem
+from tests.api.builders import ENTERPRISES, enterprise_feature, if_match, problem
 from tests.principals import TEST_SECRET
 
 TOKEN = "/api/v1/auth/token"
@@ -162,8 +163,31 @@ def test_production_refuses_a_missing_default_or_short_secret(
         create_app(Settings(db=DatabaseSettings(DATABASE_URL=database_url), auth=auth))
 
 
-def test_production_starts_with_a_strong_secret(database_url: str) -> None:
-    auth = AuthSettings(environment="production", secret="k" * 20 + "Zq9-" * 5)
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "a" * 36,  # one repeated letter: long, and 0 bits
+        "k" * 20 + "Zq9-" * 5,
+        "Zq9-" * 12,  # a repeated block
+        "Zq9-x8Lp" * 16,
+        "abcdefghijklmnopqrstuvwxyz0123456789",  # a run of the keyboard
+        "0123456789abcdef" * 3,
+    ],
+)
+def test_production_refuses_a_long_secret_without_entropy(database_url: str, secret: str) -> None:
+    auth = AuthSettings(environment="production", secret=secret)
+    with pytest.raises(SetupError, match=r"not random: about [0-9]+ bits"):
+        create_app(Settings(db=DatabaseSettings(DATABASE_URL=database_url), auth=auth))
+    # development takes what it is given
+    assert AuthSettings(environment="development", secret=secret).signing_key() == secret
+
+
+@pytest.mark.parametrize(
+    "secret", [secrets.token_urlsafe(48), secrets.token_hex(32), secrets.token_urlsafe(32)]
+)
+def test_production_starts_with_a_strong_secret(database_url: str, secret: str) -> None:
+    assert estimated_secret_bits(secret) >= 128
+    auth = AuthSettings(environment="production", secret=secret)
     app = create_app(Settings(db=DatabaseSettings(DATABASE_URL=database_url), auth=auth))
     assert app.state.signing_key == auth.signing_key()
 
@@ -361,12 +385,9 @@ def test_conflicts_name_the_field(client: Any) -> None:
     assert first.status_code == 201
     problem(client.post(ENTERPRISES, json=enterprise_feature(1)), "properties.credit_code", status=409)
     url = f"{ENTERPRISES}/{first.json()['id']}"
-    assert client.patch(url, json={"properties": {"name": "新名称"}}).status_code == 200
-    problem(
-        client.patch(url, json={"properties": {"name": "再改"}}, headers={"If-Match": 'W/"1"'}),
-        "If-Match",
-        status=409,
-    )
-    problem(client.delete(url, headers={"If-Match": 'W/"1"'}), "If-Match", status=409)
+    first = if_match(client, url)
+    assert client.patch(url, json={"properties": {"name": "新名称"}}, headers=first).status_code == 200
+    problem(client.patch(url, json={"properties": {"name": "再改"}}, headers=first), "If-Match", status=412)
+    problem(client.delete(url, headers=first), "If-Match", status=412)
     assert client.get(url).status_code == 200  # a stale delete deleted nothing
-    assert client.delete(url, headers={"If-Match": 'W/"2"'}).status_code == 204
+    assert client.delete(url, headers=if_match(client, url)).status_code == 204

@@ -20,6 +20,7 @@ from tests.api.builders import (
     created,
     credit_code,
     enterprise_feature,
+    if_match,
     ok,
     point,
     problem,
@@ -103,11 +104,20 @@ def test_duplicate_credit_code_is_409(api: Any, unchanged: None, owner: dict[str
     assert r.status_code == 409
     assert "credit_code" in r.json()["detail"]
     other = created(api.post(ENTERPRISES, json=_enterprise()))
-    r = api.patch(f"{ENTERPRISES}/{other['id']}", json={"properties": {"credit_code": VALID}})
+    r = api.patch(
+        f"{ENTERPRISES}/{other['id']}",
+        json={"properties": {"credit_code": VALID}},
+        headers=if_match(api, f"{ENTERPRISES}/{other['id']}"),
+    )
     assert r.status_code == 409
     assert "credit_code" in r.json()["detail"]
     assert ok(api.get(f"{ENTERPRISES}/{other['id']}"))["properties"]["credit_code"] == credit_code(2)
-    assert api.delete(f"{ENTERPRISES}/{other['id']}").status_code == 204
+    assert (
+        api.delete(
+            f"{ENTERPRISES}/{other['id']}", headers=if_match(api, f"{ENTERPRISES}/{other['id']}")
+        ).status_code
+        == 204
+    )
 
 
 @pytest.mark.parametrize(
@@ -234,10 +244,20 @@ def test_self_intersecting_polygon(api: Any, unchanged: None, path: str) -> None
 
 def test_geometry_outside_china_in_a_patch(api: Any, unchanged: None, owner: dict[str, Any]) -> None:
     url = f"{ENTERPRISES}/{owner['id']}"
-    problem(api.patch(url, json={"geometry": point(*TOKYO), "properties": {"employees": 3}}), "geometry")
-    problem(api.patch(url, json={"geometry": point(*SWAPPED)}), "geometry")
     problem(
-        api.patch(url, json={"geometry": {"type": "Point", "coordinates": ["118.9", "25.1"]}}), "geometry"
+        api.patch(
+            url, json={"geometry": point(*TOKYO), "properties": {"employees": 3}}, headers=if_match(api, url)
+        ),
+        "geometry",
+    )
+    problem(api.patch(url, json={"geometry": point(*SWAPPED)}, headers=if_match(api, url)), "geometry")
+    problem(
+        api.patch(
+            url,
+            json={"geometry": {"type": "Point", "coordinates": ["118.9", "25.1"]}},
+            headers=if_match(api, url),
+        ),
+        "geometry",
     )
 
 
@@ -281,7 +301,11 @@ def test_unknown_crs(api: Any, unchanged: None, crs: str) -> None:
 def test_invalid_level(api: Any, unchanged: None, owner: dict[str, Any], level: Any) -> None:
     r = api.post(RISK_UNITS, json=risk_unit_feature(owner["id"], level=level))
     assert problem(r, "level")["field"] == "properties.level"
-    r = api.patch(f"{RISK_UNITS}/{owner['unit']['id']}", json={"properties": {"level": level}})
+    r = api.patch(
+        f"{RISK_UNITS}/{owner['unit']['id']}",
+        json={"properties": {"level": level}},
+        headers=if_match(api, f"{RISK_UNITS}/{owner['unit']['id']}"),
+    )
     assert problem(r, "level")["field"] == "properties.level"
 
 
@@ -374,8 +398,9 @@ def test_failed_patch_changes_nothing(
     api: Any, unchanged: None, owner: dict[str, Any], patch: dict[str, Any], field: str
 ) -> None:
     url = f"{ENTERPRISES}/{owner['id']}"
-    assert problem(api.patch(url, json=patch), field)["field"] == field
-    assert api.get(url).headers["etag"] == 'W/"1"'
+    before = if_match(api, url)
+    assert problem(api.patch(url, json=patch, headers=before), field)["field"] == field
+    assert if_match(api, url) == before
 
 
 def test_bad_paging_parameters(api: Any, unchanged: None) -> None:

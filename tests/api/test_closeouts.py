@@ -19,6 +19,7 @@ from tests.api.builders import (
     created,
     enterprise_feature,
     guarded,
+    if_match,
     move_creation,
     ok,
     problem,
@@ -196,7 +197,20 @@ def test_a_regulator_requests_for_a_public_area_risk(api: Api) -> None:
     )["id"]
     key = ok_created(_assign(api, unit))["id"]
     ok(api.as_(REG).post(f"{CLOSEOUTS}/{key}/request", json=LOWER | {"signed_by": "区住建局局长"}))
-    assert ok(api.as_(REG).post(f"{CLOSEOUTS}/{key}/approve", json={}))["new_level"] == 4
+    # four eyes: the regulator who asked does not verify; another one of the area does
+    assert problem(api.as_(REG).post(f"{CLOSEOUTS}/{key}/approve", json={}), "actor")["reason_zh"]
+    approved = ok(api.as_(CITY_REG).post(f"{CLOSEOUTS}/{key}/approve", json={}))
+    assert approved["new_level"] == 4
+    assert approved["decided_by"] != approved["requested_by"]
+
+
+def test_an_approval_writes_the_new_controls_into_the_unit(api: Api, units: dict[str, int]) -> None:
+    key = ok_created(_assign(api, units["major"]))["id"]
+    ok(api.as_(ENT).post(f"{CLOSEOUTS}/{key}/request", json=LOWER))
+    ok(api.as_(REG).post(f"{CLOSEOUTS}/{key}/approve", json={}))
+    unit = ok(api.as_(REG).get(f"{RISK_UNITS}/{units['major']}"))["properties"]
+    assert unit["control_measures"] == LOWER["evidence"]
+    assert (unit["level"], unit["assessment_method"]) == (4, "LEC")
 
 
 def test_who_may_read_cases(api: Api, units: dict[str, int]) -> None:
@@ -233,7 +247,11 @@ def test_invalid_steps_name_the_field(api: Api, units: dict[str, int]) -> None:
     ok(api.as_(ENT).post(f"{CLOSEOUTS}/{key}/request", json=LOWER))
     assert problem(api.as_(REG).post(f"{CLOSEOUTS}/{key}/reject", json={}), "reason")
     # The unit was lowered by a plain edit meanwhile: nothing is left to close out.
-    api.as_(SYSTEM).patch(f"{RISK_UNITS}/{units['large']}", json={"properties": {"level": 3}})
+    api.as_(SYSTEM).patch(
+        f"{RISK_UNITS}/{units['large']}",
+        json={"properties": {"level": 3}},
+        headers=if_match(api.as_(SYSTEM), f"{RISK_UNITS}/{units['large']}"),
+    )
     assert problem(api.as_(REG).post(f"{CLOSEOUTS}/{key}/approve", json={}), "risk_unit_id", status=409)
 
 
@@ -307,14 +325,23 @@ def test_a_new_request_comes_after_the_rejection(api: Api, units: dict[str, int]
 def test_an_enterprise_cannot_close_out_by_editing_the_level(api: Api, units: dict[str, int]) -> None:
     """Lowering a major or large risk to general or low is the regulator's approval, not an edit."""
     major, low = f"{RISK_UNITS}/{units['major']}", f"{RISK_UNITS}/{units['low']}"
-    response = api.as_(ENT).patch(major, json={"properties": {"level": 3}})
+    response = api.as_(ENT).patch(
+        major, json={"properties": {"level": 3}}, headers=if_match(api.as_(ENT), major)
+    )
     assert response.status_code == 403
     assert "/api/v1/closeouts" in response.json()["detail"]
     assert ok(api.as_(SYSTEM).get(major))["properties"]["level"] == 1
     assert (
-        ok(api.as_(ENT).patch(low, json={"properties": {"level": 2}}))["properties"]["level"] == 2
+        ok(api.as_(ENT).patch(low, json={"properties": {"level": 2}}, headers=if_match(api.as_(ENT), low)))[
+            "properties"
+        ]["level"]
+        == 2
     )  # raising
     assert (
-        ok(api.as_(ENT).patch(major, json={"properties": {"hazards": "液氨泄漏"}}))["properties"]["level"]
+        ok(
+            api.as_(ENT).patch(
+                major, json={"properties": {"hazards": "液氨泄漏"}}, headers=if_match(api.as_(ENT), major)
+            )
+        )["properties"]["level"]
         == 1
     )

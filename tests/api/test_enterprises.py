@@ -19,6 +19,7 @@ from tests.api.builders import (
     credit_code,
     enterprise_feature,
     guarded,
+    if_match,
     ok,
     point,
     problem,
@@ -58,7 +59,7 @@ def test_create_get_list_patch_delete_round_trip(api: Any) -> None:
     got = api.get(f"{ENTERPRISES}/{eid}")
     assert ok(got) == body
     etag1 = got.headers["etag"]
-    assert etag1 == 'W/"1"'
+    assert etag1.startswith('"1-')  # strong: the version and a digest of the answer
 
     listed = ok(api.get(ENTERPRISES))
     assert listed["type"] == "FeatureCollection"
@@ -75,7 +76,7 @@ def test_create_get_list_patch_delete_round_trip(api: Any) -> None:
     }
     patched = api.patch(f"{ENTERPRISES}/{eid}", json=patch, headers={"If-Match": etag1})
     new = ok(patched)
-    assert patched.headers["etag"] == 'W/"2"' != etag1
+    assert patched.headers["etag"].startswith('"2-')
     assert new["properties"]["version"] == 2
     assert new["properties"]["name"] == "泉港石化储运（福建）有限公司"
     assert new["properties"]["employees"] == 150
@@ -88,12 +89,23 @@ def test_create_get_list_patch_delete_round_trip(api: Any) -> None:
 
     again = api.get(f"{ENTERPRISES}/{eid}")
     assert ok(again) == new
-    assert again.headers["etag"] == 'W/"2"'
+    assert again.headers["etag"] == patched.headers["etag"]
 
-    assert api.delete(f"{ENTERPRISES}/{eid}").status_code == 204
+    assert (
+        api.delete(f"{ENTERPRISES}/{eid}", headers=if_match(api, f"{ENTERPRISES}/{eid}")).status_code == 204
+    )
     assert api.get(f"{ENTERPRISES}/{eid}").status_code == 404
-    assert api.delete(f"{ENTERPRISES}/{eid}").status_code == 404
-    assert api.patch(f"{ENTERPRISES}/{eid}", json={"properties": {"employees": 1}}).status_code == 404
+    assert (
+        api.delete(f"{ENTERPRISES}/{eid}", headers=if_match(api, f"{ENTERPRISES}/{eid}")).status_code == 404
+    )
+    assert (
+        api.patch(
+            f"{ENTERPRISES}/{eid}",
+            json={"properties": {"employees": 1}},
+            headers=if_match(api, f"{ENTERPRISES}/{eid}"),
+        ).status_code
+        == 404
+    )
     assert count(api, ENTERPRISES) == 0
 
 
@@ -103,28 +115,35 @@ def test_404_body_is_the_error_json(api: Any) -> None:
     assert r.json() == {"detail": "no enterprise with id 424242", "errors": []}
 
 
-def test_stale_if_match_is_409_and_changes_nothing(api: Any) -> None:
+def test_stale_if_match_is_412_and_changes_nothing(api: Any) -> None:
     e = created(api.post(ENTERPRISES, json=enterprise_feature(1)))
     url = f"{ENTERPRISES}/{e['id']}"
-    ok(api.patch(url, json={"properties": {"employees": 7}}, headers={"If-Match": 'W/"1"'}))
-    before = ok(api.get(url))
+    first = api.get(url).headers["etag"]
+    ok(api.patch(url, json={"properties": {"employees": 7}}, headers={"If-Match": first}))
+    before = api.get(url)
     stale = api.patch(
         url,
         json={"properties": {"employees": 99}, "geometry": point(*QUANGANG_2)},
-        headers={"If-Match": 'W/"1"'},
+        headers={"If-Match": first},
     )
-    assert stale.status_code == 409
-    assert "version 1" in stale.json()["detail"]
+    found = problem(stale, "If-Match", status=412)
+    assert before.headers["etag"] in found["reason"]  # says what the current version is
+    assert found["reason_zh"]
     after = api.get(url)
-    assert ok(after) == before
+    assert ok(after) == ok(before)
     assert after.json()["properties"]["employees"] == 7
-    assert after.headers["etag"] == 'W/"2"'
-    # "*" and no If-Match both mean "whatever is stored"
+    assert after.headers["etag"] == before.headers["etag"]
+    # one of several tags may match; "*" means "whatever is stored" (the client opts out of the check)
+    several = {"If-Match": f"{first}, {before.headers['etag']}"}
+    assert (
+        ok(api.patch(url, json={"properties": {"employees": 8}}, headers=several))["properties"]["version"]
+        == 3
+    )
     assert (
         ok(api.patch(url, json={"properties": {"employees": 8}}, headers={"If-Match": "*"}))["properties"][
             "version"
         ]
-        == 3
+        == 4
     )
     assert problem(
         api.patch(url, json={"properties": {"employees": 9}}, headers={"If-Match": "abc"}), "If-Match"
@@ -139,7 +158,9 @@ def test_fetched_feature_can_be_edited_and_sent_back(api: Any) -> None:
     fetched = ok(api.get(f"{ENTERPRISES}/{e['id']}"))
     assert fetched["properties"]["level"] == 3
     fetched["properties"]["employees"] = 321
-    new = ok(api.patch(f"{ENTERPRISES}/{e['id']}", json=fetched))
+    new = ok(
+        api.patch(f"{ENTERPRISES}/{e['id']}", json=fetched, headers=if_match(api, f"{ENTERPRISES}/{e['id']}"))
+    )
     assert new["properties"]["employees"] == 321
     assert new["properties"]["level"] == 3
     assert new["properties"]["risk_unit_count"] == 1
@@ -169,9 +190,21 @@ def test_site_polygon_round_trip(api: Any) -> None:
     assert e["properties"]["site"]["type"] == "MultiPolygon"
     assert e["properties"]["site"]["coordinates"] == [site["coordinates"]]
     # patching something else keeps the site; sending null removes it
-    kept = ok(api.patch(f"{ENTERPRISES}/{e['id']}", json={"properties": {"employees": 3}}))
+    kept = ok(
+        api.patch(
+            f"{ENTERPRISES}/{e['id']}",
+            json={"properties": {"employees": 3}},
+            headers=if_match(api, f"{ENTERPRISES}/{e['id']}"),
+        )
+    )
     assert kept["properties"]["site"] == e["properties"]["site"]
-    gone = ok(api.patch(f"{ENTERPRISES}/{e['id']}", json={"properties": {"site": None}}))
+    gone = ok(
+        api.patch(
+            f"{ENTERPRISES}/{e['id']}",
+            json={"properties": {"site": None}},
+            headers=if_match(api, f"{ENTERPRISES}/{e['id']}"),
+        )
+    )
     assert gone["properties"]["site"] is None
 
 
@@ -183,7 +216,13 @@ def test_declared_jurisdiction_is_refined_to_the_deepest_unit(api: Any) -> None:
 
 def test_moving_an_enterprise_reassigns_its_jurisdiction(api: Any) -> None:
     e = created(api.post(ENTERPRISES, json=enterprise_feature(1)))
-    moved = ok(api.patch(f"{ENTERPRISES}/{e['id']}", json={"geometry": point(*HUIAN)}))
+    moved = ok(
+        api.patch(
+            f"{ENTERPRISES}/{e['id']}",
+            json={"geometry": point(*HUIAN)},
+            headers=if_match(api, f"{ENTERPRISES}/{e['id']}"),
+        )
+    )
     assert moved["properties"]["jurisdiction_adcode"] == "350521"
     assert ok(api.get(ENTERPRISES, params={"adcode": "350521"}))["numberMatched"] == 1
     assert ok(api.get(ENTERPRISES, params={"adcode": "350505"}))["numberMatched"] == 0
@@ -204,13 +243,27 @@ def test_enterprise_level_is_the_highest_of_its_units_and_delete_cascades(api: A
     assert (listed[e["id"]]["level"], listed[e["id"]]["risk_unit_count"]) == (2, 3)
     assert (listed[other["id"]]["level"], listed[other["id"]]["risk_unit_count"]) == (1, 1)
 
-    ok(api.patch(f"{RISK_UNITS}/{units[1]['id']}", json={"properties": {"level": 4}}))
+    ok(
+        api.patch(
+            f"{RISK_UNITS}/{units[1]['id']}",
+            json={"properties": {"level": 4}},
+            headers=if_match(api, f"{RISK_UNITS}/{units[1]['id']}"),
+        )
+    )
     assert ok(api.get(f"{ENTERPRISES}/{e['id']}"))["properties"]["level"] == 3
-    assert api.delete(f"{RISK_UNITS}/{units[0]['id']}").status_code == 204
+    assert (
+        api.delete(
+            f"{RISK_UNITS}/{units[0]['id']}", headers=if_match(api, f"{RISK_UNITS}/{units[0]['id']}")
+        ).status_code
+        == 204
+    )
     after = ok(api.get(f"{ENTERPRISES}/{e['id']}"))["properties"]
     assert (after["level"], after["risk_unit_count"]) == (4, 2)
 
-    assert api.delete(f"{ENTERPRISES}/{e['id']}").status_code == 204
+    assert (
+        api.delete(f"{ENTERPRISES}/{e['id']}", headers=if_match(api, f"{ENTERPRISES}/{e['id']}")).status_code
+        == 204
+    )
     for u in units:
         assert api.get(f"{RISK_UNITS}/{u['id']}").status_code == 404
     assert count(api, RISK_UNITS) == 1
@@ -242,7 +295,14 @@ def test_offset_crs_is_converted_on_the_way_in_and_out(api: Any, crs: str, to_wg
     assert listed == pytest.approx(list(raw), abs=1e-6)
 
     # a patch in the same crs with the same numbers leaves the stored point where it was
-    ok(api.patch(f"{ENTERPRISES}/{e['id']}", params={"crs": crs}, json={"geometry": point(*raw)}))
+    ok(
+        api.patch(
+            f"{ENTERPRISES}/{e['id']}",
+            params={"crs": crs},
+            json={"geometry": point(*raw)},
+            headers=if_match(api, f"{ENTERPRISES}/{e['id']}"),
+        )
+    )
     again = ok(api.get(f"{ENTERPRISES}/{e['id']}"))["geometry"]["coordinates"]
     assert again == pytest.approx(stored, abs=1e-7)
 

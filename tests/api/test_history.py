@@ -20,6 +20,7 @@ from tests.api.builders import (
     created,
     enterprise_feature,
     guarded,
+    if_match,
     jurisdiction_feature,
     ok,
     problem,
@@ -65,9 +66,13 @@ def rows(act: Any) -> dict[str, int]:
 
 def test_three_edits_by_two_users_through_the_api(act: Any, rows: dict[str, int]) -> None:
     unit = f"{RISK_UNITS}/{rows['unit']}"
-    ok(act(ENT).patch(unit, json={"properties": {"control_measures": "加装泄漏报警"}}))
-    ok(act(ADMIN).patch(unit, json={"properties": {"level": 1}}))
-    ok(act(ENT).patch(unit, json={"properties": {"hazards": "液氨泄漏"}}))
+    ok(
+        act(ENT).patch(
+            unit, json={"properties": {"control_measures": "加装泄漏报警"}}, headers=if_match(act(ENT), unit)
+        )
+    )
+    ok(act(ADMIN).patch(unit, json={"properties": {"level": 1}}, headers=if_match(act(ADMIN), unit)))
+    ok(act(ENT).patch(unit, json={"properties": {"hazards": "液氨泄漏"}}, headers=if_match(act(ENT), unit)))
     records = ok(act(REG).get(f"{unit}/history"))["records"]
     assert [(r["action"], r["actor"]) for r in records[1:]] == [
         ("update", "chem-1"),
@@ -84,9 +89,13 @@ def test_three_edits_by_two_signed_in_users(client: Any, client_as: Any) -> None
         f"{RISK_UNITS}/{created(admin.post(RISK_UNITS, json=risk_unit_feature(enterprise, level=2)))['id']}"
     )
     owner = client_as("enterprise", enterprise_id=enterprise)
-    ok(owner.patch(unit, json={"properties": {"control_measures": "加装泄漏报警"}}))
-    ok(admin.patch(unit, json={"properties": {"level": 1}}))
-    ok(owner.patch(unit, json={"properties": {"hazards": "液氨泄漏"}}))
+    ok(
+        owner.patch(
+            unit, json={"properties": {"control_measures": "加装泄漏报警"}}, headers=if_match(owner, unit)
+        )
+    )
+    ok(admin.patch(unit, json={"properties": {"level": 1}}, headers=if_match(admin, unit)))
+    ok(owner.patch(unit, json={"properties": {"hazards": "液氨泄漏"}}, headers=if_match(owner, unit)))
     me = {who: ok(c.get("/api/v1/auth/me"))["username"] for who, c in (("owner", owner), ("admin", admin))}
     records = ok(admin.get(f"{unit}/history"))["records"]
     assert [(r["action"], r["actor"]) for r in records] == [
@@ -102,7 +111,7 @@ def test_three_edits_by_two_signed_in_users(client: Any, client_as: Any) -> None
 def test_every_edit_is_in_the_history_in_order(act: Any, rows: dict[str, int]) -> None:
     unit = f"{RISK_UNITS}/{rows['unit']}"
     for patch in ({"control_measures": "加装泄漏报警"}, {"level": 1}, {"hazards": "液氨泄漏"}):
-        ok(act(SYSTEM).patch(unit, json={"properties": patch}))
+        ok(act(SYSTEM).patch(unit, json={"properties": patch}, headers=if_match(act(SYSTEM), unit)))
     body = ok(act(ADMIN).get(f"{unit}/history"))
     assert (body["entity"], body["id"]) == ("risk_units", rows["unit"])
     records = body["records"]
@@ -148,7 +157,12 @@ def test_who_may_read_a_history(
 
 
 def test_a_deleted_rows_history_stays_with_the_admin(act: Any, rows: dict[str, int]) -> None:
-    assert act(SYSTEM).delete(f"{RISK_UNITS}/{rows['unit']}").status_code == 204
+    assert (
+        act(SYSTEM)
+        .delete(f"{RISK_UNITS}/{rows['unit']}", headers=if_match(act(SYSTEM), f"{RISK_UNITS}/{rows['unit']}"))
+        .status_code
+        == 204
+    )
     records = ok(act(ADMIN).get(f"{RISK_UNITS}/{rows['unit']}/history"))["records"]
     assert [r["action"] for r in records] == ["create", "delete"]
     assert act(REG).get(f"{RISK_UNITS}/{rows['unit']}/history").status_code == 404

@@ -27,6 +27,7 @@ from tests.api.builders import (
     enterprise_feature,
     guarded,
     ids,
+    if_match,
     jurisdiction_feature,
     ok,
     point,
@@ -191,7 +192,10 @@ def test_park_filters_by_place(api: Any, spread: dict[str, dict[str, Any]]) -> N
     assert count(api, ENTERPRISES, adcode="350505") == 3
     assert PARK in ids(ok(api.get(JURISDICTIONS, params={"adcode": "350505"})))
 
-    assert api.delete(f"{JURISDICTIONS}/{PARK}").status_code == 204
+    assert (
+        api.delete(f"{JURISDICTIONS}/{PARK}", headers=if_match(api, f"{JURISDICTIONS}/{PARK}")).status_code
+        == 204
+    )
     assert api.get(f"{JURISDICTIONS}/{PARK}").status_code == 404
     assert api.get(ENTERPRISES, params={"adcode": PARK}).status_code == 404
     assert count(api, ENTERPRISES) == 5
@@ -243,7 +247,12 @@ def test_new_township_takes_the_rows_it_covers(api: Any, spread: dict[str, dict[
     assert later["properties"]["jurisdiction_adcode"] == TOWNSHIP
 
     # deleting the township gives its rows back to the county, not to nobody
-    assert api.delete(f"{JURISDICTIONS}/{TOWNSHIP}").status_code == 204
+    assert (
+        api.delete(
+            f"{JURISDICTIONS}/{TOWNSHIP}", headers=if_match(api, f"{JURISDICTIONS}/{TOWNSHIP}")
+        ).status_code
+        == 204
+    )
     assert filed(ENTERPRISES, spread["qg_box"]["id"]) == "350505"
     assert filed(RISK_UNITS, unit["id"]) == "350505"
     assert filed(TARGETS, target["id"]) == "350505"
@@ -292,10 +301,14 @@ def test_jurisdiction_create_errors(api: Any) -> None:
 
 
 def test_jurisdictions_are_not_patched_and_parents_not_deleted(api: Any) -> None:
-    r = api.patch(f"{JURISDICTIONS}/350505", json={"properties": {"name": "x"}})
+    r = api.patch(
+        f"{JURISDICTIONS}/350505",
+        json={"properties": {"name": "x"}},
+        headers=if_match(api, f"{JURISDICTIONS}/350505"),
+    )
     assert r.status_code == 405
     assert set(r.json()) == {"detail", "errors"}
-    blocked = api.delete(f"{JURISDICTIONS}/350500")
+    blocked = api.delete(f"{JURISDICTIONS}/350500", headers=if_match(api, f"{JURISDICTIONS}/350500"))
     assert blocked.status_code == 409
     assert "350500" in blocked.json()["detail"]
     assert ok(api.get(f"{JURISDICTIONS}/350500"))["properties"]["name"] == "泉州市"

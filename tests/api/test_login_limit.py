@@ -1,5 +1,6 @@
-"""Rate limiting of sign-in: failures per username and per client address within a window → 429 with
-Retry-After, the password unchecked; the clock is the test's, so nothing sleeps."""
+"""Rate limiting of sign-in: failures per (username, client address) pair and per address within a window →
+429 with Retry-After, the password unchecked; a stranger cannot lock a user out. The clock is the test's, so
+nothing sleeps."""
 
 from __future__ import annotations
 
@@ -72,12 +73,26 @@ def test_the_sixth_attempt_is_429_even_with_the_right_password(
         clock.now += 10
     assert _limited(_sign_in(caller, "ann", WRONG)) == WINDOW - 50
     assert _limited(_sign_in(caller, "ann")) == WINDOW - 50  # the right password is not even looked at
-    # from another address too: the username is locked, wherever the attempts come from
-    assert _limited(_sign_in(_from(client, "10.0.0.2"), "ann")) == WINDOW - 50
     clock.now += WINDOW - 50 - 1
     assert _limited(_sign_in(caller, "ann")) == 1
     clock.now += 1  # the first failure leaves the window: one more attempt may be made
     assert _sign_in(caller, "ann").status_code == 200
+
+
+def test_a_stranger_cannot_lock_a_user_out(client: Any, engine: Engine, clock: Clock) -> None:
+    """Five wrong passwords for the admin from one address lock that address out of the admin, not the
+    admin out of the service: the count is per (username, address), never per username alone."""
+    _add(engine, "root")
+    stranger = _from(client, "203.0.113.7")
+    for _ in range(5):
+        assert _sign_in(stranger, "root", WRONG).status_code == 401
+    _limited(_sign_in(stranger, "root"))
+    assert _sign_in(_from(client, "10.0.0.9"), "root").status_code == 200  # the admin, from the office
+    # and from many addresses a stranger locks out nobody either (each address has its own count)
+    for n in range(1, 4):
+        for _ in range(5):
+            _sign_in(_from(client, f"198.51.100.{n}"), "root", WRONG)
+    assert _sign_in(_from(client, "10.0.0.9"), "root").status_code == 200
 
 
 def test_unknown_and_known_usernames_are_limited_alike(client: Any, engine: Engine, clock: Clock) -> None:
@@ -155,12 +170,13 @@ def test_memory_is_bounded_and_old_keys_are_dropped() -> None:
     clock.now += 61  # every failure has left the window: the next attempt sweeps them away
     limiter.begin("someone", "10.9.9.9")
     assert len(limiter) == 2
-    limiter.begin("x" * 10_000, None)  # junk usernames are cut
-    assert max(len(k[1]) for k in limiter._failures) == 128
+    limiter.begin("x" * 10_000, "y" * 10_000)  # junk usernames and addresses are cut
+    assert max(len(k[1]) for k in limiter._failures) == 2 * 128 + 1
 
 
 def test_concurrent_attempts_cannot_pass_the_limit() -> None:
-    """Attempts are counted when they start: 50 threads at once get exactly 5 attempts through."""
+    """Attempts are counted when they start: 50 threads at once (one username, one address) get exactly 5
+    attempts through."""
     limiter = LoginLimiter(max_failures=5, max_failures_per_address=1_000, clock=Clock())
     passed: list[int] = []
     start = threading.Barrier(50)
@@ -168,7 +184,7 @@ def test_concurrent_attempts_cannot_pass_the_limit() -> None:
     def attempt(n: int) -> None:
         start.wait()
         try:
-            limiter.begin("gus", f"10.2.0.{n}")
+            limiter.begin("gus", "10.2.0.1")
         except RateLimited:
             return
         passed.append(n)
@@ -193,3 +209,52 @@ def test_an_attempt_the_database_could_not_decide_does_not_count() -> None:
     assert limited.value.retry_after == 900
     limiter.succeeded(first)  # a success clears the username; the address keeps its other failure
     limiter.begin("hal", "10.3.0.1")
+
+
+def test_an_address_is_limited_across_usernames_under_concurrency() -> None:
+    limiter = LoginLimiter(max_failures=5, max_failures_per_address=20, clock=Clock())
+    passed: list[int] = []
+    start = threading.Barrier(60)
+
+    def attempt(n: int) -> None:
+        start.wait()
+        try:
+            limiter.begin(f"user{n}", "10.2.0.2")
+        except RateLimited:
+            return
+        passed.append(n)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(passed) == 20
+
+
+def test_serve_trusts_no_proxy_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn's own default trusts X-Forwarded-For from 127.0.0.1, so any local client (or a proxy that
+    passes the header through) could pick its address and rotate past the limit. `riskmap serve` trusts no
+    proxy unless FORWARDED_ALLOW_IPS (or --forwarded-allow-ips) names one."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from api import cli
+
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.append(kw))
+    monkeypatch.setattr(
+        cli,
+        "_settings",
+        lambda: type("S", (), {"auth": type("A", (), {"signing_key": lambda self: "k"})()})(),
+    )
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    assert CliRunner().invoke(cli.app, ["serve"]).exit_code == 0
+    assert seen[-1]["forwarded_allow_ips"] == ""
+    assert seen[-1]["proxy_headers"] is False
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.8.0.1")
+    assert CliRunner().invoke(cli.app, ["serve"]).exit_code == 0
+    assert seen[-1]["forwarded_allow_ips"] == "10.8.0.1"
+    assert seen[-1]["proxy_headers"] is True
+    assert CliRunner().invoke(cli.app, ["serve", "--forwarded-allow-ips", "10.8.0.2"]).exit_code == 0
+    assert seen[-1]["forwarded_allow_ips"] == "10.8.0.2"

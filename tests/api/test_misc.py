@@ -85,7 +85,7 @@ def test_docs_and_openapi(api: Any) -> None:
     assert params >= {"crs", "bbox", "adcode", "limit", "offset"}
     root = api.get("/", follow_redirects=False)
     assert root.status_code in (302, 307)
-    assert root.headers["location"] == "/docs"
+    assert root.headers["location"] == "/home"  # the signed-in home page, or on to /login
 
 
 def test_unknown_routes_use_the_error_envelope(api: Any) -> None:

@@ -18,6 +18,7 @@ from tests.api.builders import (
     created,
     enterprise_feature,
     guarded,
+    if_match,
     ok,
     point,
     problem,
@@ -92,7 +93,11 @@ def test_risk_units_carry_a_checked_hazard_kind(register: dict[str, Any]) -> Non
     assert tanks["properties"]["capacity_m3"] == 2000
     fetched = ok(api.get(f"{RISK_UNITS}/{tanks['id']}"))
     assert fetched["properties"]["hazard_kind"] == "liquefied_hydrocarbon_tanks"
-    bad = api.patch(f"{RISK_UNITS}/{tanks['id']}", json={"properties": {"hazard_kind": "核电站"}})
+    bad = api.patch(
+        f"{RISK_UNITS}/{tanks['id']}",
+        json={"properties": {"hazard_kind": "核电站"}},
+        headers=if_match(api, f"{RISK_UNITS}/{tanks['id']}"),
+    )
     assert "unknown hazard kind" in problem(bad, "properties.hazard_kind")["reason"]
     plant = register["plant"]["id"]
     no_volume = api.post(

@@ -31,6 +31,7 @@ from tests.api.builders import (
     credit_code,
     enterprise_feature,
     guarded,
+    if_match,
     jurisdiction_feature,
     ok,
     problem,
@@ -104,19 +105,26 @@ def test_an_enterprise_cannot_delete_a_major_unit_and_post_it_again_lower(
 ) -> None:
     ent = guarded(client_as("enterprise", enterprise_id=1))
     for lv in (1, 2):
-        r = ent.delete(f"{RISK_UNITS}/{plant[lv]}")
+        r = ent.delete(f"{RISK_UNITS}/{plant[lv]}", headers=if_match(ent, f"{RISK_UNITS}/{plant[lv]}"))
         assert r.status_code == 403, r.text
         assert "close-out" in r.json()["detail"]
     again = ent.post(RISK_UNITS, json=risk_unit_feature(1, level=4, name="单元1"))
     assert again.status_code == 409  # the major unit is still there
     assert levels(engine) == {"单元1": 1, "单元2": 2, "单元3": 3}
-    assert ent.delete(f"{RISK_UNITS}/{plant[3]}").status_code == 204  # a general unit is the enterprise's
+    assert (
+        ent.delete(f"{RISK_UNITS}/{plant[3]}", headers=if_match(ent, f"{RISK_UNITS}/{plant[3]}")).status_code
+        == 204
+    )  # a general unit is the enterprise's
     # a regulator of the place (or an admin) may delete a major unit; the history keeps who did
     reg = guarded(client_as("regulator", adcodes=("350505",)))
     assert (
-        reg.delete(f"{RISK_UNITS}/{plant[2]}").status_code == 403
+        reg.delete(f"{RISK_UNITS}/{plant[2]}", headers=if_match(reg, f"{RISK_UNITS}/{plant[2]}")).status_code
+        == 403
     )  # regulators don't write enterprise units
-    assert api.delete(f"{RISK_UNITS}/{plant[1]}").status_code == 204
+    assert (
+        api.delete(f"{RISK_UNITS}/{plant[1]}", headers=if_match(api, f"{RISK_UNITS}/{plant[1]}")).status_code
+        == 204
+    )
     with engine.connect() as conn:
         assert conn.execute(
             text("SELECT action, (old_values ->> 'level')::int FROM history WHERE entity_id = :i"),
@@ -225,7 +233,12 @@ def test_at_most_ten_people_in_one_dust_or_ammonia_space(api: Any, engine: Engin
     assert "10" in err["reason_zh"]
     unit = created(api.post(RISK_UNITS, json=risk_unit_feature(dust, name="抛光车间", max_occupancy=10)))
     problem(
-        api.patch(f"{RISK_UNITS}/{unit['id']}", json={"properties": {"max_occupancy": 11}}), "max_occupancy"
+        api.patch(
+            f"{RISK_UNITS}/{unit['id']}",
+            json={"properties": {"max_occupancy": 11}},
+            headers=if_match(api, f"{RISK_UNITS}/{unit['id']}"),
+        ),
+        "max_occupancy",
     )
     # other sectors have no such limit; public-area ammonia rooms have it too
     chem = created(api.post(ENTERPRISES, json=enterprise_feature(6)))["id"]
@@ -267,7 +280,9 @@ def test_a_unit_outside_its_jurisdiction_is_refused(api: Any, client_as: Any, en
     unit = created(ent.post(RISK_UNITS, json=risk_unit_feature(e)))
     problem(
         ent.patch(
-            f"{RISK_UNITS}/{unit['id']}", json={"geometry": {"type": "Point", "coordinates": list(BEIJING)}}
+            f"{RISK_UNITS}/{unit['id']}",
+            headers=if_match(ent, f"{RISK_UNITS}/{unit['id']}"),
+            json={"geometry": {"type": "Point", "coordinates": list(BEIJING)}},
         ),
         "geometry",
     )
@@ -275,6 +290,7 @@ def test_a_unit_outside_its_jurisdiction_is_refused(api: Any, client_as: Any, en
     moved = ok(
         ent.patch(
             f"{RISK_UNITS}/{unit['id']}",
+            headers=if_match(ent, f"{RISK_UNITS}/{unit['id']}"),
             json={
                 "geometry": {"type": "Point", "coordinates": list(HUIAN)},
                 "properties": {"jurisdiction": "350521"},

@@ -65,11 +65,52 @@ def test_working_days_overdue() -> None:
     assert rules.working_days_overdue(D(2026, 9, 30), D(2026, 10, 8)) == 1  # nor 国庆
 
 
-def test_past_the_calendar_only_weekends_are_known() -> None:
+def test_past_the_calendar_only_weekends_and_fixed_holidays_are_known() -> None:
     cal = rules.calendar()
     due = cal.add_working_days(D(2026, 12, 30), 3)
-    assert due == D(2027, 1, 4)  # 1 Jan 2027 is not in the table yet: counted as a working day
+    assert due == D(2027, 1, 5)  # 元旦 (1 Jan) is a holiday by law in any year; the rest is provisional
     assert not cal.covers(due)
+    assert not cal.is_working_day(D(2027, 10, 2))
+    assert cal.is_working_day(D(2027, 10, 8))  # a Friday: whether 国庆 is extended is not known yet
+
+
+def test_a_loaded_notice_extends_the_calendar() -> None:
+    days = rules.parse_calendar_rows(
+        [
+            {"date": "2027-01-01", "kind": "holiday", "name": "元旦", "source": "国办发明电〔2026〕X号"},
+            {"date": "2027-02-05", "kind": "holiday", "name": "春节", "source": "国办发明电〔2026〕X号"},
+            {
+                "date": "2027-02-20",
+                "kind": "workday",
+                "name": "春节调休上班",
+                "source": "国办发明电〔2026〕X号",
+            },
+        ]
+    )
+    try:
+        rules.install_days(days)
+        cal = rules.calendar()
+        assert cal.covers(D(2027, 6, 1))
+        assert not cal.is_working_day(D(2027, 2, 5))
+        assert cal.is_working_day(D(2027, 2, 20))
+        assert cal.covers(D(2025, 6, 1))  # the packaged years stay
+    finally:
+        rules.install_days(())
+    assert not rules.calendar().covers(D(2027, 6, 1))
+
+
+def test_a_bad_notice_names_every_row() -> None:
+    with pytest.raises(InvalidInput) as err:
+        rules.parse_calendar_rows(
+            [
+                {"date": "2027-13-01", "kind": "holiday", "source": "x"},
+                {"date": "2027-02-03", "kind": "workday", "source": "x"},  # a Wednesday
+                {"date": "2027-02-04", "kind": "off", "source": ""},
+            ]
+        )
+    fields = [p.field for p in err.value.problems]
+    assert fields == ["row 2.date", "row 3.kind", "row 4.kind", "row 4.source"]
+    assert all(p.reason_zh for p in err.value.problems)
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,14 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from geo.closeout import calendar as closeout_calendar
 from geo.errors import InvalidInput
 from geo.four_colour import four_colour_options
 from geo.joint_prevention import (
@@ -329,14 +331,21 @@ def _enterprises(n: int, rng: np.random.Generator, *, unassessed: float = 0.1) -
 def _assert_plan_ok(checks: list, enterprises: list[PlanEnterprise], roster: list, period: object) -> None:
     home = {p.id: p.jurisdiction_adcode for p in roster}
     regions = {e.id: e.regions for e in enterprises}
-    pairs: set[frozenset[str]] = set()
+    pool = Counter(p.jurisdiction_adcode for p in roster)
+    cal = closeout_calendar()
+    pairs: Counter[frozenset[str]] = Counter()
     for c in checks:
         assert period.start <= c.date <= period.end  # type: ignore[attr-defined]
+        assert cal.is_working_day(c.date), c.date  # never on a weekend or a holiday
         assert len(set(c.inspector_ids)) == len(c.inspector_ids) == 2
-        assert all(home[i] not in regions[c.enterprise_id] for i in c.inspector_ids)  # never their own
-        pair = frozenset(c.inspector_ids)
-        assert pair not in pairs  # no pair repeated within the period
-        pairs.add(pair)
+        assert not c.from_outside
+        assert all(home[i] in regions[c.enterprise_id] for i in c.inspector_ids)  # the home department
+        pairs[frozenset(c.inspector_ids)] += 1
+    # A pair repeats only once every pair of its pool has been used.
+    for place, size in pool.items():
+        mine = {pair: n for pair, n in pairs.items() if home[next(iter(pair))] == place}
+        if any(n > 1 for n in mine.values()):
+            assert len(mine) == size * (size - 1) // 2
 
 
 @settings(max_examples=25, deadline=None)
@@ -357,15 +366,12 @@ def test_a_year_of_random_checks_follows_the_levels_and_the_rules(seed: int, n: 
         every = 12 // expected[e.level or 4]
         months = sorted(c.date.month for c in checks if c.enterprise_id == e.id)
         assert [(m - 1) // every for m in months] == list(range(expected[e.level or 4]))
-    # Loads are even: least-loaded inspectors are drawn first. Compared among the inspectors who could
-    # take every check of the plan: one from the home of most enterprises is rightly left with less.
+    # Loads are even within each home department: least-loaded inspectors are drawn first.
     loads = Counter(i for c in checks for i in c.inspector_ids)
-    regions = {e.id: e.regions for e in enterprises}
-    anywhere = [
-        p.id for p in roster if all(p.jurisdiction_adcode not in regions[c.enterprise_id] for c in checks)
-    ]
-    if anywhere:
-        assert max(loads.get(i, 0) for i in anywhere) - min(loads.get(i, 0) for i in anywhere) <= 2
+    for place in PLACES:
+        staff = [p.id for p in roster if p.jurisdiction_adcode == place]
+        if any(loads.get(i, 0) for i in staff):
+            assert max(loads.get(i, 0) for i in staff) - min(loads.get(i, 0) for i in staff) <= 2
 
 
 @settings(max_examples=25, deadline=None)
@@ -393,10 +399,36 @@ def test_random_checks_differ_between_seeds() -> None:
 
 def test_a_roster_too_small_is_reported_on_the_roster_field() -> None:
     enterprises = [PlanEnterprise(i, 1, frozenset({"C1"})) for i in range(1, 30)]
-    roster, _ = synthetic_roster([("C1", "C1"), ("C2", "C2")], inspectors_per_jurisdiction=3)
+    roster, _ = synthetic_roster([("C1", "C1")], inspectors_per_jurisdiction=1)
     with pytest.raises(InvalidInput) as err:
         random_checks(enterprises, roster, parse_period("2026-01"), seed=0)
     assert err.value.problems[0].field == "roster"
+
+
+def test_conflicts_are_avoided_and_a_short_home_pool_borrows_from_outside() -> None:
+    enterprises = [PlanEnterprise(i, 1, frozenset({"C1", "CITY"})) for i in range(1, 11)]
+    roster, _ = synthetic_roster([("C1", "C1"), ("C2", "C2")], inspectors_per_jurisdiction=4)
+    c1 = [p for p in roster if p.jurisdiction_adcode == "C1"]
+    # the first C1 inspector's relative runs enterprise 1 and he used to work at 2; two others avoid 2 too
+    roster = [replace(p, avoid=frozenset({1, 2})) if p.id == c1[0].id else p for p in roster]
+    roster = [replace(p, avoid=frozenset({2})) if p.id in (c1[1].id, c1[2].id) else p for p in roster]
+    checks = random_checks(enterprises, roster, parse_period("2026-03"), seed=7)
+    by = {c.enterprise_id: c for c in checks}
+    assert c1[0].id not in by[1].inspector_ids
+    assert not by[1].from_outside
+    assert by[2].from_outside  # only one C1 inspector is free for it: the team comes from C2
+    assert all(i.startswith("C2") for i in by[2].inspector_ids)
+    assert all(not c.from_outside for c in checks if c.enterprise_id != 2)
+
+
+def test_checks_fall_on_working_days_across_national_day() -> None:
+    enterprises = [PlanEnterprise(i, 1, frozenset({"C1"})) for i in range(1, 200)]
+    roster, _ = synthetic_roster([("C1", "C1")], inspectors_per_jurisdiction=30)
+    checks = random_checks(enterprises, roster, parse_period("2026-10"), seed=3)
+    assert len(checks) == 199
+    days = {c.date for c in checks}
+    assert not days & {dt.date(2026, 10, d) for d in range(1, 8)}  # 国庆
+    assert dt.date(2026, 10, 10) in days or all(d.weekday() < 5 for d in days)  # the make-up Saturday counts
 
 
 # --- self-inspection -------------------------------------------------------------------------------------------

@@ -64,7 +64,23 @@ def test_demo_register_lands_inside_real_boundaries(engine: Engine, client) -> N
         ).scalar()
         assert crowded == 0
 
+    # Hidden hazards in every state, on synthetic units, with every step recorded.
+    with engine.connect() as conn:
+        states = conn.execute(
+            text("SELECT array_agg(DISTINCT status ORDER BY status), bool_and(synthetic) FROM hazards")
+        ).one()
+        steps = conn.execute(
+            text(
+                "SELECT count(*) FROM hazards h WHERE (SELECT count(*) FROM hazard_events e "
+                "WHERE e.hazard_id = h.id) < CASE h.status WHEN 'reported' THEN 1 WHEN 'closed' THEN 6 ELSE 2 END"
+            )
+        ).scalar()
+    assert states == (sorted(["reported", "assigned", "rectifying", "rectified", "accepted", "closed"]), True)
+    assert counts["hidden hazards"] > 0
+    assert steps == 0
+
     # Loading again replaces the synthetic rows instead of adding to them.
     again = load_demo(engine, seed=7, scale=0.05, echo=lambda _: None)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM enterprises")).scalar() == again["enterprises"]
+        assert conn.execute(text("SELECT count(*) FROM hazards")).scalar() == again["hidden hazards"]

@@ -1,7 +1,7 @@
 """write rules in the database: a major or large risk unit is lowered only by a close-out or a regulator
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-04 14:20:00
 
 Seed 002 三(二)4: a level-1 (重大) or level-2 (较大) risk comes down to general or low only through the
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0009"
+down_revision: str | None = "0013"  # re-chained after main (0009 → 0010s → 0013)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
