@@ -272,13 +272,13 @@ def check_no_self_close_out(
 
 def check_no_self_delete(principal: Principal, res: Resource, existing: Mapping[str, Any]) -> None:
     """Deleting a major or large risk would lower it with no close-out at all (and a re-created unit
-    could come back at level 4): an enterprise may not delete its level-1/2 units; an admin or a
-    regulator may (the delete is kept in the history under their name)."""
+    could come back at level 4): an enterprise may not delete its level-1/2 units; an admin may (and a
+    regulator its public-area risks); the delete is kept in the history under their name."""
     if principal.role is Role.enterprise and res is RISK_UNITS and existing.get("level") in (1, 2):
         raise Forbidden(
             f"a level-{existing['level']} risk unit is not deleted by its enterprise: it leaves the "
             "register of major and large risks only by a close-out (销号, POST /api/v1/closeouts/{case}/"
-            "request) or by a regulator"
+            "request) or by an admin"
         )
 
 

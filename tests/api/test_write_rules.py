@@ -115,7 +115,7 @@ def test_an_enterprise_cannot_delete_a_major_unit_and_post_it_again_lower(
         ent.delete(f"{RISK_UNITS}/{plant[3]}", headers=if_match(ent, f"{RISK_UNITS}/{plant[3]}")).status_code
         == 204
     )  # a general unit is the enterprise's
-    # a regulator of the place (or an admin) may delete a major unit; the history keeps who did
+    # an admin may delete a major unit (the history keeps who did); a regulator writes no enterprise units
     reg = guarded(client_as("regulator", adcodes=("350505",)))
     assert (
         reg.delete(f"{RISK_UNITS}/{plant[2]}", headers=if_match(reg, f"{RISK_UNITS}/{plant[2]}")).status_code
