@@ -84,7 +84,7 @@ def main() -> None:
             *rows,
             "",
             "`on`: the trigger reads the setting and returns (admins, regulators, the command line). "
-            "`off`: an enterprise's transaction, the trigger joins old and new rows by id (no row is "
+            "`off`: an enterprise's transaction, the trigger groups the old rows at level 1–2 and the new at 3–4 by id (no row is "
             "lowered here, so it runs to the end). `disabled`: the peer, the same UPDATE without the trigger.",
             "",
         ]

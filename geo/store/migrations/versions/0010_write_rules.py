@@ -32,8 +32,13 @@ def upgrade() -> None:
             IF coalesce(current_setting('riskmap.may_lower', true), '') = 'on' THEN
                 RETURN NULL;
             END IF;
-            SELECT o.id INTO lowered FROM old_rows o JOIN new_rows n ON n.id = o.id
-            WHERE o.level <= 2 AND n.level > 2 LIMIT 1;
+            -- No join: transition tables have no statistics, and a nested loop over them is quadratic.
+            -- An id among the old rows at level 1-2 and among the new rows at 3-4 was lowered.
+            SELECT id INTO lowered FROM (
+                SELECT id FROM old_rows WHERE level <= 2
+                UNION ALL
+                SELECT id FROM new_rows WHERE level > 2
+            ) AS t GROUP BY id HAVING count(*) = 2 LIMIT 1;
             IF lowered IS NOT NULL THEN
                 RAISE EXCEPTION 'risk unit % is level 1 or 2: it is lowered only by a close-out (销号) '
                     'a regulator approves', lowered
