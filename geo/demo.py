@@ -1293,8 +1293,12 @@ def _unit_row(
     control = _control_level(rng, level) if kind == "enterprise" else None
     occupancy = None
     if rule_sector in ("dust_explosion", "ammonia_refrigeration"):
-        # Seed 002: at most 10 people in one such space; a few sites break it, for the checks to find.
-        occupancy = int(rng.integers(11, 31)) if rng.random() < 0.08 else int(rng.integers(1, 11))
+        # Seed 002 三(四)3: at most 10 people in one such space (the register refuses more); a few sites
+        # work at the limit. (Two draws as before, so the rest of the demo stays the same.)
+        crowded = rng.random() < 0.08
+        occupancy = 10 if crowded else int(rng.integers(1, 11))
+        if crowded:
+            rng.integers(11, 31)
     hazard_kind = _HAZARD_KINDS.get(template.name)
     capacity = None
     if hazard_kind in _CAPACITY_PER_M2 and geom.area > 0:  # geom is metric here (the county's zone)

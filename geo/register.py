@@ -112,6 +112,9 @@ def clean_risk_unit(
         out["sector"] = None  # an enterprise unit takes its enterprise's sector
         sector = owner_sector
 
+    if occupancy_exceeded(sector, props.get("max_occupancy")):
+        c.fail("max_occupancy", *occupancy_reasons(sector, props["max_occupancy"]))
+
     method = props.get("assessment_method") or vocab.AssessmentMethod.direct
     a = _assess(c, method, props)
     if a is not None:
@@ -172,6 +175,18 @@ def _assess(c: _Checker, method: Any, props: Mapping[str, Any]) -> Any:
 def occupancy_exceeded(sector: str | None, max_occupancy: int | None) -> bool:
     limit = OCCUPANCY_LIMITED_SECTORS.get(sector or "")
     return limit is not None and max_occupancy is not None and max_occupancy > limit
+
+
+def occupancy_reasons(sector: str | None, max_occupancy: int) -> tuple[str, str]:
+    """Why a unit breaking seed 002 三(四)3 is refused (English, Chinese)."""
+    limit = OCCUPANCY_LIMITED_SECTORS[sector or ""]
+    what = "dust-explosion space" if sector == "dust_explosion" else "ammonia-refrigeration space"
+    what_zh = "涉爆粉尘场所" if sector == "dust_explosion" else "涉氨制冷场所"
+    return (
+        f"{max_occupancy} people in one {what}: at most {limit} may work in one space at a time "
+        "(seed 002 三(四)3); split the space into units of at most that many",
+        f"{what_zh}同一空间内作业人员不得超过{limit}人（现为{max_occupancy}人）",
+    )
 
 
 def clean_protection_target(props: Mapping[str, Any], *, prefix: str = "properties.") -> dict[str, Any]:

@@ -755,6 +755,8 @@ def risk_rules(
         )
         out["accident_types"] = pd.Series(codes, dtype=object, index=frame.index)
     _vocab_column(out, "responsible_phone", lambda v: validate_phone(v, "responsible_phone"), problems)
+    if "max_occupancy" in frame:
+        _occupancy_rule(out, owners if not public else column_array(out, "sector"), rows, problems)
     if "hazard_kind" in frame:
         kinds, caps = column_array(frame, "hazard_kind"), column_array(frame, "capacity_m3")
 
@@ -767,6 +769,19 @@ def risk_rules(
         kinds[live] = per_distinct(live, [kinds, caps], hazard, problems)
         out["hazard_kind"] = pd.Series(kinds, dtype=object, index=frame.index)
     return out
+
+
+def _occupancy_rule(out: pd.DataFrame, sectors: np.ndarray, rows: np.ndarray, problems: Problems) -> None:
+    """Seed 002 三(四)3 (register.occupancy_exceeded) on the whole column: at most 10 people in one
+    dust-explosion or ammonia-refrigeration space."""
+    from geo.register import OCCUPANCY_LIMITED_SECTORS, occupancy_reasons
+
+    people = pd.to_numeric(pd.Series(column_array(out, "max_occupancy")), errors="coerce").to_numpy()
+    for sector, limit in OCCUPANCY_LIMITED_SECTORS.items():
+        over = np.zeros(len(out), dtype=bool)
+        over[rows] = (sectors[rows] == sector) & (np.nan_to_num(people[rows], nan=-1.0) > limit)
+        for pos in np.flatnonzero(over):
+            problems.add(int(pos), "max_occupancy", *occupancy_reasons(sector, int(people[pos])))
 
 
 def _blank(value: Any) -> bool:

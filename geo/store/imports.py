@@ -373,10 +373,13 @@ def assign_jurisdictions(
             at = np.flatnonzero(mine)
             best[at[~shapely.covers(zone_geoms[d], points[at])]] = None
     outside = (declared_codes >= 0) & ~unknown & pd.isna(best)
-    for i in np.flatnonzero(unknown | outside):
+    nowhere = (declared_codes < 0) & pd.isna(best)
+    for i in np.flatnonzero(unknown | outside | nowhere):
         row, d = int(live_arr[i]), declared_live[i]
         if unknown[i]:
             problems.add(row, "jurisdiction", f"no jurisdiction with adcode {d!r}", f"行政区划 {d} 不存在")
+        elif nowhere[i]:
+            problems.add(row, "geometry", *repo.NOWHERE_REASONS)
         else:
             problems.add(
                 row,
@@ -384,9 +387,48 @@ def assign_jurisdictions(
                 f"the geometry lies outside jurisdiction {d}",
                 f"位置不在所申报的行政区划 {d} 内",
             )
-    placed = ~(unknown | outside)
+    placed = ~(unknown | outside | nowhere)
     out.update(zip(live_arr[placed].tolist(), best[placed].tolist(), strict=True))
     return out
+
+
+def _inside_filed_under(
+    conn: Connection, geoms: np.ndarray, places: Sequence[str | None], rows: Sequence[int], problems: Problems
+) -> None:
+    """Rows at `rows` are filed under `places` (their enterprise's jurisdiction): each must lie in it, as
+    repository.check_place for one row. One query for the distinct boundaries, then one prepared covers
+    test per boundary for its rows."""
+    rows_arr = np.asarray(rows, dtype=np.int64)
+    if not len(rows_arr):
+        return
+    live = rows_arr[~pd.isna(geoms[rows_arr])]
+    place_of = np.asarray(places, dtype=object)
+    for i in live[pd.isna(place_of[live])]:
+        problems.add(int(i), "geometry", *repo.NOWHERE_REASONS)
+    live = live[~pd.isna(place_of[live])]
+    if not len(live):
+        return
+    shapes = geoms[live].astype(object)
+    points = shapes.copy()
+    others = shapely.get_type_id(shapes) != 0
+    if others.any():
+        points[others] = shapely.point_on_surface(shapes[others])
+    codes, uniques = pd.factorize(place_of[live])
+    boundaries = {
+        r[0]: (r[1], shapely.from_wkb(bytes(r[2])))
+        for r in conn.execute(
+            text("SELECT adcode, name, ST_AsBinary(geom) FROM jurisdictions WHERE adcode = ANY(:c)"),
+            {"c": [str(u) for u in uniques]},
+        )
+    }
+    for k, code in enumerate(uniques):
+        at = np.flatnonzero(codes == k)
+        if code not in boundaries:
+            continue  # the enterprise's jurisdiction is gone: the foreign key refuses the write
+        name, poly = boundaries[code]
+        shapely.prepare(poly)
+        for i in at[~shapely.covers(poly, points[at])]:
+            problems.add(int(live[i]), "geometry", *repo.outside_reasons(str(code), name))
 
 
 def _covered_pairs(points: np.ndarray, polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -553,18 +595,50 @@ def _prepare_risk_units(
         "risk unit (same enterprise and name)",
         "同一企业的风险点名称",
     )
+    _no_self_close_out(conn, frame, principal, problems)
     declared = _declared(frame, default)
     tree = _tree(conn)
     rows = _ok(problems, len(frame))
     spatial = [r for r in rows if declared[r] is not None]
     adcodes = assign_jurisdictions(conn, geoms, declared, spatial, problems, tree)
-    # as a POST does: without a declared jurisdiction, a unit is filed under its enterprise's
+    # as a POST does: without a declared jurisdiction, a unit is filed under its enterprise's, if it
+    # lies there
+    inherited = [r for r in _ok(problems, len(frame)) if declared[r] is None]
+    _inside_filed_under(conn, geoms, places, inherited, problems)
     frame["jurisdiction_adcode"] = pd.Series(
         [adcodes.get(i) if declared[i] is not None else places[i] for i in range(len(frame))],
         dtype=object,
         index=frame.index,
     )
     return _Plan(frame, geoms, set(typed.columns))
+
+
+def _no_self_close_out(
+    conn: Connection, frame: pd.DataFrame, principal: Principal, problems: Problems
+) -> None:
+    """repository.check_no_self_close_out for a file: an enterprise's row that would take a stored
+    level-1/2 unit (same enterprise and name) to level 3 or 4 is refused; the close-out (销号) lowers it."""
+    if principal.role is not Role.enterprise:
+        return
+    stored: dict[str, int] = dict(
+        conn.execute(
+            text("SELECT name, level FROM risk_units WHERE enterprise_id = :e AND level <= 2"),
+            {"e": principal.enterprise_id},
+        ).all()
+    )
+    if not stored:
+        return
+    old = pd.Series(column_array(frame, "name")).map(stored).to_numpy(dtype=float, na_value=np.nan)
+    new = pd.to_numeric(pd.Series(column_array(frame, "level")), errors="coerce").to_numpy(dtype=float)
+    for pos in np.flatnonzero(~np.isnan(old) & (np.nan_to_num(new) > 2)):
+        level = int(old[pos])
+        problems.add(
+            int(pos),
+            "level",
+            f"the stored unit of this name is level {level}: a major or large risk is lowered only by a "
+            "close-out (销号) a regulator approves, not by an import",
+            f"该风险点现为{'重大' if level == 1 else '较大'}风险，降级须经销号核查，不能通过导入降级",
+        )
 
 
 def _prepare_public(
@@ -664,6 +738,17 @@ def _prepare_zones(
         elif principal.role is Role.regulator and not in_subtrees(tree, parent, principal.adcodes):
             problems.add(
                 row, "parent_adcode", "outside the jurisdictions you may edit", "不在您有权管理的行政区划内"
+            )
+        if (
+            principal.role is Role.regulator
+            and code in tree
+            and tree[code][1] not in _RANK
+            and not in_subtrees(tree, tree[code][0], principal.adcodes)
+        ):
+            # An upsert by code would rename, move or reshape the stored zone: its scope is the stored
+            # row's (its parent), not only the file's. Worded as any out-of-scope write.
+            problems.add(
+                row, "adcode", "outside the jurisdictions you may edit", "不在您有权管理的行政区划内"
             )
     rows = _ok(problems, len(frame))
     inside = assign_jurisdictions(conn, geoms, parents, rows, problems, tree)

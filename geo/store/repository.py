@@ -157,8 +157,14 @@ def deny(principal: Principal, what: str) -> Forbidden | Unauthenticated:
 
 
 def set_actor(conn: Connection, principal: Principal) -> None:
-    """Name the principal for this transaction (history triggers read `riskmap.actor`)."""
-    conn.execute(text("SELECT set_config('riskmap.actor', :actor, true)"), {"actor": principal.actor})
+    """Name the principal for this transaction (history triggers read `riskmap.actor`), and say whether
+    it may lower a level-1/2 risk unit (`riskmap.may_lower`, read by the trigger of migration 0015):
+    admins and regulators (who approve close-outs) may, enterprises and plain SQL may not."""
+    may_lower = "on" if principal.is_admin or principal.role is Role.regulator else "off"
+    conn.execute(
+        text("SELECT set_config('riskmap.actor', :actor, true), set_config('riskmap.may_lower', :may, true)"),
+        {"actor": principal.actor, "may": may_lower},
+    )
 
 
 def area_of(principal: Principal) -> Select[Any]:
@@ -245,6 +251,13 @@ def check_write(conn: Connection, principal: Principal, res: Resource, row: Mapp
     raise deny(principal, what)
 
 
+def closeout_required(level: int) -> Forbidden:
+    return Forbidden(
+        f"a level-{level} risk is lowered to general or low only by a close-out (销号): "
+        "POST /api/v1/closeouts/{case}/request; the regulator's approval changes the level"
+    )
+
+
 def check_no_self_close_out(
     principal: Principal, res: Resource, existing: Mapping[str, Any], values: Mapping[str, Any]
 ) -> None:
@@ -254,9 +267,18 @@ def check_no_self_close_out(
         return
     old, new = existing.get("level"), values.get("level", existing.get("level"))
     if old in (1, 2) and new is not None and new > 2:
+        raise closeout_required(old)
+
+
+def check_no_self_delete(principal: Principal, res: Resource, existing: Mapping[str, Any]) -> None:
+    """Deleting a major or large risk would lower it with no close-out at all (and a re-created unit
+    could come back at level 4): an enterprise may not delete its level-1/2 units; an admin may (and a
+    regulator its public-area risks); the delete is kept in the history under their name."""
+    if principal.role is Role.enterprise and res is RISK_UNITS and existing.get("level") in (1, 2):
         raise Forbidden(
-            f"a level-{old} risk is lowered to general or low only by a close-out (销号): "
-            "POST /api/v1/closeouts/{case}/request; the regulator's approval changes the level"
+            f"a level-{existing['level']} risk unit is not deleted by its enterprise: it leaves the "
+            "register of major and large risks only by a close-out (销号, POST /api/v1/closeouts/{case}/"
+            "request) or by an admin"
         )
 
 
@@ -330,6 +352,40 @@ def assign_jurisdiction(
             f"位置不在所申报的行政区划 {declared} 内",
         )
     return found
+
+
+NOWHERE_REASONS = (
+    "lies outside every stored jurisdiction: check the coordinates (swapped longitude and latitude, the "
+    "wrong crs) or load the boundary of the place first",
+    "位置不在任何已录入的行政区划内：请核对坐标（经纬度是否颠倒、坐标系是否正确），或先录入该地行政区划边界",
+)
+
+
+def outside_reasons(adcode: str, name: str | None) -> tuple[str, str]:
+    label = f"{adcode} ({name})" if name else adcode
+    return (
+        f"lies outside jurisdiction {label}, which it would be filed under: check the coordinates, or "
+        "name the jurisdiction where it lies (property `jurisdiction`)",
+        f"位置不在其所属行政区划 {label} 内：请核对坐标，或填写其所在的行政区划",
+    )
+
+
+def check_place(conn: Connection, res: Resource, values: Mapping[str, Any]) -> None:
+    """A register row must lie in the jurisdiction it is filed under (a point on its geometry, as
+    `assign_jurisdiction` files it), else it is counted there and missing from the map: 422 naming the
+    geometry and the jurisdiction. A row no stored boundary covers is filed nowhere: refused too."""
+    if res not in (ENTERPRISES, RISK_UNITS, PROTECTION_TARGETS) or values.get("geometry") is None:
+        return
+    geom = values["geometry"]
+    adcode = values.get("jurisdiction_adcode")
+    if adcode is None:
+        raise InvalidInput.one("geometry", *NOWHERE_REASONS)
+    point = geom if geom.geom_type == "Point" else geom.representative_point()
+    row = conn.execute(
+        select(J.c.name, func.ST_Covers(J.c.geom, from_shape(point, srid=SRID))).where(J.c.adcode == adcode)
+    ).first()
+    if row is not None and not row[1]:  # an unknown adcode is the foreign key's error
+        raise InvalidInput.one("geometry", *outside_reasons(adcode, row[0]))
 
 
 def _reassign_into(conn: Connection, adcode: str, parent: str | None) -> None:
@@ -501,6 +557,8 @@ def _integrity(res: Resource, exc: IntegrityError) -> Exception:
     if constraint in res.unique_fields:
         f = res.unique_fields[constraint]
         return Conflict(f"another {res.name} has the same {f}", f"properties.{f}", "与已有记录重复")
+    if constraint == "closeout_required":  # migration 0015's trigger, behind check_no_self_close_out
+        return Forbidden("a level-1/2 risk unit is lowered to general or low only by a close-out (销号)")
     if constraint.startswith("fk_"):
         col = constraint.removeprefix(f"fk_{res.table.name}_")
         return InvalidInput([Problem(f"properties.{col}", "refers to a row that does not exist")])
@@ -511,6 +569,7 @@ def create_feature(
     conn: Connection, principal: Principal, res: Resource, values: Mapping[str, Any]
 ) -> dict[str, Any]:
     check_write(conn, principal, res, values)
+    check_place(conn, res, values)
     set_actor(conn, principal)
     try:
         with conn.begin_nested():
@@ -548,6 +607,8 @@ def update_feature(
     check_write(conn, principal, res, existing)
     check_write(conn, principal, res, {**existing, **values})
     check_no_self_close_out(principal, res, existing, values)
+    if "geometry" in values or "jurisdiction_adcode" in values:
+        check_place(conn, res, {**existing, **values})
     set_actor(conn, principal)
     t = res.table
     written = _write_values(res, values)
@@ -578,6 +639,7 @@ def delete_feature(
     if res in (ENTERPRISES, JURISDICTIONS) and not principal.is_admin:
         raise deny(principal, f"delete {res.name}s")
     check_write(conn, principal, res, existing)
+    check_no_self_delete(principal, res, existing)
     set_actor(conn, principal)
     q = delete(res.table).where(res.table.c[res.key] == key)
     if expected_version is not None:

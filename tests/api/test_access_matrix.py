@@ -140,8 +140,10 @@ def _fresh_enterprise(w: World, target: str, role: str) -> int:
     return w.fresh(ENTERPRISES, enterprise_feature(next(_serial), at=_at(target)))
 
 
-def _fresh_unit(w: World, target: str) -> int:
-    return w.fresh(RISK_UNITS, risk_unit_feature(_enterprise_of(w, target), at=_at(target), name=_name()))
+def _fresh_unit(w: World, target: str, level: int = 2) -> int:
+    return w.fresh(
+        RISK_UNITS, risk_unit_feature(_enterprise_of(w, target), at=_at(target), name=_name(), level=level)
+    )
 
 
 def _fresh_public_area(w: World, target: str) -> int:
@@ -491,8 +493,15 @@ MATRIX: list[Case] = [
         "DELETE",
         RISK_UNITS + "/{key}",
         "enterprise unit",
-        _with_id("DELETE", RISK_UNITS + "/{}", lambda w, t, r: _fresh_unit(w, t)),
+        _with_id("DELETE", RISK_UNITS + "/{}", lambda w, t, r: _fresh_unit(w, t, level=3)),
         enterprise_rows(204, regulator=403, enterprise=(204, 404)),
+    ),
+    Case(  # a major or large unit leaves the register only by a close-out, or by an admin (issue #19)
+        "DELETE",
+        RISK_UNITS + "/{key}",
+        "major enterprise unit",
+        _with_id("DELETE", RISK_UNITS + "/{}", lambda w, t, r: _fresh_unit(w, t, level=1)),
+        enterprise_rows(204, regulator=403, enterprise=(403, 404)),
     ),
     # public-area risks (公共区域风险): the government's
     Case(

@@ -302,9 +302,17 @@ def test_pipeline_linestring_and_polygon_area(api: Any) -> None:
 
 def test_enterprise_unit_takes_the_enterprise_jurisdiction(api: Any) -> None:
     e = created(api.post(ENTERPRISES, json=enterprise_feature(3, at=HUIAN)))
-    # a unit a little outside the enterprise's county is still filed under its enterprise
-    u = created(api.post(RISK_UNITS, json=risk_unit_feature(e["id"], at=QUANGANG)))
+    u = created(api.post(RISK_UNITS, json=risk_unit_feature(e["id"], at=HUIAN)))
     assert u["properties"]["jurisdiction_adcode"] == "350521"
+    # a unit outside the enterprise's county would be counted there and missing from its map: 422 ...
+    err = problem(api.post(RISK_UNITS, json=risk_unit_feature(e["id"], at=QUANGANG, name="码头")), "geometry")
+    assert "350521" in err["reason"]
+    assert "惠安县" in err["reason_zh"]
+    # ... unless the caller names the jurisdiction where it lies
+    there = created(
+        api.post(RISK_UNITS, json=risk_unit_feature(e["id"], at=QUANGANG, name="码头", jurisdiction="350505"))
+    )
+    assert there["properties"]["jurisdiction_adcode"] == "350505"
 
 
 def test_unit_names_are_unique_per_enterprise(api: Any, chem: dict[str, Any]) -> None:

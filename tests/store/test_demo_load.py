@@ -44,6 +44,26 @@ def test_demo_register_lands_inside_real_boundaries(engine: Engine, client) -> N
         anhui, shapely.multipoints([shape(f["geometry"]) for f in all_city["features"]])
     )
 
+    # Every row lies in the jurisdiction it is filed under, and dust and ammonia rooms hold at most 10
+    # people (seed 002 三(四)3): the write rules the API and imports keep (docs/security.md).
+    with engine.connect() as conn:
+        for table in ("enterprises", "risk_units", "protection_targets"):
+            misplaced = conn.execute(
+                text(
+                    f"SELECT count(*) FROM {table} t LEFT JOIN jurisdictions j ON j.adcode = t.jurisdiction_adcode "
+                    "WHERE j.geom IS NULL OR NOT ST_Covers(j.geom, ST_PointOnSurface(t.geom))"
+                )
+            ).scalar()
+            assert misplaced == 0, table
+        crowded = conn.execute(
+            text(
+                "SELECT count(*) FROM risk_units r LEFT JOIN enterprises e ON e.id = r.enterprise_id "
+                "WHERE coalesce(e.sector, r.sector) IN ('dust_explosion', 'ammonia_refrigeration') "
+                "AND r.max_occupancy > 10"
+            )
+        ).scalar()
+        assert crowded == 0
+
     # Hidden hazards in every state, on synthetic units, with every step recorded.
     with engine.connect() as conn:
         states = conn.execute(

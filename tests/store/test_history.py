@@ -23,6 +23,7 @@ ADMIN = Principal(Role.admin, username="root")
 PUBLIC = Principal(Role.public)
 BENGBU_REGULATOR = Principal(Role.regulator, username="carol", adcodes=("340303",))
 QUANGANG = shapely.Point(118.88, 25.11)
+BENGSHAN = shapely.Point(117.355, 32.886)
 
 
 @pytest.fixture
@@ -359,8 +360,12 @@ def test_trend_follows_a_hand_built_sequence_of_edits(db: Engine) -> None:
         repo.delete_feature(conn, w, repo.RISK_UNITS, u2)  # deleted in February
         u3 = _unit(conn, w, None, 4, name="u3")  # created 28 Feb 23:30 Beijing time: February
         u3b = _unit(conn, w, None, 4, name="u3b")  # created 1 March 00:30 Beijing time: March
-        u4 = _unit(conn, w, None, 3, adcode="340303", name="u4")  # moves into 泉港区 in April
-        repo.update_feature(conn, w, repo.RISK_UNITS, u4, {"jurisdiction_adcode": "350505"})
+        u4 = _unit(
+            conn, w, None, 3, adcode="340303", name="u4", geometry=BENGSHAN
+        )  # moves into 泉港区 in April
+        repo.update_feature(
+            conn, w, repo.RISK_UNITS, u4, {"jurisdiction_adcode": "350505", "geometry": QUANGANG}
+        )
         u5 = _unit(conn, w, None, 2, name="u5")
         repo.update_feature(conn, w, repo.RISK_UNITS, u5, {"level": 1})
         repo.update_feature(conn, w, repo.RISK_UNITS, u5, {"hazards": "名称以外的修改"})
