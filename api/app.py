@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 
-from api import auth, errors
+from api import auth, errors, limits
 from api.deps import EngineDep
 from api.routers import (
     analysis,
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.signing_key = settings.auth.signing_key()  # production refuses to start with a weak secret
     app.state.login_limiter = auth.login_limiter(settings.auth)  # failed sign-ins, in this process
     errors.install(app)
+    limits.install(app, settings)  # body size, cost and time limits (docs/security.md)
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])
     for module in (

@@ -11,6 +11,7 @@ from pyproj import Transformer
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from geo import deadline
 from geo.coords import gauss_kruger_epsg
 from geo.errors import InvalidInput
 
@@ -62,9 +63,11 @@ def square_grid(boundary: BaseGeometry, *, cell_m: float, code_prefix: str) -> g
         raise InvalidInput.one(
             "cell_m", f"{cell_m} m cells make {len(cells)} zones here (at most {MAX_ZONES})", "网格过密"
         )
-    clipped = shapely.intersection(cells, metric)
+    clipped = _clip(cells, metric)
     geoms, codes = [], []
-    for geom, i, j in zip(clipped, ii, jj, strict=True):
+    for n_done, (geom, i, j) in enumerate(zip(clipped, ii, jj, strict=True)):
+        if n_done % 1000 == 0:
+            deadline.check()
         poly = _polygonal(geom)
         if poly is None or poly.area == 0:
             continue
@@ -97,10 +100,13 @@ def h3_grid(boundary: BaseGeometry, *, resolution: int) -> gpd.GeoDataFrame:
         )
     shape = h3.geo_to_h3shape(boundary.__geo_interface__)
     cells = sorted(h3.h3shape_to_cells(shape, resolution))
-    hexes = [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
-    clipped: list[BaseGeometry] = (
-        list(shapely.intersection(np.array(hexes, dtype=object), boundary)) if hexes else []
-    )
+    deadline.check()
+    hexes = []
+    for n_done, c in enumerate(cells):
+        if n_done % 1000 == 0:
+            deadline.check()
+        hexes.append(Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]))
+    clipped: list[BaseGeometry] = list(_clip(np.array(hexes, dtype=object), boundary)) if hexes else []
     geoms, codes = [], []
     for cell, geom in zip(cells, clipped, strict=True):
         poly = _polygonal(geom)
@@ -108,6 +114,19 @@ def h3_grid(boundary: BaseGeometry, *, resolution: int) -> gpd.GeoDataFrame:
             geoms.append(poly)
             codes.append(cell)
     return gpd.GeoDataFrame({"code": codes, "name": codes}, geometry=geoms, crs=STORAGE_CRS)
+
+
+def _clip(cells: np.ndarray, boundary: BaseGeometry, chunk: int = 256) -> np.ndarray:
+    """The cells cut to the boundary. Cells wholly inside stay as they are (a prepared test, cheap); only
+    those crossing the boundary pay for an intersection, in chunks, the time limit checked between them."""
+    shapely.prepare(boundary)
+    out = cells.copy()
+    crossing = np.flatnonzero(~shapely.contains_properly(boundary, cells))
+    for start in range(0, len(crossing), chunk):
+        deadline.check()
+        at = crossing[start : start + chunk]
+        out[at] = shapely.intersection(cells[at], boundary)
+    return out
 
 
 def _approx_area_km2(geom: BaseGeometry) -> float:

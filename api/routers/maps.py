@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api import limits
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
-from api.fourcolour import FourColourParams, compute, four_colour_folium, four_colour_params, title
+from api.fourcolour import FourColourParams, admit, compute, four_colour_folium, four_colour_params, title
+from geo import deadline
 from geo.store.summary import map_boundaries
 from maps.print import four_colour_print
 
@@ -23,6 +25,7 @@ PublicDep = Annotated[
 
 @router.get("/four-color", response_class=HTMLResponse, summary="The interactive four-colour map")
 def four_colour_html(
+    request: Request,
     params: ParamsDep,
     engine: EngineDep,
     settings: SettingsDep,
@@ -31,9 +34,19 @@ def four_colour_html(
 ) -> HTMLResponse:
     """`public=true` is the published map anyone may see; the full map (enterprises, risk areas, people)
     is for admins and the jurisdiction's regulators."""
-    with engine.connect() as conn:
-        m, _ = four_colour_folium(conn, principal, params, settings, public=public)
-    return HTMLResponse(m.get_root().render())
+    with limits.expensive(
+        request,
+        settings,
+        principal,
+        hint="ask for fewer zones: a coarser h3_res, a larger cell_m, a smaller adcode or zones=children",
+        hint_zh="请减少分区：更粗的 h3_res、更大的 cell_m、更小的范围或 zones=children",
+    ):
+        with engine.connect() as conn:
+            admit(conn, principal, params, settings)
+            m, _ = four_colour_folium(conn, principal, params, settings, public=public)
+        page = m.get_root().render()
+        deadline.check()
+    return HTMLResponse(page)
 
 
 def _zones_zh(params: FourColourParams) -> str:
@@ -49,13 +62,33 @@ def _zones_zh(params: FourColourParams) -> str:
 
 
 def _print(
+    request: Request,
+    params: FourColourParams,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    fmt: str,
+) -> bytes:
+    with limits.expensive(
+        request,
+        settings,
+        principal,
+        hint="ask for fewer zones: a coarser h3_res, a larger cell_m, a smaller adcode or zones=children",
+        hint_zh="请减少分区：更粗的 h3_res、更大的 cell_m、更小的范围或 zones=children",
+    ):
+        return _print_within_limits(params, engine, settings, principal, fmt)
+
+
+def _print_within_limits(
     params: FourColourParams, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep, fmt: str
 ) -> bytes:
     with engine.connect() as conn:
+        admit(conn, principal, params, settings)
         zones = compute(conn, principal, params, settings)  # zones only: public, as the published map
         boundaries = map_boundaries(conn, params.adcode)
         heading = title(conn, params)
         synthetic = bool(conn.exec_driver_sql("SELECT bool_or(synthetic) FROM enterprises").scalar())
+    deadline.check()
     return four_colour_print(
         zones,
         boundaries=boundaries,
@@ -71,17 +104,17 @@ def _print(
 
 @router.get("/four-color.png", summary="The four-colour map for printing (上墙), PNG")
 def four_colour_png(
-    params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+    request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
 ) -> Response:
-    return Response(_print(params, engine, settings, principal, "png"), media_type="image/png")
+    return Response(_print(request, params, engine, settings, principal, "png"), media_type="image/png")
 
 
 @router.get("/four-color.pdf", summary="The four-colour map for printing (上墙), PDF")
 def four_colour_pdf(
-    params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+    request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
 ) -> Response:
     return Response(
-        _print(params, engine, settings, principal, "pdf"),
+        _print(request, params, engine, settings, principal, "pdf"),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="four-color-{params.adcode}.pdf"'},
     )
