@@ -13,6 +13,7 @@ Routers use it as::
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 
 import anyio.from_thread
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -216,6 +217,26 @@ def four_colour_cost(conn: Connection, settings: Settings, principal: Principal,
         instead = "ask for a smaller area (the adcode of a city or county)"
         instead_zh = "请缩小范围（市或县的行政区划代码）"
     refuse_over(settings, principal, cost, field=field, instead=instead, instead_zh=instead_zh)
+
+
+def json_pieces(
+    body: dict[str, Any], key: str = "features", media_type: str = "application/json"
+) -> Response:
+    """`body` as JSONResponse would encode it, but the list under `key` one item per json.dumps call: one
+    call over tens of MB holds the GIL for a second and stalls every other request of the process (and the
+    time limit is checked every 1,000 items)."""
+
+    def dumps(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+    items = body[key]
+    parts = [dumps({k: v for k, v in body.items() if k != key})[:-1], f',"{key}":[']
+    for n, item in enumerate(items):
+        if n % 1000 == 0:
+            deadline.check()
+        parts.append(("," if n else "") + dumps(item))
+    parts.append("]}")
+    return Response("".join(parts).encode("utf-8"), media_type=media_type)
 
 
 # --- errors -----------------------------------------------------------------------------------------------

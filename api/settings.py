@@ -161,8 +161,9 @@ class LimitSettings(BaseSettings):
         description="most zones (cells, children…) one map or analysis may have, per role",
     )
     max_zone_units: dict[str, float] = Field(
-        default={"public": 2e8, "enterprise": 2e8, "regulator": 1e9, "admin": 1e10},
-        description="most zones × risk units in the area one map or analysis may cover, per role",
+        default={"public": 2e9, "enterprise": 2e9, "regulator": 1e10, "admin": 1e11},
+        description="most zones × risk units in the area (a planner estimate) one map or analysis may cover, "
+        "per role: a coarse bound on the aggregation and the map's layers beside the zone cap",
     )
     seconds: dict[str, float] = Field(
         default={"public": 20, "enterprise": 20, "regulator": 60, "admin": 120},

@@ -98,9 +98,7 @@ def h3_grid(boundary: BaseGeometry, *, resolution: int) -> gpd.GeoDataFrame:
             f"resolution {resolution} makes about {int(expected)} zones here (at most {MAX_ZONES})",
             "H3 网格过密",
         )
-    shape = h3.geo_to_h3shape(boundary.__geo_interface__)
-    cells = sorted(h3.h3shape_to_cells(shape, resolution))
-    deadline.check()
+    cells = _h3_cells(boundary, resolution, expected)
     hexes = []
     for n_done, c in enumerate(cells):
         if n_done % 1000 == 0:
@@ -114,6 +112,32 @@ def h3_grid(boundary: BaseGeometry, *, resolution: int) -> gpd.GeoDataFrame:
             geoms.append(poly)
             codes.append(cell)
     return gpd.GeoDataFrame({"code": codes, "name": codes}, geometry=geoms, crs=STORAGE_CRS)
+
+
+# Cells one polyfill call finds at most (about): h3 holds the GIL for the whole call, and a province in one
+# call stalls every other request of the process for seconds (bench/results/limits.md).
+_H3_TILE_CELLS = 2_000
+
+
+def _h3_cells(boundary: BaseGeometry, resolution: int, expected: float) -> list[str]:
+    """The sorted H3 cells whose centres lie in the boundary, found tile by tile: the boundary is cut into
+    about expected / _H3_TILE_CELLS rectangles, each filled on its own (the time limit checked between).
+    A centre lies in one tile's piece of the boundary, so the union is the cells of the whole."""
+    import h3
+
+    k = max(1, math.ceil(math.sqrt(expected / _H3_TILE_CELLS)))
+    minx, miny, maxx, maxy = boundary.bounds
+    xs, ys = np.linspace(minx, maxx, k + 1), np.linspace(miny, maxy, k + 1)
+    tiles = [shapely.box(xs[i], ys[j], xs[i + 1], ys[j + 1]) for i in range(k) for j in range(k)]
+    pieces = shapely.intersection(boundary, np.array(tiles, dtype=object)) if k > 1 else [boundary]
+    cells: set[str] = set()
+    for piece in pieces:
+        deadline.check()
+        poly = _polygonal(piece)
+        if poly is not None:
+            cells.update(h3.h3shape_to_cells(h3.geo_to_h3shape(poly.__geo_interface__), resolution))
+    deadline.check()
+    return sorted(cells)
 
 
 def _clip(cells: np.ndarray, boundary: BaseGeometry, chunk: int = 256) -> np.ndarray:

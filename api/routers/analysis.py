@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api import limits
 from api.auth import PrincipalDep
@@ -20,7 +20,6 @@ from api.fourcolour import (
     four_colour_params,
     zone_features,
 )
-from geo import deadline
 from geo.four_colour import RULES
 from geo.geometry import to_geojson
 from geo.store.repository import get_jurisdiction_row, may_see_detail
@@ -34,7 +33,7 @@ ParamsDep = Annotated[FourColourParams, Depends(four_colour_params)]
 @router.get("/four-color", summary="The regional 红橙黄蓝 four-colour map: one feature per zone")
 def four_colour(
     request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
-) -> JSONResponse:
+) -> Response:
     """Each zone's `level` (1–4, null with no risk), `color`, `counts` and `area_share` by level,
     computed in PostGIS. The default rule is 就高 (a zone takes the highest level among the risk units
     that intersect it); `rule=weighted` is the documented alternative. Public: the zones' ids of
@@ -59,7 +58,7 @@ def four_colour(
     return response
 
 
-def _four_colour_response(params: FourColourParams, j: Any, features: list[dict[str, Any]]) -> JSONResponse:
+def _four_colour_response(params: FourColourParams, j: Any, features: list[dict[str, Any]]) -> Response:
     totals = {str(lv): sum(1 for f in features if f["properties"]["level"] == lv) for lv in (1, 2, 3, 4)}
     body = {
         "type": "FeatureCollection",
@@ -72,9 +71,7 @@ def _four_colour_response(params: FourColourParams, j: Any, features: list[dict[
         "numberReturned": len(features),
         "features": features,
     }
-    response = JSONResponse(body, media_type=GEOJSON)  # encodes now: within the time limit
-    deadline.check()
-    return response
+    return limits.json_pieces(body, media_type=GEOJSON)  # encoded now: within the time limit
 
 
 @router.get("/enterprise-levels", summary="Enterprises with their level (就高 by default) and unit counts")
