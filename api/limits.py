@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from geo import deadline
 from geo.access import Principal
 from geo.deadline import ClientGone, TimedOut
 from geo.errors import InvalidInput, Problem, RateLimited
-from geo.store.limits import Estimate, estimate, h3_zones
+from geo.store.limits import Estimate, estimate
 
 log = logging.getLogger("riskmap.api")
 
@@ -196,7 +195,7 @@ def four_colour_cost(conn: Connection, settings: Settings, principal: Principal,
     max_work = settings.limits.for_role("max_zone_units", role)
     allowed = min(max_zones, max_work / max(cost.units, 1))
     if params.zones == "h3":
-        coarser = [r for r in range(params.h3_res - 1, 3, -1) if h3_zones(cost.area_m2, r) * 1.2 <= allowed]
+        coarser = [r for r in range(params.h3_res - 1, 3, -1) if cost.h3_zones(r) <= allowed]
         field = "h3_res"
         instead = (
             f"ask for h3_res={coarser[0]} or coarser, " if coarser else ""
@@ -205,8 +204,8 @@ def four_colour_cost(conn: Connection, settings: Settings, principal: Principal,
             f"请改用 h3_res={coarser[0]} 或更粗，" if coarser else "请"
         ) + "缩小范围或改用 zones=children"
     elif params.zones == "grid":
-        side = math.sqrt(cost.area_m2 / max(allowed, 1)) * 1.2
-        nice = next((c for c in (500, 1000, 2000, 5000, 10_000, 20_000, 50_000) if c >= side), None)
+        sizes = (200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000)
+        nice = next((c for c in sizes if c > params.cell_m and cost.grid_zones(c) <= allowed), None)
         field = "cell_m"
         instead = (f"ask for cell_m={nice} or larger, " if nice else "") + (
             "a smaller area (adcode of a city or county), or zones=children"

@@ -157,7 +157,7 @@ class LimitSettings(BaseSettings):
         "refused with 413 before authentication",
     )
     max_zones: dict[str, int] = Field(
-        default={"public": 20_000, "enterprise": 20_000, "regulator": 50_000, "admin": 200_000},
+        default={"public": 20_000, "enterprise": 20_000, "regulator": 50_000, "admin": 100_000},
         description="most zones (cells, children…) one map or analysis may have, per role",
     )
     max_zone_units: dict[str, float] = Field(

@@ -35,15 +35,26 @@ SELECT 1 FROM risk_units WHERE geom && ST_MakeEnvelope(:xmin, :ymin, :xmax, :yma
 
 @dataclass(frozen=True)
 class Estimate:
-    """Zones the request would make, risk units in the area (both estimates), the area in m²."""
+    """Zones the request would make, risk units in the area (both estimates), the area's size in metres."""
 
     zones: int
     units: int
     area_m2: float
+    perimeter_m: float
 
     @property
     def work(self) -> float:
         return float(self.zones) * max(self.units, 1)
+
+    def grid_zones(self, cell_m: float) -> int:
+        """Square cells: those wholly inside, plus those the boundary crosses."""
+        return math.ceil(self.area_m2 / cell_m**2 + self.perimeter_m / cell_m)
+
+    def h3_zones(self, h3_res: int) -> int:
+        import h3
+
+        cell = h3.average_hexagon_area(h3_res, unit="m^2")
+        return math.ceil(self.area_m2 / cell + self.perimeter_m / math.sqrt(cell))
 
 
 def estimate(
@@ -54,13 +65,11 @@ def estimate(
     if row is None or row[0] is None:
         return None
     area, perimeter, xmin, ymin, xmax, ymax = (float(v) for v in row)
+    size = Estimate(0, 0, area, perimeter)
     if kind == "grid":
-        zones = area / cell_m**2 + perimeter / cell_m  # whole cells inside, plus those the boundary crosses
+        zones = size.grid_zones(cell_m)
     elif kind == "h3":
-        import h3
-
-        cell = h3.average_hexagon_area(h3_res, unit="m^2")
-        zones = area / cell + perimeter / math.sqrt(cell)
+        zones = size.h3_zones(h3_res)
     elif kind == "children":
         zones = conn.execute(text(_CHILDREN), {"adcode": adcode}).scalar() or 0
     elif kind in ("parks", "grids"):
@@ -70,10 +79,4 @@ def estimate(
         zones = 0  # unknown kinds are refused by the zone source
     plan = conn.execute(text(_UNITS), {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax}).scalar()
     units = int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
-    return Estimate(math.ceil(zones), units, area)
-
-
-def h3_zones(area_m2: float, h3_res: int) -> float:
-    import h3
-
-    return area_m2 / h3.average_hexagon_area(h3_res, unit="m^2")
+    return Estimate(int(zones), units, area, perimeter)
