@@ -205,7 +205,7 @@ def four_colour_folium(
     return m, zones
 
 
-def _records(frame: pd.DataFrame, batch: int = 2_000) -> Iterator[dict[str, Any]]:
+def _records(frame: pd.DataFrame, batch: int = 2_000) -> Iterator[dict[Any, Any]]:
     """The rows as dicts, a batch at a time: one to_dict over 100,000 rows holds the GIL for a third of a
     second (other requests wait), and the time limit is checked between batches."""
     for start in range(0, len(frame), batch):
