@@ -47,9 +47,11 @@ class Case:
 CASES = [
     Case("public", FOUR, {"adcode": "350000", "zones": "h3", "h3_res": 8}),
     Case("public", "/maps/four-color", {"adcode": "350000", "zones": "h3", "h3_res": 8, "public": "true"}),
+    Case("public", "/maps/four-color.pdf", {"adcode": "350000", "zones": "h3", "h3_res": 8}),
     Case("regulator", FOUR, {"adcode": "350000", "zones": "h3", "h3_res": 8}),
     Case("regulator", "/maps/four-color", {"adcode": "350500", "zones": "h3", "h3_res": 9}),
     Case("admin", FOUR, {"adcode": "350000", "zones": "h3", "h3_res": 8}),
+    Case("admin", "/maps/four-color", {"adcode": "350500", "zones": "h3", "h3_res": 9}),
     # ~91,000 cells by the estimate (area / cell² + perimeter / cell), under the admin's 100,000
     Case("admin", FOUR, {"adcode": "350000", "zones": "grid", "cell_m": 1000}, {"cell_m": 1200}),
 ]
