@@ -134,3 +134,19 @@ def test_an_anonymous_json_body_over_the_limit_is_413_before_it_is_read(
     problem(r, "body", status=413)
     # a body under the limit goes on as before (validated, then refused without credentials)
     assert c.post("/api/v1/enterprises", json={"type": "Feature"}).status_code in (401, 422)
+
+
+def test_more_expensive_requests_than_the_process_runs_at_once_are_429(
+    anonymous: Callable[..., TestClient],
+) -> None:
+    c = anonymous(max_concurrent=1)
+    slots = c.app.state.expensive_slots  # type: ignore[attr-defined]
+    assert slots.acquire(blocking=False)  # another request is running
+    try:
+        r = c.get(FOUR, params={"adcode": "350500"})
+        assert r.status_code == 429, r.text
+        assert r.headers["Retry-After"] == "5"
+        assert "busy" in r.json()["detail"]
+    finally:
+        slots.release()
+    assert ok(c.get(FOUR, params={"adcode": "350500"}))["numberReturned"] > 0
