@@ -3,18 +3,24 @@ caps refused before work, the time limit, and the body-size cap before authentic
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
+from api import limits
 from api.app import create_app
 from api.settings import AuthSettings, DatabaseSettings, LimitSettings, Settings
 from geo import deadline
+from geo.access import ANONYMOUS
+from geo.deadline import TimedOut
 from tests.api.builders import ok, problem
 from tests.principals import TEST_SECRET
 
@@ -150,3 +156,33 @@ def test_more_expensive_requests_than_the_process_runs_at_once_are_429(
     finally:
         slots.release()
     assert ok(c.get(FOUR, params={"adcode": "350500"}))["numberReturned"] > 0
+
+
+def test_a_query_cut_by_the_time_limit_is_timed_out_not_database_unavailable(engine: Engine) -> None:
+    """PostgreSQL's cancel (an OperationalError, which is otherwise 503 "database unavailable") becomes the
+    time limit's own error, with what to ask instead."""
+    app = SimpleNamespace(state=SimpleNamespace(expensive_slots=threading.BoundedSemaphore(1)))
+    request = Request({"type": "http", "app": app, "headers": []})
+    settings = Settings(limits=LimitSettings(seconds={"public": 0.3}))
+
+    def sleep_in_the_database() -> None:
+        with (
+            limits.expensive(request, settings, ANONYMOUS, hint="ask for less", hint_zh="请求更少"),
+            engine.connect() as conn,
+        ):
+            deadline.apply(conn)
+            conn.execute(text("SELECT pg_sleep(3)"))
+
+    with pytest.raises(TimedOut, match=r"limit of 0\.3 s") as caught:
+        sleep_in_the_database()
+    assert caught.value.hint == "ask for less"
+    assert app.state.expensive_slots.acquire(blocking=False)  # the place was given back
+
+
+def test_work_stops_when_the_client_has_left() -> None:
+    with deadline.deadline(60, gone=lambda: True), pytest.raises(deadline.ClientGone):
+        deadline.check()
+    with deadline.deadline(60, gone=lambda: False):
+        deadline.check()
+        with deadline.deadline(600) as inner:  # a nested limit never extends the outer one
+            assert inner.remaining() <= 60
