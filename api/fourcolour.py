@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -10,7 +11,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import Query
+from fastapi import Query, Request
 from sqlalchemy import Connection
 
 from api import limits
@@ -122,6 +123,20 @@ def compute(
     zones = four_colour_sql(conn, source, **params.options(settings.maps.palette_map()))
     deadline.check()
     return zones
+
+
+def within_limits(
+    request: Request, settings: Settings, principal: Principal
+) -> AbstractContextManager[deadline.Deadline]:
+    """The frame of a four-colour request (`api.limits.expensive`): a place among the expensive requests
+    (429), the role's time limit (503), saying what to ask for instead."""
+    return limits.expensive(
+        request,
+        settings,
+        principal,
+        hint="ask for fewer zones: a coarser h3_res, a larger cell_m, a smaller adcode or zones=children",
+        hint_zh="请减少分区：更粗的 h3_res、更大的 cell_m、更小的范围或 zones=children",
+    )
 
 
 def admit(conn: Connection, principal: Principal, params: FourColourParams, settings: Settings) -> None:

@@ -18,6 +18,7 @@ from api.fourcolour import (
     compute,
     enterprises_with_levels,
     four_colour_params,
+    within_limits,
     zone_features,
 )
 from geo.four_colour import RULES
@@ -40,13 +41,7 @@ def four_colour(
     enterprises are given only to admins and the jurisdiction's regulators. A request over the role's
     caps is 422 naming what to ask instead; one over its time limit 503 (docs/security.md, Limits)."""
     with (
-        limits.expensive(
-            request,
-            settings,
-            principal,
-            hint="ask for fewer zones: a coarser h3_res, a larger cell_m, a smaller adcode or zones=children",
-            hint_zh="请减少分区：更粗的 h3_res、更大的 cell_m、更小的范围或 zones=children",
-        ),
+        within_limits(request, settings, principal),
         engine.connect() as conn,
     ):
         admit(conn, principal, params, settings)

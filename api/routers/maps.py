@@ -8,10 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api import limits
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
-from api.fourcolour import FourColourParams, admit, compute, four_colour_folium, four_colour_params, title
+from api.fourcolour import (
+    FourColourParams,
+    admit,
+    compute,
+    four_colour_folium,
+    four_colour_params,
+    title,
+    within_limits,
+)
 from geo import deadline
 from geo.store.summary import map_boundaries
 from maps.print import four_colour_print
@@ -34,13 +41,7 @@ def four_colour_html(
 ) -> HTMLResponse:
     """`public=true` is the published map anyone may see; the full map (enterprises, risk areas, people)
     is for admins and the jurisdiction's regulators."""
-    with limits.expensive(
-        request,
-        settings,
-        principal,
-        hint="ask for fewer zones: a coarser h3_res, a larger cell_m, a smaller adcode or zones=children",
-        hint_zh="请减少分区：更粗的 h3_res、更大的 cell_m、更小的范围或 zones=children",
-    ):
+    with within_limits(request, settings, principal):
         with engine.connect() as conn:
             admit(conn, principal, params, settings)
             m, _ = four_colour_folium(conn, principal, params, settings, public=public)
@@ -69,13 +70,7 @@ def _print(
     principal: PrincipalDep,
     fmt: str,
 ) -> bytes:
-    with limits.expensive(
-        request,
-        settings,
-        principal,
-        hint="ask for fewer zones: a coarser h3_res, a larger cell_m, a smaller adcode or zones=children",
-        hint_zh="请减少分区：更粗的 h3_res、更大的 cell_m、更小的范围或 zones=children",
-    ):
+    with within_limits(request, settings, principal):
         return _print_within_limits(params, engine, settings, principal, fmt)
 
 
