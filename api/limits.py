@@ -109,6 +109,13 @@ class LimitBody:
 
 # --- expensive requests -----------------------------------------------------------------------------------
 
+# The answers of an expensive route beyond its own, for its OpenAPI entry (`responses=limits.RESPONSES`).
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"description": "over the role's cost caps (or invalid): the error names the field and what to ask"},
+    429: {"description": "the process runs as many expensive requests as it may; try again (Retry-After)"},
+    503: {"description": "the request took longer than the role's time limit and was stopped"},
+}
+
 
 def _role(principal: Principal) -> str:
     return str(principal.role)

@@ -31,7 +31,11 @@ router = APIRouter(prefix="/api/v1/analysis", tags=["analysis"])
 ParamsDep = Annotated[FourColourParams, Depends(four_colour_params)]
 
 
-@router.get("/four-color", summary="The regional 红橙黄蓝 four-colour map: one feature per zone")
+@router.get(
+    "/four-color",
+    summary="The regional 红橙黄蓝 four-colour map: one feature per zone",
+    responses=limits.RESPONSES,
+)
 def four_colour(
     request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
 ) -> Response:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api import limits
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
 from api.fourcolour import (
@@ -30,7 +31,12 @@ PublicDep = Annotated[
 ]
 
 
-@router.get("/four-color", response_class=HTMLResponse, summary="The interactive four-colour map")
+@router.get(
+    "/four-color",
+    response_class=HTMLResponse,
+    summary="The interactive four-colour map",
+    responses=limits.RESPONSES,
+)
 def four_colour_html(
     request: Request,
     params: ParamsDep,
@@ -97,14 +103,18 @@ def _print_within_limits(
     )
 
 
-@router.get("/four-color.png", summary="The four-colour map for printing (上墙), PNG")
+@router.get(
+    "/four-color.png", summary="The four-colour map for printing (上墙), PNG", responses=limits.RESPONSES
+)
 def four_colour_png(
     request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
 ) -> Response:
     return Response(_print(request, params, engine, settings, principal, "png"), media_type="image/png")
 
 
-@router.get("/four-color.pdf", summary="The four-colour map for printing (上墙), PDF")
+@router.get(
+    "/four-color.pdf", summary="The four-colour map for printing (上墙), PDF", responses=limits.RESPONSES
+)
 def four_colour_pdf(
     request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
 ) -> Response:
