@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import auth, errors, pages
+from api import auth, errors, limits, pages
 from api.deps import EngineDep
 from api.routers import (
     analysis,
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.signing_key = settings.auth.signing_key()  # production refuses to start with a weak secret
     app.state.login_limiter = auth.login_limiter(settings.auth)  # failed sign-ins, in this process
     errors.install(app)
+    limits.install(app, settings)  # body size, cost and time limits (docs/security.md)
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])
     app.add_middleware(SecurityHeaders)  # nosniff, referrer, framing; CSP with a nonce on HTML (outermost)

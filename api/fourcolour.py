@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -9,15 +11,17 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import Query
+from fastapi import Query, Request
 from sqlalchemy import Connection
 
+from api import limits
 from api.settings import Settings
+from geo import deadline
 from geo.access import Principal
 from geo.errors import InvalidInput
 from geo.four_colour import RULES, ZoneTotals, four_colour_options, summarise
 from geo.store.four_colour import four_colour_sql
-from geo.store.repository import get_jurisdiction_row
+from geo.store.repository import get_jurisdiction_row, require_area
 from geo.store.summary import enterprise_levels, map_boundaries, map_risk_units
 from geo.store.summary import summary as register_summary
 from geo.store.zones import ZONE_KINDS, zone_source
@@ -108,11 +112,38 @@ def four_colour_params(
 def compute(
     conn: Connection, principal: Principal, params: FourColourParams, settings: Settings
 ) -> gpd.GeoDataFrame:
-    """One row per zone: level, colour, counts and area shares by level, enterprises involved."""
+    """One row per zone: level, colour, counts and area shares by level, enterprises involved. Within
+    `api.limits.expensive`, a request over the role's caps is refused before any work (422) and the
+    queries run under the time limit."""
     source = zone_source(
         conn, principal, params.adcode, params.zones, cell_m=params.cell_m, h3_res=params.h3_res
     )
-    return four_colour_sql(conn, source, **params.options(settings.maps.palette_map()))
+    deadline.check()
+    deadline.apply(conn)  # the time left, as the statement timeout of what follows
+    zones = four_colour_sql(conn, source, **params.options(settings.maps.palette_map()))
+    deadline.check()
+    return zones
+
+
+def within_limits(
+    request: Request, settings: Settings, principal: Principal
+) -> AbstractContextManager[deadline.Deadline]:
+    """The frame of a four-colour request (`api.limits.expensive`): a place among the expensive requests
+    (429), the role's time limit (503), saying what to ask for instead."""
+    return limits.expensive(
+        request,
+        settings,
+        principal,
+        hint="ask for fewer zones: a coarser h3_res, a larger cell_m, a smaller adcode or zones=children",
+        hint_zh="请减少分区：更粗的 h3_res、更大的 cell_m、更小的范围或 zones=children",
+    )
+
+
+def admit(conn: Connection, principal: Principal, params: FourColourParams, settings: Settings) -> None:
+    """The checks before work: the area exists and is visible (404), then the cost caps (422)."""
+    require_area(conn, principal, params.adcode, detail=False)
+    limits.four_colour_cost(conn, settings, principal, params)
+    deadline.apply(conn)
 
 
 def enterprises_with_levels(
@@ -163,12 +194,14 @@ def four_colour_folium(
     may see the jurisdiction's detail."""
     zones = compute(conn, principal, params, settings)
     boundaries = map_boundaries(conn, params.adcode)
+    deadline.check()
     enterprises = units = None
     if not public:
         enterprises = enterprises_with_levels(conn, principal, params.adcode, settings)
         units = map_risk_units(conn, principal, params.adcode)
         if len(units) > settings.maps.max_risk_units:
             units = map_risk_units(conn, principal, params.adcode, max_level=2)
+    deadline.check()
     m = four_colour_map(
         zones,
         boundaries=boundaries,
@@ -187,10 +220,18 @@ def four_colour_folium(
     return m, zones
 
 
+def _records(frame: pd.DataFrame, batch: int = 2_000) -> Iterator[dict[Any, Any]]:
+    """The rows as dicts, a batch at a time: one to_dict over 100,000 rows holds the GIL for a third of a
+    second (other requests wait), and the time limit is checked between batches."""
+    for start in range(0, len(frame), batch):
+        deadline.check()
+        yield from frame.iloc[start : start + batch].to_dict("records")
+
+
 def zone_features(zones: gpd.GeoDataFrame, *, public: bool = False) -> list[dict[str, Any]]:
     """GeoJSON features of the four-colour zones, with JSON-friendly properties."""
     out = []
-    for row in zones.to_dict("records"):
+    for row in _records(zones):
         level = None if pd.isna(row["level"]) else int(row["level"])
         props: dict[str, Any] = {
             "code": str(row["code"]),

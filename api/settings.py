@@ -187,6 +187,41 @@ class ImportSettings(BaseSettings):
     max_zip_ratio: float = Field(default=200.0, description="largest compression ratio of a zip member")
 
 
+class LimitSettings(BaseSettings):
+    """What one request may cost (docs/security.md, Limits): checked before any work starts, with a time
+    limit on the work itself. Per role as JSON, e.g. RISKMAP_LIMIT_MAX_ZONES='{"public": 10000, ...}'
+    (a role left out keeps its default)."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_LIMIT_", extra="ignore")
+
+    max_body_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        description="largest request body other than a multipart upload (JSON features, boundaries), in bytes; "
+        "refused with 413 before authentication",
+    )
+    max_zones: dict[str, int] = Field(
+        default={"public": 20_000, "enterprise": 20_000, "regulator": 50_000, "admin": 100_000},
+        description="most zones (cells, children…) one map or analysis may have, per role",
+    )
+    max_zone_units: dict[str, float] = Field(
+        default={"public": 2e9, "enterprise": 2e9, "regulator": 1e10, "admin": 1e11},
+        description="most zones × risk units in the area (a planner estimate) one map or analysis may cover, "
+        "per role: a coarse bound on the aggregation and the map's layers beside the zone cap",
+    )
+    seconds: dict[str, float] = Field(
+        default={"public": 20, "enterprise": 20, "regulator": 60, "admin": 120},
+        description="time limit of one expensive request (Python and SQL work), per role",
+    )
+    max_concurrent: int = Field(
+        default=2, ge=1, description="expensive requests one process runs at once; more are refused with 429"
+    )
+
+    def for_role(self, field: str, role: str) -> float:
+        values: dict[str, float] = getattr(self, field)
+        defaults: dict[str, float] = type(self).model_fields[field].default
+        return values.get(role, defaults[role])
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -196,3 +231,4 @@ class Settings(BaseSettings):
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     imports: ImportSettings = Field(default_factory=ImportSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)

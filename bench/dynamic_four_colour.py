@@ -91,7 +91,9 @@ def main() -> None:
     engine = make_engine(url, statement_timeout_ms=3_600_000)
     today = dt.date(2026, 12, 1)
     stored = ZoneQuery(
-        "SELECT adcode AS code, name, geom FROM jurisdictions WHERE parent_adcode = :a", {"a": PARENT}, stored=True
+        "SELECT adcode AS code, name, geom FROM jurisdictions WHERE parent_adcode = :a",
+        {"a": PARENT},
+        stored=True,
     )
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM hazards WHERE synthetic"))
@@ -133,7 +135,8 @@ def main() -> None:
     for run in range(args.repeat):
         with engine.begin() as conn:
             conn.execute(
-                text(_CHANGE), {"parent": PARENT, "today": today, "seed": f"c{run}", "half": args.changes // 2}
+                text(_CHANGE),
+                {"parent": PARENT, "today": today, "seed": f"c{run}", "half": args.changes // 2},
             )
         t = time.perf_counter()
         dynamic()
@@ -155,7 +158,7 @@ def main() -> None:
         "# Dynamic four-colour map (open hidden hazards)",
         "",
         f"Command: `.venv/bin/python bench/dynamic_four_colour.py {' '.join(sys.argv[1:])}` "
-        f"({dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC). {machine()}",
+        f"({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC). {machine()}",
         "",
         f"{args.zones:,} zones × {args.units:,} units (bench/four_colour.py's data); {args.hazards:,} open hazards "
         f"on random units (10 % major) inserted in {insert_s:.1f} s; {changed:,} zones change colour on the dynamic map. "

@@ -11,6 +11,7 @@ from pyproj import Transformer
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from geo import deadline
 from geo.coords import gauss_kruger_epsg
 from geo.errors import InvalidInput
 
@@ -62,9 +63,11 @@ def square_grid(boundary: BaseGeometry, *, cell_m: float, code_prefix: str) -> g
         raise InvalidInput.one(
             "cell_m", f"{cell_m} m cells make {len(cells)} zones here (at most {MAX_ZONES})", "网格过密"
         )
-    clipped = shapely.intersection(cells, metric)
+    clipped = _clip(cells, metric)
     geoms, codes = [], []
-    for geom, i, j in zip(clipped, ii, jj, strict=True):
+    for n_done, (geom, i, j) in enumerate(zip(clipped, ii, jj, strict=True)):
+        if n_done % 1000 == 0:
+            deadline.check()
         poly = _polygonal(geom)
         if poly is None or poly.area == 0:
             continue
@@ -95,12 +98,13 @@ def h3_grid(boundary: BaseGeometry, *, resolution: int) -> gpd.GeoDataFrame:
             f"resolution {resolution} makes about {int(expected)} zones here (at most {MAX_ZONES})",
             "H3 网格过密",
         )
-    shape = h3.geo_to_h3shape(boundary.__geo_interface__)
-    cells = sorted(h3.h3shape_to_cells(shape, resolution))
-    hexes = [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
-    clipped: list[BaseGeometry] = (
-        list(shapely.intersection(np.array(hexes, dtype=object), boundary)) if hexes else []
-    )
+    cells = _h3_cells(boundary, resolution, expected)
+    hexes = []
+    for n_done, c in enumerate(cells):
+        if n_done % 1000 == 0:
+            deadline.check()
+        hexes.append(Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]))
+    clipped: list[BaseGeometry] = list(_clip(np.array(hexes, dtype=object), boundary)) if hexes else []
     geoms, codes = [], []
     for cell, geom in zip(cells, clipped, strict=True):
         poly = _polygonal(geom)
@@ -108,6 +112,45 @@ def h3_grid(boundary: BaseGeometry, *, resolution: int) -> gpd.GeoDataFrame:
             geoms.append(poly)
             codes.append(cell)
     return gpd.GeoDataFrame({"code": codes, "name": codes}, geometry=geoms, crs=STORAGE_CRS)
+
+
+# Cells one polyfill call finds at most (about): h3 holds the GIL for the whole call, and a province in one
+# call stalls every other request of the process for seconds (bench/results/limits.md).
+_H3_TILE_CELLS = 2_000
+
+
+def _h3_cells(boundary: BaseGeometry, resolution: int, expected: float) -> list[str]:
+    """The sorted H3 cells whose centres lie in the boundary, found tile by tile: the boundary is cut into
+    about expected / _H3_TILE_CELLS rectangles, each filled on its own (the time limit checked between).
+    A centre lies in one tile's piece of the boundary, so the union is the cells of the whole."""
+    import h3
+
+    k = max(1, math.ceil(math.sqrt(expected / _H3_TILE_CELLS)))
+    minx, miny, maxx, maxy = boundary.bounds
+    xs, ys = np.linspace(minx, maxx, k + 1), np.linspace(miny, maxy, k + 1)
+    tiles = [shapely.box(xs[i], ys[j], xs[i + 1], ys[j + 1]) for i in range(k) for j in range(k)]
+    pieces = shapely.intersection(boundary, np.array(tiles, dtype=object)) if k > 1 else [boundary]
+    cells: set[str] = set()
+    for piece in pieces:
+        deadline.check()
+        poly = _polygonal(piece)
+        if poly is not None:
+            cells.update(h3.h3shape_to_cells(h3.geo_to_h3shape(poly.__geo_interface__), resolution))
+    deadline.check()
+    return sorted(cells)
+
+
+def _clip(cells: np.ndarray, boundary: BaseGeometry, chunk: int = 256) -> np.ndarray:
+    """The cells cut to the boundary. Cells wholly inside stay as they are (a prepared test, cheap); only
+    those crossing the boundary pay for an intersection, in chunks, the time limit checked between them."""
+    shapely.prepare(boundary)
+    out = cells.copy()
+    crossing = np.flatnonzero(~shapely.contains_properly(boundary, cells))
+    for start in range(0, len(crossing), chunk):
+        deadline.check()
+        at = crossing[start : start + chunk]
+        out[at] = shapely.intersection(cells[at], boundary)
+    return out
 
 
 def _approx_area_km2(geom: BaseGeometry) -> float:

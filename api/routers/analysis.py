@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from api import limits
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
 from api.features import GEOJSON
 from api.fourcolour import (
     FourColourParams,
+    admit,
     compute,
     enterprises_with_levels,
     four_colour_params,
+    within_limits,
     zone_features,
 )
 from geo.four_colour import RULES
@@ -28,19 +31,33 @@ router = APIRouter(prefix="/api/v1/analysis", tags=["analysis"])
 ParamsDep = Annotated[FourColourParams, Depends(four_colour_params)]
 
 
-@router.get("/four-color", summary="The regional 红橙黄蓝 four-colour map: one feature per zone")
+@router.get(
+    "/four-color",
+    summary="The regional 红橙黄蓝 four-colour map: one feature per zone",
+    responses=limits.RESPONSES,
+)
 def four_colour(
-    params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
-) -> JSONResponse:
+    request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+) -> Response:
     """Each zone's `level` (1–4, null with no risk), `color`, `counts` and `area_share` by level,
     computed in PostGIS. The default rule is 就高 (a zone takes the highest level among the risk units
     that intersect it); `rule=weighted` is the documented alternative. Public: the zones' ids of
-    enterprises are given only to admins and the jurisdiction's regulators."""
-    with engine.connect() as conn:
+    enterprises are given only to admins and the jurisdiction's regulators. A request over the role's
+    caps is 422 naming what to ask instead; one over its time limit 503 (docs/security.md, Limits)."""
+    with (
+        within_limits(request, settings, principal),
+        engine.connect() as conn,
+    ):
+        admit(conn, principal, params, settings)
         j = get_jurisdiction_row(conn, params.adcode)
         zones = compute(conn, principal, params, settings)
         public = not may_see_detail(conn, principal, params.adcode)
-    features = zone_features(zones, public=public)
+        features = zone_features(zones, public=public)
+        response = _four_colour_response(params, j, features)
+    return response
+
+
+def _four_colour_response(params: FourColourParams, j: Any, features: list[dict[str, Any]]) -> Response:
     totals = {str(lv): sum(1 for f in features if f["properties"]["level"] == lv) for lv in (1, 2, 3, 4)}
     body = {
         "type": "FeatureCollection",
@@ -53,7 +70,7 @@ def four_colour(
         "numberReturned": len(features),
         "features": features,
     }
-    return JSONResponse(body, media_type=GEOJSON)
+    return limits.json_pieces(body, media_type=GEOJSON)  # encoded now: within the time limit
 
 
 @router.get("/enterprise-levels", summary="Enterprises with their level (就高 by default) and unit counts")

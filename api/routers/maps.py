@@ -5,12 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api import limits
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
-from api.fourcolour import FourColourParams, compute, four_colour_folium, four_colour_params, title
+from api.fourcolour import (
+    FourColourParams,
+    admit,
+    compute,
+    four_colour_folium,
+    four_colour_params,
+    title,
+    within_limits,
+)
+from geo import deadline
 from geo.store.summary import map_boundaries
 from maps.print import four_colour_print
 
@@ -21,8 +31,14 @@ PublicDep = Annotated[
 ]
 
 
-@router.get("/four-color", response_class=HTMLResponse, summary="The interactive four-colour map")
+@router.get(
+    "/four-color",
+    response_class=HTMLResponse,
+    summary="The interactive four-colour map",
+    responses=limits.RESPONSES,
+)
 def four_colour_html(
+    request: Request,
     params: ParamsDep,
     engine: EngineDep,
     settings: SettingsDep,
@@ -31,9 +47,13 @@ def four_colour_html(
 ) -> HTMLResponse:
     """`public=true` is the published map anyone may see; the full map (enterprises, risk areas, people)
     is for admins and the jurisdiction's regulators."""
-    with engine.connect() as conn:
-        m, _ = four_colour_folium(conn, principal, params, settings, public=public)
-    return HTMLResponse(m.get_root().render())
+    with within_limits(request, settings, principal):
+        with engine.connect() as conn:
+            admit(conn, principal, params, settings)
+            m, _ = four_colour_folium(conn, principal, params, settings, public=public)
+        page = m.get_root().render()
+        deadline.check()
+    return HTMLResponse(page)
 
 
 def _zones_zh(params: FourColourParams) -> str:
@@ -49,13 +69,27 @@ def _zones_zh(params: FourColourParams) -> str:
 
 
 def _print(
+    request: Request,
+    params: FourColourParams,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    fmt: str,
+) -> bytes:
+    with within_limits(request, settings, principal):
+        return _print_within_limits(params, engine, settings, principal, fmt)
+
+
+def _print_within_limits(
     params: FourColourParams, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep, fmt: str
 ) -> bytes:
     with engine.connect() as conn:
+        admit(conn, principal, params, settings)
         zones = compute(conn, principal, params, settings)  # zones only: public, as the published map
         boundaries = map_boundaries(conn, params.adcode)
         heading = title(conn, params)
         synthetic = bool(conn.exec_driver_sql("SELECT bool_or(synthetic) FROM enterprises").scalar())
+    deadline.check()
     return four_colour_print(
         zones,
         boundaries=boundaries,
@@ -69,19 +103,23 @@ def _print(
     )
 
 
-@router.get("/four-color.png", summary="The four-colour map for printing (上墙), PNG")
+@router.get(
+    "/four-color.png", summary="The four-colour map for printing (上墙), PNG", responses=limits.RESPONSES
+)
 def four_colour_png(
-    params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+    request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
 ) -> Response:
-    return Response(_print(params, engine, settings, principal, "png"), media_type="image/png")
+    return Response(_print(request, params, engine, settings, principal, "png"), media_type="image/png")
 
 
-@router.get("/four-color.pdf", summary="The four-colour map for printing (上墙), PDF")
+@router.get(
+    "/four-color.pdf", summary="The four-colour map for printing (上墙), PDF", responses=limits.RESPONSES
+)
 def four_colour_pdf(
-    params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
+    request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
 ) -> Response:
     return Response(
-        _print(params, engine, settings, principal, "pdf"),
+        _print(request, params, engine, settings, principal, "pdf"),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="four-color-{params.adcode}.pdf"'},
     )

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from geo import deadline
 from geo.errors import InvalidInput
 from geo.four_colour import (
     DEFAULT_RULE,
@@ -71,12 +72,13 @@ _STAGE_ZONES = (
     """,
     """
     INSERT INTO four_colour_zones (ord, code, name, geom)
-    SELECT t.ord, t.code, t.name, ST_GeomFromWKB(t.wkb, 4490)
+    SELECT t.ord + :offset, t.code, t.name, ST_GeomFromWKB(t.wkb, 4490)
     FROM unnest(CAST(:codes AS text[]), CAST(:names AS text[]), CAST(:wkbs AS bytea[]))
         WITH ORDINALITY AS t(code, name, wkb, ord)
     """,
     "ANALYZE four_colour_zones",
 )
+_STAGE_BATCH = 5_000
 _STAGED_ZONES = "SELECT ord, name, geom FROM four_colour_zones"
 _STAGED_AREAS = "SELECT ST_Area(geom::geography, true) FROM four_colour_zones ORDER BY ord"
 
@@ -470,13 +472,23 @@ def _zone_query(
 
 def _stage_zones(conn: Connection, codes: list[Any], names: list[Any], geoms: np.ndarray) -> np.ndarray:
     """Load the zones into the per-call TEMP table; their geodesic areas in input order."""
-    params = {
-        "codes": [None if c is None else str(c) for c in codes],
-        "names": [None if pd.isna(x) else str(x) for x in names],
-        "wkbs": list(shapely.to_wkb(geoms)),
-    }
-    for i, statement in enumerate(_STAGE_ZONES):
-        conn.execute(text(statement), params if i == 2 else {})
+    codes = [None if c is None else str(c) for c in codes]
+    names = [None if pd.isna(x) else str(x) for x in names]
+    conn.execute(text(_STAGE_ZONES[0]))
+    conn.execute(text(_STAGE_ZONES[1]))
+    # In batches: psycopg2 quotes a parameter holding the GIL, ~0.5 s for 90,000 zones in one go, which
+    # stalls every other request of the process; the time limit is checked between batches.
+    for start in range(0, len(codes), _STAGE_BATCH):
+        deadline.check()
+        end = start + _STAGE_BATCH
+        params = {
+            "offset": start,
+            "codes": codes[start:end],
+            "names": names[start:end],
+            "wkbs": list(shapely.to_wkb(geoms[start:end])),
+        }
+        conn.execute(text(_STAGE_ZONES[2]), params)
+    conn.execute(text(_STAGE_ZONES[3]))
     return np.array(conn.execute(text(_STAGED_AREAS)).scalars().all(), dtype=np.float64)
 
 
