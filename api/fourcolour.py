@@ -21,6 +21,7 @@ from geo.access import Principal
 from geo.errors import InvalidInput
 from geo.four_colour import RULES, ZoneTotals, four_colour_options, summarise
 from geo.store.four_colour import four_colour_sql
+from geo.store.hazards import raised_levels
 from geo.store.repository import get_jurisdiction_row, require_area
 from geo.store.summary import enterprise_levels, map_boundaries, map_risk_units
 from geo.store.summary import summary as register_summary
@@ -60,6 +61,9 @@ class FourColourParams:
     rule: str = "max"
     weights: str | None = None
     breaks: str | None = None
+    levels: str = (
+        "assessed"  # or "dynamic": open hidden hazards raise their units (data/dynamic_risk_rules.csv)
+    )
 
     def options(self, palette: dict[int, str]) -> dict[str, Any]:
         weights = _numbers(self.weights, "weights", 4)
@@ -91,6 +95,14 @@ def four_colour_params(
     breaks: Annotated[
         str | None, Query(description="rule=weighted: index thresholds of levels 1–3, e.g. 100,30,10")
     ] = None,
+    levels: Annotated[
+        str,
+        Query(
+            description="assessed: the register's levels; dynamic: a unit with open hidden hazards shown at the "
+            "level they raise it to (data/dynamic_risk_rules.csv: an open 重大隐患 → 1, three open 一般隐患 → one "
+            "up); each zone then says how many of its units were raised (raised_units)"
+        ),
+    ] = "assessed",
 ) -> FourColourParams:
     if zones not in ZONE_KINDS:
         raise InvalidInput.one(
@@ -104,7 +116,11 @@ def four_colour_params(
         )
     if not 4 <= h3_res <= 10:
         raise InvalidInput.one("h3_res", "must be between 4 and 10", "H3 分辨率应在 4–10 之间")
-    params = FourColourParams(adcode, zones, cell_m, h3_res, rule, weights, breaks)
+    if levels not in ("assessed", "dynamic"):
+        raise InvalidInput.one(
+            "levels", "assessed or dynamic", "应为 assessed（评估等级）或 dynamic（动态等级）"
+        )
+    params = FourColourParams(adcode, zones, cell_m, h3_res, rule, weights, breaks, levels)
     params.options({1: "#000", 2: "#000", 3: "#000", 4: "#000"})  # validates rule, weights, breaks up front
     return params
 
@@ -120,7 +136,8 @@ def compute(
     )
     deadline.check()
     deadline.apply(conn)  # the time left, as the statement timeout of what follows
-    zones = four_colour_sql(conn, source, **params.options(settings.maps.palette_map()))
+    shown = raised_levels(conn) if params.levels == "dynamic" else None
+    zones = four_colour_sql(conn, source, **params.options(settings.maps.palette_map()), shown_levels=shown)
     deadline.check()
     return zones
 
@@ -246,6 +263,8 @@ def zone_features(zones: gpd.GeoDataFrame, *, public: bool = False) -> list[dict
         }
         if row.get("index") is not None and not pd.isna(row["index"]):
             props["index"] = float(row["index"])
+        if row.get("raised_units") is not None:
+            props["raised_units"] = int(row["raised_units"])
         if not public:
             props["enterprise_ids"] = [int(i) for i in row["enterprise_ids"]]
         out.append(

@@ -411,3 +411,28 @@ def test_import_a_hazard_list_all_or_nothing(world: dict[str, Any], client: Any)
     problem(
         ent.post(f"{HAZARDS}/import", files={"file": ("l.xlsx", _list_xlsx([["x"]], ["备注"]))}), "header"
     )
+
+
+def test_the_four_colour_api_offers_dynamic_levels(world: dict[str, Any]) -> None:
+    reg = world["regulator"]
+    params = {"adcode": "350505", "zones": "grid", "cell_m": 5000}
+
+    def levels(**more: str) -> dict[str, Any]:
+        body = ok(reg.get("/api/v1/analysis/four-color", params={**params, **more}))
+        return {
+            f["id"]: (f["properties"]["level"], f["properties"].get("raised_units"))
+            for f in body["features"]
+            if f["properties"]["level"]
+        }
+
+    assessed = levels()
+    assert {v[0] for v in assessed.values()} == {3}
+    key = _report(reg, world["u1"], "major")["id"]
+    dynamic = levels(levels="dynamic")
+    assert sorted(v for v in dynamic.values()) == [(1, 1)]  # the unit's zone is red, one unit raised
+    assert levels() == assessed  # the assessed map is unchanged
+    _step(reg, key, "assign", working_days=5, **FIVE)
+    _step(world["enterprise"], key, "rectify", rectification="已整改")
+    _step(world["regulator_b"], key, "accept", evaluator="评估公司")
+    assert {k: v[0] for k, v in levels(levels="dynamic").items()} == {k: v[0] for k, v in assessed.items()}
+    problem(reg.get("/api/v1/analysis/four-color", params={**params, "levels": "live"}), "levels")
