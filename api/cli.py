@@ -232,7 +232,7 @@ def map_four_colour(
 ) -> None:
     """Write the four-colour map to a file: a self-contained HTML page that works offline, or PNG/PDF.
     The command line acts as the operator (SYSTEM): whoever can reach the database sees everything."""
-    from api.fourcolour import compute, four_colour_folium, four_colour_params, title
+    from api.usecases.four_colour import compute, four_colour_folium, make_params, title
     from geo.store.engine import make_engine
     from geo.store.summary import map_boundaries
     from maps.four_colour import save_html
@@ -243,7 +243,7 @@ def map_four_colour(
     try:
         if suffix not in {".html", ".htm", ".png", ".pdf"}:
             raise InvalidInput.one("output", "the file name must end in .html, .png or .pdf")
-        params = four_colour_params(adcode, zones, cell_m, h3_res, rule, None, None)
+        params = make_params(adcode, zones, cell_m, h3_res, rule, None, None)
         engine = make_engine(settings.db.sqlalchemy_url)
         with engine.connect() as conn:
             if suffix in {".html", ".htm"}:
@@ -281,7 +281,7 @@ def map_joint_prevention(
 ) -> None:
     """Write the joint-prevention map (clusters, 交叉互查 arrows, 异地 teams) to a self-contained HTML page,
     the same map as /maps/joint-prevention. The command line acts as the operator (SYSTEM)."""
-    from api.fourcolour import tiles
+    from api.usecases.four_colour import tiles
     from api.usecases.joint_prevention import cluster_params, joint_prevention_layers
     from geo.store.engine import make_engine
     from maps.four_colour import save_html

@@ -8,8 +8,10 @@ from fastapi import Depends, Query, Request
 from sqlalchemy import Engine
 
 from api.settings import Settings
+from api.usecases.four_colour import ZONE_DESCRIPTIONS, FourColourParams, make_params
 from geo.coords import InputCrs, parse_crs
 from geo.errors import InvalidInput
+from geo.four_colour import RULES
 
 
 def get_settings(request: Request) -> Settings:
@@ -68,3 +70,29 @@ def bbox_param(
 
 
 BboxDep = Annotated[tuple[float, float, float, float] | None, Depends(bbox_param)]
+
+
+def four_colour_params(
+    adcode: Annotated[str, Query(description="行政区划代码 of the jurisdiction mapped", examples=["350505"])],
+    zones: Annotated[
+        str, Query(description="; ".join(f"{k}: {v}" for k, v in ZONE_DESCRIPTIONS.items()))
+    ] = "children",
+    cell_m: Annotated[float, Query(description="grid cell size in metres (100–50,000), zones=grid")] = 1000,
+    h3_res: Annotated[int, Query(description="H3 resolution (4–10), zones=h3")] = 8,
+    rule: Annotated[str, Query(description=" ".join(f"{k}: {v}" for k, v in RULES.items()))] = "max",
+    weights: Annotated[
+        str | None, Query(description="rule=weighted: weights of levels 1–4, e.g. 100,30,10,1")
+    ] = None,
+    breaks: Annotated[
+        str | None, Query(description="rule=weighted: index thresholds of levels 1–3, e.g. 100,30,10")
+    ] = None,
+    levels: Annotated[
+        str,
+        Query(
+            description="assessed: the register's levels; dynamic: a unit with open hidden hazards shown at the "
+            "level they raise it to (data/dynamic_risk_rules.csv: an open 重大隐患 → 1, three open 一般隐患 → one "
+            "up); each zone then says how many of its units were raised (raised_units)"
+        ),
+    ] = "assessed",
+) -> FourColourParams:
+    return make_params(adcode, zones, cell_m, h3_res, rule, weights, breaks, levels)

@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import anyio.from_thread
@@ -33,6 +33,7 @@ from geo.access import Principal
 from geo.deadline import ClientGone, TimedOut
 from geo.errors import InvalidInput, Problem, RateLimited
 from geo.store.limits import Estimate, estimate
+from geo.store.repository import require_area
 
 log = logging.getLogger("riskmap.api")
 
@@ -193,7 +194,7 @@ def refuse_over(
 
 
 def four_colour_cost(conn: Connection, settings: Settings, principal: Principal, params: Any) -> None:
-    """The caps of a four-colour map or analysis (`api.fourcolour.FourColourParams`), checked before work."""
+    """The caps of a four-colour map or analysis (`api.usecases.four_colour.FourColourParams`), checked before work."""
     cost = estimate(conn, params.adcode, params.zones, cell_m=params.cell_m, h3_res=params.h3_res)
     if cost is None:
         return
@@ -270,3 +271,24 @@ def install(app: FastAPI, settings: Settings) -> None:
     )
     app.add_exception_handler(TimedOut, _timed_out)
     app.add_exception_handler(ClientGone, _client_gone)
+
+
+def four_colour_frame(
+    request: Request, settings: Settings, principal: Principal
+) -> AbstractContextManager[deadline.Deadline]:
+    """The frame of a four-colour request (`api.limits.expensive`): a place among the expensive requests
+    (429), the role's time limit (503), saying what to ask for instead."""
+    return expensive(
+        request,
+        settings,
+        principal,
+        hint="ask for fewer zones: a coarser h3_res, a larger cell_m, a smaller adcode or zones=children",
+        hint_zh="请减少分区：更粗的 h3_res、更大的 cell_m、更小的范围或 zones=children",
+    )
+
+
+def admit_four_colour(conn: Connection, principal: Principal, params: Any, settings: Settings) -> None:
+    """The checks before work: the area exists and is visible (404), then the cost caps (422)."""
+    require_area(conn, principal, params.adcode, detail=False)
+    four_colour_cost(conn, settings, principal, params)
+    deadline.apply(conn)

@@ -31,9 +31,9 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-import api.fourcolour
-from api.fourcolour import FourColourParams, four_colour_folium
+import api.usecases.four_colour
 from api.settings import DatabaseSettings, Settings
+from api.usecases.four_colour import FourColourParams, four_colour_folium
 from geo.store.engine import make_engine
 from maps.assets import PACKAGES, mount
 
@@ -82,8 +82,8 @@ class Result:
 
 @contextlib.contextmanager
 def timed_renderer(spent: list[float], renderer: Callable[..., folium.Map] | None) -> Iterator[None]:
-    """Time every call of the renderer the API uses (api.fourcolour.four_colour_map), or of another one."""
-    original = api.fourcolour.four_colour_map
+    """Time every call of the renderer the API uses (api.usecases.four_colour.four_colour_map), or of another one."""
+    original = api.usecases.four_colour.four_colour_map
     inner = renderer or original
 
     def timed(*args: Any, **kwargs: Any) -> folium.Map:
@@ -93,11 +93,11 @@ def timed_renderer(spent: list[float], renderer: Callable[..., folium.Map] | Non
         finally:
             spent.append(time.perf_counter() - started)
 
-    api.fourcolour.four_colour_map = timed
+    api.usecases.four_colour.four_colour_map = timed
     try:
         yield
     finally:
-        api.fourcolour.four_colour_map = original
+        api.usecases.four_colour.four_colour_map = original
 
 
 def renderer_at(rev: str) -> Callable[..., folium.Map]:

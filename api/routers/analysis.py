@@ -10,17 +10,11 @@ from fastapi.responses import JSONResponse, Response
 
 from api import limits
 from api.auth import PrincipalDep
-from api.deps import EngineDep, SettingsDep
+from api.deps import EngineDep, SettingsDep, four_colour_params
 from api.features import GEOJSON
-from api.fourcolour import (
-    FourColourParams,
-    admit,
-    compute,
-    enterprises_with_levels,
-    four_colour_params,
-    within_limits,
-    zone_features,
-)
+from api.limits import admit_four_colour as admit
+from api.limits import four_colour_frame as within_limits
+from api.usecases.four_colour import FourColourParams, compute, enterprises_with_levels, zone_features
 from geo.four_colour import RULES
 from geo.geometry import to_geojson
 from geo.store.repository import get_jurisdiction_row, may_see_detail

@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, Response
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
 from api.features import GEOJSON
-from api.fourcolour import tiles
 from api.usecases import joint_prevention as jp
+from api.usecases.four_colour import tiles
 from api.usecases.inspection_plan import Plan, check_sheet, draw_inspection_plan, plan_sheets, self_sheet
 from api.usecases.joint_prevention import TRADES, ClusterParams, CrossInspection, choice
 from geo.errors import InvalidInput

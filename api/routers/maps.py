@@ -10,16 +10,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from api import limits
 from api.auth import PrincipalDep
-from api.deps import EngineDep, SettingsDep
-from api.fourcolour import (
-    FourColourParams,
-    admit,
-    compute,
-    four_colour_folium,
-    four_colour_params,
-    title,
-    within_limits,
-)
+from api.deps import EngineDep, SettingsDep, four_colour_params
+from api.limits import admit_four_colour as admit
+from api.limits import four_colour_frame as within_limits
+from api.usecases.four_colour import FourColourParams, compute, four_colour_folium, title
 from geo import deadline
 from geo.store.summary import map_boundaries
 from maps.print import four_colour_print

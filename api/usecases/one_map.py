@@ -19,9 +19,9 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection
 
-from api.fourcolour import FourColourParams, compute, enterprises_with_levels, tiles
 from api.settings import Settings
 from api.usecases import joint_prevention as jp
+from api.usecases.four_colour import FourColourParams, compute, enterprises_with_levels, tiles
 from geo import hazards as hazard_rules
 from geo.access import Principal, Role
 from geo.closeout import today as beijing_today

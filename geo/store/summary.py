@@ -128,7 +128,7 @@ def _levels(row: Any) -> dict[str, int]:
 def enterprise_levels(conn: Connection, principal: Principal, adcode: str) -> gpd.GeoDataFrame:
     """Every enterprise in the jurisdiction with the count of its risk units at each level.
 
-    The enterprise's level itself is decided by the caller's rule (api.fourcolour.enterprises_with_levels).
+    The enterprise's level itself is decided by the caller's rule (api.usecases.four_colour.enterprises_with_levels).
     Names, credit codes and contacts: admins and regulators of the area only.
     """
     require_area(conn, principal, adcode, detail=True)

@@ -1,28 +1,26 @@
-"""The four-colour analysis as the API and the command line ask for it: parameters, data, the map."""
+"""The four-colour map as a use case: checked parameters, the zones (PostGIS), the interactive map and its
+GeoJSON, for the JSON routes, the map pages, the one map and the command line alike."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import Query, Request
 from sqlalchemy import Connection
 
-from api import limits
 from api.settings import Settings
 from geo import deadline
 from geo.access import Principal
 from geo.errors import InvalidInput
-from geo.four_colour import RULES, ZoneTotals, four_colour_options, summarise
+from geo.four_colour import ZoneTotals, four_colour_options, summarise
 from geo.store.four_colour import four_colour_sql
 from geo.store.hazards import raised_levels
-from geo.store.repository import get_jurisdiction_row, require_area
+from geo.store.repository import get_jurisdiction_row
 from geo.store.summary import enterprise_levels, map_boundaries, map_risk_units
 from geo.store.summary import summary as register_summary
 from geo.store.zones import ZONE_KINDS, zone_source
@@ -81,29 +79,18 @@ class FourColourParams:
         }
 
 
-def four_colour_params(
-    adcode: Annotated[str, Query(description="行政区划代码 of the jurisdiction mapped", examples=["350505"])],
-    zones: Annotated[
-        str, Query(description="; ".join(f"{k}: {v}" for k, v in ZONE_DESCRIPTIONS.items()))
-    ] = "children",
-    cell_m: Annotated[float, Query(description="grid cell size in metres (100–50,000), zones=grid")] = 1000,
-    h3_res: Annotated[int, Query(description="H3 resolution (4–10), zones=h3")] = 8,
-    rule: Annotated[str, Query(description=" ".join(f"{k}: {v}" for k, v in RULES.items()))] = "max",
-    weights: Annotated[
-        str | None, Query(description="rule=weighted: weights of levels 1–4, e.g. 100,30,10,1")
-    ] = None,
-    breaks: Annotated[
-        str | None, Query(description="rule=weighted: index thresholds of levels 1–3, e.g. 100,30,10")
-    ] = None,
-    levels: Annotated[
-        str,
-        Query(
-            description="assessed: the register's levels; dynamic: a unit with open hidden hazards shown at the "
-            "level they raise it to (data/dynamic_risk_rules.csv: an open 重大隐患 → 1, three open 一般隐患 → one "
-            "up); each zone then says how many of its units were raised (raised_units)"
-        ),
-    ] = "assessed",
+def make_params(
+    adcode: str,
+    zones: str = "children",
+    cell_m: float = 1000,
+    h3_res: int = 8,
+    rule: str = "max",
+    weights: str | None = None,
+    breaks: str | None = None,
+    levels: str = "assessed",
 ) -> FourColourParams:
+    """Checked four-colour parameters (InvalidInput naming the field), for the routes, the pages and the
+    command line alike."""
     if zones not in ZONE_KINDS:
         raise InvalidInput.one(
             "zones",
@@ -140,27 +127,6 @@ def compute(
     zones = four_colour_sql(conn, source, **params.options(settings.maps.palette_map()), shown_levels=shown)
     deadline.check()
     return zones
-
-
-def within_limits(
-    request: Request, settings: Settings, principal: Principal
-) -> AbstractContextManager[deadline.Deadline]:
-    """The frame of a four-colour request (`api.limits.expensive`): a place among the expensive requests
-    (429), the role's time limit (503), saying what to ask for instead."""
-    return limits.expensive(
-        request,
-        settings,
-        principal,
-        hint="ask for fewer zones: a coarser h3_res, a larger cell_m, a smaller adcode or zones=children",
-        hint_zh="请减少分区：更粗的 h3_res、更大的 cell_m、更小的范围或 zones=children",
-    )
-
-
-def admit(conn: Connection, principal: Principal, params: FourColourParams, settings: Settings) -> None:
-    """The checks before work: the area exists and is visible (404), then the cost caps (422)."""
-    require_area(conn, principal, params.adcode, detail=False)
-    limits.four_colour_cost(conn, settings, principal, params)
-    deadline.apply(conn)
 
 
 def enterprises_with_levels(
