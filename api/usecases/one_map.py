@@ -137,7 +137,7 @@ def gather(
         out.risk_units = units
         targets = safety_store.targets_in(conn, principal, adcode)
         out.targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=4490)
-        report = safety_store.violations_sql(conn, principal, adcode)
+        report = safety_store.violations_sql(conn, principal, adcode, advice=False)  # lines only
         found = report.violations.copy()
         found["status"] = [
             "veto" if str(b) == "consultation_inner" else "violation" for b in found.get("basis", [])
