@@ -15,8 +15,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PrincipalDep
-from api.deps import CrsDep, EngineDep
+from api.deps import CrsDep, EngineDep, SettingsDep
 from api.usecases import hazard_lists
+from api.usecases import inspection_coverage as coverage
 from geo import hazards as rules
 from geo.closeout import today as beijing_today
 from geo.coords import InputCrs, from_storage_xy
@@ -26,6 +27,7 @@ from geo.hazards import Action, Grade, Status
 from geo.io.hazard_list import HEADERS, parse_hazard_list
 from geo.io.readers import file_format, read_file
 from geo.io.writers import MEDIA_TYPES, write_sheets_xlsx
+from geo.joint_prevention import parse_period
 from geo.store import hazards as store
 
 MAX_LIST_BYTES = 10 * 2**20
@@ -419,6 +421,36 @@ def get_attachment(
 
 
 # --- analysis ----------------------------------------------------------------------------------------
+
+
+@analysis.get(
+    "/inspection-coverage", summary="The 双随机 plan beside the inspections done (coverage by level)"
+)
+def inspection_coverage(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    adcode: Annotated[str, Query(max_length=12, description="行政区划代码")],
+    period: Annotated[str, Query(max_length=7, description="a month YYYY-MM or a year YYYY")],
+    seed: Annotated[int, Query(ge=0, le=2**31 - 1, description="the plan's seed")] = 0,
+) -> JSONResponse:
+    """Each planned check is done when a regulator's inspection (random, department, cross, third party) of
+    the enterprise is recorded in the check's frequency window; checks whose day has not come are not yet
+    counted as missed. Self-inspections recorded against each enterprise's calendar to date."""
+    with engine.connect() as conn:
+        found = coverage.coverage(
+            conn, principal, adcode, parse_period(period), seed, settings, as_of=beijing_today()
+        )
+    return _json(
+        {
+            "adcode": found.adcode,
+            "period": found.period,
+            "seed": found.seed,
+            "by_level": {str(k): v for k, v in found.by_level.items()},
+            "missed": found.missed,
+            "self_inspection": found.self_inspection,
+        }
+    )
 
 
 @analysis.get("/dynamic-levels", summary="Risk units whose level is raised by open hazards")

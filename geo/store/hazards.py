@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import shapely
-from geoalchemy2.shape import from_shape
+from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
 from sqlalchemy.sql import ColumnElement
@@ -154,8 +154,8 @@ def _place(
                 f"no enterprise {enterprise_id} that you may report on",
                 f"企业 {enterprise_id} 不存在或不属于您的管辖范围",
             )
-        if geom is None:
-            raise InvalidInput.one("geometry", "give the hazard's place (a point)", "须给出隐患位置（点）")
+        if geom is None:  # the enterprise's own point
+            geom = shapely.point_on_surface(to_shape(ent["geom"]))
         return {
             "risk_unit_id": None,
             "enterprise_id": enterprise_id,

@@ -821,6 +821,13 @@ MATRIX: list[Case] = [
     ),
     Case(
         "GET",
+        "/api/v1/analysis/inspection-coverage",
+        "",
+        _area("/api/v1/analysis/inspection-coverage", period="2026-11"),
+        detail(),
+    ),
+    Case(
+        "GET",
         "/api/v1/analysis/dynamic-levels",
         "",
         _area("/api/v1/analysis/dynamic-levels"),

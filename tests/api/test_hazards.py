@@ -436,3 +436,35 @@ def test_the_four_colour_api_offers_dynamic_levels(world: dict[str, Any]) -> Non
     _step(world["regulator_b"], key, "accept", evaluator="评估公司")
     assert {k: v[0] for k, v in levels(levels="dynamic").items()} == {k: v[0] for k, v in assessed.items()}
     problem(reg.get("/api/v1/analysis/four-color", params={**params, "levels": "live"}), "levels")
+
+
+def test_the_plan_beside_what_was_done(world: dict[str, Any]) -> None:
+    reg = world["regulator"]
+    period = "2025"  # wholly past: every planned check is due
+    url = "/api/v1/analysis/inspection-coverage"
+    before = ok(reg.get(url, params={"adcode": "350505", "period": period}))
+    planned = sum(v["planned"] for v in before["by_level"].values())
+    assert planned > 0
+    assert sum(v["done"] for v in before["by_level"].values()) == 0
+    missed = before["missed"]
+    assert len(missed) == planned
+    first = missed[0]
+    # the regulator records the inspection the plan asked for, inside the check's window
+    day = first["planned_date"]
+    made = reg.post(
+        INSPECTIONS,
+        json={
+            "kind": "random",
+            "enterprise_id": first["enterprise_id"],
+            "inspected_on": day,
+            "inspectors": "李明、张华",
+            "result": "no_hazard",
+            "plan_ref": f"双随机 350505 {period}",
+        },
+    )
+    assert made.status_code == 201, made.text
+    after = ok(reg.get(url, params={"adcode": "350505", "period": period}))
+    assert sum(v["done"] for v in after["by_level"].values()) == 1
+    assert len(after["missed"]) == planned - 1
+    assert {s["enterprise_id"] for s in after["self_inspection"]} >= {world["e1"]}
+    assert world["other_regulator"].get(url, params={"adcode": "350505", "period": period}).status_code == 403
