@@ -22,6 +22,7 @@ from tests.api.builders import (
     RISK_UNITS,
     created,
     enterprise_feature,
+    if_match,
     ok,
     risk_unit_feature,
 )
@@ -62,7 +63,8 @@ def attacked(client: Any, client_as: Callable[..., Any]) -> dict[str, Any]:
 
 
 def _write(attacker: Any, enterprise_id: int, **props: Any) -> None:
-    ok(attacker.patch(f"{ENTERPRISES}/{enterprise_id}", json={"properties": props}))
+    url = f"{ENTERPRISES}/{enterprise_id}"
+    ok(attacker.patch(url, json={"properties": props}, headers=if_match(attacker, url)))
 
 
 def test_a_name_written_by_an_enterprise_reaches_the_joint_prevention_map_as_text(

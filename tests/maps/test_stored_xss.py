@@ -133,7 +133,12 @@ def served(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict
             # The attacker: the enterprise's own user, through the API.
             own = bearer(add_test_user(engine, "enterprise", enterprise_id=eid), "enterprise")
             props = {field: _tagged(f"E{n}.{field}") for field in ENTERPRISE_TEXT}
-            _ok(http.patch(f"{ENTERPRISES}/{eid}", json={"properties": props}, headers=own))
+            etag = http.get(f"{ENTERPRISES}/{eid}", headers=own).headers["etag"]
+            _ok(
+                http.patch(
+                    f"{ENTERPRISES}/{eid}", json={"properties": props}, headers={**own, "If-Match": etag}
+                )
+            )
             unit = risk_unit_feature(
                 eid,
                 at=at,
