@@ -21,14 +21,15 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from api.auth import PrincipalDep
-from api.deps import EngineDep
+from api.deps import EngineDep, SettingsDep
 from api.pages import STATIC_PREFIX, templates
 from api.pages.signin import ROLE_ZH, _session_csrf
 from api.usecases import history as history_usecase
+from api.usecases.joint_prevention import sector_names
 from geo import closeout as closeout_rules
 from geo import hazards as hazard_rules
 from geo.access import Forbidden, Principal, Role, Unauthenticated
-from geo.io.fields import KIND_NAMES_ZH, Kind
+from geo.io.fields import KIND_NAMES_ZH, Kind, primary_headers
 from geo.store import closeout as closeout_store
 from geo.store import hazards as hazard_store
 from geo.store import repository as repo
@@ -46,6 +47,28 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Q = Annotated[str | None, Query(max_length=100)]
 
 LEVEL_ZH = {1: "重大风险", 2: "较大风险", 3: "一般风险", 4: "低风险"}
+# Field labels of the detail pages and history: the Chinese headers of the import templates, and these.
+MORE_LABELS = {
+    "id": "编号",
+    "jurisdiction_adcode": "行政区划代码",
+    "enterprise_id": "所属企业编号",
+    "kind": "类型",
+    "assessment_inputs": "评估参数",
+    "assessment_score": "评估分值",
+    "gb_class_derived": "类别（推定）",
+    "synthetic": "演示数据",
+    "version": "版本",
+    "created_at": "创建时间",
+    "updated_at": "更新时间",
+    "level": "风险等级",
+    "risk_unit_count": "风险点数",
+    "site": "厂区边界",
+    "geom": "位置",
+}
+
+
+def _labels(kind: Kind) -> dict[str, str]:
+    return {**MORE_LABELS, **primary_headers(kind)}
 
 
 @dataclass(frozen=True)
@@ -141,6 +164,7 @@ class Register:
     title: str
     title_en: str
     columns: tuple[tuple[str, str], ...]  # (field, Chinese heading) of the list
+    kind: Kind = Kind.enterprises  # whose template headers label the fields
     level_filter: bool = False
 
 
@@ -156,6 +180,7 @@ REGISTERS = {
         (
             ("credit_code", "统一社会信用代码"),
             ("name", "企业名称"),
+            ("level", "风险等级"),
             ("sector", "行业领域"),
             ("address", "地址"),
             ("jurisdiction_adcode", "行政区"),
@@ -177,6 +202,7 @@ REGISTERS = {
             ("next_assessment_due", "下次评估"),
             ("jurisdiction_adcode", "行政区"),
         ),
+        kind=Kind.risk_units,
         level_filter=True,
     ),
     "protection-targets": Register(
@@ -195,6 +221,7 @@ REGISTERS = {
             ("households", "户数"),
             ("jurisdiction_adcode", "行政区"),
         ),
+        kind=Kind.protection_targets,
     ),
 }
 
@@ -249,6 +276,7 @@ def _register(
             "areas": areas,
             "filters": params,
             "paging": _paging(reg.path, params, offset, total),
+            "sectors": sector_names(),
         },
     )
 
@@ -285,7 +313,16 @@ def _detail(request: Request, engine: Any, principal: Principal, reg: Register, 
         principal,
         reg.key,
         "work_detail.html",
-        {"reg": reg, "row": row, "fields": fields, "changes": changes, "units": units, "key": key},
+        {
+            "reg": reg,
+            "row": row,
+            "fields": fields,
+            "changes": changes,
+            "units": units,
+            "key": key,
+            "labels": _labels(reg.kind),
+            "sectors": sector_names(),
+        },
     )
 
 
@@ -500,9 +537,10 @@ def exports_page(request: Request, engine: EngineDep, principal: PrincipalDep) -
 
 
 @router.get("/work/siting", response_class=HTMLResponse)
-def siting_page(request: Request, principal: PrincipalDep) -> Response:
+def siting_page(request: Request, principal: PrincipalDep, settings: SettingsDep) -> Response:
     _require(principal, "siting")
-    return _render(request, principal, "siting", "work_siting.html", {})
+    leaflet = f"{settings.maps.asset_prefix.rstrip('/')}/leaflet/dist"  # served by us (maps/assets.py)
+    return _render(request, principal, "siting", "work_siting.html", {"leaflet": leaflet})
 
 
 @router.get("/work/joint-prevention", response_class=HTMLResponse)

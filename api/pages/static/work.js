@@ -88,6 +88,31 @@
       if (f) f.text().then(function (t) { area.value = t; });
     });
     var VERDICT = { ok: "rm-notice", advise: "rm-warn", veto: "rm-error" };
+    var COLOUR = { ok: "#2b83ba", advise: "#e69500", veto: "#c62828" };
+    var map = null;
+    var drawn = null;
+    // The proposal and the line to each conflict on a plain map (no tiles: nothing from outside). The
+    // coordinates are drawn as given (the lines come back in the request's crs).
+    var drawMap = function (geometry, b) {
+      var box = document.getElementById("rm-siting-map");
+      if (!window.L || !box) return;
+      box.hidden = false;
+      if (!map) map = window.L.map(box, { attributionControl: false });
+      if (drawn) drawn.remove();
+      drawn = window.L.featureGroup().addTo(map);
+      window.L.geoJSON(geometry, { style: { color: COLOUR[b.verdict] || "#1d4e89", weight: 2, fillOpacity: 0.3 } })
+        .bindTooltip("拟建：" + (b.proposal && b.proposal.name || "")).addTo(drawn);
+      (b.features || []).forEach(function (f) {
+        if (!f.geometry) return;
+        var p = f.properties;
+        window.L.geoJSON(f.geometry, { style: { color: COLOUR[p.status] || "#555", weight: 3, dashArray: "6 4" } })
+          .bindTooltip(((p.existing && p.existing.name) || "") + "：" + p.distance_m + " 米（要求 " + p.required_m + " 米）")
+          .addTo(drawn);
+      });
+      map.invalidateSize();
+      map.fitBounds(drawn.getBounds(), { padding: [30, 30], maxZoom: 17 });
+    };
+    var STATUS_ZH = { veto: "否决", advise: "提醒" };
     sitingForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var geometry;
@@ -134,8 +159,9 @@
           out.appendChild(table("rm-siting-conflicts", ["对象", "判定", "距离 (m)", "要求 (m)", "需外移 (m)", "依据"],
             (b.features || []).map(function (f) {
               var p = f.properties;
-              return [(p.existing && p.existing.name) || "（辖区外）", p.status, p.distance_m, p.required_m, p.move_m, p.explanation_zh || p.rule];
+              return [(p.existing && p.existing.name) || "（辖区外）", STATUS_ZH[p.status] || p.status, p.distance_m, p.required_m, p.move_m, p.explanation_zh || p.rule];
             })));
+          drawMap(geometry, b);
           if ((b.unchecked || []).length) {
             out.appendChild(el("p", "有 " + b.unchecked.length + " 个风险单元无法核查（缺少数据），结论不能为“通过”。", "rm-warn"));
           }
