@@ -25,11 +25,13 @@ from api.deps import EngineDep, SettingsDep
 from api.pages import STATIC_PREFIX, templates
 from api.pages.signin import ROLE_ZH, _session_csrf
 from api.usecases import history as history_usecase
+from api.usecases import my_enterprise
 from api.usecases.joint_prevention import sector_names
 from geo import closeout as closeout_rules
 from geo import hazards as hazard_rules
 from geo.access import Forbidden, Principal, Role, Unauthenticated
 from geo.io.fields import KIND_NAMES_ZH, Kind, primary_headers
+from geo.joint_prevention import parse_period
 from geo.store import closeout as closeout_store
 from geo.store import hazards as hazard_store
 from geo.store import repository as repo
@@ -92,6 +94,7 @@ NAV = (
     NavItem("plan", "双随机计划", "Random inspection plan", "/work/inspection-plan", STAFF),
     NavItem("closeouts", "销号", "Close-outs", "/work/closeouts", ALL),
     NavItem("hazards", "隐患", "Hidden hazards", "/work/hazards", ALL),
+    NavItem("mine", "我的企业", "My enterprise", "/work/my-enterprise", (Role.enterprise,)),
     NavItem("home", "我的工作台", "My workspace", "/home", ALL),
 )
 NAV_BY_KEY = {item.key: item for item in NAV}
@@ -559,4 +562,31 @@ def inspection_plan_page(request: Request, engine: EngineDep, principal: Princip
     today = dt.date.today()
     return _render(
         request, principal, "plan", "work_plan.html", {"areas": areas, "month": today.strftime("%Y-%m")}
+    )
+
+
+@router.get("/work/my-enterprise", response_class=HTMLResponse)
+def my_enterprise_page(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    period: Annotated[str | None, Query(max_length=7, pattern=r"^\d{4}(-\d{2})?$")] = None,
+) -> Response:
+    """An enterprise user's own enterprise: its risk units, its self-inspection calendar of the month, and
+    the neighbour notices of its level-1/2 units."""
+    _require(principal, "mine")
+    month = parse_period(period or dt.date.today().strftime("%Y-%m"))
+    with engine.connect() as conn:
+        calendar = my_enterprise.self_inspection_calendar(conn, principal, month, settings)
+        notices = my_enterprise.neighbour_notices(conn, principal)
+        units = repo.list_features(
+            conn, principal, repo.RISK_UNITS, filters={"enterprise_id": principal.enterprise_id}, limit=500
+        ).rows
+    return _render(
+        request,
+        principal,
+        "mine",
+        "work_mine.html",
+        {"calendar": calendar, "notices": notices, "units": units, "sectors": sector_names()},
     )

@@ -103,7 +103,17 @@ def test_the_navigation_bar_shows_what_the_role_may_use(world: dict[str, Any], e
         assert _nav(page.text) == full
     page = ent.get("/work/enterprises")
     assert page.status_code == 200
-    assert _nav(page.text) == ["一张图", "企业", "风险点", "导入", "导出", "销号", "隐患", "我的工作台"]
+    assert _nav(page.text) == [
+        "一张图",
+        "企业",
+        "风险点",
+        "导入",
+        "导出",
+        "销号",
+        "隐患",
+        "我的企业",
+        "我的工作台",
+    ]
     # what is not in its bar is 403 for it, as in the JSON API
     for path in (
         "/work/protection-targets",
@@ -218,3 +228,44 @@ def test_work_pages_render_for_each_role(world: dict[str, Any], engine: Engine) 
     for path in ("/work/enterprises", "/work/import", "/work/siting"):
         csp = admin.get(path).headers["content-security-policy"]
         assert "default-src 'self'" in csp
+
+
+def test_an_enterprise_sees_its_own_calendar_and_neighbour_notices(
+    world: dict[str, Any], engine: Engine
+) -> None:
+    ent = _client(world, engine, "enterprise", enterprise_id=world["own"]["id"])
+    page = ent.get("/work/my-enterprise?period=2026-02")
+    assert page.status_code == 200, page.text[:500]
+    body = page.text
+    assert OWN in body
+    assert UNIT in body.split('id="rm-units"', 1)[1]
+    # a level-1 unit makes the enterprise 重大 (就高): self-inspection every day of the month
+    rule = body.split('id="rm-self-rule"', 1)[1].split("</p>", 1)[0]
+    assert "重大风险" in rule
+    assert "本期 28 次" in rule
+    dates = body.split('id="rm-self-dates"', 1)[1].split("</ul>", 1)[0]
+    assert dates.count("<li>") == 28
+    assert "2026-02-01" in dates
+    assert "2026-02-28" in dates
+    # the neighbour notice of its level-1 unit: the school next to it; the level-3 units need none
+    notices = body.split('id="rm-notices"', 1)[1]
+    assert UNIT in notices
+    assert TARGET in notices
+    assert "工作页装卸点" not in notices
+    assert OTHER_UNIT not in notices
+    # the other enterprise (惠安, level 2) sees its own unit and not ours
+    other = _client(world, engine, "enterprise", enterprise_id=world["other"]["id"])
+    theirs = other.get("/work/my-enterprise").text
+    assert OTHER_UNIT in theirs
+    assert UNIT not in theirs
+    assert OWN not in theirs
+    # regulators and admins use the jurisdiction-wide analyses instead
+    reg = _client(world, engine, "regulator", adcodes=("350505",))
+    assert reg.get("/work/my-enterprise").status_code == 403
+    assert ent.get("/work/my-enterprise?period=2026-13").status_code == 422
+    # the JSON analyses stay closed to enterprise users (the access matrix is unchanged)
+    api = TestClient(
+        world["app"],
+        headers=bearer(add_test_user(engine, "enterprise", enterprise_id=world["own"]["id"]), "enterprise"),
+    )
+    assert api.get("/api/v1/analysis/neighbour-notices?adcode=350505").status_code == 403
