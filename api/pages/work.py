@@ -135,6 +135,13 @@ def _render(
     return response
 
 
+def _shown(value: Any) -> Any:
+    """A timestamp to the minute (local to the server's zone as stored); anything else as it is."""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value
+
+
 def _areas(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
     return list(users.workspace(conn, principal)["areas"])
 
@@ -294,7 +301,7 @@ def _detail(request: Request, engine: Any, principal: Principal, reg: Register, 
             units = repo.list_features(
                 conn, principal, repo.RISK_UNITS, filters={"enterprise_id": key}, limit=500
             ).rows
-    fields = [(k, v) for k, v in row.items() if k not in ("geometry", "site")]
+    fields = [(k, _shown(v)) for k, v in row.items() if k not in ("geometry", "site")]
     changes = []
     for record in history:
         old, new = record.get("old_values") or {}, record.get("new_values") or {}
@@ -303,7 +310,7 @@ def _detail(request: Request, engine: Any, principal: Principal, reg: Register, 
             {
                 "action": record["action"],
                 "actor": record.get("actor"),
-                "at": record.get("at"),
+                "at": _shown(record.get("at")),
                 "fields": [
                     (n, old.get(n), new.get(n))
                     for n in names
@@ -433,7 +440,9 @@ def hazard_page(request: Request, engine: EngineDep, principal: PrincipalDep, ke
         hazard = hazard_store.get_hazard(conn, principal, key, as_of=dt.date.today())
     steps = hazard.pop("events", [])
     hazard.pop("attachments", None)
-    fields = [(k, v) for k, v in hazard.items() if not isinstance(v, list | dict)]
+    fields = [(k, _shown(v)) for k, v in hazard.items() if not isinstance(v, list | dict)]
+    for step in steps:
+        step["at"] = _shown(step.get("at"))
     return _render(
         request,
         principal,

@@ -39,6 +39,7 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "a long enough password"
 USER = "workpages-admin"
+ENTERPRISE_USER = "workpages-ent"
 OWN = "泉港页面石化有限公司"
 
 
@@ -47,6 +48,7 @@ def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict[
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE risk_units, protection_targets, enterprises RESTART IDENTITY CASCADE"))
         users.remove_user(conn, SYSTEM, USER)
+        users.remove_user(conn, SYSTEM, ENTERPRISE_USER)
     settings = Settings(db=DatabaseSettings(DATABASE_URL=database_url), auth=AuthSettings(secret=TEST_SECRET))
     app = create_app(settings)
     with TestClient(app, headers=bearer(add_test_user(engine, "admin"), "admin")) as admin:
@@ -68,10 +70,12 @@ def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict[
         created(admin.post(TARGETS, json=protection_target_feature(at=(x + 0.01, y + 0.01), name="页面小学")))
         with engine.begin() as conn:
             users.create_user(conn, SYSTEM, USER, PASSWORD, "admin")
+            users.create_user(conn, SYSTEM, ENTERPRISE_USER, PASSWORD, "enterprise", enterprise_id=own["id"])
         app.state.engine = engine
         yield {"app": app, "own": own}
     with engine.begin() as conn:
         users.remove_user(conn, SYSTEM, USER)
+        users.remove_user(conn, SYSTEM, ENTERPRISE_USER)
 
 
 @pytest.fixture(scope="module")
@@ -186,5 +190,25 @@ def test_import_and_siting_check_in_the_browser(
             assert tab.report.external_requests == []
             assert tab.report.blocked == []
             assert tab.report.console_errors == []
+            assert urlsplit(tab.submit("document.getElementById('rm-logout').click(), true")).path == "/login"
+        finally:
+            tab.close()
+
+        # the enterprise user: its own enterprise, calendar and notices; no siting check in its bar
+        tab = Tab(browser)
+        try:
+            tab.goto(base_url + "/work/my-enterprise")
+            tab.submit(
+                _fill_and_submit(ENTERPRISE_USER, PASSWORD), wait_for="document.getElementById('rm-user')"
+            )
+            assert urlsplit(tab.location()).path == "/work/my-enterprise"
+            nav = tab.value("Array.from(document.querySelectorAll('#rm-worknav a')).map(a => a.textContent)")
+            assert "我的企业" in nav
+            assert "选址核查" not in nav
+            assert OWN in tab.value("document.getElementById('rm-mine-name').textContent")
+            assert tab.value("document.querySelectorAll('#rm-self-dates li').length") >= 28
+            assert "页面液氨储罐区" in tab.value("document.getElementById('rm-notices').innerText")
+            tab.screenshot(SCREENSHOTS / "work_my_enterprise.png")
+            assert tab.report.external_requests == []
         finally:
             tab.close()
