@@ -460,9 +460,9 @@ def hazard_page(request: Request, engine: EngineDep, principal: PrincipalDep, ke
 
 # What a role does next with a close-out case in each status (the JSON API takes the step).
 CLOSEOUT_NEXT = {
-    closeout_rules.Status.assigned: ((Role.enterprise, Role.admin), "request", "申请销号"),
-    closeout_rules.Status.rejected: ((Role.enterprise, Role.admin), "request", "重新申请销号"),
-    closeout_rules.Status.requested: ((Role.regulator, Role.admin), "approve", "核查：通过或退回"),
+    closeout_rules.Status.assigned: ((Role.enterprise, Role.admin), "request"),
+    closeout_rules.Status.rejected: ((Role.enterprise, Role.admin), "request"),
+    closeout_rules.Status.requested: ((Role.regulator, Role.admin), "decide"),
 }
 
 
@@ -489,7 +489,7 @@ def closeouts_page(
         )
     for row in rows:
         step = CLOSEOUT_NEXT.get(closeout_rules.Status(row["status"]))
-        row["next_step"] = step[2] if step and principal.role in step[0] else None
+        row["next_step"] = step[1] if step and principal.role in step[0] else None
     params = {"adcode": adcode, "status": status.value if status else None}
     return _render(
         request,

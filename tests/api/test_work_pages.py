@@ -269,3 +269,38 @@ def test_an_enterprise_sees_its_own_calendar_and_neighbour_notices(
         headers=bearer(add_test_user(engine, "enterprise", enterprise_id=world["own"]["id"]), "enterprise"),
     )
     assert api.get("/api/v1/analysis/neighbour-notices?adcode=350505").status_code == 403
+
+
+def test_close_out_cases_offer_the_next_step_of_the_role(world: dict[str, Any], engine: Engine) -> None:
+    admin = TestClient(world["app"], headers=bearer(add_test_user(engine, "admin"), "admin"))
+    case = admin.post(
+        "/api/v1/closeouts", json={"risk_unit_id": world["unit"]["id"], "assigning_unit": "泉港区应急管理局"}
+    )
+    assert case.status_code == 201, case.text
+    key = case.json()["id"]
+    ent = _client(world, engine, "enterprise", enterprise_id=world["own"]["id"])
+    reg = _client(world, engine, "regulator", adcodes=("350505",))
+    mine = ent.get("/work/closeouts").text
+    assert f'data-case="{key}"' in mine
+    assert 'value="request"' in mine
+    assert f'data-case="{key}"' not in reg.get("/work/closeouts").text  # waiting for the enterprise
+    other = _client(world, engine, "enterprise", enterprise_id=world["other"]["id"])
+    assert f'data-case="{key}"' not in other.get("/work/closeouts").text
+    asked = TestClient(
+        world["app"],
+        headers=bearer(add_test_user(engine, "enterprise", enterprise_id=world["own"]["id"]), "enterprise"),
+    ).post(
+        f"/api/v1/closeouts/{key}/request",
+        json={
+            "evidence": "增设紧急切断阀",
+            "signed_by": "王建国",
+            "assessment_method": "LEC",
+            "assessment_inputs": {"L": 1, "E": 6, "C": 7},
+        },
+    )
+    assert asked.status_code == 200, asked.text
+    theirs = reg.get("/work/closeouts").text
+    assert f'data-case="{key}"' in theirs
+    assert 'value="approve"' in theirs
+    assert 'value="reject"' in theirs
+    assert f'data-case="{key}"' not in ent.get("/work/closeouts").text  # waiting for the regulator

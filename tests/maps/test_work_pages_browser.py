@@ -68,6 +68,11 @@ def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict[
             )
         )
         created(admin.post(TARGETS, json=protection_target_feature(at=(x + 0.01, y + 0.01), name="页面小学")))
+        unit_id = admin.get(RISK_UNITS).json()["features"][0]["id"]
+        case = admin.post(
+            "/api/v1/closeouts", json={"risk_unit_id": unit_id, "assigning_unit": "泉港区应急管理局"}
+        )
+        assert case.status_code == 201, case.text
         with engine.begin() as conn:
             users.create_user(conn, SYSTEM, USER, PASSWORD, "admin")
             users.create_user(conn, SYSTEM, ENTERPRISE_USER, PASSWORD, "enterprise", enterprise_id=own["id"])
@@ -209,6 +214,19 @@ def test_import_and_siting_check_in_the_browser(
             assert tab.value("document.querySelectorAll('#rm-self-dates li').length") >= 28
             assert "页面液氨储罐区" in tab.value("document.getElementById('rm-notices').innerText")
             tab.screenshot(SCREENSHOTS / "work_my_enterprise.png")
+
+            # its close-out case: request the close-out from the page
+            tab.goto(base_url + "/work/closeouts")
+            assert "已交办" in tab.value("document.getElementById('rm-list').innerText")
+            tab.submit(
+                "(() => { const f = document.querySelector('form.rm-step');"
+                " f.elements.evidence.value = '增设紧急切断阀和可燃气体报警联锁';"
+                " f.elements.signed_by.value = '王建国';"
+                " f.elements.assessment_inputs.value = 'L=1 E=6 C=7';"
+                " f.querySelector('button[value=request]').click(); return true; })()"
+            )
+            _wait(tab, "document.getElementById('rm-list').innerText.includes('已申请销号')")
+            assert tab.value("document.querySelectorAll('form.rm-step').length") == 0
             assert tab.report.external_requests == []
         finally:
             tab.close()

@@ -169,4 +169,38 @@
         .catch(function () { out.replaceChildren(el("p", "请求失败，请重试。", "rm-error")); });
     });
   }
+  // --- close-out steps: request (the responsible unit), approve or reject (the regulator) ---------------
+  document.querySelectorAll("form.rm-step").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var action = ev.submitter ? ev.submitter.value : "request";
+      var body = {};
+      Array.prototype.forEach.call(form.elements, function (f) {
+        if (!f.name || f.value === "") return;
+        if (f.name === "assessment_inputs") {
+          var inputs = {};
+          f.value.replace(/([A-Za-z]+)\s*[=:]\s*(-?[\d.]+)/g, function (_, k, v) { inputs[k] = Number(v); return ""; });
+          body[f.name] = inputs;
+        } else {
+          body[f.name] = f.value;
+        }
+      });
+      if (action === "approve" && body.reason === undefined) delete body.reason;
+      var out = form.querySelector(".rm-step-out");
+      fetch("/api/v1/closeouts/" + encodeURIComponent(form.dataset["case"]) + "/" + action, {
+        method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      })
+        .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b }; }); })
+        .then(function (answer) {
+          if (answer.status < 300) { window.location.reload(); return; }
+          var errs = answer.body.errors || [];
+          out.className = "rm-step-out rm-error";
+          out.textContent = errs.length
+            ? errs.map(function (p) { return p.field + "：" + (p.reason_zh || p.reason); }).join("；")
+            : String(answer.body.detail || ("HTTP " + answer.status));
+        })
+        .catch(function () { out.textContent = "请求失败，请重试。"; });
+    });
+  });
 })();
