@@ -438,6 +438,13 @@ def hazard_page(request: Request, engine: EngineDep, principal: PrincipalDep, ke
     _require(principal, "hazards")
     with engine.connect() as conn:
         hazard = hazard_store.get_hazard(conn, principal, key, as_of=dt.date.today())
+        status = hazard_rules.Status(hazard["status"])
+        # the steps the hazard's state allows and this user may take (the API checks both again)
+        actions = [
+            action.value
+            for (state, action) in hazard_rules.TRANSITIONS
+            if state is status and hazard_store._may(conn, principal, action, hazard)
+        ]
     steps = hazard.pop("events", [])
     hazard.pop("attachments", None)
     fields = [(k, _shown(v)) for k, v in hazard.items() if not isinstance(v, list | dict)]
@@ -452,6 +459,8 @@ def hazard_page(request: Request, engine: EngineDep, principal: PrincipalDep, ke
             "hazard": hazard,
             "fields": fields,
             "steps": steps,
+            "actions": actions,
+            "action_zh": hazard_rules.ACTION_ZH,
             "statuses": hazard_rules.STATUS_ZH,
             "grades": hazard_rules.GRADE_ZH,
         },

@@ -208,6 +208,11 @@ def test_work_pages_render_for_each_role(world: dict[str, Any], engine: Engine) 
     hazard_id = hazards.text.split('href="/work/hazards/', 1)[1].split('"', 1)[0]
     detail = reg.get(f"/work/hazards/{hazard_id}").text
     assert "已上报" in detail
+    # a reported hazard: the regulator issues the rectification notice; the enterprise of a
+    # regulator-found hazard may too (五落实 by itself), nobody may accept it yet
+    assert 'value="assign"' in detail
+    assert 'value="accept"' not in detail
+    assert 'value="assign"' in ent.get(f"/work/hazards/{hazard_id}").text
     assert "工作页报警器失效" in detail
     assert reg.get("/work/closeouts").status_code == 200
     assert ent.get("/work/closeouts").status_code == 200

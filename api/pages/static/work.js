@@ -169,7 +169,7 @@
         .catch(function () { out.replaceChildren(el("p", "请求失败，请重试。", "rm-error")); });
     });
   }
-  // --- close-out steps: request (the responsible unit), approve or reject (the regulator) ---------------
+  // --- the next step of a close-out case or a hazard: POST {data-base}/{the button's value} -------------
   document.querySelectorAll("form.rm-step").forEach(function (form) {
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -182,12 +182,12 @@
           f.value.replace(/([A-Za-z]+)\s*[=:]\s*(-?[\d.]+)/g, function (_, k, v) { inputs[k] = Number(v); return ""; });
           body[f.name] = inputs;
         } else {
-          body[f.name] = f.value;
+          body[f.name] = f.type === "number" ? Number(f.value) : f.value;
         }
       });
       if (action === "approve" && body.reason === undefined) delete body.reason;
       var out = form.querySelector(".rm-step-out");
-      fetch("/api/v1/closeouts/" + encodeURIComponent(form.dataset["case"]) + "/" + action, {
+      fetch(form.dataset.base + "/" + encodeURIComponent(action), {
         method: "POST", credentials: "same-origin", body: JSON.stringify(body),
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       })
