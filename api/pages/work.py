@@ -44,7 +44,21 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 ALL = (Role.admin, Role.regulator, Role.enterprise)
 STAFF = (Role.admin, Role.regulator)
-Adcode = Annotated[str | None, Query(max_length=12, pattern=r"^\d{6,12}$")]
+# A filter form sends every field, the ones left at 全部 empty: an empty value is no filter.
+Adcode = Annotated[str | None, Query(max_length=12, pattern=r"^(\d{6,12})?$")]
+Level = Annotated[str | None, Query(max_length=1, pattern=r"^[1-4]?$")]
+HazardStatus = Annotated[
+    str | None, Query(max_length=16, pattern="^(" + "|".join(hazard_rules.Status) + ")?$")
+]
+CaseStatus = Annotated[
+    str | None, Query(max_length=16, pattern="^(" + "|".join(closeout_rules.Status) + ")?$")
+]
+
+
+def _blank(value: str | None) -> str | None:
+    return value or None
+
+
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Q = Annotated[str | None, Query(max_length=100)]
 
@@ -345,7 +359,7 @@ def enterprises_page(
     q: Q = None,
     offset: Offset = 0,
 ) -> Response:
-    return _register(request, engine, principal, REGISTERS["enterprises"], adcode, None, q, offset)
+    return _register(request, engine, principal, REGISTERS["enterprises"], _blank(adcode), None, q, offset)
 
 
 @router.get("/work/risk-units", response_class=HTMLResponse)
@@ -354,11 +368,12 @@ def risk_units_page(
     engine: EngineDep,
     principal: PrincipalDep,
     adcode: Adcode = None,
-    level: Annotated[int | None, Query(ge=1, le=4)] = None,
+    level: Level = None,
     q: Q = None,
     offset: Offset = 0,
 ) -> Response:
-    return _register(request, engine, principal, REGISTERS["risk-units"], adcode, level, q, offset)
+    lv = int(level) if level else None
+    return _register(request, engine, principal, REGISTERS["risk-units"], _blank(adcode), lv, q, offset)
 
 
 @router.get("/work/protection-targets", response_class=HTMLResponse)
@@ -370,7 +385,8 @@ def protection_targets_page(
     q: Q = None,
     offset: Offset = 0,
 ) -> Response:
-    return _register(request, engine, principal, REGISTERS["protection-targets"], adcode, None, q, offset)
+    register = REGISTERS["protection-targets"]
+    return _register(request, engine, principal, register, _blank(adcode), None, q, offset)
 
 
 @router.get("/work/enterprises/{key}", response_class=HTMLResponse)
@@ -399,11 +415,13 @@ def hazards_page(
     engine: EngineDep,
     principal: PrincipalDep,
     adcode: Adcode = None,
-    status: Annotated[hazard_rules.Status | None, Query()] = None,
+    status: HazardStatus = None,
     open_only: bool = False,
     offset: Offset = 0,
 ) -> Response:
     _require(principal, "hazards")
+    adcode = _blank(adcode)
+    state = hazard_rules.Status(status) if status else None
     with engine.connect() as conn:
         areas = _areas(conn, principal)
         rows, total = hazard_store.list_hazards(
@@ -411,12 +429,12 @@ def hazards_page(
             principal,
             as_of=dt.date.today(),
             adcode=adcode,
-            status=status,
+            status=state,
             open_only=open_only,
             limit=PAGE_SIZE,
             offset=offset,
         )
-    params = {"adcode": adcode, "status": status.value if status else None, "open_only": open_only or None}
+    params = {"adcode": adcode, "status": status or None, "open_only": open_only or None}
     return _render(
         request,
         principal,
@@ -481,17 +499,19 @@ def closeouts_page(
     engine: EngineDep,
     principal: PrincipalDep,
     adcode: Adcode = None,
-    status: Annotated[closeout_rules.Status | None, Query()] = None,
+    status: CaseStatus = None,
     offset: Offset = 0,
 ) -> Response:
     _require(principal, "closeouts")
+    adcode = _blank(adcode)
+    state = closeout_rules.Status(status) if status else None
     with engine.connect() as conn:
         areas = _areas(conn, principal)
         rows, total = closeout_store.list_cases(
             conn,
             principal,
             as_of=dt.date.today(),
-            status=status,
+            status=state,
             adcode=adcode,
             limit=PAGE_SIZE,
             offset=offset,
@@ -499,7 +519,7 @@ def closeouts_page(
     for row in rows:
         step = CLOSEOUT_NEXT.get(closeout_rules.Status(row["status"]))
         row["next_step"] = step[1] if step and principal.role in step[0] else None
-    params = {"adcode": adcode, "status": status.value if status else None}
+    params = {"adcode": adcode, "status": status or None}
     return _render(
         request,
         principal,

@@ -148,6 +148,7 @@ def test_register_lists_filter_and_page(world: dict[str, Any], engine: Engine) -
     assert UNIT in major
     assert "工作页装卸点" not in major
     assert "共 1 条" in major
+    assert '<option value="1" selected>' in major  # the form keeps the filter
     by_area = admin.get("/work/risk-units?adcode=350521").text
     assert OTHER_UNIT in by_area
     assert UNIT not in by_area
@@ -156,6 +157,13 @@ def test_register_lists_filter_and_page(world: dict[str, Any], engine: Engine) -
     assert OWN not in found
     targets = reg.get("/work/protection-targets").text
     assert TARGET in targets
+    # the filter form sends the fields left at 全部 empty: no filter
+    everything = admin.get("/work/risk-units?adcode=&level=&q=")
+    assert everything.status_code == 200
+    assert "共 57 条" in everything.text
+    assert admin.get("/work/hazards?adcode=&status=").status_code == 200
+    assert admin.get("/work/closeouts?adcode=&status=").status_code == 200
+    assert admin.get("/work/hazards?status=nonsense").status_code == 422
     bad = admin.get("/work/risk-units?level=9")
     assert bad.status_code == 422
 
