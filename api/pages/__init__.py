@@ -56,7 +56,7 @@ def _here(request: Request) -> str:
 def install(app: FastAPI) -> None:
     """Add the pages' routes, their static files, and the browser's view of 401 and 403 (after
     `api.errors.install`, whose JSON answers every other caller)."""
-    from api.pages import docs, one_map, signin
+    from api.pages import docs, one_map, signin, work
 
     handler = app.exception_handlers[RiskmapError]
 
@@ -96,6 +96,7 @@ def install(app: FastAPI) -> None:
     app.include_router(signin.router)
     app.include_router(docs.router)
     app.include_router(one_map.router)
+    app.include_router(work.router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=HERE / "static"), name="app-static")
 
     @app.get("/favicon.ico", include_in_schema=False)

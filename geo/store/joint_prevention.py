@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, text
 
-from geo.access import Principal
+from geo.access import Principal, Role
 from geo.coords import gauss_kruger_epsg
 from geo.errors import InvalidInput, NotFound
 from geo.joint_prevention import (
@@ -31,7 +31,7 @@ from geo.joint_prevention import (
     components,
     trade_links,
 )
-from geo.store.repository import SUBTREE_CTE, get_jurisdiction_row, require_area
+from geo.store.repository import SUBTREE_CTE, deny, get_jurisdiction_row, require_area
 
 Method = Literal["auto", "dbscan", "cliques", "pairs"]
 METHODS: Final[Mapping[str, str]] = {
@@ -627,6 +627,50 @@ def neighbour_notices(
         for r in conn.execute(_NOTICE_TARGETS, q).all():
             targets[int(r.unit_id)].append(r)
     return Notices(total, units, enterprises, targets, frame.srid)
+
+
+_OWN_NOTICE_UNITS = text(
+    """
+SELECT u.id, u.name, u.level, u.kind, u.enterprise_id, u.hazards, u.control_measures,
+    u.responsible_person, u.responsible_phone, u.jurisdiction_adcode,
+    ST_X(ST_Centroid(u.geom)) AS lon, abs(ST_Y(ST_Centroid(u.geom))) AS lat
+FROM risk_units u
+WHERE u.enterprise_id = :enterprise_id AND u.level <= :max_level
+ORDER BY u.level, u.id
+"""
+)
+
+
+def own_unit_notices(
+    conn: Connection, principal: Principal, *, distance_m: float = 500.0, max_level: int = 2
+) -> Notices:
+    """An enterprise user's own neighbour notices: for each of its own level-1 (and level-2) risk units, the
+    other enterprises and protection targets within distance_m metres — what `neighbour_notices` gives a
+    regulator for the same units, without the rest of the jurisdiction. Enterprise users only (their own
+    enterprise); the Gauss–Krüger zone is chosen by the longitude of the units' centroid."""
+    if principal.role is not Role.enterprise or principal.enterprise_id is None:
+        raise deny(principal, "read an enterprise's own neighbour notices")
+    distance_m = check_distance(distance_m)
+    if max_level not in (1, 2):
+        raise InvalidInput.one("max_level", "must be 1 (重大) or 2 (重大 and 较大)", "只能为 1 或 2")
+    units = list(
+        conn.execute(
+            _OWN_NOTICE_UNITS, {"enterprise_id": principal.enterprise_id, "max_level": max_level}
+        ).all()
+    )
+    ids = [int(u.id) for u in units]
+    enterprises: dict[int, list[Any]] = {i: [] for i in ids}
+    targets: dict[int, list[Any]] = {i: [] for i in ids}
+    srid = 0
+    if ids:
+        srid = gauss_kruger_epsg(float(np.mean([float(u.lon) for u in units])))
+        dlon, dlat = box_degrees(distance_m, max(float(u.lat) for u in units))
+        q = {"ids": ids, "srid": srid, "d": distance_m, "dlon": dlon, "dlat": dlat}
+        for r in conn.execute(_NOTICE_ENTERPRISES, q).all():
+            enterprises[int(r.unit_id)].append(r)
+        for r in conn.execute(_NOTICE_TARGETS, q).all():
+            targets[int(r.unit_id)].append(r)
+    return Notices(len(units), units, enterprises, targets, srid)
 
 
 # --- key targets -------------------------------------------------------------------------------------------
