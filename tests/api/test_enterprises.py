@@ -140,15 +140,15 @@ def test_stale_if_match_is_412_and_changes_nothing(api: Any) -> None:
         == 3
     )
     assert (
-        ok(api.patch(url, json={"properties": {"employees": 8}}, headers={"If-Match": "*"}))["properties"][
+        ok(api.patch(url, json={"properties": {"employees": 9}}, headers={"If-Match": "*"}))["properties"][
             "version"
         ]
         == 4
     )
     assert problem(
-        api.patch(url, json={"properties": {"employees": 9}}, headers={"If-Match": "abc"}), "If-Match"
+        api.patch(url, json={"properties": {"employees": 10}}, headers={"If-Match": "abc"}), "If-Match"
     )
-    assert ok(api.get(url))["properties"]["employees"] == 8
+    assert ok(api.get(url))["properties"]["employees"] == 9  # the malformed tag wrote nothing
 
 
 def test_fetched_feature_can_be_edited_and_sent_back(api: Any) -> None:

@@ -48,14 +48,14 @@ CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; 
 
 
 class ContentSecurityPolicy:
-    """Adds the CSP header to every response but the maps' (the production middleware adds nonces; our pages
-    need none)."""
+    """Adds the CSP header to every response but the maps' and the one map's (folium pages: the production
+    middleware adds nonces to their inline scripts; our other pages need none)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/maps/"):
+        if scope["type"] == "http" and (scope["path"].startswith("/maps/") or scope["path"] == "/map"):
             await self.app(scope, receive, send)
             return
 
