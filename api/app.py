@@ -100,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.signing_key = settings.auth.signing_key()  # production refuses to start with a weak secret
-    app.state.login_limiter = auth.login_limiter(settings.auth)  # failed sign-ins, in this process
+    # Failed sign-ins, counted in the database: the limits hold across workers and restarts.
+    app.state.login_limiter = auth.login_limiter(settings.auth, lambda: app.state.engine)
     errors.install(app)
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])
