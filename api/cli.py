@@ -50,6 +50,34 @@ def db_upgrade(revision: str = "head") -> None:
     typer.echo(f"migrations: {before} → {after}" if before != after else f"migrations: at {after}")
 
 
+@db_app.command("backup")
+def db_backup(
+    path: Annotated[Path, typer.Argument(help="the backup file to write (pg_dump custom format)")],
+) -> None:
+    """Back up the whole database (schema, register, history, users) to one file."""
+    from geo.store.backup import backup
+
+    try:
+        revision = backup(_settings().db.sqlalchemy_url, path)
+    except RiskmapError as exc:
+        _fail(exc)
+    typer.echo(f"backed up to {path} ({path.stat().st_size // 1024} KiB, schema revision {revision})")
+
+
+@db_app.command("restore")
+def db_restore(path: Annotated[Path, typer.Argument(help="a file written by `riskmap db backup`")]) -> None:
+    """Restore a backup into the (empty) database of DATABASE_URL, after checking its schema revision."""
+    from geo.store.backup import restore
+
+    try:
+        revision, head = restore(_settings().db.sqlalchemy_url, path)
+    except RiskmapError as exc:
+        _fail(exc)
+    typer.echo(f"restored {path} (schema revision {revision})")
+    if revision != head:
+        typer.echo(f"this release is at {head}: run `riskmap db upgrade` next")
+
+
 @app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="random seed of the synthetic register")] = 2026,
