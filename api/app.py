@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import auth, errors, pages
+from api import auth, errors, observability, pages
 from api.deps import EngineDep
 from api.routers import (
     analysis,
@@ -105,7 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])
-    app.add_middleware(SecurityHeaders)  # nosniff, referrer, framing; CSP with a nonce on HTML (outermost)
+    app.add_middleware(SecurityHeaders)  # nosniff, referrer, framing; CSP with a nonce on HTML
+    observability.install(app)  # request id, JSON access log, /metrics, live and ready (outermost)
     for module in (
         auth,
         jurisdictions,

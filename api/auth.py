@@ -110,7 +110,7 @@ def principal_for_session(engine: Engine, session: str) -> Principal:
     return principal
 
 
-def current_principal(
+def _principal(
     request: Request,
     engine: EngineDep,
     token: Annotated[str | None, Depends(bearer)],
@@ -136,6 +136,19 @@ def current_principal(
             )
         return principal
     return ANONYMOUS
+
+
+def current_principal(
+    request: Request,
+    engine: EngineDep,
+    token: Annotated[str | None, Depends(bearer)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+    session: Annotated[str | None, Depends(session_cookie)],
+) -> Principal:
+    """Who is calling (the anonymous public without credentials); kept on the request for the access log."""
+    principal = _principal(request, engine, token, api_key, session)
+    request.state.principal = principal
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -18,6 +18,26 @@ db_app = typer.Typer(help="The PostGIS database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"riskmap {version('riskmap')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("riskmap (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """riskmap: regional 红橙黄蓝 safety-risk maps (双重预防机制)."""
+
+
 def _settings() -> Settings:
 
     return Settings()
