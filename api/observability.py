@@ -24,7 +24,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -224,19 +224,15 @@ class PoolCollector(Collector):
 
 
 def _metrics_text(app: FastAPI) -> bytes:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # every worker's counts, summed
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        shared = generate_latest(registry)
     else:
-        registry = CollectorRegistry()
-        for collector in _default_collectors():
-            registry.register(collector)
-    registry.register(PoolCollector(app))
-    return generate_latest(registry)
-
-
-def _default_collectors() -> Iterable[Collector]:
-    return list(REGISTRY._collector_to_names)  # the process's own metrics and ours
+        shared = generate_latest(REGISTRY)  # this process's metrics and ours
+    pool = CollectorRegistry()
+    pool.register(PoolCollector(app))
+    return shared + generate_latest(pool)
 
 
 async def _operator(request: Request) -> None:

@@ -124,10 +124,14 @@ def run(base: str, token: str, clients: int, seconds: float, targets: list[int])
                 if op == "list":
                     r = c.get(ENTERPRISES, params={"adcode": "350505", "limit": 50})
                 elif op == "four_colour":
-                    r = c.get("/api/v1/analysis/four-color", params={"adcode": "350505", "zones": "children"})
+                    r = c.get(
+                        "/api/v1/analysis/four-color",
+                        params={"adcode": "350505", "zones": "grid", "cell_m": 1000},
+                    )
                 elif op == "map_page":
                     r = c.get(
-                        "/maps/four-color", params={"adcode": "350505", "zones": "children", "public": "true"}
+                        "/maps/four-color",
+                        params={"adcode": "350505", "zones": "grid", "cell_m": 1000, "public": "true"},
                     )
                 elif op == "siting":
                     body = {
@@ -220,7 +224,7 @@ def main() -> None:
         f"- reproduce: `.venv/bin/python bench/load.py --clients {' '.join(map(str, args.clients))} "
         f"--workers {args.workers} --seconds {args.seconds:g}`",
         "",
-        "Mix: enterprise list 35 %, four-colour answer 20 %, four-colour map page (public) 10 %, siting check 15 %,"
+        "Mix: enterprise list 35 %, four-colour answer (泉港区 350505, 1 km grid) 20 %, its public map page 10 %, siting check 15 %,"
         " read-then-PATCH with If-Match 20 % (a 412 re-reads and retries; a write's latency includes its reads).",
         "`--workers 1` is today's default of `riskmap serve`, measured in the same run.",
         "",
