@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import auth, errors, limits, pages
+from api import auth, errors, limits, observability, pages
 from api.deps import EngineDep
 from api.routers import (
     analysis,
@@ -100,12 +100,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.signing_key = settings.auth.signing_key()  # production refuses to start with a weak secret
-    app.state.login_limiter = auth.login_limiter(settings.auth)  # failed sign-ins, in this process
+    # Failed sign-ins, counted in the database: the limits hold across workers and restarts.
+    app.state.login_limiter = auth.login_limiter(settings.auth, lambda: app.state.engine)
     errors.install(app)
     limits.install(app, settings)  # body size, cost and time limits (docs/security.md)
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])
-    app.add_middleware(SecurityHeaders)  # nosniff, referrer, framing; CSP with a nonce on HTML (outermost)
+    app.add_middleware(SecurityHeaders)  # nosniff, referrer, framing; CSP with a nonce on HTML
+    observability.install(app)  # request id, JSON access log, /metrics, live and ready (outermost)
     for module in (
         auth,
         jurisdictions,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import jwt
@@ -29,7 +30,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, OAuth2PasswordBearer, O
 from sqlalchemy import Engine
 
 from api.deps import EngineDep
-from api.login_limit import LoginLimiter
+from api.login_limit import LoginLimiter, SharedLoginLimiter
 from api.settings import AuthSettings
 from geo.access import ANONYMOUS, Forbidden, Principal, Unauthenticated
 from geo.store import users
@@ -109,7 +110,7 @@ def principal_for_session(engine: Engine, session: str) -> Principal:
     return principal
 
 
-def current_principal(
+def _principal(
     request: Request,
     engine: EngineDep,
     token: Annotated[str | None, Depends(bearer)],
@@ -137,13 +138,36 @@ def current_principal(
     return ANONYMOUS
 
 
+def current_principal(
+    request: Request,
+    engine: EngineDep,
+    token: Annotated[str | None, Depends(bearer)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+    session: Annotated[str | None, Depends(session_cookie)],
+) -> Principal:
+    """Who is calling (the anonymous public without credentials); kept on the request for the access log."""
+    principal = _principal(request, engine, token, api_key, session)
+    request.state.principal = principal
+    return principal
+
+
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-def login_limiter(settings: AuthSettings) -> LoginLimiter:
-    """The app's counter of failed sign-ins (one per app, so per process)."""
+def login_limiter(
+    settings: AuthSettings, engine: Callable[[], Engine] | None = None
+) -> LoginLimiter | SharedLoginLimiter:
+    """The app's counter of failed sign-ins: in the database of `engine` (shared by every worker and kept
+    across restarts), or in this process's memory without one."""
+    if engine is not None:
+        return SharedLoginLimiter(
+            engine,
+            max_failures=settings.login_max_failures,
+            max_failures_per_address=settings.login_max_failures_per_address,
+            window_seconds=settings.login_window_minutes * 60,
+        )
     return LoginLimiter(
         max_failures=settings.login_max_failures,
         max_failures_per_address=settings.login_max_failures_per_address,
@@ -155,7 +179,7 @@ def sign_in(request: Request, engine: Engine, username: str, password: str) -> P
     """The principal of a username and password, counted by the app's `LoginLimiter`: `RateLimited` (429)
     past the limits, the password unchecked; `Unauthenticated` (401) when wrong. The token route and the
     browser's sign-in page (/login) both sign in here, so the limits hold across them."""
-    limiter: LoginLimiter = request.app.state.login_limiter
+    limiter: LoginLimiter | SharedLoginLimiter = request.app.state.login_limiter
     attempt = limiter.begin(username, request.client.host if request.client else None)
     try:
         with engine.begin() as conn:

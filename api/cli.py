@@ -11,11 +11,31 @@ import typer
 
 from api.settings import Settings
 from geo.access import SYSTEM
-from geo.errors import InvalidInput, RiskmapError
+from geo.errors import InvalidInput, RiskmapError, SetupError
 
 app = typer.Typer(help="riskmap: regional 红橙黄蓝 safety-risk maps (双重预防机制).", no_args_is_help=True)
 db_app = typer.Typer(help="The PostGIS database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"riskmap {version('riskmap')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("riskmap (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """riskmap: regional 红橙黄蓝 safety-risk maps (双重预防机制)."""
 
 
 def _settings() -> Settings:
@@ -48,6 +68,94 @@ def db_upgrade(revision: str = "head") -> None:
 
     before, after = upgrade(_settings().db.sqlalchemy_url, revision)
     typer.echo(f"migrations: {before} → {after}" if before != after else f"migrations: at {after}")
+
+
+@db_app.command("backup")
+def db_backup(
+    path: Annotated[Path, typer.Argument(help="the backup file to write (pg_dump custom format)")],
+) -> None:
+    """Back up the whole database (schema, register, history, users) to one file."""
+    from geo.store.backup import backup
+
+    try:
+        revision = backup(_settings().db.sqlalchemy_url, path)
+    except RiskmapError as exc:
+        _fail(exc)
+    typer.echo(f"backed up to {path} ({path.stat().st_size // 1024} KiB, schema revision {revision})")
+
+
+@db_app.command("restore")
+def db_restore(path: Annotated[Path, typer.Argument(help="a file written by `riskmap db backup`")]) -> None:
+    """Restore a backup into the (empty) database of DATABASE_URL, after checking its schema revision."""
+    from geo.store.backup import restore
+
+    try:
+        revision, head = restore(_settings().db.sqlalchemy_url, path)
+    except RiskmapError as exc:
+        _fail(exc)
+    typer.echo(f"restored {path} (schema revision {revision})")
+    if revision != head:
+        typer.echo(f"this release is at {head}: run `riskmap db upgrade` next")
+
+
+assets_app = typer.Typer(
+    help="The front-end packages the pages serve (Leaflet, Swagger UI, …).", no_args_is_help=True
+)
+app.add_typer(assets_app, name="assets")
+
+
+@assets_app.command("install")
+def assets_install(
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="where to install (node_modules goes inside); default: next to the installed package",
+        ),
+    ] = None,
+) -> None:
+    """Install the pinned npm packages of maps/package.json (what `scripts/setup.sh` does in a checkout):
+    for a wheel installed without the source tree. Needs npm and the npm registry (or its cache)."""
+    import shutil
+    import subprocess
+
+    import maps
+
+    source = Path(maps.__file__).resolve().parent
+    target = (folder or source).resolve()
+    npm = shutil.which("npm")
+    if npm is None:
+        _fail(SetupError("npm not found: install Node.js and npm (Debian: apt-get install npm)"))
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        if (target / name).resolve() != (source / name).resolve():
+            shutil.copyfile(source / name, target / name)
+    done = subprocess.run(
+        [
+            npm,
+            "ci",
+            "--omit=dev",
+            "--omit=peer",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ],
+        cwd=target,
+        check=False,
+    )
+    if done.returncode != 0:
+        _fail(SetupError(f"npm ci failed in {target} (exit {done.returncode})"))
+    from maps.assets import check_assets
+
+    try:
+        check_assets(target / "node_modules")
+    except RiskmapError as exc:
+        _fail(exc)
+    typer.echo(f"front-end packages installed in {target / 'node_modules'}")
+    if target != source:
+        typer.echo(f"serve them with: export RISKMAP_MAP_ASSETS={target / 'node_modules'}")
 
 
 @app.command()

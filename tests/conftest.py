@@ -76,6 +76,7 @@ def clean(engine: Engine) -> None:
         conn.execute(text("TRUNCATE risk_units, protection_targets, enterprises RESTART IDENTITY CASCADE"))
         conn.execute(text("TRUNCATE history, closeouts RESTART IDENTITY CASCADE"))  # ids start again
         conn.execute(text("TRUNCATE hazards, inspections, roster_inspectors RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE login_failures"))  # failed sign-ins are shared by the apps of the session
         conn.execute(
             text("DELETE FROM jurisdictions WHERE synthetic OR level IN ('park', 'grid', 'township')")
         )

@@ -1,10 +1,13 @@
-"""The notebooks run top to bottom against the test database (CI executes them here)."""
+"""The notebooks run top to bottom on the test server (CI executes them here) and leave nothing behind: no
+database of their own, no user or row in the database DATABASE_URL names."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, pool
+from sqlalchemy import text as sql
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
@@ -25,3 +28,17 @@ def test_notebook_runs(path: Path, database_url: str, boundaries: None, tmp_path
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "levels agree: True" in text
     assert (tmp_path / "quangang_four_colour.html").stat().st_size > 10_000
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            left = conn.execute(
+                sql("SELECT datname FROM pg_database WHERE datname LIKE 'riskmap_notebook_%'")
+            )
+            assert left.scalars().all() == []
+            assert (
+                conn.execute(sql("SELECT count(*) FROM users WHERE username LIKE 'notebook-%'")).scalar() == 0
+            )
+            made = sql("SELECT count(*) FROM enterprises WHERE name = '示例石化仓储有限公司'")
+            assert conn.execute(made).scalar() == 0
+    finally:
+        engine.dispose()

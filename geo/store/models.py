@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4490
@@ -577,3 +577,21 @@ class RosterInspector(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default="true", default=True)
     loaded_by: Mapped[str] = mapped_column(Text)
     loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LoginFailure(Base):
+    """One failed (or in-flight) sign-in, under one key of `api/login_limit.py`: a (username, address) pair or
+    an address. Shared by every worker process and kept across restarts (migration 0016); `at` is seconds
+    since the epoch."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        CheckConstraint("kind IN ('pair', 'address')", name="login_failures_kind_check"),
+        Index("login_failures_key_at", "kind", "key", "at"),
+        Index("login_failures_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(DOUBLE_PRECISION)

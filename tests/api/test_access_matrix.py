@@ -407,6 +407,11 @@ MATRIX: list[Case] = [
     # The browser session of a cookie: a bearer token or API key has none.
     Case("GET", "/api/v1/auth/session", "", _get("/api/v1/auth/session"), everyone(401)),
     Case("GET", "/api/v1/health", "", _get("/api/v1/health"), everyone(200)),
+    Case("GET", "/api/v1/health/live", "", _get("/api/v1/health/live"), everyone(200)),
+    Case("GET", "/api/v1/health/ready", "", _get("/api/v1/health/ready"), everyone(200)),
+    Case(
+        "GET", "/metrics", "", _get("/metrics"), admin_only(200)
+    ),  # operators: admins (or the metrics token)
     Case("GET", "/api/v1/vocabularies", "", _get("/api/v1/vocabularies"), everyone(200)),
     Case("GET", "/api/v1/search", "", _get("/api/v1/search", q="测试"), everyone(200)),
     # jurisdictions: boundaries are public; loading and deleting them is an admin's

@@ -112,7 +112,11 @@ def test_create_get_list_patch_delete_round_trip(api: Any) -> None:
 def test_404_body_is_the_error_json(api: Any) -> None:
     r = api.get(f"{ENTERPRISES}/424242")
     assert r.status_code == 404
-    assert r.json() == {"detail": "no enterprise with id 424242", "errors": []}
+    assert r.json() == {
+        "detail": "no enterprise with id 424242",
+        "errors": [],
+        "request_id": r.headers["X-Request-ID"],
+    }
 
 
 def test_stale_if_match_is_412_and_changes_nothing(api: Any) -> None:

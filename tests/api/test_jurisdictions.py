@@ -127,7 +127,11 @@ def test_unknown_adcode_is_404(api: Any) -> None:
     for path in (ENTERPRISES, RISK_UNITS, TARGETS, JURISDICTIONS):
         r = api.get(path, params={"adcode": "350599"})
         assert r.status_code == 404, path
-        assert r.json() == {"detail": "no jurisdiction with adcode '350599'", "errors": []}
+        assert r.json() == {
+            "detail": "no jurisdiction with adcode '350599'",
+            "errors": [],
+            "request_id": r.headers["X-Request-ID"],
+        }
 
 
 def test_bbox_filter(api: Any, spread: dict[str, dict[str, Any]]) -> None:
@@ -307,7 +311,7 @@ def test_jurisdictions_are_not_patched_and_parents_not_deleted(api: Any) -> None
         headers=if_match(api, f"{JURISDICTIONS}/350505"),
     )
     assert r.status_code == 405
-    assert set(r.json()) == {"detail", "errors"}
+    assert set(r.json()) == {"detail", "errors", "request_id"}
     blocked = api.delete(f"{JURISDICTIONS}/350500", headers=if_match(api, f"{JURISDICTIONS}/350500"))
     assert blocked.status_code == 409
     assert "350500" in blocked.json()["detail"]

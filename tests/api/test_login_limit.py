@@ -57,7 +57,7 @@ def _limited(response: Any) -> int:
     """The seconds of Retry-After of a 429 in the API's error shape."""
     assert response.status_code == 429, response.text
     body = response.json()
-    assert body == {"detail": body["detail"], "errors": []}
+    assert body == {"detail": body["detail"], "errors": [], "request_id": response.headers["X-Request-ID"]}
     assert body["detail"].startswith("too many failed sign-ins: try again in")
     assert "WWW-Authenticate" not in response.headers
     return int(response.headers["Retry-After"])

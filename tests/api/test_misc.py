@@ -91,10 +91,10 @@ def test_docs_and_openapi(api: Any) -> None:
 def test_unknown_routes_use_the_error_envelope(api: Any) -> None:
     r = api.get("/api/v1/nothing-here")
     assert r.status_code == 404
-    assert r.json() == {"detail": "Not Found", "errors": []}
+    assert r.json() == {"detail": "Not Found", "errors": [], "request_id": r.headers["X-Request-ID"]}
     r = api.put(f"{ENTERPRISES}/1", json={})
     assert r.status_code == 405
-    assert set(r.json()) == {"detail", "errors"}
+    assert set(r.json()) == {"detail", "errors", "request_id"}
 
 
 def test_pagination(api: Any) -> None:

@@ -1,0 +1,255 @@
+"""Load test: N concurrent clients over loopback against `riskmap serve`, a mix of reads and If-Match writes.
+
+Mix per client (weights): enterprise list 35, four-colour answer 20, four-colour map page 10, siting
+check 15, read-modify-write PATCH with If-Match 20 (a 412 re-reads and tries again). After each run the
+stored `employees` of the written enterprises must equal their start plus the PATCHes that succeeded:
+otherwise an update was lost. p50/p95/p99, throughput, 5xx and other errors go to bench/results/load.md.
+Every configuration is measured in the same run: `--workers 1` (today's default of `riskmap serve`) and the
+workers asked for. Bounded: loopback only, `--seconds` per run (60 by default).
+
+    .venv/bin/python bench/load.py --clients 8 32 --workers 3 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's code (and migrations), not an installed copy
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+from common import create_database, database_exists, machine, server_url  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+DB = "riskmap_bench_load"
+MIX = (("list", 35), ("four_colour", 20), ("map_page", 10), ("siting", 15), ("write", 20))
+ENTERPRISES = "/api/v1/enterprises"
+
+
+def _ensure_database() -> str:
+    url = server_url().set(database=DB).render_as_string(hide_password=False)
+    if not database_exists(DB):
+        create_database(DB)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        have = conn.execute(text("SELECT count(*) FROM enterprises WHERE synthetic")).scalar()
+    if not have:
+        from geo.store.demo import load_demo
+
+        load_demo(engine, seed=2026, scale=0.3, echo=lambda _: None)
+    engine.dispose()
+    return url
+
+
+def _admin_token(url: str, base: str) -> str:
+    from geo.access import SYSTEM
+    from geo.store import users
+
+    name, password = f"bench-{secrets.token_hex(3)}", secrets.token_urlsafe(16)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        users.create_user(conn, SYSTEM, name, password, "admin")
+    engine.dispose()
+    r = httpx.post(f"{base}/api/v1/auth/token", data={"username": name, "password": password}, timeout=30)
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(url: str, workers: int, secret: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = _port()
+    env = {**os.environ, "DATABASE_URL": url, "RISKMAP_AUTH_SECRET": secret}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--workers", str(workers), "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/api/v1/health/ready", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.terminate()
+    raise SystemExit("the server did not become ready")
+
+
+def _employees(client: httpx.Client, eid: int) -> tuple[int, str]:
+    r = client.get(f"{ENTERPRISES}/{eid}")
+    r.raise_for_status()
+    return int(r.json()["properties"].get("employees") or 0), r.headers["etag"]
+
+
+def run(base: str, token: str, clients: int, seconds: float, targets: list[int]) -> dict[str, object]:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+        start = {eid: _employees(c, eid)[0] for eid in targets}
+    ops = [name for name, weight in MIX for _ in range(weight)]
+    latencies: dict[str, list[float]] = defaultdict(list)
+    statuses: dict[int, int] = defaultdict(int)
+    patched: dict[int, int] = defaultdict(int)
+    conflicts = [0]
+    failures: dict[str, int] = defaultdict(int)
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(n: int) -> None:
+        rng = random.Random(n)
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+            while time.monotonic() < stop:
+                op = rng.choice(ops)
+                began = time.perf_counter()
+                if op == "list":
+                    r = c.get(ENTERPRISES, params={"adcode": "350505", "limit": 50})
+                elif op == "four_colour":
+                    r = c.get(
+                        "/api/v1/analysis/four-color",
+                        params={"adcode": "350505", "zones": "grid", "cell_m": 1000},
+                    )
+                elif op == "map_page":
+                    r = c.get(
+                        "/maps/four-color",
+                        params={"adcode": "350505", "zones": "grid", "cell_m": 1000, "public": "true"},
+                    )
+                elif op == "siting":
+                    body = {
+                        "geometry": {"type": "Point", "coordinates": [118.85, 25.15]},
+                        "target_type": "school",
+                    }
+                    r = c.post("/api/v1/analysis/siting-check", json=body)
+                else:
+                    eid = rng.choice(targets)
+                    while True:
+                        value, etag = _employees(c, eid)
+                        r = c.patch(
+                            f"{ENTERPRISES}/{eid}",
+                            json={"properties": {"employees": value + 1}},
+                            headers={"If-Match": etag},
+                        )
+                        if r.status_code != 412 or time.monotonic() > stop + 30:
+                            break
+                        with lock:
+                            conflicts[0] += 1
+                    if r.status_code == 200:
+                        with lock:
+                            patched[eid] += 1
+                elapsed = time.perf_counter() - began
+                with lock:
+                    latencies[op].append(elapsed)
+                    statuses[r.status_code] += 1
+                    if r.status_code >= 400:
+                        failures[f"{op} {r.status_code}"] += 1
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - began
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+        lost = sum(abs(_employees(c, eid)[0] - (start[eid] + patched[eid])) for eid in targets)
+    every = np.array([x for xs in latencies.values() for x in xs])
+    return {
+        "clients": clients,
+        "requests": len(every),
+        "rps": len(every) / wall,
+        "p50": float(np.percentile(every, 50)),
+        "p95": float(np.percentile(every, 95)),
+        "p99": float(np.percentile(every, 99)),
+        "5xx": sum(n for s, n in statuses.items() if s >= 500),
+        "other errors": sum(n for s, n in statuses.items() if 400 <= s < 500),
+        "412 retried": conflicts[0],
+        "lost updates": lost,
+        "failures": dict(failures),
+        "by op": {
+            op: (len(xs), float(np.percentile(xs, 50)), float(np.percentile(xs, 99)))
+            for op, xs in latencies.items()
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.md")
+    args = parser.parse_args()
+    url = _ensure_database()
+    secret = secrets.token_urlsafe(48)
+    rows = []
+    for workers in sorted({1, args.workers}):
+        proc, base = _serve(url, workers, secret)
+        try:
+            token = _admin_token(url, base)
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+                listed = c.get(ENTERPRISES, params={"adcode": "350505", "limit": 8}).json()["features"]
+            targets = [f["id"] for f in listed]
+            for clients in args.clients:
+                result = run(base, token, clients, args.seconds, targets)
+                rows.append((workers, result))
+                print(workers, {k: v for k, v in result.items() if k != "by op"}, flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    lines = [
+        "# Load test (bench/load.py)",
+        "",
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {machine()}",
+        f"- data: the demo at scale 0.3 in database {DB}; loopback; {args.seconds:g} s per run",
+        f"- reproduce: `.venv/bin/python bench/load.py --clients {' '.join(map(str, args.clients))} "
+        f"--workers {args.workers} --seconds {args.seconds:g}`",
+        "",
+        "Mix: enterprise list 35 %, four-colour answer (泉港区 350505, 1 km grid) 20 %, its public map page 10 %, siting check 15 %,"
+        " read-then-PATCH with If-Match 20 % (a 412 re-reads and retries; a write's latency includes its reads).",
+        "`--workers 1` is today's default of `riskmap serve`, measured in the same run.",
+        "",
+        "| workers | clients | requests | req/s | p50 ms | p95 ms | p99 ms | 5xx | 4xx | 412 retried | lost updates |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for workers, r in rows:
+        lines.append(
+            f"| {workers} | {r['clients']} | {r['requests']} | {r['rps']:.1f} | {r['p50'] * 1000:.0f} | "
+            f"{r['p95'] * 1000:.0f} | {r['p99'] * 1000:.0f} | {r['5xx']} | {r['other errors']} | "
+            f"{r['412 retried']} | {r['lost updates']} |"
+        )
+    lines += ["", "Per operation (count, p50 ms, p99 ms):", ""]
+    for workers, r in rows:
+        ops = r["by op"]
+        assert isinstance(ops, dict)
+        cells = ", ".join(
+            f"{op} {n} / {p50 * 1000:.0f} / {p99 * 1000:.0f}" for op, (n, p50, p99) in sorted(ops.items())
+        )
+        lines.append(
+            f"- {workers} worker(s), {r['clients']} clients: {cells}; errors by op: {r['failures'] or 'none'}"
+        )
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
