@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, Final, Literal
 
 import folium
 from folium.elements import JSCSSMixin
@@ -63,7 +63,7 @@ class TileStyle:
 class VectorTileLayer(JSCSSMixin, folium.map.Layer):
     """A protomaps-leaflet layer of one MVT URL template; a switchable overlay in folium's LayerControl."""
 
-    default_js: ClassVar[list[tuple[str, str]]] = [("protomaps-leaflet", PROTOMAPS_JS)]
+    default_js = [("protomaps-leaflet", PROTOMAPS_JS)]  # noqa: RUF012 (folium reads it per class)
 
     _template = Template(
         """
