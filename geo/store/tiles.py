@@ -20,6 +20,7 @@ flight the tile is made fresh and sent without an ETag, uncached.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -251,7 +252,8 @@ class EpochCache:
             self._bytes = 0
 
 
-CACHE: Final = EpochCache()
+# RISKMAP_TILE_CACHE_MB=0 turns the cache off (the bench measures tiles made fresh that way).
+CACHE: Final = EpochCache(int(float(os.environ.get("RISKMAP_TILE_CACHE_MB", "64")) * 1024 * 1024))
 
 
 def epoch(conn: Connection) -> int:
