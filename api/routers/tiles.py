@@ -19,6 +19,7 @@ from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
 from api.fourcolour import FourColourParams, compute
 from geo.errors import InvalidInput, NotFound
+from geo.store import repository as repo
 from geo.store import tiles as store
 from geo.store.repository import get_jurisdiction_row
 
@@ -117,13 +118,13 @@ def tile(
         public = True
     else:
         store.scope(principal, chosen)  # 401/403 before the cache is looked at
-        key = (chosen.name, store.scope_key(principal), z, x, y)
+        public = chosen.resource is repo.JURISDICTIONS  # boundaries: the same rows for everyone
+        key = (chosen.name, ("any",) if public else store.scope_key(principal), z, x, y)
         layer_def: store.Layer = chosen
 
         def make(conn: Connection) -> bytes:
             return store.layer_tile(conn, principal, layer_def, z, x, y)
 
-        public = chosen.name == "jurisdictions"
     body, tag, not_modified = store.cached(engine, key, make, if_none_match=if_none_match)
     headers = _cache_headers(tag, public=public)
     if not_modified:
