@@ -178,3 +178,43 @@ def test_cache_is_bounded() -> None:
     assert cache.get(0, 1) is None
     assert cache.get(19, 1) == b"x" * 100
     assert cache.get(19, 2) is None  # another epoch: stale
+
+
+def test_a_tile_made_while_a_write_is_in_flight_is_not_cached(client: Any, engine: Engine) -> None:
+    ids = _register(client)
+    url = _url("risk_units", QUANGANG)
+    with engine.connect() as writer:
+        writer.execute(
+            text("UPDATE risk_units SET level = 1 WHERE id = :id"), {"id": ids["U1"]}
+        )  # not committed
+        during = client.get(url)
+        assert during.status_code == 200
+        assert "etag" not in during.headers and during.headers["cache-control"] == "no-store"
+        levels = {f["properties"]["id"]: f["properties"]["level"] for f in _features(during, "risk_units")}
+        assert levels[ids["U1"]] == 2  # the committed level
+        writer.commit()
+    after = client.get(url)
+    assert "etag" in after.headers
+    levels = {f["properties"]["id"]: f["properties"]["level"] for f in _features(after, "risk_units")}
+    assert levels[ids["U1"]] == 1
+
+
+def test_hazard_tiles_follow_the_hazards_scope(client: Any, client_as: Any, engine: Engine) -> None:
+    ids = _register(client)
+    with engine.begin() as conn:
+        for unit, firm in ((ids["U1"], ids["E1"]), (ids["U2"], ids["E2"])):
+            conn.execute(
+                text(
+                    "INSERT INTO hazards (risk_unit_id, enterprise_id, jurisdiction_adcode, geom, description, "
+                    "grade, status, reported_on, reported_by) VALUES (:u, :e, '350505', "
+                    "ST_SetSRID(ST_MakePoint(118.88, 25.11), 4490), '阀门泄漏', 'general', 'reported', "
+                    "CURRENT_DATE, 'test')"
+                ),
+                {"u": unit, "e": firm},
+            )
+    mine = client_as("enterprise", enterprise_id=ids["E1"])
+    seen = _features(mine.get(_url("hazards", QUANGANG)), "hazards")
+    assert {f["properties"]["enterprise_id"] for f in seen} == {ids["E1"]}
+    assert "description" not in seen[0]["properties"]
+    everyone = _features(client.get(_url("hazards", QUANGANG)), "hazards")
+    assert {f["properties"]["enterprise_id"] for f in everyone} == {ids["E1"], ids["E2"]}
