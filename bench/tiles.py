@@ -1,6 +1,6 @@
 """Vector tiles: riskmap's /tiles (ST_AsMVT, scoped, simplified per zoom) against tipg on the same table.
 
-    python -m bench.tiles --rows 100000 [--peer-python /tmp/tipgvenv/bin/python]
+    python -m bench.tiles --rows 100000 --peer-python PYTHON_OF_A_VENV_WITH_TIPG
 
 Makes the database riskmap_bench_tiles with `rows` polygons (20–200 m squares, levels 1–4 at 5/15/40/40 %,
 numpy seed 42) as risk units, at the density of shared/performance.md's 1 M polygons over a 300 km square
@@ -205,7 +205,7 @@ def measure(
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
-    ap.add_argument("--peer-python", default="/tmp/tipgvenv/bin/python")
+    ap.add_argument("--peer-python", default=os.environ.get("BENCH_TIPG_PYTHON", "python3"))
     ap.add_argument("--skip-load", action="store_true")
     args = ap.parse_args()
     url = create_database(DB) if not args.skip_load else str(make_url(os.environ.get("BENCH_URL", "")))
