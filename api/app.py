@@ -31,6 +31,7 @@ from api.routers import (
     roster,
     safety,
     search,
+    tiles,
     vocabularies,
 )
 from api.security_headers import SecurityHeaders
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         search,
         imports,
         exports,
+        tiles,
     ):
         app.include_router(module.router)
     app.include_router(hazards.inspections)

@@ -131,6 +131,16 @@ PACKAGES: Final[tuple[VendorPackage, ...]] = (
             "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.css": "Control.FullScreen.css",
         },
     ),
+    # Vector tiles (/tiles/…pbf) on Leaflet 1.9: maintained (Leaflet.VectorGrid was last released in 2017 and
+    # calls L.DomEvent.fakeStop, gone since Leaflet 1.8); draws on canvas, no eval, no workers (CSP-safe).
+    VendorPackage(
+        "protomaps-leaflet",
+        "5.1.0",
+        ("dist",),
+        {
+            "https://unpkg.com/protomaps-leaflet@5.1.0/dist/protomaps-leaflet.js": "dist/protomaps-leaflet.js",
+        },
+    ),
     # The API documentation (/docs, /redoc: api/pages/docs.py), in place of the CDN files FastAPI's own pages
     # name. swagger-ui-dist keeps its files at the package root; redoc's standalone bundle needs nothing else.
     VendorPackage(

@@ -13,6 +13,7 @@ in); aggregates (zone levels and counts) are public. A route added without an en
 from __future__ import annotations
 
 import itertools
+import math
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -885,6 +886,42 @@ MATRIX: list[Case] = [
         lambda w, t, r: ("GET", f"{EXPORTS}/county-register/{_adcode(t)}.xlsx", {}),
         detail(),
     ),
+]
+
+
+def _tile(layer: str, **params: Any) -> Make:
+    """The z12 tile of one's own county or the other one: rows are filtered by scope, never a 404."""
+
+    def make(w: World, target: str, role: str) -> Request:
+        lon, lat = _at(target)
+        n = 2**12
+        x = int((lon + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+        return "GET", f"/tiles/{layer}/12/{x}/{y}.pbf", {"params": params}
+
+    return make
+
+
+TILE, TILEJSON = "/tiles/{layer}/{z}/{x}/{y}.pbf", "/tiles/{layer}.json"
+SCOPED_TILE = {"admin": (200, 200), "regulator": (200, 200), "enterprise": (200, 200), "public": (401, 401)}
+GOVERNMENT_TILE = {
+    "admin": (200, 200),
+    "regulator": (200, 200),
+    "enterprise": (403, 403),
+    "public": (401, 401),
+}
+MATRIX += [
+    # vector tiles: a tile holds only the rows one may read (filtered, so 200); the public gets boundaries
+    # and four-colour zones (aggregates) only
+    Case("GET", TILE, "risk units", _tile("risk_units"), SCOPED_TILE),
+    Case("GET", TILE, "enterprises", _tile("enterprises"), SCOPED_TILE),
+    Case("GET", TILE, "hazards", _tile("hazards"), SCOPED_TILE),
+    Case("GET", TILE, "protection targets", _tile("protection_targets"), GOVERNMENT_TILE),
+    Case("GET", TILE, "boundaries", _tile("jurisdictions"), everyone(200)),
+    Case("GET", TILE, "zones", _tile("zones", adcode="350500"), everyone(200)),
+    Case("GET", TILEJSON, "zones", _get("/tiles/zones.json", adcode="350500"), everyone(200)),
+    Case("GET", TILEJSON, "risk units", _get("/tiles/risk_units.json"), SCOPED_TILE),
+    Case("GET", TILEJSON, "protection targets", _get("/tiles/protection_targets.json"), GOVERNMENT_TILE),
 ]
 
 

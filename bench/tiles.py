@@ -1,0 +1,258 @@
+"""Vector tiles: riskmap's /tiles (ST_AsMVT, scoped, simplified per zoom) against tipg on the same table.
+
+    python -m bench.tiles --rows 100000 --peer-python PYTHON_OF_A_VENV_WITH_TIPG
+
+Makes the database riskmap_bench_tiles with `rows` polygons (20–200 m squares, levels 1–4 at 5/15/40/40 %,
+numpy seed 42) as risk units, at the density of shared/performance.md's 1 M polygons over a 300 km square
+(so a z10 tile holds about as many features as there). Serves it with riskmap (one uvicorn process, the
+cache off: every tile made fresh; and again with the cache on, as deployed) and with tipg (the peer, from its
+own venv, one uvicorn process), and asks both for the same tiles: sequential p50/p95 at z8/z10/z12/z14 (3
+passes over up to 12 tiles per zoom around the centre) and tiles/s with 8 concurrent clients on loopback
+(bounded: 8 × 12 requests per zoom). tipg is asked for the same attributes (`properties=`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import math
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.common import create_database, machine
+from geo.access import SYSTEM
+from geo.store import users
+
+DB = "riskmap_bench_tiles"
+CENTRE = (118.5, 25.0)
+ZOOMS = (8, 10, 12, 14)
+ATTRS = "id,name,level,kind,enterprise_id,jurisdiction_adcode"
+SECRET = "bench-tiles-" + "k3J9xQ2mZr7Lw8Vb5Nt1Hc6Yp4Fd0Gs"
+
+
+def load(url: str, rows: int) -> None:
+    """`rows` squares in a square of side 300 km × sqrt(rows / 1 M) around CENTRE."""
+    rng = np.random.default_rng(42)
+    side_m = 300_000 * math.sqrt(rows / 1_000_000)
+    m_lat = 1 / 111_320
+    m_lon = 1 / (111_320 * math.cos(math.radians(CENTRE[1])))
+    x = CENTRE[0] + (rng.random(rows) - 0.5) * side_m * m_lon
+    y = CENTRE[1] + (rng.random(rows) - 0.5) * side_m * m_lat
+    size = 20 + rng.random(rows) * 180
+    level = rng.choice([1, 2, 3, 4], size=rows, p=[0.05, 0.15, 0.4, 0.4])
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE risk_units RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text("ALTER TABLE risk_units DISABLE TRIGGER USER")
+        )  # a bulk load; tile_epoch moves below
+        conn.execute(
+            text(
+                """
+                INSERT INTO risk_units (kind, name, sector, level, assessment_method, geom, synthetic)
+                SELECT 'public_area', '单元' || i, '城镇燃气', lv, 'direct',
+                       ST_MakeEnvelope(x, y, x + s * :mlon, y + s * :mlat, 4490), true
+                FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[]), CAST(:s AS float8[]),
+                            CAST(:lv AS int[])) WITH ORDINALITY AS t(x, y, s, lv, i)
+                """
+            ),
+            {
+                "x": x.tolist(),
+                "y": y.tolist(),
+                "s": size.tolist(),
+                "lv": level.tolist(),
+                "mlon": m_lon,
+                "mlat": m_lat,
+            },
+        )
+        conn.execute(text("ALTER TABLE risk_units ENABLE TRIGGER USER"))
+        conn.execute(text("SELECT nextval('tile_epoch')"))
+        conn.execute(text("ANALYZE risk_units"))
+        users.remove_user(conn, SYSTEM, "bench-tiles")
+        users.create_user(conn, SYSTEM, "bench-tiles", "a long bench password 1", "admin")
+    engine.dispose()
+
+
+def api_key(url: str) -> str:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        key = users.create_api_key(conn, SYSTEM, "bench-tiles")
+    engine.dispose()
+    return key
+
+
+def tiles_at(z: int, rows: int, n: int = 12) -> list[tuple[int, int, int]]:
+    """Up to n tiles at zoom z nearest the centre, inside the data square."""
+    half = 150_000 * math.sqrt(rows / 1_000_000)
+    lat_d, lon_d = half / 111_320, half / (111_320 * math.cos(math.radians(CENTRE[1])))
+
+    def xy(lon: float, lat: float) -> tuple[float, float]:
+        k = 2**z
+        return (lon + 180) / 360 * k, (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * k
+
+    x0, y1 = xy(CENTRE[0] - lon_d, CENTRE[1] - lat_d)
+    x1, y0 = xy(CENTRE[0] + lon_d, CENTRE[1] + lat_d)
+    cx, cy = xy(*CENTRE)
+    found = [(z, x, y) for x in range(int(x0), int(x1) + 1) for y in range(int(y0), int(y1) + 1)]
+    found.sort(key=lambda t: (t[1] + 0.5 - cx) ** 2 + (t[2] + 0.5 - cy) ** 2)
+    return found[:n]
+
+
+@contextmanager
+def server(cmd: list[str], env: dict[str, str], port: int) -> Iterator[None]:
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                c.request("GET", "/")
+                c.getresponse().read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(
+                        f"server did not start: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+                    ) from None
+                time.sleep(0.3)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+class Client:
+    def __init__(self, port: int, path: str, headers: dict[str, str]) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.path, self.headers = path, headers
+
+    def get(self, z: int, x: int, y: int) -> tuple[float, int]:
+        t = time.perf_counter()
+        self.conn.request("GET", self.path.format(z=z, x=x, y=y), headers=self.headers)
+        r = self.conn.getresponse()
+        body = r.read()
+        if r.status != 200:
+            raise RuntimeError(f"{r.status} {body[:200]!r}")
+        return time.perf_counter() - t, len(body)
+
+
+def sequential(client: Client, tiles: list[tuple[int, int, int]], passes: int = 3) -> dict[str, float]:
+    client.get(*tiles[0])  # warm the connection and the process
+    times, sizes = [], []
+    for _ in range(passes):
+        for t in tiles:
+            s, n = client.get(*t)
+            times.append(s)
+            sizes.append(n)
+    times.sort()
+    return {
+        "p50": statistics.median(times) * 1000,
+        "p95": times[min(len(times) - 1, int(0.95 * len(times)))] * 1000,
+        "kb": statistics.median(sizes) / 1024,
+    }
+
+
+def concurrent(port: int, path: str, headers: dict[str, str], tiles: list[tuple[int, int, int]]) -> float:
+    clients = [Client(port, path, headers) for _ in range(8)]
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            for k in range(len(tiles)):
+                clients[i].get(*tiles[(i + k) % len(tiles)])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+    return 8 * len(tiles) / (time.perf_counter() - t)
+
+
+def measure(
+    name: str, port: int, path: str, headers: dict[str, str], rows: int
+) -> dict[int, dict[str, float]]:
+    out = {}
+    for z in ZOOMS:
+        tiles = tiles_at(z, rows)
+        seq = sequential(Client(port, path, headers), tiles)
+        seq["tps"] = concurrent(port, path, headers, tiles)
+        seq["n"] = len(tiles)
+        out[z] = seq
+        print(
+            f"{name} z{z}: p50 {seq['p50']:.1f} ms p95 {seq['p95']:.1f} ms {seq['kb']:.0f} KB {seq['tps']:.0f} tiles/s",
+            flush=True,
+        )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--peer-python", default=os.environ.get("BENCH_TIPG_PYTHON", "python3"))
+    ap.add_argument("--skip-load", action="store_true")
+    args = ap.parse_args()
+    url = create_database(DB) if not args.skip_load else str(make_url(os.environ.get("BENCH_URL", "")))
+    if not args.skip_load:
+        t = time.perf_counter()
+        load(url, args.rows)
+        print(f"loaded {args.rows} polygons in {time.perf_counter() - t:.1f} s", flush=True)
+    key = api_key(url)
+    u = make_url(url)
+    libpq = f"postgresql://{u.username}:{u.password or ''}@{u.host}:{u.port or 5432}/{u.database}"
+    launch = (
+        "import uvicorn; from api.app import create_app; "
+        "from api.settings import AuthSettings, DatabaseSettings, Settings; "
+        f"uvicorn.run(create_app(Settings(db=DatabaseSettings(DATABASE_URL={url!r}), "
+        f"auth=AuthSettings(secret={SECRET!r}))), host='127.0.0.1', port=8791, log_level='warning')"
+    )
+    ours_path = "/tiles/risk_units/{z}/{x}/{y}.pbf"
+    results: dict[str, Any] = {}
+    print(machine(), flush=True)
+    for label, mb in (("riskmap, cache off", "0"), ("riskmap, cache on", "64")):
+        with server([sys.executable, "-c", launch], {"RISKMAP_TILE_CACHE_MB": mb}, 8791):
+            results[label] = measure(label, 8791, ours_path, {"X-API-Key": key}, args.rows)
+    tipg = [
+        args.peer_python,
+        "-m",
+        "uvicorn",
+        "tipg.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8792",
+        "--log-level",
+        "warning",
+    ]
+    tipg_env = {"DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'}
+    with server(tipg, tipg_env, 8792):
+        path = "/collections/public.risk_units/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=" + ATTRS
+        results["tipg"] = measure("tipg", 8792, path, {}, args.rows)
+    print("| zoom | " + " | ".join(f"{k} p50 / p95 ms, KB, tiles/s (8 clients)" for k in results) + " |")
+    print("|---" * (len(results) + 1) + "|")
+    for z in ZOOMS:
+        cells = [
+            f"{r[z]['p50']:.1f} / {r[z]['p95']:.1f}, {r[z]['kb']:.0f} KB, {r[z]['tps']:.0f}"
+            for r in results.values()
+        ]
+        print(f"| z{z} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""Vector tiles: what each role's tiles hold (scope and attributes), the four-colour zones layer, ETags
+and the cache that a write invalidates."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mapbox_vector_tile
+from sqlalchemy import Engine, text
+
+from geo.store import tiles as store
+from tests.api.builders import (
+    ENTERPRISES,
+    HUIAN,
+    QUANGANG,
+    RISK_UNITS,
+    created,
+    enterprise_feature,
+    risk_unit_feature,
+)
+
+Z = 10
+
+
+def _tile_of(lon: float, lat: float, z: int = Z) -> tuple[int, int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return z, x, y
+
+
+def _features(response: Any, layer: str) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    decoded = mapbox_vector_tile.decode(response.content)
+    return list(decoded.get(layer, {}).get("features", []))
+
+
+def _url(layer: str, at: tuple[float, float], z: int = Z) -> str:
+    return "/tiles/{}/{}/{}/{}.pbf".format(layer, *_tile_of(*at, z))
+
+
+def _register(client: Any) -> dict[str, int]:
+    e1 = int(created(client.post(ENTERPRISES, json=enterprise_feature(1, at=QUANGANG)))["id"])
+    e2 = int(
+        created(client.post(ENTERPRISES, json=enterprise_feature(2, at=(QUANGANG[0] + 0.01, QUANGANG[1]))))[
+            "id"
+        ]
+    )
+    u1 = created(client.post(RISK_UNITS, json=risk_unit_feature(e1, at=QUANGANG, name="一号储罐区")))
+    u2 = created(
+        client.post(
+            RISK_UNITS, json=risk_unit_feature(e2, at=(QUANGANG[0] + 0.01, QUANGANG[1]), name="二号储罐区")
+        )
+    )
+    return {"E1": e1, "E2": e2, "U1": int(u1["id"]), "U2": int(u2["id"])}
+
+
+def test_admin_tile_has_the_units_with_their_attributes(client: Any) -> None:
+    ids = _register(client)
+    found = _features(client.get(_url("risk_units", QUANGANG)), "risk_units")
+    by_id = {f["properties"]["id"]: f["properties"] for f in found}
+    assert set(by_id) == {ids["U1"], ids["U2"]}
+    assert by_id[ids["U1"]]["name"] == "一号储罐区"
+    assert by_id[ids["U1"]]["level"] == 2
+    assert by_id[ids["U1"]]["enterprise_id"] == ids["E1"]
+    assert "responsible_phone" not in by_id[ids["U1"]]
+    assert "responsible_person" not in by_id[ids["U1"]]
+    elsewhere = _features(client.get(_url("risk_units", HUIAN, z=14)), "risk_units")
+    assert elsewhere == []
+
+
+def test_enterprise_user_sees_only_its_own_units(client: Any, client_as: Any) -> None:
+    ids = _register(client)
+    mine = client_as("enterprise", enterprise_id=ids["E1"])
+    units = _features(mine.get(_url("risk_units", QUANGANG)), "risk_units")
+    assert {f["properties"]["id"] for f in units} == {ids["U1"]}
+    firms = _features(mine.get(_url("enterprises", QUANGANG)), "enterprises")
+    assert {f["properties"]["id"] for f in firms} == {ids["E1"]}
+    # the same tile for the admin has both: the cache keys tiles by scope
+    both = _features(client.get(_url("risk_units", QUANGANG)), "risk_units")
+    assert {f["properties"]["id"] for f in both} == {ids["U1"], ids["U2"]}
+    assert mine.get(_url("protection_targets", QUANGANG)).status_code == 403
+
+
+def test_regulator_sees_its_area_only(client: Any, client_as: Any) -> None:
+    ids = _register(client)
+    huian = client_as("regulator", adcodes=("350521",))
+    assert _features(huian.get(_url("risk_units", QUANGANG)), "risk_units") == []
+    quangang = client_as("regulator", adcodes=("350505",))
+    units = _features(quangang.get(_url("risk_units", QUANGANG)), "risk_units")
+    assert {f["properties"]["id"] for f in units} == {ids["U1"], ids["U2"]}
+
+
+def test_public_gets_boundaries_and_zones_without_names_or_phones(client: Any, client_as: Any) -> None:
+    _register(client)
+    public = client_as("public")
+    for layer in ("risk_units", "enterprises", "protection_targets", "hazards"):
+        assert public.get(_url(layer, QUANGANG)).status_code == 401, layer
+    z, x, y = _tile_of(*QUANGANG, 8)
+    zones = public.get(f"/tiles/zones/{z}/{x}/{y}.pbf", params={"adcode": "350500"})
+    features = _features(zones, "zones")
+    assert features, "the city's counties are in the tile"
+    quangang = [f["properties"] for f in features if f["properties"]["code"] == "350505"]
+    assert len(quangang) == 1
+    props = quangang[0]
+    assert props["n2"] == 2
+    assert props["unit_count"] == 2
+    assert props["level"] == 2
+    assert props["color"]
+    assert set(props) <= set(store.ZONE_ATTRIBUTES)
+    raw = zones.content
+    for secret in ("泉港石化储运", "0595", "林志强", "陈建华", "储罐区"):
+        assert secret.encode() not in raw
+    boundaries = _features(public.get(_url("jurisdictions", QUANGANG, z=8)), "jurisdictions")
+    assert "350505" in {f["properties"]["adcode"] for f in boundaries}
+    assert zones.headers["cache-control"].startswith("public")
+
+
+def test_etag_304_and_a_write_invalidates(client: Any, engine: Engine) -> None:
+    ids = _register(client)
+    url = _url("risk_units", QUANGANG)
+    first = client.get(url)
+    tag = first.headers["etag"]
+    assert first.headers["cache-control"] == "private, no-cache"
+    again = client.get(url, headers={"If-None-Match": tag})
+    assert again.status_code == 304
+    assert again.content == b""
+    cached = client.get(url)
+    assert cached.headers["etag"] == tag
+    assert cached.content == first.content
+    # a write (even by COPY or plain SQL) moves the epoch: a new tag, the new level in the tile
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE risk_units SET level = 1 WHERE id = :id"), {"id": ids["U1"]})
+    changed = client.get(url, headers={"If-None-Match": tag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != tag
+    levels = {f["properties"]["id"]: f["properties"]["level"] for f in _features(changed, "risk_units")}
+    assert levels[ids["U1"]] == 1
+
+
+def test_zone_tile_follows_a_write(client: Any) -> None:
+    ids = _register(client)
+    z, x, y = _tile_of(*QUANGANG, 8)
+    url = f"/tiles/zones/{z}/{x}/{y}.pbf?adcode=350500"
+    before = {f["properties"]["code"]: f["properties"] for f in _features(client.get(url), "zones")}
+    assert before["350505"]["n2"] == 2
+    client.post(RISK_UNITS, json=risk_unit_feature(ids["E1"], at=QUANGANG, name="三号", level=1))
+    after = {f["properties"]["code"]: f["properties"] for f in _features(client.get(url), "zones")}
+    assert after["350505"]["n1"] == 1
+    assert after["350505"]["level"] == 1
+
+
+def test_bad_tiles_are_4xx(client: Any) -> None:
+    assert client.get("/tiles/risk_units/3/8/0.pbf").status_code == 422
+    assert client.get("/tiles/risk_units/23/0/0.pbf").status_code == 422
+    assert client.get("/tiles/nothing/3/0/0.pbf").status_code == 404
+    assert client.get("/tiles/zones/3/0/0.pbf").status_code == 422  # no adcode
+    assert client.get("/tiles/zones/3/0/0.pbf", params={"adcode": "999999"}).status_code == 404
+    assert client.get("/tiles/zones/3/0/0.pbf", params={"adcode": "350500", "zones": "h3"}).status_code == 422
+
+
+def test_tilejson(client: Any, client_as: Any) -> None:
+    body = client.get("/tiles/zones.json", params={"adcode": "350500"}).json()
+    assert body["tilejson"] == "3.0.0"
+    assert body["tiles"][0].endswith("/tiles/zones/{z}/{x}/{y}.pbf?adcode=350500&zones=children")
+    assert 117 < body["bounds"][0] < body["bounds"][2] < 120
+    assert set(body["vector_layers"][0]["fields"]) == set(store.ZONE_ATTRIBUTES)
+    assert client_as("public").get("/tiles/risk_units.json").status_code == 401
+    assert "name" in client.get("/tiles/risk_units.json").json()["vector_layers"][0]["fields"]
+
+
+def test_cache_is_bounded() -> None:
+    cache = store.EpochCache(max_bytes=800)
+    for i in range(20):
+        cache.put(i, 1, b"x" * 100, 100)
+    assert cache.get(0, 1) is None
+    assert cache.get(19, 1) == b"x" * 100
+    assert cache.get(19, 2) is None  # another epoch: stale
+
+
+def test_a_tile_made_while_a_write_is_in_flight_is_not_cached(client: Any, engine: Engine) -> None:
+    ids = _register(client)
+    url = _url("risk_units", QUANGANG)
+    with engine.connect() as writer:
+        writer.execute(
+            text("UPDATE risk_units SET level = 1 WHERE id = :id"), {"id": ids["U1"]}
+        )  # not committed
+        during = client.get(url)
+        assert during.status_code == 200
+        assert "etag" not in during.headers
+        assert during.headers["cache-control"] == "no-store"
+        levels = {f["properties"]["id"]: f["properties"]["level"] for f in _features(during, "risk_units")}
+        assert levels[ids["U1"]] == 2  # the committed level
+        writer.commit()
+    after = client.get(url)
+    assert "etag" in after.headers
+    levels = {f["properties"]["id"]: f["properties"]["level"] for f in _features(after, "risk_units")}
+    assert levels[ids["U1"]] == 1
+
+
+def test_hazard_tiles_follow_the_hazards_scope(client: Any, client_as: Any, engine: Engine) -> None:
+    ids = _register(client)
+    with engine.begin() as conn:
+        for unit, firm in ((ids["U1"], ids["E1"]), (ids["U2"], ids["E2"])):
+            conn.execute(
+                text(
+                    "INSERT INTO hazards (risk_unit_id, enterprise_id, jurisdiction_adcode, geom, description, "
+                    "grade, status, reported_on, reported_by) VALUES (:u, :e, '350505', "
+                    "ST_SetSRID(ST_MakePoint(118.88, 25.11), 4490), '阀门泄漏', 'general', 'reported', "
+                    "CURRENT_DATE, 'test')"
+                ),
+                {"u": unit, "e": firm},
+            )
+    mine = client_as("enterprise", enterprise_id=ids["E1"])
+    seen = _features(mine.get(_url("hazards", QUANGANG)), "hazards")
+    assert {f["properties"]["enterprise_id"] for f in seen} == {ids["E1"]}
+    assert "description" not in seen[0]["properties"]
+    everyone = _features(client.get(_url("hazards", QUANGANG)), "hazards")
+    assert {f["properties"]["enterprise_id"] for f in everyone} == {ids["E1"], ids["E2"]}
