@@ -1,7 +1,7 @@
 """tile_epoch: one counter that every write of a mapped table moves, for the vector-tile cache
 
-Revision ID: 0020t
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-04 15:10:00
 
 The tile server (`geo.store.tiles`) caches tiles in its process under the value of the sequence
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0020t"
-down_revision: str | None = "0014"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
