@@ -11,7 +11,7 @@ only); the attributes of each layer are fixed here (`LAYERS`), so no name, perso
 that the role may not see.
 
 Cache: tiles are kept in this process under the value of the `tile_epoch` sequence, which every write
-statement of a mapped table moves (migration 0020). A tile is stored only by a reader that held the
+statement of a mapped table moves (migration 0017). A tile is stored only by a reader that held the
 advisory lock `TILE_LOCK` exclusively while reading (no write in flight; a writer waits a few
 milliseconds), so a cached tile and its ETag always match the data as of that epoch. When a write is in
 flight the tile is made fresh and sent without an ETag, uncached.
@@ -34,7 +34,7 @@ from geo.access import Principal, Role
 from geo.store import repository as repo
 from geo.store.models import Hazard
 
-TILE_LOCK: Final = 0x54494C45  # the same constant as migration 0020's
+TILE_LOCK: Final = 0x54494C45  # the same constant as migration 0017's
 EXTENT: Final = 4096
 BUFFER: Final = 64
 MAX_ZOOM: Final = 22
