@@ -27,6 +27,7 @@ from api.routers import (
     jurisdictions,
     maps,
     protection_targets,
+    reports,
     risk_units,
     roster,
     safety,
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         search,
         imports,
         exports,
+        reports,
     ):
         app.include_router(module.router)
     app.include_router(hazards.inspections)
