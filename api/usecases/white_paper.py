@@ -248,12 +248,9 @@ def white_paper(
         )
     p = parse_period(period, today)
     data = gather(engine, principal, adcode, p, settings, public=public, today=today)
-    blocks = paper.document(data)
+    font = cjk_font_family()
+    blocks = paper.document(data, font_family=font)
     heading = f"{data.name}安全风险白皮书（{p.label_zh}）"
-    content = (
-        paper.to_pdf(blocks, font_family=cjk_font_family(), title=heading)
-        if fmt == "pdf"
-        else paper.to_docx(blocks)
-    )
+    content = paper.to_pdf(blocks, font_family=font, title=heading) if fmt == "pdf" else paper.to_docx(blocks)
     suffix = "public" if public else "internal"
     return WhitePaperFile(content, MEDIA_TYPES[fmt], f"white-paper-{adcode}-{p.label}-{suffix}.{fmt}", data)

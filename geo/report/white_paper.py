@@ -175,8 +175,9 @@ def _levels_row(counts: Mapping[int, int]) -> list[str]:
 LEVEL_HEAD = [f"{vocab.LEVEL_NAMES_ZH[k]}" for k in (1, 2, 3, 4)]
 
 
-def document(d: WhitePaperData) -> list[Block]:
-    """The paper as blocks, in order; the same for the PDF and the .docx."""
+def document(d: WhitePaperData, *, font_family: str) -> list[Block]:
+    """The paper as blocks, in order; the same for the PDF and the .docx. `font_family` (with Chinese
+    glyphs, maps.print.cjk_font_family) draws the trend chart."""
     version = "公开版" if d.public else "内部版（含敏感信息，不得公开）"
     total = sum(d.counts.values())
     prev_total = sum(d.previous_counts.values())
@@ -238,7 +239,7 @@ def document(d: WhitePaperData) -> list[Block]:
         ),
         ("h2", "五、风险变化趋势"),
         ("p", "各月末各等级风险点数量（依据评估日期与变更记录重建）。"),
-        ("image", trend_chart(d.trend)),
+        ("image", trend_chart(d.trend, font_family=font_family)),
         (
             "table",
             (["月份", *LEVEL_HEAD, "合计"], [[m, *_levels_row(c), str(sum(c.values()))] for m, c in d.trend]),
@@ -367,9 +368,19 @@ def index_blocks(d: WhitePaperData) -> list[Block]:
 
 
 def trend_chart(
-    trend: Sequence[tuple[str, Mapping[int, int]]], palette: Mapping[int, str] | None = None
+    trend: Sequence[tuple[str, Mapping[int, int]]],
+    *,
+    font_family: str,
+    palette: Mapping[int, str] | None = None,
 ) -> bytes:
-    """Lines of units per level per month, as PNG."""
+    """Lines of units per level per month, as PNG (text in `font_family`)."""
+    import matplotlib as mpl
+
+    with mpl.rc_context({"font.family": font_family}):  # fonts are chosen when the text is made
+        return _trend_chart(trend, palette)
+
+
+def _trend_chart(trend: Sequence[tuple[str, Mapping[int, int]]], palette: Mapping[int, str] | None) -> bytes:
     from matplotlib.figure import Figure
 
     colours = dict(palette or vocab.DEFAULT_PALETTE)
@@ -406,6 +417,13 @@ _T_LINE = _T_SIZE * 1.3 / 72
 def to_pdf(blocks: Sequence[Block], *, font_family: str, title: str) -> bytes:
     """The blocks on A4 portrait pages: text wrapped, tables split between rows (header repeated), images
     scaled to the width; page numbers at the foot."""
+    import matplotlib as mpl
+
+    with mpl.rc_context({"font.family": font_family, "pdf.fonttype": 42}):  # chosen when text is made
+        return _to_pdf(blocks, font_family=font_family, title=title)
+
+
+def _to_pdf(blocks: Sequence[Block], *, font_family: str, title: str) -> bytes:
     import matplotlib as mpl
     import matplotlib.image as mpimg
     from matplotlib.backends.backend_pdf import PdfPages

@@ -58,6 +58,8 @@ def test_internal_pdf_has_every_section_and_the_names(register: Any) -> None:
     r = register.get(PAPER, params={"adcode": "350505", "period": _period()})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/pdf"
+    assert b"NotoSansCJK" in r.content  # the Chinese font is embedded (not boxes)
+    assert b"DejaVu" not in r.content
     text = _pdf_text(r.content)
     for section in SECTIONS:
         assert section in text, section
