@@ -37,7 +37,10 @@ MEDIA_TYPES = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
-MAX_LISTED = 200  # rows of each internal list (the rest is counted)
+MAX_LISTED = (
+    50  # rows of each internal list (the paper gives the full counts; the lists are in the registers)
+)
+MAX_MEMBERS = 8  # member names printed per joint-prevention group
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,12 @@ def parse_period(value: str, today: dt.date | None = None) -> paper.Period:
     if period.first.year < 2000:
         raise InvalidInput.one("period", "must be 2000 or later", "期间应不早于 2000 年")
     return period
+
+
+def _members(members: Any) -> str:
+    names = [m.name for m in members]
+    more = f" 等 {len(names)} 家" if len(names) > MAX_MEMBERS else ""
+    return "、".join(names[:MAX_MEMBERS]) + more
 
 
 def _counts(month: dict[str, Any]) -> dict[int, int]:
@@ -131,7 +140,7 @@ def gather(
             []
             if public
             else [
-                (i, c.level, len(c.members), "、".join(m.name for m in c.members))
+                (i, c.level, len(c.members), _members(c.members))
                 for i, c in enumerate(found.clusters[:MAX_LISTED], 1)
             ]
         )

@@ -251,6 +251,12 @@ def document(d: WhitePaperData, *, font_family: str) -> list[Block]:
     elif d.major_risks:
         b.append(
             (
+                "p",
+                f"重大风险共 {d.counts.get(1, 0)} 处，列出前 {len(d.major_risks)} 处（完整清单见一县一册）。",
+            )
+        )
+        b.append(
+            (
                 "table",
                 (
                     ["序号", "企业/责任单位", "风险点名称"],
