@@ -48,9 +48,7 @@ def main() -> None:
         with engine.connect() as conn:
             zones = compute(conn, SYSTEM, params, settings)
             boundaries, heading = map_boundaries(conn, ADCODE), title(conn, params)
-        return four_colour_print(
-            zones, boundaries=boundaries, title=heading, data_source="bench", fmt="pdf"
-        )
+        return four_colour_print(zones, boundaries=boundaries, title=heading, data_source="bench", fmt="pdf")
 
     rows = []
     for label, public, fmt in (
@@ -59,7 +57,8 @@ def main() -> None:
         ("white paper, internal, .docx", False, "docx"),
     ):
         med, runs, found = median_of(
-            args.repeat, lambda p=public, f=fmt: white_paper(engine, SYSTEM, ADCODE, period, settings, public=p, fmt=f)
+            args.repeat,
+            lambda p=public, f=fmt: white_paper(engine, SYSTEM, ADCODE, period, settings, public=p, fmt=f),
         )
         rows.append((label, med, runs, len(found.content)))
     med, runs, pdf = median_of(args.repeat, peer)
