@@ -152,3 +152,21 @@ def test_periods() -> None:
     assert previous_period(parse_period("2026-01")).label == "2025-12"
     assert previous_period(parse_period("2026")).label == "2025"
     assert parse_period("2024-02").last == dt.date(2024, 2, 29)
+
+
+def test_the_command_line_writes_the_same_paper(
+    register: Any, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    out = tmp_path / "paper.docx"
+    args = ["report", "white-paper", "--adcode", "350505", "--period", _period(), "--public", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "公开版" in _docx_text(out.read_bytes())
+    bad = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "paper.txt")])
+    assert bad.exit_code != 0
+    assert not (tmp_path / "paper.txt").exists()
