@@ -27,6 +27,7 @@ from api.routers import (
     jurisdictions,
     maps,
     protection_targets,
+    reports,
     risk_units,
     roster,
     safety,
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         imports,
         exports,
         tiles,
+        reports,
     ):
         app.include_router(module.router)
     app.include_router(hazards.inspections)

@@ -680,6 +680,43 @@ def serve(
     )
 
 
+report_app = typer.Typer(help="Reports written to files.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("white-paper")
+def report_white_paper(
+    adcode: Annotated[str, typer.Option(help="行政区划代码 of the jurisdiction")],
+    period: Annotated[str, typer.Option(help="a month YYYY-MM or a year YYYY")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="white-paper.pdf or .docx")],
+    public: Annotated[bool, typer.Option(help="the public version: counts and shares only")] = False,
+) -> None:
+    """Write the risk white paper (风险白皮书) of a jurisdiction and period, as the API makes it. The
+    command line acts as the operator (SYSTEM)."""
+    from api.usecases.white_paper import white_paper
+    from geo.store.engine import make_engine
+
+    settings = _settings()
+    suffix = output.suffix.lower().lstrip(".")
+    try:
+        if suffix not in {"pdf", "docx"}:
+            raise InvalidInput.one(
+                "output", "the file name must end in .pdf or .docx", "文件名应以 .pdf 或 .docx 结尾"
+            )
+        engine = make_engine(settings.db.sqlalchemy_url)
+        started = time.perf_counter()
+        found = white_paper(engine, SYSTEM, adcode, period, settings, public=public, fmt=suffix)  # type: ignore[arg-type]
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    output.write_bytes(found.content)
+    index = found.data.index.value
+    typer.echo(
+        f"wrote {output} ({len(found.content):,} bytes in {time.perf_counter() - started:.1f} s; "
+        f"safety index {index if index is not None else '—'})"
+    )
+
+
 def main() -> None:
     app(prog_name="riskmap")
 

@@ -31,6 +31,7 @@ command -v npm >/dev/null || missing+=(npm)
   || missing+=(fonts-noto-cjk)
 if [ "$dev" = 1 ]; then
   command -v chromium >/dev/null || missing+=(chromium)
+  command -v pdftoppm >/dev/null || missing+=(poppler-utils)  # docs/white_paper_screenshots.sh
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

@@ -69,7 +69,8 @@ def trend(
 ) -> JSONResponse:
     """Counts of risk units of each level (1 重大 … 4 低) as they stood at the end of each month (Beijing
     time), rebuilt from the history: units created, deleted, moved or closed out (销号) during a month
-    count as they were at its end. Aggregated counts only, so anyone may read it."""
+    count as they were at its end. A unit counts from its assessment date (`assessed_on`) when that is
+    earlier than when it was entered, and a level set with an earlier assessment date counts from it. Aggregated counts only, so anyone may read it."""
     start, end = usecase.parse_month(first, "from"), usecase.parse_month(last, "to")
     with engine.connect() as conn:
         trend = usecase.level_trend(conn, adcode, start, end)

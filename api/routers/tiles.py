@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
-from api.fourcolour import FourColourParams, compute
+from api.usecases.four_colour import FourColourParams, compute
 from geo.errors import InvalidInput, NotFound
 from geo.store import repository as repo
 from geo.store import tiles as store

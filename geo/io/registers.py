@@ -13,9 +13,9 @@ import pandas as pd
 
 from geo import vocab
 from geo.escape import escape_cell, plain_text
-from geo.io.fields import FIELDS, KIND_NAMES_ZH, Kind, primary_headers
+from geo.io.fields import FIELDS, KIND_NAMES_ZH, Kind, fields_of, primary_headers
 from geo.io.validate import CONTROL_LEVEL_NAMES_ZH, ZONE_LEVEL_NAMES_ZH
-from geo.io.writers import tabular, xlsx_cell
+from geo.io.writers import print_ready, tabular, xlsx_cell
 
 TEMPLATE_ROWS = 1_000  # rows with drop-downs
 
@@ -208,16 +208,53 @@ def enterprise_register_xlsx(register: Mapping[str, Any]) -> bytes:
     info.append(["风险点数量", len(frame)])
     for k in range(1, 5):
         info.append([f"{vocab.LEVEL_NAMES_ZH[k]}（{vocab.LEVEL_COLOURS_ZH[k]}）", int(levels.get(k, 0))])
-    info.append(["导出日期", dt.date.today().isoformat()])
+    info.append(["导出日期", dt.date.today()])
     _autosize(info, [24, 60])
+    print_ready(info)
+    info.page_setup.orientation = "portrait"
     units = wb.create_sheet("风险点清单")
     headers, rows = tabular(Kind.risk_units, frame, register["geometries"])
+    dates = _date_columns(Kind.risk_units, frame)
     units.append(headers)
+    for cell in units[1]:
+        cell.font = Font(bold=True)
     for r in rows:
-        units.append([xlsx_cell(v) for v in r])
+        units.append([_as_date(v) if i in dates else xlsx_cell(v) for i, v in enumerate(r)])
+    units.freeze_panes = "A2"
+    _autosize(units, [min(40, max(10, 2 * len(h) + 2)) for h in headers])
+    _wrap_columns(units)
+    print_ready(units)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _date_columns(kind: Kind, frame: pd.DataFrame) -> set[int]:
+    """Positions (in `tabular`'s order) of the date fields."""
+    from geo.io.writers import table_columns
+
+    fields = fields_of(kind)
+    return {i for i, c in enumerate(table_columns(kind, frame)) if fields[c].type == "date"}
+
+
+def _as_date(value: Any) -> Any:
+    """A date cell from the ISO text `tabular` writes (Excel then sorts, filters and prints it as a date)."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return xlsx_cell(value)
+    return value
+
+
+def _wrap_columns(ws: Any, first_row: int = 2) -> None:
+    """Wrap the text of every cell from `first_row` on (long measures print on several lines)."""
+    from openpyxl.styles import Alignment
+
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for row in ws.iter_rows(min_row=first_row):
+        for cell in row:
+            cell.alignment = wrap
 
 
 _PDF_COLUMNS = (
@@ -231,23 +268,129 @@ _PDF_COLUMNS = (
     ("责任人", "responsible_person", 0.06),
     ("手机号码", "responsible_phone", 0.08),
 )
-_ROWS_PER_PAGE = 14
+
+# Page geometry of the printed tables, in inches (A4 landscape) and points.
+_PAGE_W, _PAGE_H = 11.69, 8.27
+_MARGIN = 0.35
+_FONT_PT = 7.0
+_LINE_IN = _FONT_PT * 1.3 / 72  # one line of table text
+_PAD_IN = 0.04  # inside a cell, on every side
+_BOTTOM_IN = 0.45  # above the footer
 
 
-def _wrap(text: Any, width: float) -> str:
-    import textwrap
+def _char_em(ch: str) -> float:
+    """Width of a character in ems: full width for CJK, a little over half for the rest."""
+    import unicodedata
 
+    return 1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.56
+
+
+def wrap_text(text: Any, width_in: float, font_pt: float = _FONT_PT) -> list[str]:
+    """`text` broken into lines that fit `width_in` inches at `font_pt` points: nothing is cut off (a cell
+    of any length is all there, on as many lines as it needs). Line breaks in the text are kept."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
-        return ""
-    chars = max(4, int(width * 150))
-    return plain_text("\n".join(textwrap.wrap(str(text), chars)[:4]))
+        return [""]
+    room = max(1.0, width_in * 72 / font_pt)
+    lines: list[str] = []
+    for paragraph in str(text).splitlines() or [""]:
+        line, used = "", 0.0
+        for ch in paragraph:
+            w = _char_em(ch)
+            if line and used + w > room:
+                lines.append(line)
+                line, used = "", 0.0
+            line += ch
+            used += w
+        lines.append(line)
+    return lines
+
+
+def plan_pages(heights: Sequence[int], first_lines: int, page_lines: int) -> list[list[tuple[int, int, int]]]:
+    """Rows of `heights` lines laid out on pages that hold `first_lines` lines (the first) and `page_lines`
+    (the others): per page, (row, first line, end line). A row that does not fit in what is left of a page
+    starts on the next one; a row taller than a whole page is split across pages at a line boundary."""
+    pages: list[list[tuple[int, int, int]]] = [[]]
+    room = first_lines
+    for row, height in enumerate(heights):
+        start = 0
+        while start < height:
+            left = height - start
+            if left > room and pages[-1] and start == 0 and left <= page_lines:
+                pages.append([])  # the whole row fits on the next page: start it there
+                room = page_lines
+                continue
+            take = min(left, max(room, 1))
+            pages[-1].append((row, start, start + take))
+            start += take
+            room -= take
+            if start < height:
+                pages.append([])
+                room = page_lines
+    return pages
+
+
+def draw_table_page(
+    ax: Any,
+    top_in: float,
+    columns: Sequence[tuple[str, float]],
+    lines: Sequence[Sequence[list[str]]],
+    slices: Sequence[tuple[int, int, int]],
+    fills: Mapping[tuple[int, int], str] | None = None,
+) -> float:
+    """One page of a table on `ax` (coordinates in inches, origin bottom left): the header row, then the
+    given slices of rows (row, first line, end line) of `lines` (row → cell → wrapped lines); column
+    widths in inches; `fills` colours cells (row, column). Returns where the table ends (inches)."""
+    from matplotlib.patches import Rectangle
+
+    header = [wrap_text(label, w - 2 * _PAD_IN) for label, w in columns]
+    blocks: list[tuple[list[list[str]], int | None]] = [(header, None)]
+    blocks += [([cell[a:b] for cell in lines[r]], r) for r, a, b in slices]
+    y = top_in
+    for block, row in blocks:
+        height = max(len(c) for c in block) * _LINE_IN + 2 * _PAD_IN
+        x = _MARGIN
+        for col, ((_, w), cell) in enumerate(zip(columns, block, strict=True)):
+            colour = "#e8e8e8" if row is None else (fills or {}).get((row, col), "white")
+            ax.add_patch(Rectangle((x, y - height), w, height, facecolor=colour, edgecolor="black", lw=0.4))
+            for k, line in enumerate(cell):
+                ax.text(
+                    x + _PAD_IN,
+                    y - _PAD_IN - (k + 0.8) * _LINE_IN,
+                    plain_text(line),
+                    fontsize=_FONT_PT,
+                    weight="bold" if row is None else "normal",
+                    va="baseline",
+                )
+            x += w
+        y -= height
+    return y
+
+
+def table_header_height(columns: Sequence[tuple[str, float]]) -> float:
+    return max(len(wrap_text(lb, w - 2 * _PAD_IN)) for lb, w in columns) * _LINE_IN + 2 * _PAD_IN
+
+
+def lines_below(top_in: float, columns: Sequence[tuple[str, float]]) -> int:
+    """Lines of table text that fit between `top_in` and the footer under the header row (one line of
+    padding spare per row is kept by the layout's rounding down)."""
+    return int((top_in - table_header_height(columns) - _BOTTOM_IN) / _LINE_IN) - 1
+
+
+def light(colour: str, alpha: float = 0.6) -> str:
+    """`colour` mixed with white (a level's fill that keeps the text readable)."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    r, g, b = to_rgb(colour)
+    return to_hex((1 - alpha + alpha * r, 1 - alpha + alpha * g, 1 - alpha + alpha * b))
 
 
 def enterprise_register_pdf(
     register: Mapping[str, Any], *, font_family: str, palette: Mapping[int, str] | None = None
 ) -> bytes:
     """The 一企一册 as an A4 landscape PDF: the enterprise's details, then its risk points in a table,
-    each level cell in its colour. `font_family` must have Chinese glyphs (maps.print.cjk_font_family)."""
+    each level cell in its colour. Every cell is wrapped to its column and shown whole; a row that does
+    not fit on a page starts on the next, one taller than a page is split across pages, and the header
+    row is repeated on each. `font_family` must have Chinese glyphs (maps.print.cjk_font_family)."""
     import matplotlib as mpl
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
@@ -255,57 +398,58 @@ def enterprise_register_pdf(
     colours = dict(palette or vocab.DEFAULT_PALETTE)
     e = register["enterprise"]
     frame: pd.DataFrame = register["risk_units"]
-    pages = max(1, -(-len(frame) // _ROWS_PER_PAGE))
+    table_w = _PAGE_W - 2 * _MARGIN
+    columns = [(label, frac * table_w) for label, _, frac in _PDF_COLUMNS]
+    records = frame.to_dict("records")
+    lines = [
+        [
+            wrap_text(vocab.LEVEL_NAMES_ZH.get(r["level"]) if key == "level" else r.get(key), w - 2 * _PAD_IN)
+            for (_, key, _), (_, w) in zip(_PDF_COLUMNS, columns, strict=True)
+        ]
+        for r in records
+    ]
+    fills = {(i, 1): light(colours.get(int(r["level"]), "#ffffff")) for i, r in enumerate(records)}
+    first_top, other_top = _PAGE_H - 2.35, _PAGE_H - 0.9
+    plan = plan_pages(
+        [max(len(c) for c in row) for row in lines],
+        lines_below(first_top, columns),
+        lines_below(other_top, columns),
+    )
+    today = dt.date.today().isoformat()
     buf = io.BytesIO()
     with mpl.rc_context({"font.family": font_family, "pdf.fonttype": 42}), PdfPages(buf) as pdf:
-        for page in range(pages):
-            fig = Figure(figsize=(11.69, 8.27))
-            fig.text(
-                0.5,
-                0.95,
+        for page, slices in enumerate(plan):
+            fig = Figure(figsize=(_PAGE_W, _PAGE_H))
+            ax = fig.add_axes((0, 0, 1, 1))
+            ax.set_xlim(0, _PAGE_W)
+            ax.set_ylim(0, _PAGE_H)
+            ax.axis("off")
+            ax.text(
+                _PAGE_W / 2,
+                _PAGE_H - 0.5,
                 plain_text(f"{e['name']} 安全风险分级管控清单（一企一册）"),
                 ha="center",
                 fontsize=16,
                 weight="bold",
             )
             if page == 0:
-                lines = [
-                    plain_text(f"{label}：{e.get(key) if e.get(key) is not None else ''}")
-                    for label, key in ENTERPRISE_HEADER_ROWS
-                ]
-                for i, line in enumerate(lines):
-                    fig.text(0.06 + 0.45 * (i % 2), 0.89 - 0.03 * (i // 2), line, fontsize=9)
-            top = 0.72 if page == 0 else 0.9
-            chunk = frame.iloc[page * _ROWS_PER_PAGE : (page + 1) * _ROWS_PER_PAGE]
-            ax = fig.add_axes((0.03, 0.06, 0.94, top - 0.06))
-            ax.axis("off")
-            cells = [
-                [
-                    _wrap(vocab.LEVEL_NAMES_ZH.get(r["level"]) if key == "level" else r.get(key), w)
-                    for _, key, w in _PDF_COLUMNS
-                ]
-                for r in chunk.to_dict("records")
-            ]
-            if cells:
-                table = ax.table(
-                    cellText=cells,
-                    colLabels=[c[0] for c in _PDF_COLUMNS],
-                    colWidths=[c[2] for c in _PDF_COLUMNS],
-                    loc="upper center",
-                    cellLoc="left",
-                )
-                table.auto_set_font_size(False)
-                table.set_fontsize(7)
-                table.scale(1, 3.2)
-                for i, r in enumerate(chunk.to_dict("records"), start=1):
-                    table[i, 1].set_facecolor(colours.get(int(r["level"]), "white"))
-                    table[i, 1].set_alpha(0.6)
+                for i, (label, key) in enumerate(ENTERPRISE_HEADER_ROWS):
+                    value = e.get(key) if e.get(key) is not None else ""
+                    ax.text(
+                        _MARGIN + 0.2 + 5.3 * (i % 2),
+                        _PAGE_H - 0.95 - 0.25 * (i // 2),
+                        plain_text(f"{label}：{value}"),
+                        fontsize=9,
+                    )
+            top = first_top if page == 0 else other_top
+            if records:
+                draw_table_page(ax, top, columns, lines, slices, fills)
             else:
-                ax.text(0.5, 0.8, "（尚无登记的风险点）", ha="center", fontsize=11)
-            fig.text(
-                0.97,
-                0.02,
-                f"第 {page + 1} 页 / 共 {pages} 页　导出日期 {dt.date.today().isoformat()}",
+                ax.text(_PAGE_W / 2, top - 0.5, "（尚无登记的风险点）", ha="center", fontsize=11)
+            ax.text(
+                _PAGE_W - _MARGIN,
+                0.2,
+                f"第 {page + 1} 页 / 共 {len(plan)} 页　导出日期 {today}",
                 ha="right",
                 fontsize=8,
             )
@@ -353,9 +497,7 @@ def _county_value(key: str, row: Mapping[str, Any]) -> Any:
         return "、".join(types[c].name_zh for c in value if c in types) or None
     if key == "control_level":
         return CONTROL_LEVEL_NAMES_ZH.get(value, value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+    return value  # dates stay dates: date cells in the workbook
 
 
 def county_register_xlsx(register: Mapping[str, Any]) -> bytes:
@@ -385,6 +527,10 @@ def county_register_xlsx(register: Mapping[str, Any]) -> bytes:
         ws.append([n] + [escape_cell(_county_value(key, row)) for _, key in COUNTY_COLUMNS[1:]])
         ws.cell(row=ws.max_row, column=9).fill = fills[row["level"]]
     _autosize(ws, [6, 14, 12, 24, 20, 12, 12, 22, 12, 20, 24, 30, 10, 12, 10, 14, 20, 12])
+    _wrap_columns(ws, first_row=3)
+    ws.freeze_panes = "A3"
+    print_ready(ws)
+    ws.print_title_rows = "1:2"  # the title and the column headers on every printed page
     summary = wb.create_sheet("汇总")
     summary.append(["所属行政区划", "行政区划代码", "重大风险（红）", "较大风险（橙）", "合计"])
     counts: dict[tuple[str, str], list[int]] = {}
@@ -395,6 +541,9 @@ def county_register_xlsx(register: Mapping[str, Any]) -> bytes:
         summary.append([escape_cell(name), escape_cell(code), major, large, major + large])
     total = [sum(v[0] for v in counts.values()), sum(v[1] for v in counts.values())]
     summary.append(["合计", "", total[0], total[1], total[0] + total[1]])
+    _autosize(summary, [20, 14, 14, 14, 10])
+    print_ready(summary)
+    summary.page_setup.orientation = "portrait"
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -138,13 +138,17 @@ def _create_record(values: dict[str, Any]) -> dict[str, Any]:
 
 # --- trend --------------------------------------------------------------------------------------------
 
-# The state of every risk unit at the end of each month, rebuilt from the history: the last event before
-# the month's end decides whether the unit exists (not deleted) and, carried forward from the last event
-# that set them, its level and jurisdiction. Close-outs show up as the level updates they make. A unit's
-# creation is not a record (migration 0009): it is made from the row (or its 'delete' record), dated by
-# created_at, with the level and jurisdiction it was made with, i.e. the old value in the first update
-# that changed them, else the value it has (or had when deleted). 'create' records from before 0009 are
-# read as they are.
+# The state of every risk unit at the end of each month, rebuilt from the history and the assessment dates:
+# the last event before the month's end decides whether the unit exists (not deleted) and, carried forward
+# from the last event that set them, its level and jurisdiction. Close-outs show up as the level updates
+# they make. A unit's creation is not a record (migration 0009): it is made from the row (or its 'delete'
+# record), with the level, jurisdiction and assessment date it was made with, i.e. the old value in the
+# first update that changed them, else the value it has (or had when deleted). It is dated by its
+# assessment (assessed_on, the start of that day in Beijing) when that is earlier than created_at: a
+# register loaded today shows the units as assessed in the past, not as typed in. An update that sets the
+# level together with an earlier assessment date takes effect from that date. Every event is dated no
+# earlier than the one before it (a running maximum), so a unit's events keep their order. 'create'
+# records from before 0009 are read as they are (dated by their assessment in the same way).
 _TREND_SQL = """
 WITH months AS (
     SELECT m::date AS month, (m + interval '1 month') AT TIME ZONE :tz AS month_end
@@ -156,10 +160,14 @@ h AS MATERIALIZED (  -- the risk units' records the trend reads, in one pass ove
            action = 'create' OR new_values ? 'level' AS sets_level,
            action = 'create' OR new_values ? 'jurisdiction_adcode' AS sets_adcode,
            old_values -> 'level' AS old_level, old_values -> 'jurisdiction_adcode' AS old_adcode,
-           CASE WHEN action = 'delete' THEN (old_values ->> 'created_at')::timestamptz END AS made_at
+           old_values -> 'assessed_on' AS old_assessed, new_values ? 'assessed_on' AS sets_assessed,
+           CASE WHEN action = 'delete' THEN (old_values ->> 'created_at')::timestamptz END AS made_at,
+           CASE WHEN action = 'create' OR new_values ? 'level'
+                THEN least(at, CAST(new_values ->> 'assessed_on' AS date)::timestamp AT TIME ZONE :tz)
+                ELSE at END AS effective_at
     FROM history
     WHERE entity = 'risk_units'
-      AND (action <> 'update' OR new_values ?| array['level', 'jurisdiction_adcode'])
+      AND (action <> 'update' OR new_values ?| array['level', 'jurisdiction_adcode', 'assessed_on'])
 ),
 units AS (  -- filed in the subtree at some time: now, or in a record
     SELECT id AS entity_id FROM risk_units WHERE jurisdiction_adcode = ANY(:subtree)
@@ -174,20 +182,27 @@ first_adcode AS (
     SELECT DISTINCT ON (entity_id) entity_id, old_adcode FROM h
     WHERE action = 'update' AND sets_adcode ORDER BY entity_id, id
 ),
+first_assessed AS (
+    SELECT DISTINCT ON (entity_id) entity_id, old_assessed FROM h
+    WHERE action = 'update' AND sets_assessed ORDER BY entity_id, id
+),
 base AS (  -- each unit as it is, or as it was when deleted
     SELECT r.id AS entity_id, r.created_at AS at, to_jsonb(r.level) AS level,
-           to_jsonb(r.jurisdiction_adcode) AS adcode
+           to_jsonb(r.jurisdiction_adcode) AS adcode, to_jsonb(r.assessed_on) AS assessed
     FROM units JOIN risk_units AS r ON r.id = units.entity_id
     UNION ALL
-    SELECT h.entity_id, coalesce(h.made_at, h.at), h.old_level, h.old_adcode
+    SELECT h.entity_id, coalesce(h.made_at, h.at), h.old_level, h.old_adcode, h.old_assessed
     FROM units JOIN h USING (entity_id) WHERE h.action = 'delete'
 ),
 made AS (  -- as it was made, unless a 'create' record from before migration 0009 says so
-    SELECT b.entity_id, b.at, coalesce(fl.old_level, b.level) AS level,
-           coalesce(fa.old_adcode, b.adcode) AS adcode
+    SELECT b.entity_id,
+           least(b.at, CAST(CASE WHEN fs.entity_id IS NULL THEN b.assessed ELSE fs.old_assessed END
+                            #>> '{}' AS date)::timestamp AT TIME ZONE :tz) AS at,
+           coalesce(fl.old_level, b.level) AS level, coalesce(fa.old_adcode, b.adcode) AS adcode
     FROM base AS b
     LEFT JOIN first_level AS fl USING (entity_id)
     LEFT JOIN first_adcode AS fa USING (entity_id)
+    LEFT JOIN first_assessed AS fs USING (entity_id)
     WHERE NOT EXISTS (SELECT 1 FROM h WHERE h.entity_id = b.entity_id AND h.action = 'create')
 ),
 raw AS (
@@ -195,14 +210,20 @@ raw AS (
            true AS sets_level, true AS sets_adcode
     FROM made
     UNION ALL
-    SELECT h.entity_id, h.id, h.at, h.action, h.level_set, h.adcode_set, h.sets_level, h.sets_adcode
+    SELECT h.entity_id, h.id, h.effective_at, h.action, h.level_set, h.adcode_set, h.sets_level,
+           h.sets_adcode
     FROM h JOIN units USING (entity_id)
+),
+ordered AS (  -- no event dated before the one it follows
+    SELECT entity_id, id, max(at) OVER (PARTITION BY entity_id ORDER BY id) AS at, action, level_set,
+           adcode_set, sets_level, sets_adcode
+    FROM raw
 ),
 events AS (
     SELECT entity_id, id, at, action, level_set, adcode_set,
            count(*) FILTER (WHERE sets_level) OVER (PARTITION BY entity_id ORDER BY id) AS level_group,
            count(*) FILTER (WHERE sets_adcode) OVER (PARTITION BY entity_id ORDER BY id) AS adcode_group
-    FROM raw
+    FROM ordered
     WHERE at < (SELECT max(month_end) FROM months)
 ),
 states AS (

@@ -676,6 +676,21 @@ MATRIX: list[Case] = [
         _area("/api/v1/analysis/trend", **{"from": "2026-01", "to": "2026-12"}),
         everyone(200),
     ),
+    # the risk white paper: the internal version is the area's, the public one everyone's
+    Case(
+        "GET",
+        "/api/v1/reports/white-paper",
+        "internal",
+        _area("/api/v1/reports/white-paper", period="2026-11", format="docx"),
+        detail(),
+    ),
+    Case(
+        "GET",
+        "/api/v1/reports/white-paper",
+        "public",
+        _area("/api/v1/reports/white-paper", period="2026-11", public="true", format="docx"),
+        everyone(200),
+    ),
     # close-out (销号): assign, request, approve or reject, lists
     Case("POST", CLOSEOUTS, "", _assign, creating(201, enterprise=(403, 404), regulator=(201, 404))),
     Case("GET", CLOSEOUTS, "", _get(CLOSEOUTS), {**everyone(200), "public": (401, 401)}),

@@ -1,0 +1,1 @@
+"""Reports assembled from the register and its analyses (the risk white paper)."""
