@@ -26,6 +26,7 @@ from api.routers import (
     joint_prevention,
     jurisdictions,
     maps,
+    ogc,
     protection_targets,
     risk_units,
     roster,
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         search,
         imports,
         exports,
+        ogc,
     ):
         app.include_router(module.router)
     app.include_router(hazards.inspections)
