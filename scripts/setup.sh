@@ -31,6 +31,7 @@ command -v npm >/dev/null || missing+=(npm)
   || missing+=(fonts-noto-cjk)
 if [ "$dev" = 1 ]; then
   command -v chromium >/dev/null || missing+=(chromium)
+  command -v ogrinfo >/dev/null || missing+=(gdal-bin)  # tests/gdal: ogrinfo, ogr2ogr read what we serve
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
