@@ -392,7 +392,7 @@ def read_zipped_shapefile(path: Path, limits: ZipLimits) -> RawTable:
         shps = sorted((i for i in infos if i.filename.lower().endswith(".shp")), key=lambda i: i.filename)
         if not shps:
             raise _bad("the zip holds no .shp file", "压缩文件中没有 .shp 文件")
-        tables = [_one_shapefile(zf, infos, shp, Path(tmp) / str(n), limits) for n, shp in enumerate(shps)]
+        tables = [_one_shapefile(zf, infos, shp, Path(tmp), limits) for shp in shps]
         return tables[0] if len(tables) == 1 else _concat(tables)
 
 
@@ -408,7 +408,6 @@ def _one_shapefile(
             f"the Shapefile {Path(stem).name} lacks its {', '.join(missing)} file",
             f"Shapefile {Path(stem).name} 缺少 {', '.join(missing)} 文件",
         )
-    tmp.mkdir(parents=True, exist_ok=True)
     extracted = extract(zf, parts, tmp, limits)
     shp = next(p for p in extracted if p.suffix.lower() == ".shp")
     encoding = None

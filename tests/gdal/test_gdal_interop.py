@@ -43,7 +43,9 @@ def _gdal(*args: str, env: dict[str, str] | None = None) -> str:
         k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
     }
     clean.update({"NO_PROXY": "127.0.0.1,localhost", "CPL_DEBUG": "OFF"}, **(env or {}))
-    done = subprocess.run(args, capture_output=True, text=True, env=clean, timeout=120, check=False)
+    done = subprocess.run(
+        args, capture_output=True, text=True, errors="replace", env=clean, timeout=120, check=False
+    )
     assert done.returncode == 0, f"{' '.join(args[:3])}… failed: {done.stderr}"
     return done.stdout + done.stderr
 
@@ -154,3 +156,102 @@ def test_readme_qgis_steps_are_the_ones_tested() -> None:
     section = readme.split("### Open the register in QGIS", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
     for needed in ("/ogc", "X-API-Key", "risk-units", "gis.", "ogrinfo"):
         assert needed in section
+
+
+def _exports(api: Any, fmt: str, **params: Any) -> dict[str, bytes]:
+    from tests.api.test_exports import EXPORTS, ORDER
+
+    out = {}
+    for kind in ORDER:
+        response = api.get(EXPORTS, params={"kind": kind, "format": fmt, **params})
+        assert response.status_code == 200, response.text
+        out[kind] = response.content
+    return out
+
+
+def test_every_gpkg_export_opens_cleanly_in_gdal_36(client: Any, tmp_path: Path) -> None:
+    """Debian 12's GDAL reads each GeoPackage without a warning, dates as Date fields, CGCS2000."""
+    import sqlite3
+
+    from tests.api.test_exports import _load_register
+
+    _load_register(client, tmp_path)
+    for kind, data in _exports(client, "gpkg").items():
+        path = tmp_path / f"{kind}.gpkg"
+        path.write_bytes(data)
+        report = _gdal("ogrinfo", "-ro", "-al", "-so", str(path))
+        assert "Warning" not in report, report
+        assert "ERROR" not in report, report
+        assert "China Geodetic Coordinate System 2000" in report
+        if kind == "risk_units":
+            assert "评估日期: Date" in report or ": Date (" in report
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert db.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47  # 'GPKG'
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 10300  # GeoPackage 1.3
+            assert db.execute("SELECT count(*) FROM gpkg_contents").fetchone()[0] == 1
+
+
+def test_shapefile_out_through_gdal_and_back(client: Any, engine: Engine, tmp_path: Path) -> None:
+    """Our Shapefile export reads in GDAL with its .cpg; a Shapefile GDAL writes itself (from our GeoPackage,
+    GBK, field names cut to 10 bytes: 统一社会信) imports back to the same rows."""
+    from tests.api.test_exports import _empty, _load_register, _post_bytes, _snapshot
+
+    _load_register(client, tmp_path)
+    before = _snapshot(engine, ccw=True)
+    ours = _exports(client, "shp", encoding="GBK")
+    shp_dir = tmp_path / "ours"
+    shp_dir.mkdir()
+    seen: set[str] = set()
+    for kind, data in ours.items():
+        (shp_dir / f"{kind}.zip").write_bytes(data)
+        report = _gdal("ogrinfo", "-ro", "-so", "-al", f"/vsizip/{shp_dir / f'{kind}.zip'}")
+        kinds = [line.split(": ", 1)[1] for line in report.splitlines() if line.startswith("Geometry: ")]
+        assert len(kinds) == len(set(kinds)), report  # one Shapefile per geometry type
+        seen.update(kinds)
+        if kind == "risk_units":
+            assert "风险等" in report  # the published short name, read through the GBK .cpg
+    assert {"Point", "Polygon"} <= seen
+    gdal_zips: dict[str, bytes] = {}
+    for kind, data in _exports(client, "gpkg").items():
+        src = tmp_path / f"{kind}.gpkg"
+        src.write_bytes(data)
+        out = tmp_path / f"gdal_{kind}"
+        out.mkdir()
+        # one Shapefile per geometry type, as a GIS user would write them; GDAL truncates the field names
+        import pyogrio
+
+        types = set(pyogrio.read_dataframe(src).geometry.geom_type)
+        for geom_type in sorted(types):
+            _gdal(
+                "ogr2ogr",
+                "-f",
+                "ESRI Shapefile",
+                "-lco",
+                "ENCODING=GBK",
+                "-where",
+                f"ST_GeometryType(geom) = '{geom_type.upper()}'",
+                "-nln",
+                f"{kind}_{geom_type.lower()}",
+                str(out),
+                str(src),
+            )
+        import io
+        import zipfile
+
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for member in sorted(out.iterdir()):
+                zf.write(member, member.name)
+        gdal_zips[kind] = buf.getvalue()
+        if kind == "enterprises":
+            names = _gdal("ogrinfo", "-ro", "-so", "-al", str(out))
+            assert "统一社会信" in names  # GDAL cut 统一社会信用代码 to 10 bytes of GBK
+    _empty(engine)
+    for kind, data in gdal_zips.items():
+        response = _post_bytes(client, data, f"{kind}.zip", kind)
+        assert response.status_code == 201, (kind, response.text[:600])
+    after = _snapshot(engine, ccw=True)
+    for kind in ("enterprises", "protection_targets"):
+        assert after[kind] == before[kind], kind
+    assert len(after["risk_units"]) == len(before["risk_units"])
