@@ -297,3 +297,14 @@ def test_scope_of_imports_and_exports(client: Any, engine: Engine, tmp_path: Pat
         assert api.get("/api/v1/exports/county-register/350505.xlsx").status_code == 403
     finally:
         api.app.dependency_overrides.clear()
+
+
+def test_geojson_export_names_a_crs_other_than_wgs84(client: Any, tmp_path: Path) -> None:
+    api = guarded(client)
+    _load_register(api, tmp_path)
+    stored = api.get(EXPORTS, params={"kind": "enterprises", "format": "geojson"}).json()
+    assert stored["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::4490"
+    wgs84 = api.get(EXPORTS, params={"kind": "enterprises", "format": "geojson", "crs": "wgs84"}).json()
+    assert "crs" not in wgs84  # RFC 7946: WGS 84 lon/lat needs no name
+    gcj = api.get(EXPORTS, params={"kind": "enterprises", "format": "geojson", "crs": "gcj02"}).json()
+    assert gcj["coordinate_system"].startswith("gcj02")
