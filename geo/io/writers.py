@@ -66,13 +66,20 @@ def _points_only(geoms: np.ndarray) -> bool:
     return len(geoms) > 0 and bool(np.all(shapely.get_type_id(geoms.astype(object)) == 0))
 
 
-def tabular(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray) -> tuple[list[str], list[list[Any]]]:
-    """(headers, rows) for a spreadsheet: fields by their Chinese headers, then 经度/纬度 for points or WKT."""
+def tabular(
+    kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, typed_dates: bool = False
+) -> tuple[list[str], list[list[Any]]]:
+    """(headers, rows) for a spreadsheet: fields by their Chinese headers, then 经度/纬度 for points or WKT;
+    `typed_dates`: date fields as date objects (a workbook's date cells), else ISO text."""
     headers = primary_headers(kind)
     cols = table_columns(kind, frame)
     out_headers = [headers[c] for c in cols]
+    dated = {i for i, c in enumerate(cols) if typed_dates and fields_of(kind)[c].type == FieldType.date}
     records = (
-        [[_plain(v) for v in row] for row in frame[cols].itertuples(index=False, name=None)]
+        [
+            [_as_date(v) if i in dated else _plain(v) for i, v in enumerate(row)]
+            for row in frame[cols].itertuples(index=False, name=None)
+        ]
         if len(frame)
         else []
     )
@@ -122,13 +129,22 @@ def xlsx_cell(value: Any) -> Any:
 
 def write_xlsx(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, sheet: str = "数据") -> bytes:
     import openpyxl
+    from openpyxl.cell import WriteOnlyCell
 
-    headers, rows = tabular(kind, frame, geoms)
+    headers, rows = tabular(kind, frame, geoms, typed_dates=True)
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet(sheet)
     ws.append(headers)
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, dt.date):  # a date cell shown as a date, not a number or text
+            c = WriteOnlyCell(ws, value=value)
+            c.number_format = "yyyy-mm-dd"
+            return c
+        return xlsx_cell(value)
+
     for r in rows:
-        ws.append([xlsx_cell(v) for v in r])
+        ws.append([cell(v) for v in r])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

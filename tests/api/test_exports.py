@@ -308,3 +308,22 @@ def test_geojson_export_names_a_crs_other_than_wgs84(client: Any, tmp_path: Path
     assert "crs" not in wgs84  # RFC 7946: WGS 84 lon/lat needs no name
     gcj = api.get(EXPORTS, params={"kind": "enterprises", "format": "geojson", "crs": "gcj02"}).json()
     assert gcj["coordinate_system"].startswith("gcj02")
+
+
+def test_xlsx_and_gpkg_exports_keep_dates_as_dates(client: Any, tmp_path: Path) -> None:
+    import pyogrio
+
+    api = guarded(client)
+    _load_register(api, tmp_path)
+    data = api.get(EXPORTS, params={"kind": "risk_units", "format": "xlsx"}).content
+    ws = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
+    header = [c.value for c in ws[1]]
+    column = header.index("评估日期")
+    dated = [row[column] for row in ws.iter_rows(min_row=2) if row[column].value is not None]
+    assert dated
+    assert all(c.is_date and c.number_format == "yyyy-mm-dd" for c in dated)
+    path = tmp_path / "units.gpkg"
+    path.write_bytes(api.get(EXPORTS, params={"kind": "risk_units", "format": "gpkg"}).content)
+    info = pyogrio.read_info(path)
+    types = dict(zip(info["fields"], info["ogr_types"], strict=True))
+    assert types["评估日期"] == "OFTDate"
