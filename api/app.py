@@ -26,6 +26,7 @@ from api.routers import (
     joint_prevention,
     jurisdictions,
     maps,
+    ogc,
     protection_targets,
     reports,
     risk_units,
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exports,
         tiles,
         reports,
+        ogc,
     ):
         app.include_router(module.router)
     app.include_router(hazards.inspections)

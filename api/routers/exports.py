@@ -39,11 +39,18 @@ def export(
     adcode: Annotated[
         str | None, Query(max_length=12, description="only this jurisdiction's subtree")
     ] = None,
-    format: Annotated[str, Query(description="geojson, gpkg, xlsx or csv")] = "geojson",
+    format: Annotated[
+        str, Query(description="geojson, gpkg, xlsx, csv or shp (zipped Shapefiles)")
+    ] = "geojson",
+    encoding: Annotated[str, Query(description="shp only: the .cpg, UTF-8 or GBK")] = "UTF-8",
 ) -> Response:
     """Rows the caller may see, with the Chinese headers an import reads: an export re-imports to the same
-    data. GeoJSON follows `crs`; GeoPackage, Excel and CSV are CGCS2000 lon/lat (EPSG:4490)."""
-    return _file(usecase.export_table(engine, principal, kind, adcode=adcode, fmt=format, crs=crs))
+    data. GeoJSON follows `crs` (and names it when it is not WGS 84); GeoPackage, Excel, CSV and Shapefile are
+    CGCS2000 lon/lat (EPSG:4490). A Shapefile zip holds one file per geometry type, with the short field
+    names of data/import_headers.csv."""
+    return _file(
+        usecase.export_table(engine, principal, kind, adcode=adcode, fmt=format, crs=crs, encoding=encoding)
+    )
 
 
 @router.get("/api/v1/templates/{kind}.xlsx", summary="An Excel template to fill in for an import")

@@ -22,7 +22,7 @@ from geo.io.registers import (
     enterprise_register_xlsx,
     template_xlsx,
 )
-from geo.io.writers import FORMATS, MEDIA_TYPES, write_table
+from geo.io.writers import FORMATS, MEDIA_TYPES, SHAPEFILE_ENCODINGS, write_table
 from geo.store import exports as store
 from geo.store.imports import parse_kind
 
@@ -57,6 +57,7 @@ def export_table(
     fmt: str = "geojson",
     crs: InputCrs | str = "cgcs2000",
     today: dt.date | None = None,
+    encoding: str = "UTF-8",
 ) -> Download:
     """The rows of `kind` the principal may see (in `adcode`'s subtree), with the Chinese headers an import
     reads, so the file imports back to the same rows. GeoJSON follows `crs`; the others are CGCS2000."""
@@ -64,8 +65,14 @@ def export_table(
     check_format(fmt)
     with engine.connect() as conn:
         frame, geoms = store.export_rows(conn, checked, principal, adcode)
-    name = f"{KIND_NAMES_ZH[checked]}_{adcode or '全部'}_{(today or dt.date.today()).isoformat()}.{fmt}"
-    return Download(write_table(checked, frame, geoms, fmt, crs), MEDIA_TYPES[fmt], name, len(frame))
+    if encoding.upper() not in SHAPEFILE_ENCODINGS:
+        raise InvalidInput.one(
+            "encoding", "expected UTF-8 or GBK (the .cpg of a Shapefile export)", "编码应为 UTF-8 或 GBK"
+        )
+    suffix = "shp.zip" if fmt == "shp" else fmt
+    name = f"{KIND_NAMES_ZH[checked]}_{adcode or '全部'}_{(today or dt.date.today()).isoformat()}.{suffix}"
+    content = write_table(checked, frame, geoms, fmt, crs, encoding=encoding.upper())
+    return Download(content, MEDIA_TYPES[fmt], name, len(frame))
 
 
 def import_template(kind: str) -> Download:

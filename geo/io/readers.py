@@ -384,35 +384,70 @@ def _dbf_encoding(dbf: Path) -> str:
 
 
 def read_zipped_shapefile(path: Path, limits: ZipLimits) -> RawTable:
+    """A zip of one Shapefile, or of several with the same fields (one per geometry type, as our exports
+    and ArcGIS write them): their features in turn, numbered across the files."""
     zf = open_zip(path)
     with zf, temp_folder("shp") as tmp:
         infos = check_members(zf, limits)
-        shps = [i for i in infos if i.filename.lower().endswith(".shp")]
-        if len(shps) != 1:
-            raise _bad(
-                f"the zip must hold exactly one .shp file, found {len(shps)}",
-                f"压缩文件中应恰好包含一个 .shp 文件，实际 {len(shps)} 个",
-            )
-        stem = shps[0].filename[: -len(".shp")]
-        parts = [i for i in infos if i.filename[:-4] == stem and i.filename[-4:].lower() in SHAPEFILE_PARTS]
-        found = {i.filename[-4:].lower() for i in parts}
-        missing = [s for s in (".shx", ".dbf") if s not in found]
-        if missing:
-            raise _bad(
-                f"the Shapefile lacks its {', '.join(missing)} file",
-                f"Shapefile 缺少 {', '.join(missing)} 文件",
-            )
-        extracted = extract(zf, parts, Path(tmp), limits)
-        shp = next(p for p in extracted if p.suffix.lower() == ".shp")
-        encoding = None
-        if ".cpg" not in found:
-            dbf = next(p for p in extracted if p.suffix.lower() == ".dbf")
-            encoding = _dbf_encoding(dbf)
-        table = read_gis(shp, "shapefile", encoding=encoding)
-        table.encoding = encoding or (
-            shp.with_suffix(".cpg").read_text().strip() if ".cpg" in found else None
+        shps = sorted((i for i in infos if i.filename.lower().endswith(".shp")), key=lambda i: i.filename)
+        if not shps:
+            raise _bad("the zip holds no .shp file", "压缩文件中没有 .shp 文件")
+        tables = [_one_shapefile(zf, infos, shp, Path(tmp), limits) for shp in shps]
+        return tables[0] if len(tables) == 1 else _concat(tables)
+
+
+def _one_shapefile(
+    zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], shp_info: zipfile.ZipInfo, tmp: Path, limits: ZipLimits
+) -> RawTable:
+    stem = shp_info.filename[: -len(".shp")]
+    parts = [i for i in infos if i.filename[:-4] == stem and i.filename[-4:].lower() in SHAPEFILE_PARTS]
+    found = {i.filename[-4:].lower() for i in parts}
+    missing = [s for s in (".shx", ".dbf") if s not in found]
+    if missing:
+        raise _bad(
+            f"the Shapefile {Path(stem).name} lacks its {', '.join(missing)} file",
+            f"Shapefile {Path(stem).name} 缺少 {', '.join(missing)} 文件",
         )
-        return table
+    extracted = extract(zf, parts, tmp, limits)
+    shp = next(p for p in extracted if p.suffix.lower() == ".shp")
+    encoding = None
+    if ".cpg" not in found:
+        dbf = next(p for p in extracted if p.suffix.lower() == ".dbf")
+        encoding = _dbf_encoding(dbf)
+    table = read_gis(shp, "shapefile", encoding=encoding)
+    table.encoding = encoding or (shp.with_suffix(".cpg").read_text().strip() if ".cpg" in found else None)
+    return table
+
+
+def _concat(tables: list[RawTable]) -> RawTable:
+    headers = tables[0].headers
+    crs = tables[0].source_crs
+    for t in tables[1:]:
+        if t.headers != headers or t.source_crs != crs:
+            raise _bad(
+                "the Shapefiles in the zip differ in their fields or coordinate system: import them one by one",
+                "压缩文件中的各 Shapefile 字段或坐标系不一致，请逐个导入",
+            )
+    frame = pd.concat([t.frame for t in tables], ignore_index=True)
+    geometry = np.concatenate(
+        [t.geometry if t.geometry is not None else np.full(len(t), None) for t in tables]
+    )
+    problems: dict[int, str] = {}
+    offset = 0
+    for t in tables:
+        problems.update({offset + k: v for k, v in t.geometry_problems.items()})
+        offset += len(t)
+    return RawTable(
+        "shapefile",
+        headers,
+        frame,
+        np.arange(len(frame)),
+        "feature",
+        geometry=geometry,
+        geometry_problems=problems,
+        source_crs=crs,
+        encoding=tables[0].encoding,
+    )
 
 
 # --- CSV ------------------------------------------------------------------------------------------

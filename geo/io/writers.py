@@ -22,13 +22,15 @@ import shapely
 
 from geo.coords import InputCrs, from_storage
 from geo.escape import escape_cell as escape_cell  # re-exported: callers and tests import it from here
-from geo.io.fields import FIELDS, Kind, fields_of, primary_headers
+from geo.io.fields import FIELDS, FieldType, Kind, fields_of, primary_headers
 from geo.io.tempfiles import temp_folder
+from geo.resources import read_table
 
-FORMATS = ("geojson", "gpkg", "xlsx", "csv")
+FORMATS = ("geojson", "gpkg", "xlsx", "csv", "shp")
 MEDIA_TYPES = {
     "geojson": "application/geo+json",
     "gpkg": "application/geopackage+sqlite3",
+    "shp": "application/zip",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
 }
@@ -64,13 +66,20 @@ def _points_only(geoms: np.ndarray) -> bool:
     return len(geoms) > 0 and bool(np.all(shapely.get_type_id(geoms.astype(object)) == 0))
 
 
-def tabular(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray) -> tuple[list[str], list[list[Any]]]:
-    """(headers, rows) for a spreadsheet: fields by their Chinese headers, then 经度/纬度 for points or WKT."""
+def tabular(
+    kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, typed_dates: bool = False
+) -> tuple[list[str], list[list[Any]]]:
+    """(headers, rows) for a spreadsheet: fields by their Chinese headers, then 经度/纬度 for points or WKT;
+    `typed_dates`: date fields as date objects (a workbook's date cells), else ISO text."""
     headers = primary_headers(kind)
     cols = table_columns(kind, frame)
     out_headers = [headers[c] for c in cols]
+    dated = {i for i, c in enumerate(cols) if typed_dates and fields_of(kind)[c].type == FieldType.date}
     records = (
-        [[_plain(v) for v in row] for row in frame[cols].itertuples(index=False, name=None)]
+        [
+            [_as_date(v) if i in dated else _plain(v) for i, v in enumerate(row)]
+            for row in frame[cols].itertuples(index=False, name=None)
+        ]
         if len(frame)
         else []
     )
@@ -120,13 +129,22 @@ def xlsx_cell(value: Any) -> Any:
 
 def write_xlsx(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, sheet: str = "数据") -> bytes:
     import openpyxl
+    from openpyxl.cell import WriteOnlyCell
 
-    headers, rows = tabular(kind, frame, geoms)
+    headers, rows = tabular(kind, frame, geoms, typed_dates=True)
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet(sheet)
     ws.append(headers)
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, dt.date):  # a date cell shown as a date, not a number or text
+            c = WriteOnlyCell(ws, value=value)
+            c.number_format = "yyyy-mm-dd"
+            return c
+        return xlsx_cell(value)
+
     for r in rows:
-        ws.append([xlsx_cell(v) for v in r])
+        ws.append([cell(v) for v in r])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -183,7 +201,19 @@ def _typed_series(kind: Kind, name: str, values: pd.Series) -> pd.Series:
         return pd.array([None if _missing(v) else int(v) for v in values], dtype="Int64")  # type: ignore[return-value]
     if f.type == "number":
         return pd.Series([np.nan if _missing(v) else float(v) for v in values], dtype="float64")
+    if f.type == FieldType.date:  # date objects: written through Arrow as a Date field, not text
+        return pd.Series([_as_date(v) for v in values], dtype=object)
     return pd.Series([_plain(v) for v in values], dtype=object)
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if _missing(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def write_geojson(
@@ -198,8 +228,20 @@ def write_geojson(
         features.append(
             {"type": "Feature", "geometry": json.loads(shapely.to_geojson(g)), "properties": props}
         )
-    doc = {"type": "FeatureCollection", "features": features}
+    doc: dict[str, Any] = {"type": "FeatureCollection"}
+    doc.update(_geojson_crs_member(str(crs)))
+    doc["features"] = features
     return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+def _geojson_crs_member(crs: str) -> dict[str, Any]:
+    """RFC 7946 GeoJSON is WGS 84 lon/lat; a file in another CRS says which (GDAL, QGIS and our importer read
+    the 2008 `crs` member; GCJ-02 and BD-09 have no EPSG code, so they are named in a foreign member)."""
+    if crs == InputCrs.wgs84:
+        return {}
+    if crs == InputCrs.cgcs2000:
+        return {"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4490"}}}
+    return {"coordinate_system": f"{crs} (lon/lat, not WGS 84: Chinese map-provider offsets)"}
 
 
 def write_gpkg(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, layer: str | None = None) -> bytes:
@@ -214,12 +256,96 @@ def write_gpkg(kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, layer: str
     gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(list(geoms), crs=4490), crs=4490)
     with temp_folder("gpkg") as tmp:
         path = Path(tmp) / "export.gpkg"
-        pyogrio.write_dataframe(gdf, path, layer=layer or str(kind), driver="GPKG")
+        # Arrow keeps date columns as Date fields; GeoPackage 1.3 because GDAL 3.6 (Debian 12) warns on 1.4,
+        # whose additions (the gpkg_spatial_ref_sys epoch column) we do not use.
+        pyogrio.write_dataframe(
+            gdf,
+            path,
+            layer=layer or str(kind),
+            driver="GPKG",
+            use_arrow=True,
+            dataset_options={"VERSION": "1.3"},
+        )
         return path.read_bytes()
 
 
+SHAPEFILE_ENCODINGS = ("UTF-8", "GBK")
+_SHAPE_FAMILIES = {"Point": "points", "LineString": "lines", "Polygon": "polygons"}
+
+
+def shapefile_names(kind: Kind) -> dict[str, str]:
+    """Field → its Shapefile field name (dBase allows 10 bytes): the header itself when it fits in UTF-8,
+    else the published short name of data/import_headers.csv (whose import aliases also hold the names
+    GDAL and ArcGIS truncate the long headers to)."""
+    headers = primary_headers(kind)
+    short: dict[str, str] = {}
+    for row in read_table("import_headers.csv"):
+        if row["kind"] == str(kind) and row["source"].startswith("Shapefile field name (dBase"):
+            short.setdefault(row["field"], row["header"])
+    return {
+        f: (h if len(h.encode("utf-8")) <= 10 else short.get(f, f[:10]))
+        for f, h in headers.items()
+        if f not in ("lon", "lat", "wkt")
+    }
+
+
+def write_shapefile_zip(
+    kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, encoding: str = "UTF-8"
+) -> bytes:
+    """A zip of Shapefiles in CGCS2000, one per geometry family (points, lines, polygons: a Shapefile holds
+    one), multi-parts with their family; short field names (shapefile_names); a .cpg naming `encoding`."""
+    import zipfile
+
+    import geopandas as gpd
+    import pyogrio
+
+    if encoding not in SHAPEFILE_ENCODINGS:
+        raise ValueError(encoding)
+    names = shapefile_names(kind)
+    cols = table_columns(kind, frame)
+    data: dict[str, Any] = {
+        names[c]: _typed_series(kind, c, frame[c]).to_numpy() if len(frame) else [] for c in cols
+    }
+    gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(list(geoms), crs=4490), crs=4490)
+    family = gdf.geometry.geom_type.str.removeprefix("Multi").map(_SHAPE_FAMILIES)
+    buf = io.BytesIO()
+    with temp_folder("shp") as tmp, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        groups = [(name, gdf[family == name]) for name in dict.fromkeys(_SHAPE_FAMILIES.values())]
+        written = [(name, part) for name, part in groups if len(part)] or [("points", gdf.iloc[:0])]
+        for name, part in written:
+            stem = f"{kind}_{name}" if len(written) > 1 else str(kind)
+            kinds = set(part.geometry.geom_type)
+            if name == "points" and kinds == {"Point", "MultiPoint"}:  # one type per Shapefile
+                part = part.set_geometry(
+                    [shapely.MultiPoint([g]) if g.geom_type == "Point" else g for g in part.geometry],
+                    crs=4490,
+                )
+                kinds = {"MultiPoint"}
+            shape_type = (
+                kinds.pop() if len(kinds) == 1 else f"Multi{name[:-1].title().replace('Line', 'LineString')}"
+            )
+            path = Path(tmp) / f"{stem}.shp"
+            pyogrio.write_dataframe(
+                part,
+                path,
+                driver="ESRI Shapefile",
+                encoding=encoding,
+                use_arrow=True,
+                geometry_type=shape_type if len(part) else "Point",
+            )
+            for member in sorted(Path(tmp).glob(f"{stem}.*")):
+                zf.write(member, member.name)
+    return buf.getvalue()
+
+
 def write_table(
-    kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, fmt: str, crs: InputCrs | str = "cgcs2000"
+    kind: Kind,
+    frame: pd.DataFrame,
+    geoms: np.ndarray,
+    fmt: str,
+    crs: InputCrs | str = "cgcs2000",
+    *,
+    encoding: str = "UTF-8",
 ) -> bytes:
     if fmt == "geojson":
         return write_geojson(kind, frame, geoms, crs)
@@ -229,4 +355,6 @@ def write_table(
         return write_xlsx(kind, frame, geoms)
     if fmt == "csv":
         return write_csv(kind, frame, geoms)
+    if fmt == "shp":
+        return write_shapefile_zip(kind, frame, geoms, encoding=encoding)
     raise ValueError(fmt)

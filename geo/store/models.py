@@ -172,7 +172,10 @@ class RiskUnit(TimestampMixin, Base):
             name="control_level_known",
         ),
         CheckConstraint(
-            "GeometryType(geom) IN ('POINT','LINESTRING','POLYGON','MULTIPOINT','MULTILINESTRING','MULTIPOLYGON')",
+            # an ARRAY containment, not IN: PostGIS's geometry_columns would read 'POINT' out of an IN
+            # list as the column's type (migration 0018)
+            "ARRAY['POINT','LINESTRING','POLYGON','MULTIPOINT','MULTILINESTRING','MULTIPOLYGON']::text[] "
+            "@> ARRAY[GeometryType(geom)]",
             name="geom_kind",
         ),
         CheckConstraint("max_occupancy IS NULL OR max_occupancy >= 0", name="occupancy_nonneg"),
@@ -210,7 +213,8 @@ class ProtectionTarget(TimestampMixin, Base):
         CheckConstraint("population IS NULL OR population >= 0", name="population_nonneg"),
         CheckConstraint("households IS NULL OR households >= 0", name="households_nonneg"),
         CheckConstraint(
-            "GeometryType(geom) IN ('POINT','POLYGON','MULTIPOINT','MULTIPOLYGON')", name="geom_kind"
+            "ARRAY['POINT','POLYGON','MULTIPOINT','MULTIPOLYGON']::text[] @> ARRAY[GeometryType(geom)]",
+            name="geom_kind",
         ),
     )
 

@@ -503,9 +503,12 @@ def list_features(
     adcode: str | None = None,
     bbox: Sequence[float] | None = None,
     filters: Mapping[str, Any] | None = None,
+    ranges: Mapping[str, tuple[Any, Any]] | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> Page:
+    """Rows in the principal's scope; `filters` are equalities, `ranges` closed intervals (either end may
+    be None for an open end)."""
     t = res.table
     where: list[ColumnElement[bool]] = visible(principal, res)
     if adcode is not None:
@@ -523,6 +526,11 @@ def list_features(
     for name, value in (filters or {}).items():
         if value is not None:
             where.append(t.c[name] == value)
+    for name, (low, high) in (ranges or {}).items():
+        if low is not None:
+            where.append(t.c[name] >= low)
+        if high is not None:
+            where.append(t.c[name] <= high)
     total = conn.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
     q = (
         select(*_columns(res), *_enterprise_extras(res))

@@ -80,8 +80,19 @@ SNAPSHOT = {
 }
 
 
-def _snapshot(engine: Engine, *, grid: bool = False) -> dict[str, list[tuple[Any, ...]]]:
-    """Stored rows; `grid`: coordinates to 1e-9 degrees (0.1 mm), as Excel keeps 15–16 digits."""
+def _snapshot(engine: Engine, *, grid: bool = False, ccw: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """Stored rows; `grid`: coordinates to 1e-9 degrees (0.1 mm), as Excel keeps 15–16 digits; `ccw`: rings
+    oriented one way (a Shapefile's outer rings run clockwise, GeoJSON's counter-clockwise: the same area)."""
+    if ccw:
+        return {
+            k: [tuple(r) for r in rows]
+            for k, rows in _snapshot_with(
+                engine,
+                lambda q: q.replace("ST_AsText(r.geom)", "ST_AsText(ST_ForcePolygonCCW(r.geom))").replace(
+                    "ST_AsText(geom)", "ST_AsText(ST_ForcePolygonCCW(geom))"
+                ),
+            ).items()
+        }
     with engine.connect() as conn:
         return {
             k: [
@@ -100,6 +111,11 @@ def _snapshot(engine: Engine, *, grid: bool = False) -> dict[str, list[tuple[Any
         }
 
 
+def _snapshot_with(engine: Engine, rewrite: Any) -> dict[str, list[Any]]:
+    with engine.connect() as conn:
+        return {k: list(conn.execute(text(rewrite(q)))) for k, q in SNAPSHOT.items()}
+
+
 def _empty(engine: Engine) -> None:
     with engine.begin() as conn:
         # DELETE, not TRUNCATE … CASCADE, which would also empty `users` (the signed-in admin among them)
@@ -107,17 +123,18 @@ def _empty(engine: Engine) -> None:
         conn.execute(text("DELETE FROM jurisdictions WHERE level IN ('park', 'grid')"))
 
 
-@pytest.mark.parametrize("fmt", ["geojson", "gpkg", "xlsx", "csv"])
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg", "xlsx", "csv", "shp", "shp-gbk"])
 def test_every_export_reimports_to_the_same_data(
     client: Any, engine: Engine, tmp_path: Path, fmt: str
 ) -> None:
     api = guarded(client)
     _load_register(api, tmp_path)
-    before = _snapshot(engine, grid=fmt == "xlsx")
+    before = _snapshot(engine, grid=fmt == "xlsx", ccw=fmt.startswith("shp"))
     assert len(before["risk_units"]) == 11
     files = {}
     for kind in ORDER:
-        response = api.get(EXPORTS, params={"kind": kind, "format": fmt})
+        fmt_, _, encoding = fmt.partition("-")
+        response = api.get(EXPORTS, params={"kind": kind, "format": fmt_, "encoding": encoding or "utf-8"})
         assert response.status_code == 200, response.text
         assert "attachment" in response.headers["content-disposition"]
         files[kind] = response.content
@@ -129,9 +146,9 @@ def test_every_export_reimports_to_the_same_data(
         assert "'-定期巡检".encode() in files["risk_units"]
     _empty(engine)
     for kind in ORDER:
-        r = _post_bytes(api, files[kind], f"{kind}.{fmt}", kind)
+        r = _post_bytes(api, files[kind], f"{kind}.{'zip' if fmt.startswith('shp') else fmt}", kind)
         assert r.status_code == 201, (kind, r.json()["errors"][:6])
-    after = _snapshot(engine, grid=fmt == "xlsx")
+    after = _snapshot(engine, grid=fmt == "xlsx", ccw=fmt.startswith("shp"))
     for kind in SNAPSHOT:
         assert after[kind] == before[kind], kind
 
@@ -147,7 +164,9 @@ def test_xlsx_export_cells_are_not_formulas(client: Any, tmp_path: Path) -> None
 
 
 def test_export_rejects_unknown_format_and_kind(client: Any) -> None:
-    assert client.get(EXPORTS, params={"kind": "enterprises", "format": "shp"}).status_code == 422
+    assert client.get(EXPORTS, params={"kind": "enterprises", "format": "kml"}).status_code == 422
+    bad = client.get(EXPORTS, params={"kind": "enterprises", "format": "shp", "encoding": "latin1"})
+    assert bad.status_code == 422
     assert client.get(EXPORTS, params={"kind": "mines"}).status_code == 422
     assert client.get(EXPORTS, params={"kind": "enterprises", "adcode": "999999"}).status_code == 404
 
@@ -278,3 +297,33 @@ def test_scope_of_imports_and_exports(client: Any, engine: Engine, tmp_path: Pat
         assert api.get("/api/v1/exports/county-register/350505.xlsx").status_code == 403
     finally:
         api.app.dependency_overrides.clear()
+
+
+def test_geojson_export_names_a_crs_other_than_wgs84(client: Any, tmp_path: Path) -> None:
+    api = guarded(client)
+    _load_register(api, tmp_path)
+    stored = api.get(EXPORTS, params={"kind": "enterprises", "format": "geojson"}).json()
+    assert stored["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::4490"
+    wgs84 = api.get(EXPORTS, params={"kind": "enterprises", "format": "geojson", "crs": "wgs84"}).json()
+    assert "crs" not in wgs84  # RFC 7946: WGS 84 lon/lat needs no name
+    gcj = api.get(EXPORTS, params={"kind": "enterprises", "format": "geojson", "crs": "gcj02"}).json()
+    assert gcj["coordinate_system"].startswith("gcj02")
+
+
+def test_xlsx_and_gpkg_exports_keep_dates_as_dates(client: Any, tmp_path: Path) -> None:
+    import pyogrio
+
+    api = guarded(client)
+    _load_register(api, tmp_path)
+    data = api.get(EXPORTS, params={"kind": "risk_units", "format": "xlsx"}).content
+    ws = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
+    header = [c.value for c in ws[1]]
+    column = header.index("评估日期")
+    dated = [row[column] for row in ws.iter_rows(min_row=2) if row[column].value is not None]
+    assert dated
+    assert all(c.is_date and c.number_format == "yyyy-mm-dd" for c in dated)
+    path = tmp_path / "units.gpkg"
+    path.write_bytes(api.get(EXPORTS, params={"kind": "risk_units", "format": "gpkg"}).content)
+    info = pyogrio.read_info(path)
+    types = dict(zip(info["fields"], info["ogr_types"], strict=True))
+    assert types["评估日期"] == "OFTDate"
