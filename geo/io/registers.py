@@ -224,6 +224,30 @@ def enterprise_register_xlsx(register: Mapping[str, Any]) -> bytes:
     _autosize(units, [min(40, max(10, 2 * len(h) + 2)) for h in headers])
     _wrap_columns(units)
     print_ready(units)
+    # 存在隐患情况 (seed 004 二(一)7) on a sheet of its own: the risk-unit sheet stays importable as it is.
+    found = wb.create_sheet("存在隐患情况")
+    found.append(["隐患ID", "风险点", "隐患描述", "等级", "状态", "发现日期", "整改期限", "挂牌督办"])
+    for cell in found[1]:
+        cell.font = Font(bold=True)
+    for h in register.get("open_hazards", []):
+        found.append(
+            [
+                h["id"],
+                xlsx_cell(h["risk_unit_name"]),
+                xlsx_cell(h["description"]),
+                "重大隐患" if h["grade"] == "major" else "一般隐患",
+                h["status"],
+                h["reported_on"],
+                h["deadline"],
+                "是" if h["supervised"] else "否",
+            ]
+        )
+    if not register.get("open_hazards"):
+        found.append(["", "", "无未销号隐患"])
+    found.freeze_panes = "A2"
+    _autosize(found, [8, 20, 50, 10, 12, 12, 12, 10])
+    _wrap_columns(found)
+    print_ready(found)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -258,15 +282,16 @@ def _wrap_columns(ws: Any, first_row: int = 2) -> None:
 
 
 _PDF_COLUMNS = (
-    ("风险点名称", "name", 0.14),
+    ("风险点名称", "name", 0.12),
     ("风险等级", "level", 0.07),
-    ("可能导致的事故类型", "accident_types", 0.13),
-    ("主要危险有害因素", "hazards", 0.17),
-    ("管控措施", "control_measures", 0.21),
+    ("可能导致的事故类型", "accident_types", 0.11),
+    ("主要危险有害因素", "hazards", 0.14),
+    ("管控措施", "control_measures", 0.18),
     ("管控层级", "control_level", 0.06),
     ("责任部门", "responsible_department", 0.08),
     ("责任人", "responsible_person", 0.06),
     ("手机号码", "responsible_phone", 0.08),
+    ("存在隐患情况", "open_hazards", 0.10),  # seed 004 二(一)7
 )
 
 # Page geometry of the printed tables, in inches (A4 landscape) and points.
@@ -401,6 +426,9 @@ def enterprise_register_pdf(
     table_w = _PAGE_W - 2 * _MARGIN
     columns = [(label, frac * table_w) for label, _, frac in _PDF_COLUMNS]
     records = frame.to_dict("records")
+    by_unit = register.get("hazards_by_unit", {})
+    for r in records:
+        r["open_hazards"] = by_unit.get(r.get("name") or "", "无")
     lines = [
         [
             wrap_text(vocab.LEVEL_NAMES_ZH.get(r["level"]) if key == "level" else r.get(key), w - 2 * _PAD_IN)

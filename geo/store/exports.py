@@ -234,7 +234,38 @@ def enterprise_register(conn: Connection, enterprise_id: int, principal: Princip
         "FROM risk_units t JOIN enterprises e ON e.id = t.enterprise_id WHERE e.id = :i ORDER BY t.level, t.name",
         {"i": enterprise_id},
     )
-    return {"enterprise": header, "risk_units": _risk_frame(frame), "geometries": geoms}
+    hazards = [
+        dict(r)
+        for r in conn.execute(
+            text(
+                "SELECT h.id, r.name AS risk_unit_name, h.description, h.grade, h.status, h.reported_on, "
+                "h.deadline, h.supervised FROM hazards h LEFT JOIN risk_units r ON r.id = h.risk_unit_id "
+                "WHERE h.enterprise_id = :i AND h.status NOT IN ('accepted', 'closed') ORDER BY h.reported_on, h.id"
+            ),
+            {"i": enterprise_id},
+        ).mappings()
+    ]
+    return {
+        "enterprise": header,
+        "risk_units": _risk_frame(frame),
+        "geometries": geoms,
+        "open_hazards": hazards,
+        "hazards_by_unit": _hazard_summaries(hazards),
+    }
+
+
+def _hazard_summaries(hazards: list[dict[str, Any]]) -> dict[str, str]:
+    """Per risk unit (by name), the 存在隐患情况 of seed 004 二(一)7: how many hidden hazards are open, how
+    many of them major, and what they are."""
+    by_unit: dict[str, list[dict[str, Any]]] = {}
+    for h in hazards:
+        by_unit.setdefault(h["risk_unit_name"] or "", []).append(h)
+    out = {}
+    for name, found in by_unit.items():
+        major = sum(1 for h in found if h["grade"] == "major")
+        what = "；".join(str(h["description"])[:40] for h in found[:3]) + ("……" if len(found) > 3 else "")
+        out[name] = f"未销号隐患 {len(found)} 项" + (f"（重大 {major} 项）" if major else "") + f"：{what}"
+    return out
 
 
 def county_register(conn: Connection, adcode: str, principal: Principal) -> dict[str, Any]:

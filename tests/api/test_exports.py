@@ -210,7 +210,7 @@ def test_enterprise_register_excel_and_pdf(client: Any, tmp_path: Path) -> None:
     xlsx = api.get(f"/api/v1/exports/enterprise-register/{eid}.xlsx")
     assert xlsx.status_code == 200
     wb = openpyxl.load_workbook(io.BytesIO(xlsx.content))
-    assert wb.sheetnames == ["企业基本情况", "风险点清单"]
+    assert wb.sheetnames == ["企业基本情况", "风险点清单", "存在隐患情况"]
     info = {r[0].value: r[1].value for r in wb["企业基本情况"].iter_rows(min_row=2) if len(r) > 1}
     assert info["企业名称"] == "泉港化工1号有限公司"
     assert info["风险点数量"] == 6

@@ -468,3 +468,22 @@ def test_the_plan_beside_what_was_done(world: dict[str, Any]) -> None:
     assert len(after["missed"]) == planned - 1
     assert {s["enterprise_id"] for s in after["self_inspection"]} >= {world["e1"]}
     assert world["other_regulator"].get(url, params={"adcode": "350505", "period": period}).status_code == 403
+
+
+def test_the_enterprise_register_says_which_hazards_are_open(world: dict[str, Any]) -> None:
+    import io
+
+    import openpyxl
+    from pypdf import PdfReader
+
+    reg = world["regulator"]
+    _report(reg, world["u1"], "major", description="储罐区可燃气体报警器失效未修复")
+    book = reg.get(f"/api/v1/exports/enterprise-register/{world['e1']}.xlsx")
+    assert book.status_code == 200, book.text
+    sheet = openpyxl.load_workbook(io.BytesIO(book.content))["存在隐患情况"]
+    assert sheet["C2"].value == "储罐区可燃气体报警器失效未修复"
+    assert sheet["D2"].value == "重大隐患"
+    pdf = reg.get(f"/api/v1/exports/enterprise-register/{world['e1']}.pdf")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages).replace("\n", "")
+    assert "存在隐患情况" in text
+    assert "重大1项" in text.replace(" ", "")
