@@ -149,7 +149,7 @@ def main() -> None:
             "hazards do not touch the zone cache: nothing is aggregated again",
         )
     )
-    changed = sum(1 for x, y in zip(a["level"], d["level"], strict=True) if x != y)  # type: ignore[index]
+    changed = int((a["level"].fillna(0) != d["level"].fillna(0)).sum())  # type: ignore[index]
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM hazards WHERE synthetic"))
     engine.dispose()
