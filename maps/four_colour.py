@@ -474,6 +474,7 @@ var riskmap = window.riskmap || (function () {
   }
   function units(d) {
     var layer = L.geoJSON(d.geojson, {
+      renderer: d.canvas ? L.canvas({padding: 0.5}) : undefined,  // thousands of shapes: one canvas
       style: function (f) { return d.styles[unitKind(f) + "-" + f.properties.l]; },
       pointToLayer: function (f, latlng) { return L.circleMarker(latlng, d.styles["point-" + f.properties.l]); }
     });
@@ -779,7 +780,9 @@ def _unit_styles(palette: Mapping[int, str]) -> dict[str, dict[str, Any]]:
     return styles
 
 
-def _risk_units_layer(risk_units: gpd.GeoDataFrame, palette: Mapping[int, str]) -> _DataLayer:
+def _risk_units_layer(
+    risk_units: gpd.GeoDataFrame, palette: Mapping[int, str], *, canvas: bool = False
+) -> _DataLayer:
     """i id, n name, l level, a accident type codes, m control measures (index into strings), p/t
     responsible person and phone."""
     frame = in_storage_crs(risk_units)
@@ -818,6 +821,7 @@ def _risk_units_layer(risk_units: gpd.GeoDataFrame, palette: Mapping[int, str]) 
         _data(
             _feature_collection(frame.geometry.to_numpy(), properties),
             styles=_unit_styles(palette),
+            canvas=canvas,
             strings=strings.values,
             accidents={code: names[code].name_zh for code in sorted(used) if code in names},
             **_level_tables(palette),
@@ -958,6 +962,7 @@ def four_colour_map(
     asset_prefix: str = DEFAULT_PREFIX,
     m: folium.Map | None = None,
     unit_counts: Mapping[int, int] | None = None,
+    canvas: bool = False,
 ) -> folium.Map:
     """The four-colour map: zones filled by level with a Chinese legend, boundaries, and (unless public)
     enterprise markers and risk-unit geometries with their register fields in popups.
@@ -1008,7 +1013,7 @@ def four_colour_map(
     if boundaries is not None and len(boundaries):
         _boundaries_layer(boundaries, width).add_to(m)
     if risk_units is not None and len(risk_units):
-        _risk_units_layer(risk_units, palette_).add_to(m)
+        _risk_units_layer(risk_units, palette_, canvas=canvas).add_to(m)
     if enterprises is not None and len(enterprises):
         _enterprises_layer(enterprises, risk_units, palette_).add_to(m)
 

@@ -393,6 +393,7 @@ def one_map(
         title=title,
         tiles=tiles,
         unit_counts=unit_counts,
+        canvas=True,
         **kwargs,
     )
     palette_ = resolve_palette(palette, in_storage_crs(zones))
