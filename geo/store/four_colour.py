@@ -130,6 +130,19 @@ SELECT CASE WHEN pg_try_advisory_xact_lock(:lock)
 # two vertices lies strictly inside the zone (then the interiors meet; point-in-polygon is cached).
 # A polygon counts when its intersection with the zone has an area: for valid polygons that is
 # exactly "intersects and does not only touch", and the area is needed anyway.
+# A unit's counted area inside zone z (NULL: it does not count), shared by the totals and the raised pairs.
+_COUNTED_AREA = """        CASE
+            WHEN ST_ContainsProperly(z.geom, u.geom) THEN u.area_m2
+            WHEN NOT ST_Intersects(z.geom, u.geom) THEN NULL
+            WHEN ST_Dimension(u.geom) = 0 THEN 0
+            WHEN ST_Dimension(u.geom) = 2 AND :four_colour_with_area
+                THEN NULLIF(ST_Area(ST_Intersection(z.geom, u.geom)::geography, true), 0)
+            WHEN ST_Dimension(u.geom) = 2 AND (
+                ST_Contains(z.geom, ST_PointN(ST_ExteriorRing(u.geom), 1))
+                OR ST_Contains(z.geom, ST_PointN(ST_ExteriorRing(u.geom), 3))) THEN 0
+            WHEN ST_Touches(z.geom, u.geom) THEN NULL
+            ELSE 0
+        END AS area"""
 _FOUR_COLOUR = """
 SELECT p.key,
     count(*) FILTER (WHERE p.level = 1) AS n1, count(*) FILTER (WHERE p.level = 2) AS n2,
@@ -142,18 +155,7 @@ SELECT p.key,
     count(p.enterprise_id) AS n_ids, string_agg(p.enterprise_id::text, ',') AS ids
 FROM (
     SELECT z.key, u.level, u.enterprise_id,
-        CASE
-            WHEN ST_ContainsProperly(z.geom, u.geom) THEN u.area_m2
-            WHEN NOT ST_Intersects(z.geom, u.geom) THEN NULL
-            WHEN ST_Dimension(u.geom) = 0 THEN 0
-            WHEN ST_Dimension(u.geom) = 2 AND :four_colour_with_area
-                THEN NULLIF(ST_Area(ST_Intersection(z.geom, u.geom)::geography, true), 0)
-            WHEN ST_Dimension(u.geom) = 2 AND (
-                ST_Contains(z.geom, ST_PointN(ST_ExteriorRing(u.geom), 1))
-                OR ST_Contains(z.geom, ST_PointN(ST_ExteriorRing(u.geom), 3))) THEN 0
-            WHEN ST_Touches(z.geom, u.geom) THEN NULL
-            ELSE 0
-        END AS area
+{counted_area}
     -- ST_Transform (a no-op for EPSG:4490) makes the zone geometry an expression, so the planner
     -- cannot turn the join round and probe the zones' index once per unit (~10x slower).
     FROM (SELECT z.key, ST_Transform(z.geom, 4490) AS geom FROM ({zones}) AS z(key, name, geom)) AS z
@@ -162,7 +164,7 @@ FROM (
 ) AS p
 WHERE p.area IS NOT NULL
 GROUP BY p.key
-"""
+""".replace("{counted_area}", _COUNTED_AREA)
 
 # For a map of dynamic levels (open hidden hazards raise some units' levels): the (zone, unit) pairs of
 # the raised units only, with each unit's stored and shown level and its counted area (as above), so the
@@ -170,25 +172,14 @@ GROUP BY p.key
 _RAISED_PAIRS = """
 SELECT p.key, p.level, p.shown, p.area FROM (
     SELECT z.key, u.level, d.shown,
-        CASE
-            WHEN ST_ContainsProperly(z.geom, u.geom) THEN u.area_m2
-            WHEN NOT ST_Intersects(z.geom, u.geom) THEN NULL
-            WHEN ST_Dimension(u.geom) = 0 THEN 0
-            WHEN ST_Dimension(u.geom) = 2 AND :four_colour_with_area
-                THEN NULLIF(ST_Area(ST_Intersection(z.geom, u.geom)::geography, true), 0)
-            WHEN ST_Dimension(u.geom) = 2 AND (
-                ST_Contains(z.geom, ST_PointN(ST_ExteriorRing(u.geom), 1))
-                OR ST_Contains(z.geom, ST_PointN(ST_ExteriorRing(u.geom), 3))) THEN 0
-            WHEN ST_Touches(z.geom, u.geom) THEN NULL
-            ELSE 0
-        END AS area
+{counted_area}
     FROM (SELECT z.key, ST_Transform(z.geom, 4490) AS geom FROM ({zones}) AS z(key, name, geom)) AS z
     JOIN (risk_units u JOIN unnest(CAST(:raised_ids AS bigint[]), CAST(:raised_levels AS int[]))
         AS d(id, shown) ON d.id = u.id) ON u.geom && z.geom
     OFFSET 0
 ) AS p
 WHERE p.area IS NOT NULL AND p.shown <> p.level
-"""
+""".replace("{counted_area}", _COUNTED_AREA)
 
 # Per-statement planner settings (set_config(..., true) lasts to the end of the transaction, so the
 # previous values are put back after the statement). JIT only adds compile time to these plans;
