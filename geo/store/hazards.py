@@ -54,6 +54,16 @@ HAZARD_COLUMNS = [c for c in H.c if c.name != "geom"] + [
     R.c.level.label("risk_unit_level"),
     E.c.name.label("enterprise_name"),
 ]
+# What is said of an attachment (never its bytes but on download).
+ATTACHMENT_FIELDS = (
+    AT.c.id,
+    AT.c.filename,
+    AT.c.media_type,
+    AT.c.size,
+    AT.c.sha256,
+    AT.c.uploaded_by,
+    AT.c.uploaded_at,
+)
 HAZARDS = H.outerjoin(R, R.c.id == H.c.risk_unit_id).outerjoin(E, E.c.id == H.c.enterprise_id)
 
 
@@ -320,19 +330,7 @@ def get_hazard(conn: Connection, principal: Principal, hazard_id: int, *, as_of:
         .order_by(EV.c.id)
     )
     out["events"] = [dict(e) for e in events.mappings()]
-    files = conn.execute(
-        select(
-            AT.c.id,
-            AT.c.filename,
-            AT.c.media_type,
-            AT.c.size,
-            AT.c.sha256,
-            AT.c.uploaded_by,
-            AT.c.uploaded_at,
-        )
-        .where(AT.c.hazard_id == hazard_id)
-        .order_by(AT.c.id)
-    )
+    files = conn.execute(select(*ATTACHMENT_FIELDS).where(AT.c.hazard_id == hazard_id).order_by(AT.c.id))
     out["attachments"] = [dict(f) for f in files.mappings()]
     return out
 
@@ -591,15 +589,7 @@ def add_attachment(
             data=data,
             uploaded_by=principal.actor,
         )
-        .returning(
-            AT.c.id,
-            AT.c.filename,
-            AT.c.media_type,
-            AT.c.size,
-            AT.c.sha256,
-            AT.c.uploaded_by,
-            AT.c.uploaded_at,
-        )
+        .returning(*ATTACHMENT_FIELDS)
     )
     return dict(row.mappings().one())
 
