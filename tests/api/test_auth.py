@@ -183,7 +183,9 @@ def test_production_refuses_a_long_secret_without_entropy(database_url: str, sec
 
 
 @pytest.mark.parametrize(
-    "secret", [secrets.token_urlsafe(48), secrets.token_hex(32), secrets.token_urlsafe(32)]
+    "secret",
+    [secrets.token_urlsafe(48), secrets.token_hex(32), secrets.token_urlsafe(32)],
+    ids=["urlsafe-48", "hex-32", "urlsafe-32"],  # fixed ids: the values are random
 )
 def test_production_starts_with_a_strong_secret(database_url: str, secret: str) -> None:
     assert estimated_secret_bits(secret) >= 128
