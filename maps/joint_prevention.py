@@ -310,7 +310,10 @@ def joint_prevention_map(
         )
         hull_layer.add_to(m)
 
-    big = _big_cluster_ids(frame, members)
+    sizes = _cluster_sizes(frame, members)
+    big = (
+        [_plain(cid) for cid in frame["id"] if sizes.get(cid, 0) > BIG_CLUSTER_MEMBERS] if len(sizes) else []
+    )
     n_checks = 0
     groups: dict[Any, folium.FeatureGroup] = {}
     for cid in big:
@@ -343,7 +346,7 @@ def joint_prevention_map(
                 _add_members(groups[cid], part, palette_, BIG_MEMBER_RADIUS)
 
     if big and hull_layer is not None:
-        _ClusterOpener(frame[frame["id"].isin(list(big))], groups, hull_layer, checks).add_to(m)
+        _ClusterOpener(frame[frame["id"].isin(big)], sizes, groups, hull_layer, checks).add_to(m)
 
     cluster_counts: dict[int | None, int] = {**dict.fromkeys(LEVELS, 0), None: 0}
     for lv in cluster_levels:
@@ -366,18 +369,16 @@ def joint_prevention_map(
     return localise(m, asset_prefix)
 
 
-def _big_cluster_ids(clusters: gpd.GeoDataFrame, members: gpd.GeoDataFrame | None) -> list[Any]:
-    """Ids of the clusters of more than BIG_CLUSTER_MEMBERS members (their `member_count`, else their rows in
-    members), in the clusters' order."""
+def _cluster_sizes(clusters: gpd.GeoDataFrame, members: gpd.GeoDataFrame | None) -> dict[Any, int]:
+    """Cluster id → its number of members: its `member_count`, else its rows in members ({} without ids)."""
     if "id" not in clusters.columns or not len(clusters):
-        return []
+        return {}
     if "member_count" in clusters.columns:
-        sizes = dict(zip(clusters["id"], clusters["member_count"], strict=True))
-    elif members is not None and "cluster_id" in members.columns:
-        sizes = members["cluster_id"].value_counts().to_dict()
-    else:
-        return []
-    return [_plain(cid) for cid in clusters["id"] if (sizes.get(cid) or 0) > BIG_CLUSTER_MEMBERS]
+        pairs = zip(clusters["id"], clusters["member_count"], strict=True)
+        return {_plain(cid): int(n) for cid, n in pairs if n is not None and n == n}
+    if members is not None and "cluster_id" in members.columns:
+        return {_plain(cid): int(n) for cid, n in members["cluster_id"].value_counts().items()}
+    return {}
 
 
 def _in(frame: gpd.GeoDataFrame, ids: list[Any]) -> np.ndarray:
@@ -557,6 +558,7 @@ class _ClusterOpener(MacroElement):
     def __init__(
         self,
         clusters: gpd.GeoDataFrame,
+        sizes: Mapping[Any, int],
         groups: Mapping[Any, folium.FeatureGroup],
         hulls: folium.GeoJson,
         checks: gpd.GeoDataFrame | None,
@@ -571,9 +573,10 @@ class _ClusterOpener(MacroElement):
             else {}
         )
         rows = []
-        for cid, count, geom in zip(clusters["id"], clusters["member_count"], clusters.geometry, strict=True):
+        for cid, geom in zip(clusters["id"], clusters.geometry, strict=True):
             if geom is None or geom.is_empty:
                 continue
+            count = sizes[_plain(cid)]
             at = shapely.point_on_surface(geom)
             minx, miny, maxx, maxy = geom.bounds
             n_pairs = int(pairs.get(cid, 0))

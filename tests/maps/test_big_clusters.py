@@ -114,6 +114,12 @@ def test_a_big_cluster_is_drawn_closed_with_its_count_and_a_small_one_as_before(
     assert f"大组团（超过 {BIG_CLUSTER_MEMBERS} 家，1 个）" in page
 
 
+def test_without_member_counts_the_members_are_counted() -> None:
+    clusters, members, checks = _frames()
+    page = _render(clusters.drop(columns=["member_count"]), members, checks)
+    assert [c["label"] for c in _opener_data(page)["clusters"]] == [f"{BIG} 家"]
+
+
 def test_clusters_at_the_threshold_stay_open() -> None:
     clusters, members, checks = _frames(big=BIG_CLUSTER_MEMBERS)
     page = _render(clusters, members, checks)
