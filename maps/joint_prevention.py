@@ -539,6 +539,27 @@ _OPENER_JS: Final = """
       if (want) { open.push(s.c.id); }
     });
     map.getContainer().setAttribute("data-open-clusters", open.join(" "));
+    declutter();
+  }
+  function declutter() {
+    // At city scale labels of neighbouring parks overlap: the bigger cluster's label shows (data.clusters
+    // is sorted by size), a smaller one it would cover is hidden until the view is close enough.
+    var shown = [];
+    data.clusters.forEach(function (c) {
+      var s = state[String(c.id)], el = s.label.getElement();
+      if (s.open || !el) { return; }
+      var text = el.firstChild;
+      text.style.visibility = "";
+      var r = text.getBoundingClientRect();
+      for (var i = 0; i < shown.length; i++) {
+        var o = shown[i];
+        if (r.left < o.right && r.right > o.left && r.top < o.bottom && r.bottom > o.top) {
+          text.style.visibility = "hidden";
+          return;
+        }
+      }
+      shown.push(r);
+    });
   }
   map.on("zoomend", function () { moving = false; update(); });
   map.on("moveend", update);
@@ -591,6 +612,7 @@ class _ClusterOpener(MacroElement):
                     "bounds": [[miny, minx], [maxy, maxx]],
                 }
             )
+        rows.sort(key=lambda row: -sizes[row["id"]])  # the bigger label wins where two overlap
         self.data = script_json({"open_zoom": OPEN_ZOOM, "clusters": rows})
 
 
