@@ -180,12 +180,22 @@ def _default_or_grid(base: str, headers: dict[str, str], adcode: str) -> str:
 
 def _page(url: str, headers: dict[str, str], path: Path, *, wait_for: str = _MAP_READY) -> Path:
     """A screenshot of the page in headless Chromium, the page's requests all answered by the server."""
-    from tests.maps.browser import Browser
+    from tests.maps.browser import Browser, BrowserError
 
-    with Browser(window=WINDOW) as browser:
-        report = browser.open(
-            url, wait_for=wait_for, headers=headers, timeout=240, settle=1.0, screenshot=path
-        )
+    # The browser driver gives the first answer 20 s; a big map on a busy machine can take longer to render
+    # the first time. Asked once beforehand (its zone totals then come from the cache), and once more if
+    # the browser still gave up.
+    _get(url, headers, timeout=300)
+    for attempt in (1, 2):
+        try:
+            with Browser(window=WINDOW) as browser:
+                report = browser.open(
+                    url, wait_for=wait_for, headers=headers, timeout=240, settle=1.0, screenshot=path
+                )
+            break
+        except BrowserError as exc:
+            if attempt == 2:
+                raise Failed(f"{url}: {exc}") from None
     problems = [
         *(f"not ready: {wait_for}" for _ in [0] if not report.ready),
         *(f"asked for {u}" for u in report.external_requests),
