@@ -11,10 +11,12 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
+from branca.element import MacroElement
 from folium import plugins
+from folium.template import Template
 from shapely.geometry import LineString, Polygon
 
-from geo.escape import html_text
+from geo.escape import html_text, script_json
 from maps.assets import DEFAULT_PREFIX, localise
 from maps.four_colour import (
     LEVELS,
@@ -28,7 +30,15 @@ from maps.four_colour import (
     resolve_palette,
 )
 
-__all__ = ["DEFAULT_TITLE", "arrowheads", "check_lines", "joint_prevention_map", "separate_reverse"]
+__all__ = [
+    "BIG_CLUSTER_MEMBERS",
+    "DEFAULT_TITLE",
+    "OPEN_ZOOM",
+    "arrowheads",
+    "check_lines",
+    "joint_prevention_map",
+    "separate_reverse",
+]
 
 DEFAULT_TITLE: Final = "联防联控组团与交叉互查图"
 BACKGROUND: Final = "#F7F7F4"
@@ -36,6 +46,13 @@ HULL_FILL_OPACITY: Final = 0.35
 CHECK_COLOUR: Final = "#1F4E79"
 CROSS_REGION_DASH: Final = "8 5"
 SMALL_MARKERS_ABOVE: Final = 150  # more member markers than this are drawn smaller
+# A cluster of more members than this (a whole park: the demo's 泉港 has one of 276) is drawn closed: its hull
+# and a count label at a point inside it. Its members and its 交叉互查 arrows (a cycle through all of them, a
+# tangle at county scale) appear when the view is zoomed to OPEN_ZOOM or closer with the cluster in sight,
+# or when its hull or label is clicked (the map then zooms to it; zooming out below that closes it again).
+BIG_CLUSTER_MEMBERS: Final = 25
+OPEN_ZOOM: Final = 15  # web-map zoom: about 4 m a pixel at 25° N, a 2.7 km park some 600 px across
+BIG_MEMBER_RADIUS: Final = 5
 _FONT: Final = '"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",sans-serif'
 
 _CSS: Final = f"""
@@ -52,6 +69,12 @@ _CSS: Final = f"""
 .rm-jp-dot{{display:inline-block;width:11px;height:11px;border-radius:50%;border:1px solid #222}}
 .rm-jp-line{{display:inline-block;width:26px;height:0;border-top:2px solid {CHECK_COLOUR};vertical-align:middle}}
 .rm-jp-dash{{display:inline-block;width:18px;height:12px;border:2px dashed #333}}
+.rm-jp-count{{background:none;border:none}}
+.rm-jp-count-text,.rm-jp-count-sw{{display:inline-block;background:rgba(255,255,255,.92);border:1.5px solid #333;
+  border-radius:11px;padding:1px 8px;font:bold 13px/1.4 {_FONT};white-space:nowrap;color:#111;
+  box-shadow:0 1px 3px rgba(0,0,0,.35)}}
+.rm-jp-count-text{{transform:translate(-50%,-50%);cursor:pointer}}
+.rm-jp-count-sw{{font-size:11px;padding:0 5px}}
 """
 
 
@@ -65,6 +88,7 @@ def _legend_html(
     member_counts: Mapping[int | None, int],
     checks: int,
     cross_region: int,
+    big: int,
 ) -> str:
     rows = "".join(
         f'<tr class="rm-jp-legend-row" data-level="{lvl}">'
@@ -87,7 +111,14 @@ def _legend_html(
         "<td>成员企业（按企业风险等级着色）</td></tr>"
         f'<tr><td><span class="rm-jp-line"></span></td><td>交叉互查：检查方 → 被检查方（{checks} 条）</td></tr>'
         f'<tr><td><span class="rm-jp-dash"></span></td><td>跨区域联防组团（{cross_region} 个）</td></tr>'
-        "</table>"
+        + (
+            f'<tr class="rm-jp-legend-big"><td><span class="rm-jp-count-sw">N 家</span></td>'
+            f"<td>大组团（超过 {BIG_CLUSTER_MEMBERS} 家，{big} 个）：显示范围和企业数，<br>"
+            f"点击或放大到 {OPEN_ZOOM} 级显示成员和交叉互查</td></tr>"
+            if big
+            else ""
+        )
+        + "</table>"
     )
 
 
@@ -103,6 +134,17 @@ def _arrow_style(_: Any) -> dict[str, Any]:
         "fillOpacity": 0.9,
         "className": "rm-jp-arrow",
     }
+
+
+# An open big cluster's 交叉互查 cycle runs through hundreds of members: its lines are faint and its arrowheads
+# hidden until a member is clicked, which draws that member's two checks (the one it makes, the one it gets)
+# like a small cluster's (the opener script restyles them).
+def _faint_line_style(_: Any) -> dict[str, Any]:
+    return {"color": CHECK_COLOUR, "weight": 1, "opacity": 0.2, "className": "rm-jp-check rm-jp-faint"}
+
+
+def _faint_arrow_style(_: Any) -> dict[str, Any]:
+    return {**_arrow_style(_), "opacity": 0, "fillOpacity": 0, "className": "rm-jp-arrow rm-jp-faint"}
 
 
 def arrowheads(
@@ -247,8 +289,9 @@ def joint_prevention_map(
     ]
     fields = [(c, a) for c, a in popup_fields if c in frame.columns]
     columns = sorted({"id", "level", "cross_region", *(c for c, _ in fields)} & set(frame.columns))
+    hull_layer = None
     if len(frame):
-        folium.GeoJson(
+        hull_layer = folium.GeoJson(
             _features(frame, columns),
             name="联防联控组团",
             style_function=lambda f: {
@@ -264,76 +307,46 @@ def joint_prevention_map(
             tooltip=folium.GeoJsonTooltip(
                 fields=["name_zh"] if "name_zh" in columns else ["id"], labels=False
             ),
-        ).add_to(m)
+        )
+        hull_layer.add_to(m)
 
+    sizes = _cluster_sizes(frame, members)
+    big = (
+        [_plain(cid) for cid in frame["id"] if sizes.get(cid, 0) > BIG_CLUSTER_MEMBERS] if len(sizes) else []
+    )
     n_checks = 0
+    groups: dict[Any, folium.FeatureGroup] = {}
+    for cid in big:
+        # Not on the map at first (show=False) nor in the layer control: the opener script adds it.
+        groups[cid] = folium.FeatureGroup(name=f"组团 {cid}", show=False, control=False)
+        groups[cid].add_to(m)
     if checks is not None and len(checks):
         checks = in_storage_crs(checks)
         n_checks = len(checks)
-        line_frame = checks.copy()
-        line_frame = line_frame.set_geometry(separate_reverse(line_frame.geometry.to_numpy()), crs=4490)
-        line_frame["label_zh"] = [
-            f"{a} → {b}" for a, b in zip(line_frame["inspector"], line_frame["inspected"], strict=True)
-        ]
-        heads = gpd.GeoDataFrame(
-            {"label_zh": line_frame["label_zh"]},
-            geometry=arrowheads(line_frame.geometry.to_numpy()),
-            crs=4490,
-        )
+        in_big = _in(checks, big)
         group = folium.FeatureGroup(name="交叉互查（检查方 → 被检查方）")
-        # Members at one point give zero-length lines without arrowheads: draw only what has a shape
-        # (folium refuses a tooltip over an empty collection).
-        line_features = _features(line_frame, ["label_zh"])
-        head_features = _features(heads, ["label_zh"])
-        for collection, style in ((line_features, _check_line_style), (head_features, _arrow_style)):
-            if collection["features"]:
-                folium.GeoJson(
-                    collection,
-                    style_function=style,
-                    tooltip=folium.GeoJsonTooltip(fields=["label_zh"], labels=False),
-                ).add_to(group)
+        _add_checks(group, checks[~in_big])
         group.add_to(m)
+        for cid in big:
+            _add_checks(groups[cid], checks[in_big & (checks["cluster_id"] == cid).to_numpy()], faint=True)
 
     member_counts: dict[int | None, int] = {**dict.fromkeys(LEVELS, 0), None: 0}
     if members is not None and len(members):
         members = in_storage_crs(members)
-        mf = members.copy()
-        member_levels = _level_column(mf)
-        for lv in member_levels:
+        for lv in _level_column(members):
             member_counts[lv] += 1
-        mf["level"] = member_levels
-        mf["level_zh"] = [level_label(lv) for lv in member_levels]
-        geoms = mf.geometry.to_numpy()
-        mf = mf.set_geometry(
-            np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms)), crs=4490
-        )
-        member_fields = [
-            ("name", "企业"),
-            ("level_zh", "风险等级"),
-            ("sector_zh", "行业"),
-            ("business_type", "业态"),
-            ("credit_code", "统一社会信用代码"),
-            ("cluster_id", "组团编号"),
-            ("inspects", "检查对象（交叉互查）"),
-            ("inspected_by", "被检查于"),
-        ]
-        fields = [(c, a) for c, a in member_fields if c in mf.columns]
-        radius = 6 if len(mf) <= SMALL_MARKERS_ABOVE else 4  # many markers would hide the hulls
-        folium.GeoJson(
-            _features(mf, sorted({"level", *(c for c, _ in fields)})),
-            name="成员企业",
-            marker=folium.CircleMarker(radius=radius, fill=True),
-            style_function=lambda f: {
-                "fillColor": _colour(f["properties"].get("level"), palette_),
-                "fillOpacity": 0.95,
-                "color": "#222222",
-                "weight": 1,
-                "radius": radius,
-                "className": f"rm-jp-member rm-level-{f['properties'].get('level') or 'none'}",
-            },
-            popup=folium.GeoJsonPopup(fields=[c for c, _ in fields], aliases=[a for _, a in fields]),
-            tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
-        ).add_to(m)
+        in_big = _in(members, big)
+        small = members[~in_big]
+        if len(small):
+            radius = 6 if len(small) <= SMALL_MARKERS_ABOVE else 4  # many markers would hide the hulls
+            _add_members(m, small, palette_, radius, name="成员企业")
+        for cid in big:
+            part = members[in_big & (members["cluster_id"] == cid).to_numpy()]
+            if len(part):
+                _add_members(groups[cid], part, palette_, BIG_MEMBER_RADIUS)
+
+    if big and hull_layer is not None:
+        _ClusterOpener(frame[frame["id"].isin(big)], sizes, groups, hull_layer, checks).add_to(m)
 
     cluster_counts: dict[int | None, int] = {**dict.fromkeys(LEVELS, 0), None: 0}
     for lv in cluster_levels:
@@ -341,7 +354,7 @@ def joint_prevention_map(
     cross = int(sum(bool(v) for v in clusters.get("cross_region", [])))
     MapDecorations(
         title=title,
-        legend_html=_legend_html(palette_, cluster_counts, member_counts, n_checks, cross),
+        legend_html=_legend_html(palette_, cluster_counts, member_counts, n_checks, cross, len(big)),
         background=BACKGROUND if created and tiles.kind == "none" else None,
         scale=created,
         prefix="rm-jp",
@@ -354,6 +367,253 @@ def joint_prevention_map(
         if bounds is not None:
             m.fit_bounds(bounds)
     return localise(m, asset_prefix)
+
+
+def _cluster_sizes(clusters: gpd.GeoDataFrame, members: gpd.GeoDataFrame | None) -> dict[Any, int]:
+    """Cluster id → its number of members: its `member_count`, else its rows in members ({} without ids)."""
+    if "id" not in clusters.columns or not len(clusters):
+        return {}
+    if "member_count" in clusters.columns:
+        pairs = zip(clusters["id"], clusters["member_count"], strict=True)
+        return {_plain(cid): int(n) for cid, n in pairs if n is not None and n == n}
+    if members is not None and "cluster_id" in members.columns:
+        return {_plain(cid): int(n) for cid, n in members["cluster_id"].value_counts().items()}
+    return {}
+
+
+def _in(frame: gpd.GeoDataFrame, ids: list[Any]) -> np.ndarray:
+    """Which rows of frame belong to one of the clusters ids (all False without a cluster_id column)."""
+    if not ids or "cluster_id" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return np.asarray(frame["cluster_id"].isin(ids).to_numpy(), dtype=bool)
+
+
+def _add_checks(
+    target: folium.map.Layer | folium.Map, checks: gpd.GeoDataFrame, *, faint: bool = False
+) -> None:
+    """The 交叉互查 lines (inspector → inspected) and their arrowheads, with tooltips, onto target; faint:
+    drawn faint, with the inspector's and inspected's ids (a, b) for the opener script to pick them out."""
+    if not len(checks):
+        return
+    line_frame = checks.copy()
+    line_frame = line_frame.set_geometry(separate_reverse(line_frame.geometry.to_numpy()), crs=4490)
+    line_frame["label_zh"] = [
+        f"{a} → {b}" for a, b in zip(line_frame["inspector"], line_frame["inspected"], strict=True)
+    ]
+    ids = faint and {"inspector_id", "inspected_id"} <= set(line_frame.columns)
+    if ids:
+        line_frame["a"], line_frame["b"] = line_frame["inspector_id"], line_frame["inspected_id"]
+    keep = ["label_zh", "a", "b"] if ids else ["label_zh"]
+    heads = gpd.GeoDataFrame(line_frame[keep], geometry=arrowheads(line_frame.geometry.to_numpy()), crs=4490)
+    # Members at one point give zero-length lines without arrowheads: draw only what has a shape
+    # (folium refuses a tooltip over an empty collection).
+    line_features = _features(line_frame, keep)
+    head_features = _features(heads, keep)
+    styles = (_faint_line_style, _faint_arrow_style) if faint else (_check_line_style, _arrow_style)
+    for collection, style in zip((line_features, head_features), styles, strict=True):
+        if collection["features"]:
+            folium.GeoJson(
+                collection,
+                style_function=style,
+                tooltip=folium.GeoJsonTooltip(fields=["label_zh"], labels=False),
+            ).add_to(target)
+
+
+def _add_members(
+    target: folium.map.Layer | folium.Map,
+    members: gpd.GeoDataFrame,
+    palette: Mapping[int, str],
+    radius: int,
+    name: str | None = None,
+) -> None:
+    """Member markers coloured by their level, with popups and tooltips, onto target."""
+    mf = members.copy()
+    member_levels = _level_column(mf)
+    mf["level"] = member_levels
+    mf["level_zh"] = [level_label(lv) for lv in member_levels]
+    geoms = mf.geometry.to_numpy()
+    mf = mf.set_geometry(
+        np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms)), crs=4490
+    )
+    member_fields = [
+        ("name", "企业"),
+        ("level_zh", "风险等级"),
+        ("sector_zh", "行业"),
+        ("business_type", "业态"),
+        ("credit_code", "统一社会信用代码"),
+        ("cluster_id", "组团编号"),
+        ("inspects", "检查对象（交叉互查）"),
+        ("inspected_by", "被检查于"),
+    ]
+    fields = [(c, a) for c, a in member_fields if c in mf.columns]
+    folium.GeoJson(
+        _features(mf, sorted({"level", *(c for c, _ in fields), *(["id"] if "id" in mf.columns else [])})),
+        name=name,
+        marker=folium.CircleMarker(radius=radius, fill=True),
+        style_function=lambda f: {
+            "fillColor": _colour(f["properties"].get("level"), palette),
+            "fillOpacity": 0.95,
+            "color": "#222222",
+            "weight": 1,
+            "radius": radius,
+            "className": f"rm-jp-member rm-level-{f['properties'].get('level') or 'none'}",
+        },
+        popup=folium.GeoJsonPopup(fields=[c for c, _ in fields], aliases=[a for _, a in fields]),
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+        control=name is not None,
+    ).add_to(target)
+
+
+_OPENER_JS: Final = """
+(function (map, hulls, groups, data) {
+  // Big clusters: closed (hull + count label) until zoomed to data.open_zoom with the cluster in view, or
+  // clicked (then zoomed to; it closes again when zoomed out below the zoom it was opened at).
+  var state = {};
+  data.clusters.forEach(function (c) {
+    var text = document.createElement("span");
+    text.className = "rm-jp-count-text";
+    text.textContent = c.label;
+    text.title = c.title;
+    var label = L.marker(c.point, {
+      icon: L.divIcon({className: "rm-jp-count", html: text, iconSize: null}),
+      keyboard: false, riseOnHover: true, title: ""
+    });
+    var s = {c: c, group: groups[String(c.id)], label: label, bounds: L.latLngBounds(c.bounds),
+             open: false, pinned: null};
+    label.on("click", function () { pin(s); });
+    s.group.eachLayer(function (collection) {
+      if (!collection.eachLayer) { return; }
+      collection.eachLayer(function (layer) {
+        var p = layer.feature && layer.feature.properties;
+        if (p && p.a === undefined && p.id !== undefined) {
+          layer.on("click", function () { highlight(s, p.id); });
+        }
+      });
+    });
+    label.addTo(map);
+    state[String(c.id)] = s;
+  });
+  hulls.eachLayer(function (layer) {
+    var props = layer.feature && layer.feature.properties;
+    var s = props ? state[String(props.id)] : null;
+    if (!s) { return; }
+    layer.on("click", function () {
+      if (s.open) { return; }  // an open cluster's hull shows its popup
+      pin(s);
+      setTimeout(function () { map.closePopup(); }, 0);  // a closed one opens instead
+    });
+  });
+  function highlight(s, id) {
+    // The clicked member's two checks drawn like a small cluster's, every other one of the cluster faint.
+    s.group.eachLayer(function (collection) {
+      if (!collection.eachLayer) { return; }
+      collection.eachLayer(function (layer) {
+        var p = layer.feature && layer.feature.properties;
+        if (!p || p.a === undefined || !layer.setStyle) { return; }
+        var on = p.a === id || p.b === id, head = layer.feature.geometry.type === "Polygon";
+        layer.setStyle(head ? {opacity: on ? 1 : 0, fillOpacity: on ? 0.9 : 0}
+                            : {opacity: on ? 0.95 : 0.2, weight: on ? 3 : 1});
+        if (on && layer.bringToFront) { layer.bringToFront(); }
+        var el = layer.getElement && layer.getElement();
+        if (el) { el.classList.toggle("rm-jp-picked", on); }
+      });
+    });
+  }
+  function pin(s) {
+    var z = Math.max(map.getZoom(), Math.min(map.getBoundsZoom(s.bounds), map.getMaxZoom()));
+    s.pinned = z;
+    update();
+    if (z > map.getZoom()) { map.flyToBounds(s.bounds, {maxZoom: z, duration: 0.5}); }
+  }
+  var moving = false;
+  map.on("zoomstart", function () { moving = true; });
+  function update() {
+    var z = map.getZoom(), view = map.getBounds().pad(0.25), open = [];
+    Object.keys(state).forEach(function (key) {
+      var s = state[key];
+      if (s.pinned !== null && !moving && z < s.pinned) { s.pinned = null; }
+      var want = s.pinned !== null || (z >= data.open_zoom && view.intersects(s.bounds));
+      if (want && !s.open) { s.group.addTo(map); map.removeLayer(s.label); }
+      if (!want && s.open) { map.removeLayer(s.group); s.label.addTo(map); }
+      s.open = want;
+      if (want) { open.push(s.c.id); }
+    });
+    map.getContainer().setAttribute("data-open-clusters", open.join(" "));
+    declutter();
+  }
+  function declutter() {
+    // At city scale labels of neighbouring parks overlap: the bigger cluster's label shows (data.clusters
+    // is sorted by size), a smaller one it would cover is hidden until the view is close enough.
+    var shown = [];
+    data.clusters.forEach(function (c) {
+      var s = state[String(c.id)], el = s.label.getElement();
+      if (s.open || !el) { return; }
+      var text = el.firstChild;
+      text.style.visibility = "";
+      var r = text.getBoundingClientRect();
+      for (var i = 0; i < shown.length; i++) {
+        var o = shown[i];
+        if (r.left < o.right && r.right > o.left && r.top < o.bottom && r.bottom > o.top) {
+          text.style.visibility = "hidden";
+          return;
+        }
+      }
+      shown.push(r);
+    });
+  }
+  map.on("zoomend", function () { moving = false; update(); });
+  map.on("moveend", update);
+  update();
+})({{ this._parent.get_name() }}, {{ this.hulls }}, {
+  {%- for key, name in this.groups %}{{ key|tojson }}: {{ name }}{{ "," if not loop.last }}{% endfor -%}
+}, {{ this.data }});
+"""
+
+
+class _ClusterOpener(MacroElement):
+    """Count labels on the big clusters and the script that opens them (their members and arrows) on zoom or
+    click. Text goes in with textContent from script JSON (geo.escape.script_json); no inline handler."""
+
+    _template = Template("{% macro script(this, kwargs) %}" + _OPENER_JS + "{% endmacro %}")
+
+    def __init__(
+        self,
+        clusters: gpd.GeoDataFrame,
+        sizes: Mapping[Any, int],
+        groups: Mapping[Any, folium.FeatureGroup],
+        hulls: folium.GeoJson,
+        checks: gpd.GeoDataFrame | None,
+    ) -> None:
+        super().__init__()
+        self._name = "RiskmapClusterOpener"
+        self.hulls = hulls.get_name()
+        self.groups = [(str(cid), group.get_name()) for cid, group in groups.items()]
+        pairs = (
+            checks["cluster_id"].value_counts().to_dict()
+            if checks is not None and "cluster_id" in checks.columns
+            else {}
+        )
+        rows = []
+        for cid, geom in zip(clusters["id"], clusters.geometry, strict=True):
+            if geom is None or geom.is_empty:
+                continue
+            count = sizes[_plain(cid)]
+            at = shapely.point_on_surface(geom)
+            minx, miny, maxx, maxy = geom.bounds
+            n_pairs = int(pairs.get(cid, 0))
+            rows.append(
+                {
+                    "id": _plain(cid),
+                    "label": f"{int(count)} 家",
+                    "title": f"组团 {_plain(cid)}：{int(count)} 家企业"
+                    + (f"，交叉互查 {n_pairs} 条" if n_pairs else "")
+                    + "。点击展开",
+                    "point": [at.y, at.x],
+                    "bounds": [[miny, minx], [maxy, maxx]],
+                }
+            )
+        rows.sort(key=lambda row: -sizes[row["id"]])  # the bigger label wins where two overlap
+        self.data = script_json({"open_zoom": OPEN_ZOOM, "clusters": rows})
 
 
 def _bounds(*frames: gpd.GeoDataFrame | None) -> list[list[float]] | None:

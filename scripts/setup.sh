@@ -31,7 +31,7 @@ command -v npm >/dev/null || missing+=(npm)
   || missing+=(fonts-noto-cjk)
 if [ "$dev" = 1 ]; then
   command -v chromium >/dev/null || missing+=(chromium)
-  command -v pdftoppm >/dev/null || missing+=(poppler-utils)  # docs/white_paper_screenshots.sh
+  command -v pdftoppm >/dev/null || missing+=(poppler-utils)  # docs/screenshots.sh (white-paper pages)
   command -v ogrinfo >/dev/null || missing+=(gdal-bin)  # tests/gdal: ogrinfo, ogr2ogr read what we serve
 fi
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -501,7 +501,15 @@ def map_frames(
     for c in clusters:
         for a, b in plan.checks[c.key]:
             ma, mb = by_id[a], by_id[b]
-            line_rows.append({"cluster_id": c.id, "inspector": ma.name, "inspected": mb.name})
+            line_rows.append(
+                {
+                    "cluster_id": c.id,
+                    "inspector": ma.name,
+                    "inspected": mb.name,
+                    "inspector_id": a,
+                    "inspected_id": b,
+                }
+            )
             lines.append(LineString([(ma.lon, ma.lat), (mb.lon, mb.lat)]))
     check_frame = gpd.GeoDataFrame(line_rows, geometry=lines, crs=4490) if lines else None
     return cluster_frame, member_frame, check_frame
