@@ -58,6 +58,16 @@ def protection_target_history(key: Key, engine: EngineDep, principal: PrincipalD
     return _history(engine, principal, "protection_targets", key)
 
 
+@router.get(
+    "/inspections/{key}/history",
+    tags=["hidden hazards (隐患排查治理)"],
+    summary="Who filled in or changed an inspection, when, and what",
+    description=HISTORY_DESCRIPTION,
+)
+def inspection_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
+    return _history(engine, principal, "inspections", key)
+
+
 @router.get("/analysis/trend", tags=["analysis"], summary="Risk units per level at the end of each month")
 def trend(
     engine: EngineDep,

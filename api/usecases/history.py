@@ -13,7 +13,7 @@ from geo.store import history as store
 from geo.store.history import parse_month
 from geo.store.repository import get_jurisdiction_row
 
-Entity = Literal["enterprises", "risk_units", "protection_targets"]
+Entity = Literal["enterprises", "risk_units", "protection_targets", "inspections"]
 
 __all__ = ["Entity", "History", "Trend", "entity_history", "level_trend", "parse_month"]
 

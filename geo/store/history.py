@@ -15,17 +15,19 @@ from sqlalchemy import Connection, Table, select, text
 
 from geo.access import Principal, Role
 from geo.errors import InvalidInput, NotFound
-from geo.store.models import HistoryRecord
+from geo.store.models import HistoryRecord, Inspection
 from geo.store.repository import E, P, R, deny, get_jurisdiction_row, in_area, jurisdiction_subtree
 from geo.store.repository import set_actor as set_actor  # the one definition, re-exported for closeout
 from geo.vocab import ADMIN_LEVELS
 
 H = cast(Table, HistoryRecord.__table__)
+IN = cast(Table, Inspection.__table__)
 
 ENTITIES: dict[str, tuple[Table, str]] = {  # entity → (table, name in messages)
     "enterprises": (E, "enterprise"),
     "risk_units": (R, "risk unit"),
     "protection_targets": (P, "protection target"),
+    "inspections": (IN, "inspection"),  # migration 0019h: a planned inspection is filled in
 }
 TREND_TIMEZONE = "Asia/Shanghai"  # months end at midnight Beijing time
 MAX_TREND_MONTHS = 120
@@ -34,7 +36,11 @@ MAX_TREND_MONTHS = 120
 def _row_scope(conn: Connection, entity: str, entity_id: int) -> dict[str, Any] | None:
     table, _ = ENTITIES[entity]
     owner = (
-        table.c.enterprise_id if entity == "risk_units" else table.c.id if entity == "enterprises" else None
+        table.c.enterprise_id
+        if entity in ("risk_units", "inspections")
+        else table.c.id
+        if entity == "enterprises"
+        else None
     )
     cols = [table.c.jurisdiction_adcode, (owner if owner is not None else table.c.id).label("owner")]
     row = conn.execute(select(*cols).where(table.c.id == entity_id)).mappings().first()
