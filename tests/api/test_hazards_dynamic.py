@@ -111,3 +111,70 @@ def test_a_major_hazard_raises_the_enterprise_and_the_summary(world: dict[str, A
 
     problem(reg.get(LEVELS, params={"adcode": "350505", "levels": "live"}), "levels")
     problem(reg.get(SUMMARY, params={"adcode": "350505", "levels": "live"}), "levels")
+
+
+def test_the_trend_keeps_both_levels(world: dict[str, Any], client: Any) -> None:
+    """A major hazard reported in October and closed in November: the dynamic trend shows its unit at level
+    1 at October's end only; the assessed trend is unchanged."""
+    reg = world["regulator"]
+    unit = int(
+        created(
+            client.post(
+                RISK_UNITS,
+                json=risk_unit_feature(
+                    world["e1"], at=QUANGANG, level=3, name="装卸区", assessed_on="2026-01-10"
+                ),
+            )
+        )["id"]
+    )
+    body = {
+        "risk_unit_id": unit,
+        "grade": "major",
+        "criterion": "HC12",
+        "description": "装卸区静电接地失效",
+        "reported_on": "2026-10-15",
+    }
+    key = int(created(reg.post(HAZARDS, json=body))["id"])
+    ok(reg.post(f"{HAZARDS}/{key}/assign", json={"working_days": 5, "on": "2026-10-16", **FIVE}))
+    ok(
+        world["enterprise"].post(
+            f"{HAZARDS}/{key}/rectify", json={"rectification": "已整改", "on": "2026-11-02"}
+        )
+    )
+    ok(
+        world["regulator_b"].post(
+            f"{HAZARDS}/{key}/accept", json={"evaluator": "评估公司", "on": "2026-11-05"}
+        )
+    )
+    ok(reg.post(f"{HAZARDS}/{key}/close", json={"on": "2026-11-06"}))
+
+    params = {"adcode": "350505", "from": "2026-09", "to": "2026-11"}
+    assessed = {
+        m["month"]: m["counts"] for m in ok(reg.get("/api/v1/analysis/trend", params=params))["months"]
+    }
+    assert all(c["3"] >= 1 and c["1"] == 0 for c in assessed.values())
+    dynamic = ok(reg.get("/api/v1/analysis/trend", params={**params, "levels": "dynamic"}))["months"]
+    by_month = {m["month"]: m for m in dynamic}
+    assert {m: by_month[m]["assessed_counts"] for m in by_month} == assessed
+    assert by_month["2026-09"]["counts"] == assessed["2026-09"]
+    october = by_month["2026-10"]
+    assert october["counts"]["1"] == 1
+    assert october["counts"]["3"] == assessed["2026-10"]["3"] - 1
+    assert october["raised_units"] == 1
+    assert october["raised"] == [
+        {
+            "risk_unit_id": unit,
+            "assessed_level": 3,
+            "dynamic_level": 1,
+            "rules": ["DR1"],
+            "raised_by": [{"hazard_id": key, "grade": "major", "rule": "DR1"}],
+        }
+    ]
+    assert by_month["2026-11"]["counts"] == assessed["2026-11"]  # closed on 6 November
+    assert by_month["2026-11"]["raised"] == []
+    public = ok(world["public"].get("/api/v1/analysis/trend", params={**params, "levels": "dynamic"}))[
+        "months"
+    ]
+    assert [m["counts"] for m in public] == [m["counts"] for m in dynamic]
+    assert all("raised" not in m for m in public)
+    problem(reg.get("/api/v1/analysis/trend", params={**params, "levels": "live"}), "levels")
