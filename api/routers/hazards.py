@@ -568,9 +568,12 @@ def inspection_coverage(
     period: Annotated[str, Query(max_length=7, description="a month YYYY-MM or a year YYYY")],
     seed: Annotated[int, Query(ge=0, le=2**31 - 1, description="the plan's seed")] = 0,
 ) -> JSONResponse:
-    """Each planned check is done when a regulator's inspection (random, department, cross, third party) of
-    the enterprise is recorded in the check's frequency window; checks whose day has not come are not yet
-    counted as missed. Self-inspections recorded against each enterprise's calendar to date."""
+    """The plan is the planned inspections made from it (POST /inspections/from-plan) and, for checks not
+    made into records, the draw of `seed` (`plan_source`). Each planned check is done when its record is
+    filled in, or a regulator's inspection (random, department, cross, third party) of the enterprise is
+    done in the check's frequency window; checks whose day has not come are not yet counted as missed.
+    `cross`: the cross-inspection assignments made into inspections. Self-inspections recorded against
+    each enterprise's calendar to date."""
     with engine.connect() as conn:
         found = coverage.coverage(
             conn, principal, adcode, parse_period(period), seed, settings, as_of=beijing_today()
