@@ -302,12 +302,11 @@ def plan_inspections(
     `outside`, never written)."""
     if principal.is_public or principal.role is Role.enterprise:
         raise deny(principal, "make inspections from a plan")
-    inside = [
-        p
-        for p in planned
-        if p["jurisdiction_adcode"] and _regulates(conn, principal, p["jurisdiction_adcode"])
-    ]
-    outside = [int(p["enterprise_id"]) for p in planned if p not in inside]
+    held = {  # one look-up per jurisdiction, not per check
+        a: _regulates(conn, principal, a) for a in {p["jurisdiction_adcode"] for p in planned} if a
+    }
+    inside = [p for p in planned if held.get(p["jurisdiction_adcode"], False)]
+    outside = {int(p["enterprise_id"]) for p in planned if not held.get(p["jurisdiction_adcode"], False)}
     created: list[int] = []
     if inside:
         set_actor(conn, principal)
