@@ -764,21 +764,6 @@ def get_attachment(
 # --- dynamic level -------------------------------------------------------------------------------------
 
 
-def open_hazards_by_unit(
-    conn: Connection, unit_ids: Sequence[int] | None = None
-) -> dict[int, list[tuple[int, str]]]:
-    """The open hazards of each risk unit (all units, or those given): (id, grade) pairs."""
-    q = select(H.c.risk_unit_id, H.c.id, H.c.grade).where(
-        H.c.risk_unit_id.is_not(None), H.c.status.in_([s.value for s in rules.OPEN_STATUSES])
-    )
-    if unit_ids is not None:
-        q = q.where(H.c.risk_unit_id.in_(list(unit_ids)))
-    out: dict[int, list[tuple[int, str]]] = {}
-    for unit, hid, grade in conn.execute(q.order_by(H.c.id)):
-        out.setdefault(int(unit), []).append((int(hid), grade))
-    return out
-
-
 def dynamic_levels(conn: Connection, principal: Principal, *, adcode: str) -> list[dict[str, Any]]:
     """Every risk unit of `adcode` with open hazards: its assessed level, the level shown while they are open
     (geo.hazards.dynamic_level) and which rules and hazards raised it."""
@@ -786,37 +771,24 @@ def dynamic_levels(conn: Connection, principal: Principal, *, adcode: str) -> li
         raise deny(principal, "see hidden hazards")
     if principal.role is not Role.enterprise:
         require_area(conn, principal, adcode, detail=True)  # 403 outside a regulator's area, 404 unknown
-    where: list[ColumnElement[bool]] = [R.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode))]
     scope = _scope_filter(principal, R)
-    if scope is not None:
-        where.append(scope)
-    q = (
-        select(R.c.id, R.c.name, R.c.level, R.c.enterprise_id)
-        .where(*where)
-        .where(
-            R.c.id.in_(select(H.c.risk_unit_id).where(H.c.status.in_([s.value for s in rules.OPEN_STATUSES])))
-        )
-        .order_by(R.c.id)
+    found = units_at_dynamic_levels(
+        conn, adcode=adcode, only_raised=False, where=[scope] if scope is not None else []
     )
-    units = [dict(r) for r in conn.execute(q).mappings()]
-    found = open_hazards_by_unit(conn, [u["id"] for u in units])
-    out = []
-    for u in units:
-        d = rules.dynamic_level(int(u["level"]), found.get(u["id"], []))
-        out.append(
-            {
-                "risk_unit_id": u["id"],
-                "name": u["name"],
-                "enterprise_id": u["enterprise_id"],
-                "assessed_level": d.assessed,
-                "dynamic_level": d.level,
-                "raised": d.raised,
-                "rules": list(d.rules),
-                "raised_by_hazards": list(d.hazard_ids),
-                "open_hazards": [h for h, _ in found.get(u["id"], [])],
-            }
-        )
-    return out
+    return [
+        {
+            "risk_unit_id": u.risk_unit_id,
+            "name": u.name,
+            "enterprise_id": u.enterprise_id,
+            "assessed_level": u.dynamic.assessed,
+            "dynamic_level": u.dynamic.level,
+            "raised": u.dynamic.raised,
+            "rules": list(u.dynamic.rules),
+            "raised_by_hazards": list(u.dynamic.hazard_ids),
+            "open_hazards": [h for h, _ in u.open_hazards],
+        }
+        for _, u in sorted(found.items())
+    ]
 
 
 # --- statistics and publication ------------------------------------------------------------------------
@@ -1141,10 +1113,17 @@ class RaisedUnit:
         }
 
 
-def raised_units(conn: Connection, *, adcode: str | None = None) -> dict[int, RaisedUnit]:
-    """unit id → RaisedUnit, for the units (of `adcode`'s subtree, or all) whose level shown while their
-    hazards are open differs from the stored one. The one place the dynamic levels are found: the
-    four-colour map (raised_levels), the enterprise levels and the summary read it."""
+def units_at_dynamic_levels(
+    conn: Connection,
+    *,
+    adcode: str | None = None,
+    only_raised: bool = True,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> dict[int, RaisedUnit]:
+    """unit id → RaisedUnit for the units (of `adcode`'s subtree, or all; `where`: more conditions on the
+    units) with open hazards — only those whose shown level differs from the stored one unless
+    `only_raised` is False. The one place the dynamic levels are found: the four-colour map
+    (raised_levels), the enterprise levels, the summary and the dynamic-levels list read it."""
     q = (
         select(
             H.c.risk_unit_id,
@@ -1156,7 +1135,7 @@ def raised_units(conn: Connection, *, adcode: str | None = None) -> dict[int, Ra
             H.c.grade,
         )
         .select_from(H.join(R, R.c.id == H.c.risk_unit_id))
-        .where(H.c.status.in_([s.value for s in rules.OPEN_STATUSES]))
+        .where(H.c.status.in_([s.value for s in rules.OPEN_STATUSES]), *where)
         .order_by(H.c.risk_unit_id, H.c.id)
     )
     if adcode is not None:
@@ -1170,9 +1149,15 @@ def raised_units(conn: Connection, *, adcode: str | None = None) -> dict[int, Ra
     rules_ = rules.dynamic_rules()
     for unit, ((level, name, enterprise, jurisdiction), hazards) in found.items():
         shown = rules.dynamic_level(level, hazards, rules_)
-        if shown.level != level:
+        if shown.level != level or not only_raised:
             out[unit] = RaisedUnit(unit, name, enterprise, jurisdiction, shown, tuple(hazards))
     return out
+
+
+def raised_units(conn: Connection, *, adcode: str | None = None) -> dict[int, RaisedUnit]:
+    """unit id → RaisedUnit for the units (of `adcode`'s subtree, or all) whose level shown while their
+    hazards are open differs from the stored one."""
+    return units_at_dynamic_levels(conn, adcode=adcode)
 
 
 def raised_levels(conn: Connection) -> dict[int, int]:
