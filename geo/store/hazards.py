@@ -307,8 +307,13 @@ def plan_inspections(
     }
     inside = [p for p in planned if held.get(p["jurisdiction_adcode"], False)]
     outside = {int(p["enterprise_id"]) for p in planned if not held.get(p["jurisdiction_adcode"], False)}
+    keys = [p["plan_key"] for p in inside]
+    stored = {
+        str(k): int(i) for k, i in conn.execute(select(IN.c.plan_key, IN.c.id).where(IN.c.plan_key.in_(keys)))
+    }
+    new = [p for p in inside if p["plan_key"] not in stored]
     created: list[int] = []
-    if inside:
+    if new:
         set_actor(conn, principal)
         rows = [
             {
@@ -326,17 +331,20 @@ def plan_inspections(
                 "plan_key": p["plan_key"],
                 "plan": p["plan"],
             }
-            for p in inside
+            for p in new
         ]
-        q = pg_insert(IN).values(rows).on_conflict_do_nothing(index_elements=[IN.c.plan_key])
-        created = sorted(int(i) for i in conn.execute(q.returning(IN.c.id)).scalars())
-    keys = [p["plan_key"] for p in inside]
-    existing = sorted(
-        int(i)
-        for i in conn.execute(
-            select(IN.c.id).where(IN.c.plan_key.in_(keys), IN.c.id.not_in(created))
-        ).scalars()
-    )
+        # executemany (SQLAlchemy batches it into multi-row INSERTs); a key stored meanwhile by a
+        # concurrent run is skipped by the unique index, not duplicated
+        q = pg_insert(IN).on_conflict_do_nothing(index_elements=[IN.c.plan_key]).returning(IN.c.id)
+        created = sorted(int(i) for i in conn.execute(q, rows).scalars())
+    existing = sorted(int(i) for i in stored.values())
+    if len(created) + len(existing) < len(set(keys)):  # some were made meanwhile by another run
+        existing = sorted(
+            int(i)
+            for i in conn.execute(
+                select(IN.c.id).where(IN.c.plan_key.in_(keys), IN.c.id.not_in(created))
+            ).scalars()
+        )
     return {"created": created, "existing": existing, "outside": sorted(outside)}
 
 
