@@ -249,9 +249,21 @@ FROM at_month_end
 WHERE action <> 'delete' AND adcode #>> '{}' = ANY(:subtree)
 GROUP BY month, level
 """
-# The same rebuild, for the level of given units at each month's end (the units with open hazards then).
+# The same rebuild, for the level of given units at each month's end (the units with open hazards then):
+# each unit's rebuild is its own (every window is partitioned by unit), so the history and the units are
+# cut to the given ones first, and this costs what those units' records cost, not the whole history's.
 _TREND_UNITS_SQL = (
     _TREND_SQL.rsplit("SELECT month,", 1)[0]
+    .replace(
+        "    WHERE entity = 'risk_units'\n",
+        "    WHERE entity = 'risk_units' AND entity_id = ANY(:units)\n",
+        1,
+    )
+    .replace(
+        "FROM risk_units WHERE jurisdiction_adcode = ANY(:subtree)\n",
+        "FROM risk_units WHERE jurisdiction_adcode = ANY(:subtree) AND id = ANY(:units)\n",
+        1,
+    )
     + """SELECT month, entity_id, CAST(level #>> '{}' AS integer) AS level
 FROM at_month_end
 WHERE action <> 'delete' AND adcode #>> '{}' = ANY(:subtree) AND entity_id = ANY(:units)
