@@ -9,8 +9,10 @@ roster, no result yet) or `done` (the default: every existing row). `plan_key` n
 record carries out (`random:<enterprise>:<frequency window>` or `cross:<enterprise>:<period>`); it is
 unique, so making the records of a plan again adds none twice. `plan` keeps what the plan said (level,
 window, planned day, seed, team). `version` and `updated_at` make an inspection a row one fills in with
-If-Match, and the history triggers of migration 0005 now record its updates and deletes (its creation is
-on the row: created_by, created_at, as since migration 0009).
+If-Match, and the history trigger of migration 0005 now records its updates (its creation is on the
+row: created_by, created_at, as since migration 0009). Inspections are not deleted through the API; the
+demo's reload deletes its synthetic ones, which is not recorded (a reload of the same demo writes no
+history).
 """
 
 from collections.abc import Sequence
@@ -51,14 +53,9 @@ def upgrade() -> None:
         "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
         "FOR EACH STATEMENT EXECUTE FUNCTION riskmap_history_update()"
     )
-    op.execute(
-        "CREATE TRIGGER history_delete AFTER DELETE ON inspections "
-        "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION riskmap_history_delete()"
-    )
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER history_delete ON inspections")
     op.execute("DROP TRIGGER history_update ON inspections")
     op.execute("DELETE FROM history WHERE entity = 'inspections'")
     op.drop_constraint(op.f("ck_history_entity_known"), "history", type_="check")
