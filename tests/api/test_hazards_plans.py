@@ -235,3 +235,32 @@ def test_an_enterprise_fills_in_its_own_self_inspection(world: dict[str, Any]) -
     changed = ok(ent.patch(url, json={"checklist": "日常巡检表"}, headers=if_match(ent, url)))
     assert changed["checklist"] == "日常巡检表"
     assert changed["version"] == 2
+
+
+def test_the_command_line_makes_the_same_planned_inspections(
+    world: dict[str, Any], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    args = ["plan-inspections", "--adcode", "350505", "--period", PERIOD, "--part", "random"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    made = len(_planned(world["admin"], kind="random"))
+    assert made > 0
+    assert f"{made} planned inspections made, 0 made before" in first.output
+    again = runner.invoke(app, args)
+    assert f"0 planned inspections made, {made} made before" in again.output
+    # the API keys the same checks: nothing more
+    assert (
+        ok_created(
+            world["regulator"].post(FROM_PLAN, json={"adcode": "350505", "period": PERIOD, "part": "random"})
+        )["created"]
+        == []
+    )
+    bad = runner.invoke(app, [*args[:-1], "self"])
+    assert bad.exit_code != 0
+    assert "part" in bad.output
