@@ -468,6 +468,41 @@ def plan(
     )
 
 
+@app.command("plan-inspections")
+def plan_inspections(
+    adcode: Annotated[str, typer.Option(help="行政区划代码 of the jurisdiction")],
+    period: Annotated[str, typer.Option(help="a month YYYY-MM or a year YYYY")],
+    seed: Annotated[int, typer.Option(help="random seed: the plan of that seed")] = 0,
+    part: Annotated[
+        str, typer.Option(help="random (双随机 checks), cross (cross-inspection assignments) or all")
+    ] = "all",
+) -> None:
+    """Make the plan's checks into inspections to fill in (status planned), as POST
+    /api/v1/inspections/from-plan does: one per planned check, keyed by it, so running it again adds none."""
+    from api.usecases.inspection_plan import record_plan
+    from geo.joint_prevention import parse_period
+    from geo.store.engine import make_engine
+
+    settings = _settings()
+    try:
+        engine = make_engine(settings.db.sqlalchemy_url)
+        with engine.begin() as conn:
+            made = record_plan(conn, SYSTEM, adcode, parse_period(period), seed, settings, part=part)
+        engine.dispose()
+    except RiskmapError as exc:
+        _fail(exc)
+        return
+    typer.echo(
+        f"{adcode} {made.period.label} ({part}, seed {seed}): {len(made.created)} planned inspections made, "
+        f"{len(made.existing)} made before"
+        + (
+            f", {len(made.clusters_without_team)} clusters without a team"
+            if made.clusters_without_team
+            else ""
+        )
+    )
+
+
 @app.command("import")
 def import_(
     path: Annotated[

@@ -186,12 +186,14 @@ def require_if_match(if_match: str | None) -> list[tuple[bool, str]] | None:
     return _entity_tags("If-Match", if_match)
 
 
-def check_if_match(tags: list[tuple[bool, str]] | None, current: str, res: repo.Resource) -> None:
-    """Strong comparison: a weak tag never matches; `*` matches any stored row. 412 otherwise."""
+def check_if_match(tags: list[tuple[bool, str]] | None, current: str, res: repo.Resource | str) -> None:
+    """Strong comparison: a weak tag never matches; `*` matches any stored row. 412 otherwise. `res` is
+    the resource, or the name of a record that is not one (an inspection)."""
     if tags is None or any(not weak and tag == current for weak, tag in tags):
         return
+    name = res if isinstance(res, str) else res.name
     raise PreconditionFailed(
-        f"the {res.name} is not the version If-Match names (its ETag is now {current}; "
+        f"the {name} is not the version If-Match names (its ETag is now {current}; "
         "weak W/ tags never match): fetch it again",
         "If-Match",
         "If-Match 所指的已不是当前版本（弱 ETag W/ 不算匹配），请重新获取后再改",

@@ -14,11 +14,11 @@ from api.deps import EngineDep, SettingsDep, four_colour_params
 from api.features import GEOJSON
 from api.limits import admit_four_colour as admit
 from api.limits import four_colour_frame as within_limits
+from api.usecases import dynamic_levels
 from api.usecases.four_colour import FourColourParams, compute, enterprises_with_levels, zone_features
 from geo.four_colour import RULES
 from geo.geometry import to_geojson
 from geo.store.repository import get_jurisdiction_row, may_see_detail
-from geo.store.summary import summary as register_summary
 from geo.vocab import LEVEL_NAMES_ZH
 
 router = APIRouter(prefix="/api/v1/analysis", tags=["analysis"])
@@ -73,9 +73,13 @@ def enterprise_levels(
     engine: EngineDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    levels: Annotated[str, Query(description=dynamic_levels.LEVELS_DESCRIPTION)] = "assessed",
 ) -> JSONResponse:
+    """Under `levels=dynamic` each enterprise's units count at their dynamic levels and `raised` lists its
+    raised units with the hazards that raised them (id, grade, rule)."""
+    dynamic_levels.check_levels(levels)
     with engine.connect() as conn:
-        frame = enterprises_with_levels(conn, principal, adcode, settings)
+        frame = enterprises_with_levels(conn, principal, adcode, settings, dynamic=levels == "dynamic")
     features: list[dict[str, Any]] = []
     for row in frame.to_dict("records"):
         level = None if row["level"] is None or row["level"] != row["level"] else int(row["level"])
@@ -97,6 +101,7 @@ def enterprise_levels(
                         "counts": row["counts"],
                         "risk_unit_count": int(row["risk_unit_count"]),
                         "level_rule": row["level_rule"],
+                        **({"raised": row["raised"]} if levels == "dynamic" else {}),
                     }
                 ),
             }
@@ -106,6 +111,7 @@ def enterprise_levels(
         "type": "FeatureCollection",
         "adcode": adcode,
         "level_rule": settings.analysis.enterprise_level_rule,
+        "levels": levels,
         "counts": counts | {"none": sum(1 for f in features if f["properties"]["level"] is None)},
         "numberReturned": len(features),
         "features": features,
@@ -119,7 +125,10 @@ def summary(
     engine: EngineDep,
     principal: PrincipalDep,
     overdue_limit: Annotated[int, Query(ge=0, le=10_000, description="how many overdue units to list")] = 100,
+    levels: Annotated[str, Query(description=dynamic_levels.LEVELS_DESCRIPTION)] = "assessed",
 ) -> dict[str, Any]:
-    """Counts are public; overdue units are listed by name only for admins and the area's regulators."""
+    """Counts are public; overdue units are listed by name only for admins and the area's regulators.
+    Under `levels=dynamic` the counts take the dynamic levels; `raised_units` says how many units were
+    raised and `raised` (admins and the area's regulators) which, by which hazards (id, grade, rule)."""
     with engine.connect() as conn:
-        return register_summary(conn, principal, adcode, overdue_limit=overdue_limit)
+        return dynamic_levels.summary(conn, principal, adcode, levels=levels, overdue_limit=overdue_limit)

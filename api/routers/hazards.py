@@ -5,6 +5,8 @@ checked in geo/store/hazards.py; the rules are in geo/hazards.py."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
@@ -16,8 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
+from api.features import PRECONDITIONS, IfMatchDep, check_if_match, require_if_match
 from api.usecases import hazard_lists
 from api.usecases import inspection_coverage as coverage
+from api.usecases import inspection_plan as plan_usecase
+from api.usecases import joint_prevention as jp
 from geo import hazards as rules
 from geo.closeout import today as beijing_today
 from geo.coords import InputCrs, from_storage_xy
@@ -29,6 +34,7 @@ from geo.io.readers import file_format, read_file
 from geo.io.writers import MEDIA_TYPES, write_sheets_xlsx
 from geo.joint_prevention import parse_period
 from geo.store import hazards as store
+from geo.store.repository import deny
 
 MAX_LIST_BYTES = 10 * 2**20
 MAX_ATTACHMENT_BYTES = 10 * 2**20  # a phone photo or a scanned notice; larger files belong elsewhere
@@ -67,6 +73,43 @@ class InspectionIn(Body):
     notes: Annotated[str, Field(max_length=5000)] | None = None
     plan_ref: Annotated[str, Field(max_length=200)] | None = Field(
         None, description="the plan or cross-inspection assignment this carries out"
+    )
+
+
+class FromPlanIn(Body):
+    adcode: Annotated[str, Field(min_length=1, max_length=12, description="行政区划代码")]
+    period: Annotated[str, Field(max_length=7, description="a month YYYY-MM or a year YYYY")]
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="the plan's seed (as in inspection-plan)")] = 0
+    part: Literal["random", "cross", "all"] = Field(
+        "all", description="random: the 双随机 checks; cross: the cross-inspection assignments; all: both"
+    )
+    distance_m: Annotated[float, Field(gt=0, le=100_000)] | None = Field(
+        None, description="cross-inspection clusters: the distance (as in /joint-prevention/cross-inspection)"
+    )
+    sector: Annotated[str, Field(max_length=64)] | None = Field(None, description="clusters of one sector")
+
+
+class FindingIn(Body):
+    """A hazard the inspection found: reported as POST /api/v1/hazards would report it."""
+
+    description: Text5000
+    grade: Grade
+    criterion: Annotated[str, Field(max_length=16)] | None = None
+    risk_unit_id: Id | None = None
+    geometry: dict[str, Any] | None = Field(None, description="GeoJSON Point; the unit's point when absent")
+
+
+class InspectionPatch(Body):
+    result: Literal["no_hazard", "hazards_found"] | None = Field(
+        None, description="required to fill in a planned inspection"
+    )
+    inspected_on: dt.date | None = Field(None, description="the day it was done (not in the future)")
+    inspectors: Text200 | None = None
+    checklist: Annotated[str, Field(max_length=2000)] | None = None
+    notes: Annotated[str, Field(max_length=5000)] | None = None
+    risk_unit_ids: Annotated[list[Id], Field(max_length=1000)] | None = None
+    findings: Annotated[list[FindingIn], Field(max_length=200)] = Field(
+        default_factory=list, description="hazards found (隐患), reported with this inspection's id"
     )
 
 
@@ -160,6 +203,42 @@ def record_inspection(
     return _json(row, 201)
 
 
+@inspections.post(
+    "/from-plan", status_code=201, summary="Make a plan's checks into inspections to fill in (planned)"
+)
+def from_plan(
+    body: FromPlanIn, engine: EngineDep, principal: PrincipalDep, settings: SettingsDep
+) -> JSONResponse:
+    """The 双随机 plan of `GET /analysis/inspection-plan` (same adcode, period, seed) and the cross-inspection
+    assignments of `GET /joint-prevention/cross-inspection` made into inspections in the `planned` state:
+    one per planned check, with its enterprise, working day, inspectors from the roster, kind (random,
+    cross) and plan_ref. Idempotent: each is keyed by the check it carries out (`plan_key`
+    random:<enterprise>:<frequency window>, cross:<enterprise>:<period>), so running it again (any seed)
+    makes none twice (`existing`). Admins and regulators; a regulator only for the enterprises filed in its
+    jurisdictions (`outside`: left out). Fill one in with PATCH /api/v1/inspections/{id}."""
+    parsed = parse_period(body.period)
+    cross = jp.cluster_params(
+        body.adcode, distance_m=body.distance_m or jp.DEFAULT_DISTANCE_M, sector=body.sector
+    )
+    with engine.begin() as conn:
+        made = plan_usecase.record_plan(
+            conn, principal, body.adcode, parsed, body.seed, settings, part=body.part, cross=cross
+        )
+    return _json(
+        {
+            "adcode": made.adcode,
+            "period": made.period.label,
+            "seed": made.seed,
+            "part": made.part,
+            "created": made.created,
+            "existing": made.existing,
+            "outside_jurisdiction": made.outside,
+            "clusters_without_team": made.clusters_without_team,
+        },
+        201,
+    )
+
+
 @inspections.get("", summary="Inspections the caller may see")
 def list_inspections(
     engine: EngineDep,
@@ -167,20 +246,75 @@ def list_inspections(
     adcode: Adcode = None,
     enterprise_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     kind: Literal["self", "random", "department", "cross", "third_party"] | None = None,
+    status: Annotated[
+        Literal["planned", "done"] | None, Query(description="planned (to fill in) or done")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> JSONResponse:
     with engine.connect() as conn:
         rows, total = store.list_inspections(
-            conn, principal, adcode=adcode, enterprise_id=enterprise_id, kind=kind, limit=limit, offset=offset
+            conn,
+            principal,
+            adcode=adcode,
+            enterprise_id=enterprise_id,
+            kind=kind,
+            status=status,
+            limit=limit,
+            offset=offset,
         )
     return _json({"inspections": rows, "numberMatched": total, "numberReturned": len(rows)})
+
+
+def _inspection_etag(row: dict[str, Any]) -> str:
+    text_ = json.dumps(jsonable_encoder(row), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f'"{row["version"]}-{hashlib.sha256(text_.encode()).hexdigest()[:24]}"'
+
+
+def _inspection(row: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    response = _json(row, status_code)
+    response.headers["ETag"] = _inspection_etag(row)
+    return response
 
 
 @inspections.get("/{key}", summary="One inspection and the hazards it found")
 def get_inspection(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     with engine.connect() as conn:
-        return _json(store.get_inspection(conn, principal, key))
+        return _inspection(store.get_inspection(conn, principal, key))
+
+
+@inspections.patch("/{key}", summary="Fill in a planned inspection (or correct one)", responses=PRECONDITIONS)
+def fill_inspection(
+    key: Key,
+    body: InspectionPatch,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    crs: CrsDep,
+    if_match: IfMatchDep = None,
+) -> JSONResponse:
+    """The result, the day it was done, the inspectors, checklist and notes, the risk units checked and the
+    hazards found (`findings`, each reported as POST /hazards would be, with this inspection's id; the
+    result is then hazards_found). A planned inspection becomes `done`. Needs `If-Match` (the ETag of
+    GET /inspections/{id}; 428 without, 412 when it changed). All or nothing: bad input is 422 naming each
+    field (`findings[i].grade` …) and writes nothing. Admins and the regulators holding it; an enterprise
+    its own self-inspections. Every change is kept (GET /inspections/{id}/history)."""
+    values = body.model_dump(exclude_unset=True, exclude={"findings"})
+    values = {k: v for k, v in values.items() if v is not None}
+    findings = []
+    for f in body.findings:
+        finding = f.model_dump(exclude={"geometry"})
+        finding["geometry"] = _point(f.geometry, crs)
+        findings.append(finding)
+    values["findings"] = findings
+    with engine.begin() as conn:
+        if principal.is_public:
+            raise deny(principal, "fill in inspections")
+        existing = store.get_inspection(conn, principal, key)
+        check_if_match(require_if_match(if_match), _inspection_etag(existing), "inspection")
+        row = store.fill_inspection(
+            conn, principal, key, values, expected_version=existing["version"], today=beijing_today()
+        )
+    return _inspection(row)
 
 
 # --- hazards -----------------------------------------------------------------------------------------
@@ -434,9 +568,12 @@ def inspection_coverage(
     period: Annotated[str, Query(max_length=7, description="a month YYYY-MM or a year YYYY")],
     seed: Annotated[int, Query(ge=0, le=2**31 - 1, description="the plan's seed")] = 0,
 ) -> JSONResponse:
-    """Each planned check is done when a regulator's inspection (random, department, cross, third party) of
-    the enterprise is recorded in the check's frequency window; checks whose day has not come are not yet
-    counted as missed. Self-inspections recorded against each enterprise's calendar to date."""
+    """The plan is the planned inspections made from it (POST /inspections/from-plan) and, for checks not
+    made into records, the draw of `seed` (`plan_source`). Each planned check is done when its record is
+    filled in, or a regulator's inspection (random, department, cross, third party) of the enterprise is
+    done in the check's frequency window; checks whose day has not come are not yet counted as missed.
+    `cross`: the cross-inspection assignments made into inspections. Self-inspections recorded against
+    each enterprise's calendar to date."""
     with engine.connect() as conn:
         found = coverage.coverage(
             conn, principal, adcode, parse_period(period), seed, settings, as_of=beijing_today()
@@ -449,6 +586,8 @@ def inspection_coverage(
             "by_level": {str(k): v for k, v in found.by_level.items()},
             "missed": found.missed,
             "self_inspection": found.self_inspection,
+            "cross": found.cross,
+            "plan_source": found.plan_source,
         }
     )
 

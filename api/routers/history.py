@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from api.auth import PrincipalDep
 from api.deps import EngineDep
 from api.usecases import history as usecase
+from api.usecases.dynamic_levels import LEVELS_DESCRIPTION
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
 
@@ -58,6 +59,16 @@ def protection_target_history(key: Key, engine: EngineDep, principal: PrincipalD
     return _history(engine, principal, "protection_targets", key)
 
 
+@router.get(
+    "/inspections/{key}/history",
+    tags=["hidden hazards (隐患排查治理)"],
+    summary="Who filled in or changed an inspection, when, and what",
+    description=HISTORY_DESCRIPTION,
+)
+def inspection_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
+    return _history(engine, principal, "inspections", key)
+
+
 @router.get("/analysis/trend", tags=["analysis"], summary="Risk units per level at the end of each month")
 def trend(
     engine: EngineDep,
@@ -66,12 +77,19 @@ def trend(
     ],
     first: Annotated[str, Query(alias="from", max_length=7, description="first month, YYYY-MM")],
     last: Annotated[str, Query(alias="to", max_length=7, description="last month, YYYY-MM")],
+    principal: PrincipalDep,
+    levels: Annotated[str, Query(description=LEVELS_DESCRIPTION)] = "assessed",
 ) -> JSONResponse:
     """Counts of risk units of each level (1 重大 … 4 低) as they stood at the end of each month (Beijing
     time), rebuilt from the history: units created, deleted, moved or closed out (销号) during a month
     count as they were at its end. A unit counts from its assessment date (`assessed_on`) when that is
-    earlier than when it was entered, and a level set with an earlier assessment date counts from it. Aggregated counts only, so anyone may read it."""
+    earlier than when it was entered, and a level set with an earlier assessment date counts from it. Aggregated counts only, so anyone may read it.
+
+    `levels=dynamic`: each month's counts at the levels shown while hidden hazards were open at its end
+    (rebuilt from the hazards' steps and applied by data/dynamic_risk_rules.csv), with `assessed_counts`
+    beside them and `raised_units`; `raised` (which units, raised by which hazards: id, grade, rule) for
+    admins and the area's regulators only."""
     start, end = usecase.parse_month(first, "from"), usecase.parse_month(last, "to")
     with engine.connect() as conn:
-        trend = usecase.level_trend(conn, adcode, start, end)
+        trend = usecase.level_trend(conn, adcode, start, end, levels=levels, principal=principal)
     return JSONResponse({"adcode": trend.adcode, "name": trend.name, "months": trend.months})

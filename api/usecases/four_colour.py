@@ -130,10 +130,15 @@ def compute(
 
 
 def enterprises_with_levels(
-    conn: Connection, principal: Principal, adcode: str, settings: Settings
+    conn: Connection, principal: Principal, adcode: str, settings: Settings, *, dynamic: bool = False
 ) -> gpd.GeoDataFrame:
-    """Enterprises of the jurisdiction with their level by the configured rule (就高 by default)."""
+    """Enterprises of the jurisdiction with their level by the configured rule (就高 by default); `dynamic`:
+    their units counted at their dynamic levels, the raised ones listed (api.usecases.dynamic_levels)."""
     frame = enterprise_levels(conn, principal, adcode)
+    if dynamic:
+        from api.usecases.dynamic_levels import raise_enterprises
+
+        raise_enterprises(conn, frame, adcode)
     counts = np.array([[c[str(lv)] for lv in (1, 2, 3, 4)] for c in frame["counts"]], dtype=np.int64).reshape(
         -1, 4
     )

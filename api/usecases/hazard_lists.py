@@ -46,8 +46,8 @@ def five_lists(
                 "give either adcode (a jurisdiction) or enterprise_id",
                 "须给出行政区划代码或企业 ID（二者之一）",
             )
-    inspections, _ = store.list_inspections(
-        conn, principal, adcode=adcode, enterprise_id=enterprise_id, limit=ALL
+    inspections, _ = store.list_inspections(  # done ones: a planned check is not yet on the check list
+        conn, principal, adcode=adcode, enterprise_id=enterprise_id, status="done", limit=ALL
     )
     found, _ = store.list_hazards(
         conn, principal, as_of=as_of, adcode=adcode, enterprise_id=enterprise_id, limit=ALL

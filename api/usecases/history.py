@@ -8,12 +8,13 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
+from api.usecases.dynamic_levels import check_levels
 from geo.access import Principal
 from geo.store import history as store
 from geo.store.history import parse_month
-from geo.store.repository import get_jurisdiction_row
+from geo.store.repository import get_jurisdiction_row, may_see_detail
 
-Entity = Literal["enterprises", "risk_units", "protection_targets"]
+Entity = Literal["enterprises", "risk_units", "protection_targets", "inspections"]
 
 __all__ = ["Entity", "History", "Trend", "entity_history", "level_trend", "parse_month"]
 
@@ -38,8 +39,24 @@ class Trend:
     months: list[dict[str, Any]]  # each month's end: counts by level
 
 
-def level_trend(conn: Connection, adcode: str, start: dt.date, end: dt.date) -> Trend:
+def level_trend(
+    conn: Connection,
+    adcode: str,
+    start: dt.date,
+    end: dt.date,
+    *,
+    levels: str = "assessed",
+    principal: Principal | None = None,
+) -> Trend:
     """Risk units of each level as they stood at the end of each month from `start` to `end` (the first
-    days of the months; `parse_month` reads 'YYYY-MM'). Aggregates only: anyone may read it."""
+    days of the months; `parse_month` reads 'YYYY-MM'). Aggregates only: anyone may read it. Under
+    `levels="dynamic"` the counts are the dynamic levels of each month's end (open hidden hazards applied
+    by data/dynamic_risk_rules.csv, geo.store.history.level_trend); which units and hazards raised them
+    (`raised`) only for admins and the area's regulators."""
+    check_levels(levels)
     j = get_jurisdiction_row(conn, adcode)
-    return Trend(adcode, j["name"], store.level_trend(conn, adcode, start, end))
+    months = store.level_trend(conn, adcode, start, end, dynamic=levels == "dynamic")
+    if levels == "dynamic" and (principal is None or not may_see_detail(conn, principal, adcode)):
+        for m in months:
+            m.pop("raised", None)
+    return Trend(adcode, j["name"], months)

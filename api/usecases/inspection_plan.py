@@ -3,6 +3,7 @@ the draw, and the plan as tables (the sheets of the CSV and Excel files)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,8 +13,20 @@ import numpy as np
 from sqlalchemy import Connection
 
 from api.settings import Settings
-from api.usecases.joint_prevention import jurisdiction, level_rule, regions, roster, sector_names
+from api.usecases.joint_prevention import (
+    ClusterParams,
+    CrossInspection,
+    choice,
+    cluster_params,
+    draw_cross_inspection,
+    jurisdiction,
+    level_rule,
+    regions,
+    roster,
+    sector_names,
+)
 from geo.access import Principal
+from geo.closeout import calendar as closeout_calendar
 from geo.io.writers import Sheet
 from geo.joint_prevention import (
     Inspector,
@@ -25,6 +38,7 @@ from geo.joint_prevention import (
     random_checks,
     self_inspections,
 )
+from geo.store import hazards as hazard_store
 from geo.store import joint_prevention as store
 from geo.vocab import LEVEL_NAMES_ZH
 
@@ -198,3 +212,169 @@ def notes_sheet(plan: Plan) -> Sheet:
 def plan_sheets(plan: Plan) -> list[Sheet]:
     """The workbook: checks, self-inspection, notes."""
     return [check_sheet(plan), self_sheet(plan), notes_sheet(plan)]
+
+
+# --- the plan as inspections to fill in (issue #14 item 1) -------------------------------------------------
+
+PARTS = ("random", "cross", "all")
+
+
+def window_bounds(label: str) -> tuple[dt.date, dt.date]:
+    """A frequency window '2026-11' or '2026-11/2026-12' → its first and last day."""
+    first, _, last = label.partition("/")
+    start = dt.date.fromisoformat(f"{first}-01")
+    end_month = dt.date.fromisoformat(f"{last or first}-01")
+    nxt = dt.date(end_month.year + (end_month.month == 12), end_month.month % 12 + 1, 1)
+    return start, nxt - dt.timedelta(days=1)
+
+
+def random_key(enterprise_id: int, window: str) -> str:
+    """One 双随机 check per enterprise and frequency window, whatever the seed or the area asked."""
+    return f"random:{enterprise_id}:{window}"
+
+
+def cross_key(enterprise_id: int, period: Period) -> str:
+    """One cross-inspection (交叉互查) of an enterprise per period."""
+    return f"cross:{enterprise_id}:{period.label}"
+
+
+def _names(ids: Sequence[str], inspectors: dict[str, Inspector]) -> str:
+    return "、".join(f"{inspectors[i].name}（{i}）" if i in inspectors else i for i in ids)
+
+
+def _random_records(plan: Plan) -> list[dict[str, Any]]:
+    out = []
+    for c in plan.checks:
+        e = plan.enterprises[c.enterprise_id]
+        start, end = window_bounds(c.window)
+        out.append(
+            {
+                "kind": "random",
+                "enterprise_id": c.enterprise_id,
+                "jurisdiction_adcode": e.jurisdiction_adcode,
+                "inspected_on": c.date,
+                "inspectors": _names(c.inspector_ids, plan.inspectors),
+                "plan_ref": f"双随机 {plan.adcode} {plan.period.label} seed {plan.seed}",
+                "plan_key": random_key(c.enterprise_id, c.window),
+                "plan": {
+                    "source": "random",
+                    "adcode": plan.adcode,
+                    "period": plan.period.label,
+                    "seed": plan.seed,
+                    "level": c.level,
+                    "window": c.window,
+                    "window_start": start.isoformat(),
+                    "window_end": end.isoformat(),
+                    "planned_on": c.date.isoformat(),
+                    "inspector_ids": list(c.inspector_ids),
+                    "from_outside": c.from_outside,
+                    "roster_synthetic": plan.roster_synthetic,
+                },
+            }
+        )
+    return out
+
+
+def _working_day(period: Period, seed: int, key: int) -> dt.date:
+    """A working day of the period drawn for one cluster (same seed, same day)."""
+    cal = closeout_calendar()
+    days = [
+        period.start + dt.timedelta(days=i)
+        for i in range(period.days())
+        if cal.is_working_day(period.start + dt.timedelta(days=i))
+    ]
+    rng = np.random.default_rng((seed, key))
+    return days[int(rng.integers(len(days)))]
+
+
+def _cross_records(cross: CrossInspection, period: Period) -> tuple[list[dict[str, Any]], list[int]]:
+    """One record per enterprise inspected in the cycle of its cluster (交叉互查: another member inspects
+    it), on a working day of the period, by the 异地 team the cluster was given (its inspectors from the
+    roster). Clusters no team could be sent to are returned apart (their keys)."""
+    who = {p.id: p for p in cross.inspectors}
+    out: list[dict[str, Any]] = []
+    without_team: list[int] = []
+    for cluster in cross.clusters:
+        team = cross.team_of(cluster)
+        if team is None:
+            without_team.append(cluster.key)
+            continue
+        day = _working_day(period, cross.seed, cluster.key)
+        members = {m.id: m for m in cluster.members}
+        for by, inspected in cross.checks[cluster.key]:
+            m = members[inspected]
+            peer = members[by]
+            out.append(
+                {
+                    "kind": "cross",
+                    "enterprise_id": inspected,
+                    "jurisdiction_adcode": m.jurisdiction_adcode,
+                    "inspected_on": day,
+                    "inspectors": f"{team.name}：{_names(team.inspector_ids, who)}；互查企业：{peer.name}",
+                    "plan_ref": f"交叉互查 {cross.result.params.adcode} {period.label} seed {cross.seed}",
+                    "plan_key": cross_key(inspected, period),
+                    "plan": {
+                        "source": "cross",
+                        "adcode": cross.result.params.adcode,
+                        "period": period.label,
+                        "seed": cross.seed,
+                        "level": m.level,
+                        "window": period.label,
+                        "window_start": period.start.isoformat(),
+                        "window_end": period.end.isoformat(),
+                        "planned_on": day.isoformat(),
+                        "cluster_key": cluster.key,
+                        "team_id": team.id,
+                        "inspector_ids": list(team.inspector_ids),
+                        "peer_enterprise_id": by,
+                        "roster_synthetic": cross.roster_synthetic,
+                    },
+                }
+            )
+    return out, without_team
+
+
+@dataclass(frozen=True)
+class RecordedPlan:
+    """What making a plan's inspections did: ids made now, ids made before (same plan_key), enterprises
+    left out because they lie outside the caller's jurisdictions, clusters no team could be sent to."""
+
+    adcode: str
+    period: Period
+    seed: int
+    part: str
+    created: list[int]
+    existing: list[int]
+    outside: list[int]
+    clusters_without_team: list[int]
+
+
+def record_plan(
+    conn: Connection,
+    principal: Principal,
+    adcode: str,
+    period: Period,
+    seed: int,
+    settings: Settings,
+    *,
+    part: str = "all",
+    cross: ClusterParams | None = None,
+) -> RecordedPlan:
+    """The 双随机 plan (`random`), the cross-inspection assignments (`cross`) or both (`all`) of a period made
+    into inspections in the `planned` state, one per planned check: the enterprise, the working day, the
+    inspectors from the roster, the kind, `plan_ref`. Idempotent: each record is keyed by the check it
+    carries out (random_key, cross_key), and a key made before is not made again. A regulator makes the
+    records of enterprises in its jurisdictions only (a cluster's neighbour across the border is left out)."""
+    choice("part", part, PARTS)
+    records: list[dict[str, Any]] = []
+    without_team: list[int] = []
+    if part in ("random", "all"):
+        records += _random_records(draw_inspection_plan(conn, principal, adcode, period, seed, settings))
+    if part in ("cross", "all"):
+        drawn = draw_cross_inspection(conn, principal, cross or cluster_params(adcode), settings, seed)
+        more, without_team = _cross_records(drawn, period)
+        records += more
+    done = hazard_store.plan_inspections(conn, principal, records)
+    return RecordedPlan(
+        adcode, period, seed, part, done["created"], done["existing"], done["outside"], without_team
+    )

@@ -17,17 +17,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql import ColumnElement
 
 from geo import hazards as rules
 from geo.access import Principal, Role
-from geo.errors import InvalidInput, NotFound, Problem
+from geo.errors import InvalidInput, NotFound, PreconditionFailed, Problem
 from geo.hazards import Action, Grade, Status
 from geo.store.models import SRID, Hazard, HazardAttachment, HazardEvent, Inspection
 from geo.store.repository import (
@@ -265,6 +267,7 @@ def list_inspections(
     adcode: str | None = None,
     enterprise_id: int | None = None,
     kind: str | None = None,
+    status: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
@@ -275,9 +278,165 @@ def list_inspections(
         where.append(IN.c.enterprise_id == enterprise_id)
     if kind is not None:
         where.append(IN.c.kind == kind)
+    if status is not None:
+        where.append(IN.c.status == status)
     total = conn.execute(select(func.count()).select_from(IN).where(*where)).scalar_one()
     rows = conn.execute(select(*IN.c).where(*where).order_by(IN.c.id).limit(limit).offset(offset)).mappings()
     return [dict(r) for r in rows], total
+
+
+def _may_write_inspection(conn: Connection, principal: Principal, row: Mapping[str, Any]) -> bool:
+    """Admin; a regulator holding the inspection; the enterprise for its own self-inspections (自查)."""
+    if _regulates(conn, principal, row["jurisdiction_adcode"]):
+        return True
+    return row["kind"] == "self" and _owns(principal, row["enterprise_id"])
+
+
+def plan_inspections(
+    conn: Connection, principal: Principal, planned: Sequence[Mapping[str, Any]]
+) -> dict[str, list[int]]:
+    """Make a plan's checks into inspections to fill in (status `planned`): each of `planned` (kind,
+    enterprise_id, jurisdiction_adcode, inspected_on, inspectors, plan_ref, plan_key, plan) once. Keyed by
+    `plan_key` (unique): a check made before is not made again (`existing`). Only admins and regulators
+    make them, and a regulator only for enterprises filed in its jurisdictions (the others are left out:
+    `outside`, never written)."""
+    if principal.is_public or principal.role is Role.enterprise:
+        raise deny(principal, "make inspections from a plan")
+    held = {  # one look-up per jurisdiction, not per check
+        a: _regulates(conn, principal, a) for a in {p["jurisdiction_adcode"] for p in planned} if a
+    }
+    inside = [p for p in planned if held.get(p["jurisdiction_adcode"], False)]
+    outside = {int(p["enterprise_id"]) for p in planned if not held.get(p["jurisdiction_adcode"], False)}
+    keys = [p["plan_key"] for p in inside]
+    stored = {
+        str(k): int(i) for k, i in conn.execute(select(IN.c.plan_key, IN.c.id).where(IN.c.plan_key.in_(keys)))
+    }
+    new = [p for p in inside if p["plan_key"] not in stored]
+    created: list[int] = []
+    if new:
+        set_actor(conn, principal)
+        rows = [
+            {
+                "kind": p["kind"],
+                "enterprise_id": p["enterprise_id"],
+                "jurisdiction_adcode": p["jurisdiction_adcode"],
+                "risk_unit_ids": [],
+                "inspected_on": p["inspected_on"],
+                "inspectors": p["inspectors"],
+                "checklist": None,
+                "result": None,
+                "notes": None,
+                "plan_ref": p["plan_ref"],
+                "status": "planned",
+                "plan_key": p["plan_key"],
+                "plan": p["plan"],
+            }
+            for p in new
+        ]
+        # executemany (SQLAlchemy batches it into multi-row INSERTs); a key stored meanwhile by a
+        # concurrent run is skipped by the unique index, not duplicated
+        q = pg_insert(IN).on_conflict_do_nothing(index_elements=[IN.c.plan_key]).returning(IN.c.id)
+        created = sorted(int(i) for i in conn.execute(q, rows).scalars())
+    existing = sorted(int(i) for i in stored.values())
+    if len(created) + len(existing) < len(set(keys)):  # some were made meanwhile by another run
+        existing = sorted(
+            int(i)
+            for i in conn.execute(
+                select(IN.c.id).where(IN.c.plan_key.in_(keys), IN.c.id.not_in(created))
+            ).scalars()
+        )
+    return {"created": created, "existing": existing, "outside": sorted(outside)}
+
+
+INSPECTION_FIELDS = ("result", "inspected_on", "inspectors", "checklist", "notes", "risk_unit_ids")
+
+
+def fill_inspection(
+    conn: Connection,
+    principal: Principal,
+    inspection_id: int,
+    values: Mapping[str, Any],
+    *,
+    expected_version: int,
+    today: dt.date,
+) -> dict[str, Any]:
+    """Fill in a planned inspection, or correct a done one: its result, day, inspectors, checklist, notes,
+    the risk units checked, and the hazards it found (`findings`, each reported as POST /hazards would be,
+    with this inspection's id). A planned one needs its result and becomes `done`; the day is not in the
+    future nor before the plan's window. All or nothing: every finding's problems are named at once
+    (`findings[i].field`). A version other than `expected_version` (someone wrote in between) is 412."""
+    row = get_inspection(conn, principal, inspection_id)  # 404 out of scope
+    if not _may_write_inspection(conn, principal, row):
+        raise deny(principal, "fill in this inspection")
+    merged = {**row, **{k: v for k, v in values.items() if k in INSPECTION_FIELDS}}
+    findings = list(values.get("findings") or [])
+    problems: list[Problem] = []
+    if merged["result"] is None:
+        problems.append(
+            Problem("result", "say what the inspection found: no_hazard or hazards_found", "须填写检查结论")
+        )
+    elif merged["result"] == "no_hazard" and (findings or row["hazard_ids"]):
+        problems.append(
+            Problem(
+                "result",
+                "the inspection found hazards (findings, or hazards reported with it): hazards_found",
+                "本次检查发现了隐患，检查结论应为 hazards_found（发现隐患）",
+            )
+        )
+    plan = row.get("plan") or {}
+    not_before = dt.date.fromisoformat(plan["window_start"]) if plan.get("window_start") else None
+    try:
+        _check_date(merged["inspected_on"], field_name="inspected_on", today=today, not_before=not_before)
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+    units = list(merged["risk_unit_ids"] or [])
+    for i, unit in enumerate(units):
+        try:
+            place = _place(
+                conn, principal, risk_unit_id=unit, enterprise_id=None, geom=None, jurisdiction=None
+            )
+        except InvalidInput as exc:
+            problems.extend(Problem(f"risk_unit_ids[{i}]", p.reason, p.reason_zh) for p in exc.problems)
+            continue
+        if place["enterprise_id"] != row["enterprise_id"]:
+            problems.append(
+                Problem(
+                    f"risk_unit_ids[{i}]",
+                    f"risk unit {unit} is not of the enterprise inspected",
+                    f"风险点 {unit} 不属于受检企业",
+                )
+            )
+    if problems:
+        raise InvalidInput(problems)
+    set_actor(conn, principal)
+    changed = {k: merged[k] for k in INSPECTION_FIELDS if merged[k] != row[k]}
+    if changed or row["status"] != "done":
+        done = conn.execute(
+            update(IN)
+            .where(IN.c.id == inspection_id, IN.c.version == expected_version)
+            .values(**changed, status="done", version=IN.c.version + 1, updated_at=func.now())
+            .returning(IN.c.id)
+        ).first()
+        if done is None:
+            raise PreconditionFailed(
+                f"inspection {inspection_id} changed since version {expected_version}: fetch it again",
+                "If-Match",
+                "数据已被他人修改，请重新获取后再改",
+            )
+    for i, finding in enumerate(findings):
+        try:
+            with conn.begin_nested():
+                report(
+                    conn,
+                    principal,
+                    {**finding, "inspection_id": inspection_id, "reported_on": merged["inspected_on"]},
+                    today=today,
+                )
+        except InvalidInput as exc:
+            problems.extend(Problem(f"findings[{i}].{p.field}", p.reason, p.reason_zh) for p in exc.problems)
+    if problems:
+        raise InvalidInput(problems)
+    return get_inspection(conn, principal, inspection_id)
 
 
 # --- hazards: reads ------------------------------------------------------------------------------------
@@ -613,21 +772,6 @@ def get_attachment(
 # --- dynamic level -------------------------------------------------------------------------------------
 
 
-def open_hazards_by_unit(
-    conn: Connection, unit_ids: Sequence[int] | None = None
-) -> dict[int, list[tuple[int, str]]]:
-    """The open hazards of each risk unit (all units, or those given): (id, grade) pairs."""
-    q = select(H.c.risk_unit_id, H.c.id, H.c.grade).where(
-        H.c.risk_unit_id.is_not(None), H.c.status.in_([s.value for s in rules.OPEN_STATUSES])
-    )
-    if unit_ids is not None:
-        q = q.where(H.c.risk_unit_id.in_(list(unit_ids)))
-    out: dict[int, list[tuple[int, str]]] = {}
-    for unit, hid, grade in conn.execute(q.order_by(H.c.id)):
-        out.setdefault(int(unit), []).append((int(hid), grade))
-    return out
-
-
 def dynamic_levels(conn: Connection, principal: Principal, *, adcode: str) -> list[dict[str, Any]]:
     """Every risk unit of `adcode` with open hazards: its assessed level, the level shown while they are open
     (geo.hazards.dynamic_level) and which rules and hazards raised it."""
@@ -635,37 +779,24 @@ def dynamic_levels(conn: Connection, principal: Principal, *, adcode: str) -> li
         raise deny(principal, "see hidden hazards")
     if principal.role is not Role.enterprise:
         require_area(conn, principal, adcode, detail=True)  # 403 outside a regulator's area, 404 unknown
-    where: list[ColumnElement[bool]] = [R.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode))]
     scope = _scope_filter(principal, R)
-    if scope is not None:
-        where.append(scope)
-    q = (
-        select(R.c.id, R.c.name, R.c.level, R.c.enterprise_id)
-        .where(*where)
-        .where(
-            R.c.id.in_(select(H.c.risk_unit_id).where(H.c.status.in_([s.value for s in rules.OPEN_STATUSES])))
-        )
-        .order_by(R.c.id)
+    found = units_at_dynamic_levels(
+        conn, adcode=adcode, only_raised=False, where=[scope] if scope is not None else []
     )
-    units = [dict(r) for r in conn.execute(q).mappings()]
-    found = open_hazards_by_unit(conn, [u["id"] for u in units])
-    out = []
-    for u in units:
-        d = rules.dynamic_level(int(u["level"]), found.get(u["id"], []))
-        out.append(
-            {
-                "risk_unit_id": u["id"],
-                "name": u["name"],
-                "enterprise_id": u["enterprise_id"],
-                "assessed_level": d.assessed,
-                "dynamic_level": d.level,
-                "raised": d.raised,
-                "rules": list(d.rules),
-                "raised_by_hazards": list(d.hazard_ids),
-                "open_hazards": [h for h, _ in found.get(u["id"], [])],
-            }
-        )
-    return out
+    return [
+        {
+            "risk_unit_id": u.risk_unit_id,
+            "name": u.name,
+            "enterprise_id": u.enterprise_id,
+            "assessed_level": u.dynamic.assessed,
+            "dynamic_level": u.dynamic.level,
+            "raised": u.dynamic.raised,
+            "rules": list(u.dynamic.rules),
+            "raised_by_hazards": list(u.dynamic.hazard_ids),
+            "open_hazards": [h for h, _ in u.open_hazards],
+        }
+        for _, u in sorted(found.items())
+    ]
 
 
 # --- statistics and publication ------------------------------------------------------------------------
@@ -957,25 +1088,90 @@ def load_demo(conn: Connection, *, seed: int, as_of: dt.date, share: float = 0.0
     return {"inspections": len(inspection_ids), "hazards": len(hazard_ids)}
 
 
-def raised_levels(conn: Connection) -> dict[int, int]:
-    """unit id → the level shown while its open hazards raise it (geo.hazards.dynamic_level), for the units
-    whose shown level differs from the stored one: the `shown_levels` of a dynamic four-colour map."""
-    rows = conn.execute(
-        select(H.c.risk_unit_id, R.c.level, H.c.id, H.c.grade)
+@dataclass(frozen=True)
+class RaisedUnit:
+    """A risk unit whose shown level is raised by its open hazards: where it is filed, its sector, and the
+    dynamic level (geo.hazards.dynamic_level) with the open hazards (id, grade) it was judged on."""
+
+    risk_unit_id: int
+    name: str
+    enterprise_id: int | None
+    jurisdiction_adcode: str
+    dynamic: rules.DynamicLevel
+    open_hazards: tuple[tuple[int, str], ...]
+
+    def raised_by(self) -> list[dict[str, Any]]:
+        """Which hazards raised it: id, grade and the rule of data/dynamic_risk_rules.csv each fell under."""
+        by_grade = {r.grade.value: r.code for r in rules.dynamic_rules() if r.code in self.dynamic.rules}
+        return [
+            {"hazard_id": h, "grade": g, "rule": by_grade[g]}
+            for h, g in self.open_hazards
+            if h in self.dynamic.hazard_ids and g in by_grade
+        ]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "risk_unit_id": self.risk_unit_id,
+            "name": self.name,
+            "enterprise_id": self.enterprise_id,
+            "assessed_level": self.dynamic.assessed,
+            "dynamic_level": self.dynamic.level,
+            "rules": list(self.dynamic.rules),
+            "raised_by": self.raised_by(),
+        }
+
+
+def units_at_dynamic_levels(
+    conn: Connection,
+    *,
+    adcode: str | None = None,
+    only_raised: bool = True,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> dict[int, RaisedUnit]:
+    """unit id → RaisedUnit for the units (of `adcode`'s subtree, or all; `where`: more conditions on the
+    units) with open hazards — only those whose shown level differs from the stored one unless
+    `only_raised` is False. The one place the dynamic levels are found: the four-colour map
+    (raised_levels), the enterprise levels, the summary and the dynamic-levels list read it."""
+    q = (
+        select(
+            H.c.risk_unit_id,
+            R.c.level,
+            R.c.name,
+            R.c.enterprise_id,
+            R.c.jurisdiction_adcode,
+            H.c.id,
+            H.c.grade,
+        )
         .select_from(H.join(R, R.c.id == H.c.risk_unit_id))
-        .where(H.c.status.in_([s.value for s in rules.OPEN_STATUSES]))
+        .where(H.c.status.in_([s.value for s in rules.OPEN_STATUSES]), *where)
         .order_by(H.c.risk_unit_id, H.c.id)
-    ).all()
-    found: dict[int, tuple[int, list[tuple[int, str]]]] = {}
-    for unit, level, hazard, grade in rows:
-        found.setdefault(int(unit), (int(level), []))[1].append((int(hazard), grade))
-    out: dict[int, int] = {}
+    )
+    if adcode is not None:
+        q = q.where(R.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+    found: dict[int, tuple[Any, list[tuple[int, str]]]] = {}
+    for unit, level, name, enterprise, jurisdiction, hazard, grade in conn.execute(q).all():
+        found.setdefault(int(unit), ((int(level), name, enterprise, jurisdiction), []))[1].append(
+            (int(hazard), grade)
+        )
+    out: dict[int, RaisedUnit] = {}
     rules_ = rules.dynamic_rules()
-    for unit, (level, hazards) in found.items():
-        shown = rules.dynamic_level(level, hazards, rules_).level
-        if shown != level:
-            out[unit] = shown
+    for unit, ((level, name, enterprise, jurisdiction), hazards) in found.items():
+        shown = rules.dynamic_level(level, hazards, rules_)
+        if shown.level != level or not only_raised:
+            out[unit] = RaisedUnit(unit, name, enterprise, jurisdiction, shown, tuple(hazards))
     return out
+
+
+def raised_units(conn: Connection, *, adcode: str | None = None) -> dict[int, RaisedUnit]:
+    """unit id → RaisedUnit for the units (of `adcode`'s subtree, or all) whose level shown while their
+    hazards are open differs from the stored one."""
+    return units_at_dynamic_levels(conn, adcode=adcode)
+
+
+def raised_levels(conn: Connection) -> dict[int, int]:
+    """unit id → the level shown while its open hazards raise it, for the units whose shown level differs
+    from the stored one: the `shown_levels` of a dynamic four-colour map."""
+    return {unit: r.dynamic.level for unit, r in raised_units(conn).items()}
 
 
 def measures_of(

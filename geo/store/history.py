@@ -13,19 +13,22 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select, text
 
+from geo import hazards as hazard_rules
 from geo.access import Principal, Role
 from geo.errors import InvalidInput, NotFound
-from geo.store.models import HistoryRecord
+from geo.store.models import HistoryRecord, Inspection
 from geo.store.repository import E, P, R, deny, get_jurisdiction_row, in_area, jurisdiction_subtree
 from geo.store.repository import set_actor as set_actor  # the one definition, re-exported for closeout
 from geo.vocab import ADMIN_LEVELS
 
 H = cast(Table, HistoryRecord.__table__)
+IN = cast(Table, Inspection.__table__)
 
 ENTITIES: dict[str, tuple[Table, str]] = {  # entity → (table, name in messages)
     "enterprises": (E, "enterprise"),
     "risk_units": (R, "risk unit"),
     "protection_targets": (P, "protection target"),
+    "inspections": (IN, "inspection"),  # migration 0019h: a planned inspection is filled in
 }
 TREND_TIMEZONE = "Asia/Shanghai"  # months end at midnight Beijing time
 MAX_TREND_MONTHS = 120
@@ -34,7 +37,11 @@ MAX_TREND_MONTHS = 120
 def _row_scope(conn: Connection, entity: str, entity_id: int) -> dict[str, Any] | None:
     table, _ = ENTITIES[entity]
     owner = (
-        table.c.enterprise_id if entity == "risk_units" else table.c.id if entity == "enterprises" else None
+        table.c.enterprise_id
+        if entity in ("risk_units", "inspections")
+        else table.c.id
+        if entity == "enterprises"
+        else None
     )
     cols = [table.c.jurisdiction_adcode, (owner if owner is not None else table.c.id).label("owner")]
     row = conn.execute(select(*cols).where(table.c.id == entity_id)).mappings().first()
@@ -233,7 +240,7 @@ states AS (
     FROM events
 ),
 at_month_end AS (
-    SELECT DISTINCT ON (months.month, s.entity_id) months.month, s.action, s.level, s.adcode
+    SELECT DISTINCT ON (months.month, s.entity_id) months.month, s.entity_id, s.action, s.level, s.adcode
     FROM months JOIN states AS s ON s.at < months.month_end
     ORDER BY months.month, s.entity_id, s.id DESC
 )
@@ -241,6 +248,45 @@ SELECT month, CAST(level #>> '{}' AS integer) AS level, count(*) AS n
 FROM at_month_end
 WHERE action <> 'delete' AND adcode #>> '{}' = ANY(:subtree)
 GROUP BY month, level
+"""
+# The same rebuild, for the level of given units at each month's end (the units with open hazards then):
+# each unit's rebuild is its own (every window is partitioned by unit), so the history and the units are
+# cut to the given ones first, and this costs what those units' records cost, not the whole history's.
+_TREND_UNITS_SQL = (
+    _TREND_SQL.rsplit("SELECT month,", 1)[0]
+    .replace(
+        "    WHERE entity = 'risk_units'\n",
+        "    WHERE entity = 'risk_units' AND entity_id = ANY(:units)\n",
+        1,
+    )
+    .replace(
+        "FROM risk_units WHERE jurisdiction_adcode = ANY(:subtree)\n",
+        "FROM risk_units WHERE jurisdiction_adcode = ANY(:subtree) AND id = ANY(:units)\n",
+        1,
+    )
+    + """SELECT month, entity_id, CAST(level #>> '{}' AS integer) AS level
+FROM at_month_end
+WHERE action <> 'delete' AND adcode #>> '{}' = ANY(:subtree) AND entity_id = ANY(:units)
+"""
+)
+# The hidden hazards open at the end of each month, rebuilt from their steps (hazard_events): a hazard is
+# open at a day's end when it was reported by then and the last step that changed its state by then (by
+# day, then in the order taken) was not an acceptance or a closing. 挂牌督办 changes no state.
+_OPEN_HAZARDS_SQL = """
+WITH months AS (
+    SELECT m::date AS month, (m + interval '1 month' - interval '1 day')::date AS last_day
+    FROM generate_series(CAST(:first AS timestamp), CAST(:last AS timestamp), interval '1 month') AS m
+),
+state AS (
+    SELECT DISTINCT ON (months.month, e.hazard_id) months.month, e.hazard_id, e.action
+    FROM months JOIN hazard_events AS e ON e.on_date <= months.last_day AND e.action <> 'supervise'
+    ORDER BY months.month, e.hazard_id, e.on_date DESC, e.id DESC
+)
+SELECT s.month, h.risk_unit_id, h.id, h.grade
+FROM state AS s JOIN hazards AS h ON h.id = s.hazard_id
+WHERE s.action NOT IN ('accept', 'close') AND h.risk_unit_id IS NOT NULL
+  AND h.jurisdiction_adcode = ANY(:subtree)
+ORDER BY s.month, h.risk_unit_id, h.id
 """
 
 
@@ -260,9 +306,17 @@ def _months(first: dt.date, last: dt.date) -> list[dt.date]:
     return out
 
 
-def level_trend(conn: Connection, adcode: str, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+def level_trend(
+    conn: Connection, adcode: str, first: dt.date, last: dt.date, *, dynamic: bool = False
+) -> list[dict[str, Any]]:
     """Risk units per level (1–4) at the end of each month from `first` to `last` (first days of
-    months), in the administrative unit `adcode` and everything below it. Aggregated counts only."""
+    months), in the administrative unit `adcode` and everything below it. Aggregated counts only.
+
+    `dynamic`: the levels shown while hidden hazards are open (issue #14 item 3), month by month: the
+    hazards open at each month's end (rebuilt from hazard_events) applied by the rules of
+    data/dynamic_risk_rules.csv (geo.hazards.dynamic_level, as the live map does) to their units' levels at
+    that end. Each month then has `assessed_counts` beside `counts`, `raised_units`, and `raised` (each
+    raised unit with the hazards that raised it; the caller decides who may read it)."""
     j = get_jurisdiction_row(conn, adcode)
     if j["level"] not in {str(level) for level in ADMIN_LEVELS}:
         raise InvalidInput.one(
@@ -282,7 +336,7 @@ def level_trend(conn: Connection, adcode: str, first: dt.date, last: dt.date) ->
     counts: dict[dt.date, dict[int, int]] = {m: dict.fromkeys((1, 2, 3, 4), 0) for m in months}
     for month, level, n in conn.execute(text(_TREND_SQL), params):
         counts[month][int(level)] = int(n)
-    return [
+    out = [
         {
             "month": m.strftime("%Y-%m"),
             "counts": {str(lv): n for lv, n in counts[m].items()},
@@ -290,3 +344,52 @@ def level_trend(conn: Connection, adcode: str, first: dt.date, last: dt.date) ->
         }
         for m in months
     ]
+    if dynamic:
+        _dynamic_months(conn, params, months, out)
+    return out
+
+
+def _dynamic_months(
+    conn: Connection, params: dict[str, Any], months: list[dt.date], out: list[dict[str, Any]]
+) -> None:
+    """Each month of `out` at its dynamic levels, in place (see level_trend)."""
+    open_at: dict[dt.date, dict[int, list[tuple[int, str]]]] = {m: {} for m in months}
+    for month, unit, hazard, grade in conn.execute(text(_OPEN_HAZARDS_SQL), params):
+        open_at[month].setdefault(int(unit), []).append((int(hazard), grade))
+    units = sorted({u for by_unit in open_at.values() for u in by_unit})
+    level_at: dict[tuple[dt.date, int], int] = {}
+    if units:
+        for month, unit, level in conn.execute(text(_TREND_UNITS_SQL), {**params, "units": units}):
+            level_at[(month, int(unit))] = int(level)
+    rules_ = hazard_rules.dynamic_rules()
+    for m, row in zip(months, out, strict=True):
+        row["assessed_counts"] = dict(row["counts"])
+        raised = []
+        for unit, found in sorted(open_at[m].items()):
+            level = level_at.get((m, unit))
+            if level is None:  # not filed in the area (or not there) at the month's end
+                continue
+            shown = hazard_rules.dynamic_level(level, found, rules_)
+            if shown.level == level:
+                continue
+            row["counts"][str(level)] -= 1
+            row["counts"][str(shown.level)] += 1
+            grades = dict(found)
+            raised.append(
+                {
+                    "risk_unit_id": unit,
+                    "assessed_level": level,
+                    "dynamic_level": shown.level,
+                    "rules": list(shown.rules),
+                    "raised_by": [
+                        {"hazard_id": h, "grade": grades[h], "rule": _rule_of(grades[h], shown.rules, rules_)}
+                        for h in shown.hazard_ids
+                    ],
+                }
+            )
+        row["raised_units"] = len(raised)
+        row["raised"] = raised
+
+
+def _rule_of(grade: str, fired: tuple[str, ...], rules_: tuple[Any, ...]) -> str | None:
+    return next((r.code for r in rules_ if r.code in fired and r.grade.value == grade), None)

@@ -318,7 +318,9 @@ class HistoryRecord(Base):
 
     __table_args__ = (
         Index("ix_history_entity_entity_id", "entity", "entity_id", "id"),
-        CheckConstraint("entity IN ('enterprises','risk_units','protection_targets')", name="entity_known"),
+        CheckConstraint(
+            "entity IN ('enterprises','risk_units','protection_targets','inspections')", name="entity_known"
+        ),
         CheckConstraint("action IN ('create','update','delete')", name="action_known"),
     )
 
@@ -426,9 +428,17 @@ class Inspection(Base):
     inspected_on: Mapped[dt.date] = mapped_column(Date)
     inspectors: Mapped[str] = mapped_column(Text)
     checklist: Mapped[str | None] = mapped_column(Text)
-    result: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str | None] = mapped_column(String(16))  # None while planned
     notes: Mapped[str | None] = mapped_column(Text)
     plan_ref: Mapped[str | None] = mapped_column(Text)
+    # planned (made from a plan, to fill in) or done (migration 0019h)
+    status: Mapped[str] = mapped_column(String(16), server_default="done", default="done")
+    # The planned check this carries out (random:<enterprise>:<window>, cross:<enterprise>:<period>): unique,
+    # so making a plan's records again adds none twice; `plan` keeps what the plan said.
+    plan_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    version: Mapped[int] = mapped_column(Integer, server_default="1", default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     synthetic: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
     created_by: Mapped[str] = mapped_column(Text, server_default=text("riskmap_history_actor()"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -436,6 +446,8 @@ class Inspection(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('self','random','department','cross','third_party')", name="kind_known"),
         CheckConstraint("result IN ('no_hazard','hazards_found')", name="result_known"),
+        CheckConstraint("status IN ('planned','done')", name="status_known"),
+        CheckConstraint("status = 'planned' OR result IS NOT NULL", name="result_when_done"),
     )
 
 

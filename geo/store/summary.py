@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -121,6 +122,24 @@ LIMIT :limit
 )
 
 
+# The risk units with some levels replaced by the shown ones (dynamic levels: open hidden hazards raise
+# them, geo.store.hazards.raised_units), in place of `risk_units u` in the queries above; ids and levels
+# are bound arrays.
+_SHOWN_UNITS = """(
+    SELECT r.id, r.name, r.kind, r.sector, r.enterprise_id, r.jurisdiction_adcode, r.next_assessment_due,
+        coalesce(s.level, r.level) AS level
+    FROM risk_units r
+    LEFT JOIN unnest(CAST(:shown_ids AS bigint[]), CAST(:shown_levels AS int[])) AS s(id, level) ON s.id = r.id
+) u"""
+
+
+def _shown(query: Any, shown_levels: Mapping[int, int] | None) -> Any:
+    """`query` reading the units at their shown levels when some differ from the stored ones."""
+    if not shown_levels:
+        return query
+    return text(query.text.replace("risk_units u", _SHOWN_UNITS))
+
+
 def _levels(row: Any) -> dict[str, int]:
     return {"1": row.l1, "2": row.l2, "3": row.l3, "4": row.l4}
 
@@ -158,17 +177,27 @@ def summary(
     *,
     today: dt.date | None = None,
     overdue_limit: int = 100,
+    shown_levels: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
     """Counts per level, per sector and per child zone, and the overdue re-assessments (seed 000 (一)).
-    The counts are public; the overdue units are listed (names) only to admins and the area's regulators."""
+    The counts are public; the overdue units are listed (names) only to admins and the area's regulators.
+    `shown_levels` (unit id → level) counts those units at another level than the stored one (the dynamic
+    levels of api.usecases.dynamic_levels)."""
     j = require_area(conn, principal, adcode, detail=False)
     if not may_see_detail(conn, principal, adcode):
         overdue_limit = 0
     today = today or dt.date.today()
-    p = {"adcode": adcode, "today": today, "limit": overdue_limit}
+    ids = list(shown_levels or {})
+    p = {
+        "adcode": adcode,
+        "today": today,
+        "limit": overdue_limit,
+        "shown_ids": ids,
+        "shown_levels": [int((shown_levels or {})[i]) for i in ids],
+    }
 
     total = conn.execute(
-        _TOTALS,
+        _shown(_TOTALS, shown_levels),
         p,
     ).one()
     enterprises = conn.execute(
@@ -176,19 +205,19 @@ def summary(
         p,
     ).scalar_one()
     by_sector = conn.execute(
-        _BY_SECTOR,
+        _shown(_BY_SECTOR, shown_levels),
         p,
     ).all()
     by_zone = conn.execute(
-        _BY_ZONE,
+        _shown(_BY_ZONE, shown_levels),
         p,
     ).all()
     overdue_count = conn.execute(
-        _OVERDUE_COUNT,
+        _shown(_OVERDUE_COUNT, shown_levels),
         p,
     ).scalar_one()
     overdue = conn.execute(
-        _OVERDUE,
+        _shown(_OVERDUE, shown_levels),
         p,
     ).all()
     return {

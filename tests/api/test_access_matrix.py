@@ -746,6 +746,30 @@ MATRIX: list[Case] = [
         _with_id("GET", INSPECTIONS + "/{}", _inspection),
         enterprise_rows(200, regulator=200, enterprise=(200, 404)),
     ),
+    Case(
+        "PATCH",
+        INSPECTIONS + "/{key}",
+        "",
+        _with_id("PATCH", INSPECTIONS + "/{}", _inspection, {"notes": "复查"}),
+        enterprise_rows(200, regulator=200, enterprise=(403, 404)),
+    ),
+    Case(
+        "GET",
+        INSPECTIONS + "/{key}/history",
+        "",
+        _with_id("GET", INSPECTIONS + "/{}/history", _inspection),
+        enterprise_rows(200, regulator=200, enterprise=(200, 404)),
+    ),
+    Case(
+        "POST",
+        INSPECTIONS + "/from-plan",
+        "",
+        _post(
+            INSPECTIONS + "/from-plan",
+            lambda w, t: {"adcode": _adcode(t), "period": "2025-11", "part": "random"},
+        ),
+        {"admin": (201, 201), "regulator": (201, 403), "enterprise": (403, 403), "public": (401, 401)},
+    ),
     Case("POST", HAZARDS, "", _report_hazard, creating(201, enterprise=(201, 422), regulator=(201, 422))),
     Case("GET", HAZARDS, "", _get(HAZARDS), {**everyone(200), "public": (401, 401)}),
     Case(
