@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,10 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
 from api.features import PRECONDITIONS, IfMatchDep, check_if_match, require_if_match
+from api.limits import expensive
 from api.usecases import hazard_lists
 from api.usecases import inspection_coverage as coverage
 from api.usecases import inspection_plan as plan_usecase
 from api.usecases import joint_prevention as jp
+from geo import deadline
 from geo import hazards as rules
 from geo.closeout import today as beijing_today
 from geo.coords import InputCrs, from_storage_xy
@@ -207,7 +209,7 @@ def record_inspection(
     "/from-plan", status_code=201, summary="Make a plan's checks into inspections to fill in (planned)"
 )
 def from_plan(
-    body: FromPlanIn, engine: EngineDep, principal: PrincipalDep, settings: SettingsDep
+    body: FromPlanIn, request: Request, engine: EngineDep, principal: PrincipalDep, settings: SettingsDep
 ) -> JSONResponse:
     """The 双随机 plan of `GET /analysis/inspection-plan` (same adcode, period, seed) and the cross-inspection
     assignments of `GET /joint-prevention/cross-inspection` made into inspections in the `planned` state:
@@ -220,7 +222,11 @@ def from_plan(
     cross = jp.cluster_params(
         body.adcode, distance_m=body.distance_m or jp.DEFAULT_DISTANCE_M, sector=body.sector
     )
-    with engine.begin() as conn:
+    # the draw and the clustering of a big area are expensive: one of the process's places for large
+    # requests, under the role's time limit (503 naming what to ask instead), stopped if the client leaves
+    hint, hint_zh = "a smaller adcode or a shorter period", "较小的行政区或较短的周期"
+    with expensive(request, settings, principal, hint=hint, hint_zh=hint_zh), engine.begin() as conn:
+        deadline.apply(conn)
         made = plan_usecase.record_plan(
             conn, principal, body.adcode, parsed, body.seed, settings, part=body.part, cross=cross
         )
