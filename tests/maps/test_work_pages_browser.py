@@ -192,6 +192,22 @@ def test_import_and_siting_check_in_the_browser(
             assert "页面液氨储罐区" in tab.value("document.getElementById('rm-units').innerText")
             tab.screenshot(SCREENSHOTS / "work_enterprise.png")
 
+            # the month's plan made into inspections to fill in, from the plan page; again: none twice
+            tab.goto(base_url + "/work/inspection-plan")
+            button = "document.querySelector('button.rm-plan-make[data-adcode=\"350000\"]')"
+            made = f"{button}.parentNode.querySelector('.rm-plan-made').textContent"
+            tab.value(f"{button}.click(); true")
+            _wait(tab, f"{made}.startsWith('新建')", seconds=60)
+            with engine.connect() as conn:
+                planned = conn.execute(
+                    text("SELECT count(*) FROM inspections WHERE status = 'planned'")
+                ).scalar_one()
+            assert planned >= 1
+            assert tab.value(made).startswith(f"新建 {planned} 条"), tab.value(made)
+            tab.value(f"{button}.click(); true")
+            _wait(tab, f"{made}.startsWith('新建 0 条')", seconds=60)
+            assert f"已有 {planned} 条" in tab.value(made)
+
             assert tab.report.external_requests == []
             assert tab.report.blocked == []
             assert tab.report.console_errors == []

@@ -203,4 +203,30 @@
         .catch(function () { out.textContent = "请求失败，请重试。"; });
     });
   });
+  // --- the plan's checks made into inspections to fill in ----------------------------------------------
+  document.querySelectorAll("button.rm-plan-make").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var out = button.parentNode.querySelector(".rm-plan-made");
+      button.disabled = true;
+      out.textContent = "正在生成……";
+      fetch("/api/v1/inspections/from-plan", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify({ adcode: button.dataset.adcode, period: button.dataset.period, part: "all" })
+      })
+        .then(function (r) { return r.json().then(function (body) { return { status: r.status, body: body }; }); })
+        .then(function (answer) {
+          var b = answer.body;
+          button.disabled = false;
+          if (answer.status === 201) {
+            out.textContent = "新建 " + b.created.length + " 条，已有 " + b.existing.length + " 条" +
+              (b.outside_jurisdiction.length ? "，辖区外 " + b.outside_jurisdiction.length + " 家未生成" : "") + "。";
+          } else {
+            out.textContent = "未生成：" + (b.errors && b.errors.length ? b.errors.map(function (p) { return p.reason_zh || p.reason; }).join("；") : (b.detail || answer.status));
+          }
+        })
+        .catch(function () { button.disabled = false; out.textContent = "未生成：网络错误"; });
+    });
+  });
 })();
