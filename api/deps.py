@@ -75,8 +75,8 @@ BboxDep = Annotated[tuple[float, float, float, float] | None, Depends(bbox_param
 def four_colour_params(
     adcode: Annotated[str, Query(description="行政区划代码 of the jurisdiction mapped", examples=["350505"])],
     zones: Annotated[
-        str, Query(description="; ".join(f"{k}: {v}" for k, v in ZONE_DESCRIPTIONS.items()))
-    ] = "children",
+        str | None, Query(description="; ".join(f"{k}: {v}" for k, v in ZONE_DESCRIPTIONS.items()))
+    ] = None,
     cell_m: Annotated[float, Query(description="grid cell size in metres (100–50,000), zones=grid")] = 1000,
     h3_res: Annotated[int, Query(description="H3 resolution (4–10), zones=h3")] = 8,
     rule: Annotated[str, Query(description=" ".join(f"{k}: {v}" for k, v in RULES.items()))] = "max",

@@ -525,3 +525,76 @@ def load_units_frame(
         geometry=shapely.from_wkb([bytes(w) for w in wkbs]) if wkbs else [],
         crs=SRID,
     )
+
+
+# The units that decide each zone's level under the 就高 rule: those of the zone's level that count for it
+# (the same test as the totals), the first few by id, with the unit's and its enterprise's names; named only
+# when filed inside the mapped jurisdiction (units across the border count but are not named).
+_DECIDING = """
+WITH RECURSIVE {subtree}
+SELECT z.ord, d.id, d.name, d.enterprise_name, d.n_more
+FROM unnest(CAST(:ords AS int[]), CAST(:wkbs AS bytea[]), CAST(:levels AS int[])) AS z0(ord, wkb, level)
+CROSS JOIN LATERAL (SELECT z0.ord, z0.level, ST_GeomFromWKB(z0.wkb, 4490) AS geom) AS z
+CROSS JOIN LATERAL (
+    SELECT u.id, u.name, e.name AS enterprise_name, count(*) OVER () - :per_zone AS n_more
+    FROM risk_units u
+    LEFT JOIN unnest(CAST(:raised_ids AS bigint[]), CAST(:raised_levels AS int[])) AS r(id, shown) ON r.id = u.id
+    LEFT JOIN enterprises e ON e.id = u.enterprise_id
+    WHERE u.geom && z.geom AND coalesce(r.shown, u.level) = z.level
+        AND u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+        AND ({counted}) IS NOT NULL
+    ORDER BY u.id
+    LIMIT :per_zone  -- the window counted them all before the limit
+) AS d
+"""
+DECIDING_PER_ZONE: Final = 5
+DECIDING_MAX_ZONES: Final = 2_000
+
+
+def deciding_units(
+    conn: Connection,
+    principal: Any,
+    adcode: str,
+    zones: gpd.GeoDataFrame,
+    *,
+    shown_levels: Mapping[int, int] | None = None,
+    per_zone: int = DECIDING_PER_ZONE,
+) -> list[dict[str, Any]] | None:
+    """Per zone of a 就高 map (rows of `four_colour_sql`: geometry, level), the risk units that decide its
+    level: {"ids": the first `per_zone` ids, "names": "unit（enterprise）", "more": how many others} (an
+    empty dict for a zone without level). Only for those who may see the jurisdiction's detail (admins,
+    its regulators): None for anyone else, and None above DECIDING_MAX_ZONES zones (the counts say it)."""
+    from geo.store.repository import SUBTREE_CTE, may_see_detail
+
+    if len(zones) > DECIDING_MAX_ZONES or not may_see_detail(conn, principal, adcode):
+        return None
+    out: list[dict[str, Any]] = [{} for _ in range(len(zones))]
+    levels = [0 if pd.isna(v) else int(v) for v in zones["level"]]
+    at = [i for i, lv in enumerate(levels) if lv]
+    if not at:
+        return out
+    raised = dict(shown_levels or {})
+    counted = _COUNTED_AREA.rsplit(" AS area", 1)[0]
+    sql = _DECIDING.replace("{subtree}", SUBTREE_CTE).replace("{counted}", counted)
+    rows = conn.execute(
+        text(sql),
+        {
+            "adcode": adcode,
+            "ords": at,
+            "wkbs": list(shapely.to_wkb(np.asarray(zones.geometry.array, dtype=object)[at])),
+            "levels": [levels[i] for i in at],
+            "per_zone": per_zone,
+            "raised_ids": list(raised),
+            "raised_levels": [int(v) for v in raised.values()],
+            "four_colour_with_area": True,
+        },
+    ).all()
+    for ord_, ident, name, enterprise, n_more in rows:
+        item = out[ord_]
+        item.setdefault("ids", [])
+        item.setdefault("names", [])
+        if len(item["ids"]) < per_zone:
+            item["ids"].append(int(ident))
+            item["names"].append(f"{name}（{enterprise}）" if enterprise else str(name))
+        item["more"] = max(0, int(n_more))
+    return out
