@@ -419,6 +419,22 @@ def print_map(data: FourColourMap, settings: Settings, *, fmt: str, date: dt.dat
 RULE_NAMES_ZH: Final = {"max": "就高", "weighted": "加权指数", "density": "风险密度"}
 
 
+def zone_table(zones: gpd.GeoDataFrame) -> list[tuple[str, int | None, int, dict[int, int]]]:
+    """(name, level, units, units by level) per zone of a four-colour map: the white paper's zone table,
+    counted as the map's popups and the API count (a unit across a zone boundary in each zone)."""
+    return [
+        (
+            str(name),
+            None if pd.isna(level) else int(level),
+            int(n),
+            {int(k): int(v) for k, v in counts.items()},
+        )
+        for name, level, n, counts in zip(
+            zones["name"], zones["level"], zones["unit_count"], zones["counts"], strict=True
+        )
+    ]
+
+
 def _records(frame: pd.DataFrame, batch: int = 2_000) -> Iterator[dict[Any, Any]]:
     """The rows as dicts, a batch at a time: one to_dict over 100,000 rows holds the GIL for a third of a
     second (other requests wait), and the time limit is checked between batches."""

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from api.settings import Settings
 from api.usecases import closeouts
-from api.usecases.four_colour import FourColourParams, compute, resolve_zones, title
+from api.usecases.four_colour import FourColourParams, compute, resolve_zones, title, zone_table
 from api.usecases.joint_prevention import cluster_params, find_clusters
 from geo import vocab
 from geo.access import SYSTEM, Principal
@@ -162,6 +162,8 @@ def gather(
         )
         fc = resolve_zones(conn, FourColourParams(adcode))  # the default zones, as the four-colour map's
         zones = compute(conn, SYSTEM if public else principal, fc, settings)
+        if fc.zones == "children":  # the zone table counts as the map does (four_colour.zone_table)
+            by_zone = zone_table(zones)
         boundaries = map_boundaries(conn, adcode)
         heading = title(conn, fc)
         synthetic = bool(conn.exec_driver_sql("SELECT bool_or(synthetic) FROM enterprises").scalar())
