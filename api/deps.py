@@ -81,10 +81,14 @@ def four_colour_params(
     h3_res: Annotated[int, Query(description="H3 resolution (4–10), zones=h3")] = 8,
     rule: Annotated[str, Query(description=" ".join(f"{k}: {v}" for k, v in RULES.items()))] = "max",
     weights: Annotated[
-        str | None, Query(description="rule=weighted: weights of levels 1–4, e.g. 100,30,10,1")
+        str | None, Query(description="rule=weighted or density: weights of levels 1–4, e.g. 100,30,10,1")
     ] = None,
     breaks: Annotated[
-        str | None, Query(description="rule=weighted: index thresholds of levels 1–3, e.g. 100,30,10")
+        str | None,
+        Query(
+            description="rule=weighted: index thresholds of levels 1–3, e.g. 100,30,10; rule=density: per km², "
+            "default 60,30,20 (data/four_colour_density.csv)"
+        ),
     ] = None,
     levels: Annotated[
         str,

@@ -27,7 +27,7 @@ Rules (see ``RULES``)
 Why a zone has its colour (``why``, one dict per zone)
     ``rule``; for ``max`` the deciding level and how many units of it count (``deciding_level``,
     ``deciding_count``); for ``weighted`` the ``index`` and the ``break`` it reached (None for level 4:
-    any index above 0); for ``density`` also ``weighted_units`` and ``area_km2``; ``text_zh`` says it in a
+    any index above 0); for ``density`` also ``weighted_units`` and ``area_km2``; ``why_text`` says it in a
     sentence. Counts only: which units decided is the data-access layer's (names are not public).
 
 ``geo.store.four_colour.four_colour_sql`` computes the same in PostGIS; both end in ``summarise``.
@@ -411,34 +411,48 @@ def why(
     weighted: FloatArray | None,
     area_km2: FloatArray,
 ) -> list[dict[str, Any]]:
-    """Why each zone has its level (see the module's docstring): counts and figures only."""
-    out: list[dict[str, Any]] = []
-    breaks = options.breaks
-    for i, (lv, ok) in enumerate(zip(level.tolist(), has_units.tolist(), strict=True)):
-        item: dict[str, Any] = {"rule": options.rule}
-        if not ok:
-            item["text_zh"] = "区内无风险单元"
-            out.append(item)
-            continue
-        name = LEVEL_NAMES_ZH[lv]
-        if options.rule == "max":
-            n = int(counts[i, lv - 1])
-            item |= {"deciding_level": lv, "deciding_count": n}
-            item["text_zh"] = f"就高：区内最高等级为{name}，共 {n} 个{name}单元"
-        else:
-            assert index is not None
-            assert weighted is not None
-            value = float(index[i])
-            passed = float(breaks[lv - 1]) if lv < 4 else None
-            item |= {"index": value if math.isfinite(value) else None, "break": passed}
-            reached = f" ≥ {_num(passed)}" if passed is not None else " > 0"
-            if options.rule == "weighted":
-                item["text_zh"] = f"加权指数 I = {_num(value)}{reached}，为{name}"
-            else:
-                item |= {"weighted_units": float(weighted[i]), "area_km2": round(float(area_km2[i]), 3)}
-                item["text_zh"] = (
-                    f"风险密度 D = {_num(float(weighted[i]))} ÷ {_num(float(area_km2[i]))} 平方千米 = "
-                    f"{_num(value)}/平方千米{reached}，为{name}"
-                )
-        out.append(item)
-    return out
+    """Why each zone has its level (see the module's docstring): counts and figures only; `why_text`
+    says one in a sentence where it is shown (not here: 100,000 sentences nobody reads cost seconds)."""
+    rule = options.rule
+    if rule == "max":
+        n = np.take_along_axis(counts, (level - 1)[:, None], axis=1)[:, 0].tolist()
+        return [
+            {"rule": rule, "deciding_level": lv, "deciding_count": k} if ok else {"rule": rule}
+            for lv, k, ok in zip(level.tolist(), n, has_units.tolist(), strict=True)
+        ]
+    assert index is not None
+    assert weighted is not None
+    breaks = [*options.breaks, None]
+    finite = [x if math.isfinite(x) else None for x in index.tolist()]
+    if rule == "weighted":
+        return [
+            {"rule": rule, "index": x, "break": breaks[lv - 1]} if ok else {"rule": rule}
+            for lv, x, ok in zip(level.tolist(), finite, has_units.tolist(), strict=True)
+        ]
+    area = np.round(area_km2, 3).tolist()
+    return [
+        {"rule": rule, "index": x, "break": breaks[lv - 1], "weighted_units": w, "area_km2": a}
+        if ok
+        else {"rule": rule}
+        for lv, x, w, a, ok in zip(
+            level.tolist(), finite, weighted.tolist(), area, has_units.tolist(), strict=True
+        )
+    ]
+
+
+def why_text(item: Mapping[str, Any], level: int | None) -> str:
+    """A zone's `why` in a sentence (Chinese), for the answer and the popup; `level` is the zone's."""
+    if not level or level not in LEVEL_NAMES_ZH:
+        return "区内无风险单元"
+    name = LEVEL_NAMES_ZH[level]
+    if item.get("rule") == "max":
+        return f"就高：区内最高等级为{name}，共 {item.get('deciding_count', 0)} 个{name}单元"
+    value, passed = item.get("index"), item.get("break")
+    reached = f" ≥ {_num(passed)}" if passed is not None else " > 0"
+    shown = _num(value) if isinstance(value, int | float) else "∞"
+    if item.get("rule") == "weighted":
+        return f"加权指数 I = {shown}{reached}，为{name}"
+    return (
+        f"风险密度 D = {_num(item.get('weighted_units', 0))} ÷ {_num(item.get('area_km2', 0))} 平方千米 = "
+        f"{shown}/平方千米{reached}，为{name}"
+    )

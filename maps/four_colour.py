@@ -30,6 +30,7 @@ from folium.template import Template
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from geo.escape import ESC_JS, html_text, script_json
+from geo.four_colour import why_text
 from geo.vocab import DEFAULT_PALETTE, LEVEL_COLOURS_ZH, LEVEL_NAMES_ZH, accident_types, sectors
 from maps.assets import DEFAULT_PREFIX, localise, read_local_asset
 
@@ -696,8 +697,8 @@ def _zone_properties(
         "s": f"风险单元 {unit_count} 个{enterprise_line}",
     }
     why = row.get("why")
-    if isinstance(why, Mapping) and why.get("text_zh"):
-        props["w"] = str(why["text_zh"])
+    if isinstance(why, Mapping) and why:
+        props["w"] = why_text(why, level)
     deciding = row.get("deciding_units")
     if isinstance(deciding, Mapping) and deciding.get("names"):
         props["d"] = [str(n) for n in deciding["names"]]

@@ -20,7 +20,7 @@ from geo import deadline
 from geo.access import Principal
 from geo.closeout import today as beijing_today
 from geo.errors import InvalidInput
-from geo.four_colour import ZoneTotals, four_colour_options, summarise
+from geo.four_colour import ZoneTotals, four_colour_options, summarise, why_text
 from geo.store.four_colour import deciding_units, four_colour_sql
 from geo.store.hazards import raised_levels
 from geo.store.repository import get_jurisdiction_row, may_see_detail
@@ -377,6 +377,7 @@ def four_colour_folium(
         units = map_risk_units(conn, principal, params.adcode)
         if len(units) > settings.maps.max_risk_units:
             units = map_risk_units(conn, principal, params.adcode, max_level=2)
+            data.notes.append("风险单元较多：图上只画重大、较大风险单元（放大可见其在红区内的位置）")
     if data.detail:
         hazards = _hazards_frame(conn, principal, params.adcode, as_of or beijing_today())
     deadline.check()
@@ -459,11 +460,12 @@ def zone_features(zones: gpd.GeoDataFrame, *, public: bool = False) -> list[dict
             "unit_count": int(row["unit_count"]),
             "enterprise_count": len(row["enterprise_ids"]),
         }
-        if row.get("index") is not None and not pd.isna(row["index"]):
+        if row.get("index") is not None and not pd.isna(row["index"]) and math.isfinite(row["index"]):
             props["index"] = float(row["index"])
         if row.get("raised_units") is not None:
             props["raised_units"] = int(row["raised_units"])
         why = dict(row.get("why") or {})
+        why["text_zh"] = why_text(why, level)
         deciding = row.get("deciding_units")
         if not public:
             props["enterprise_ids"] = [int(i) for i in row["enterprise_ids"]]

@@ -21,6 +21,7 @@ from geo.four_colour import (
     four_colour_options,
     geodesic_area_m2,
     summarise,
+    why_text,
 )
 
 GEOD = Geod(ellps="GRS80")
@@ -340,18 +341,16 @@ def test_every_zone_says_why_it_has_its_level() -> None:
     counts = {1: 0, 2: 3, 3: 1, 4: 0}
     zones = zones_frame(cell(0), cell(3))
     by_max = four_colour(zones, _points(counts))
-    assert by_max.iloc[0]["why"] == {
-        "rule": "max",
-        "deciding_level": 2,
-        "deciding_count": 3,
-        "text_zh": "就高：区内最高等级为较大风险，共 3 个较大风险单元",
-    }
-    assert by_max.iloc[1]["why"] == {"rule": "max", "text_zh": "区内无风险单元"}
+    assert by_max.iloc[0]["why"] == {"rule": "max", "deciding_level": 2, "deciding_count": 3}
+    assert why_text(by_max.iloc[0]["why"], 2) == "就高：区内最高等级为较大风险，共 3 个较大风险单元"
+    assert by_max.iloc[1]["why"] == {"rule": "max"}
+    assert why_text(by_max.iloc[1]["why"], None) == "区内无风险单元"
     weighted = four_colour(zones, _points(counts), rule="weighted").iloc[0]["why"]
     assert (weighted["index"], weighted["break"]) == (100.0, 100.0)
-    assert weighted["text_zh"] == "加权指数 I = 100 ≥ 100，为重大风险"
+    assert why_text(weighted, 1) == "加权指数 I = 100 ≥ 100，为重大风险"
     density = four_colour(zones, _points(counts), rule="density").iloc[0]["why"]
     assert density["weighted_units"] == 100.0
-    assert 1.0 < density["area_km2"] < 1.2
+    assert 1.0 < density["area_km2"] < 1.2  # 0.01° squares at 25°N
     assert density["index"] == pytest.approx(100.0 / density["area_km2"], rel=1e-2)
-    assert density["text_zh"].startswith("风险密度 D = 100 ÷ ")
+    assert density["break"] == 60.0
+    assert why_text(density, 1).startswith("风险密度 D = 100 ÷ 1.1")
