@@ -531,20 +531,28 @@ def load_units_frame(
 # (the same test as the totals), the first few by id, with the unit's and its enterprise's names; named only
 # when filed inside the mapped jurisdiction (units across the border count but are not named).
 _DECIDING = """
-WITH RECURSIVE {subtree}
-SELECT z.ord, d.id, d.name, d.enterprise_name, d.n_more
-FROM unnest(CAST(:ords AS int[]), CAST(:wkbs AS bytea[]), CAST(:levels AS int[])) AS z0(ord, wkb, level)
-CROSS JOIN LATERAL (SELECT z0.ord, z0.level, ST_GeomFromWKB(z0.wkb, 4490) AS geom) AS z
+WITH RECURSIVE {subtree},
+-- materialised: each zone's geometry is parsed once (and prepared once for the containment tests), not
+-- per candidate unit
+zones AS MATERIALIZED (
+    SELECT z.ord, z.level, ST_GeomFromWKB(z.wkb, 4490) AS geom
+    FROM unnest(CAST(:ords AS int[]), CAST(:wkbs AS bytea[]), CAST(:levels AS int[])) AS z(ord, wkb, level)
+)
+SELECT z.ord, d.id, d.name, d.enterprise_name
+FROM zones AS z
 CROSS JOIN LATERAL (
-    SELECT u.id, u.name, e.name AS enterprise_name, count(*) OVER () - :per_zone AS n_more
+    SELECT u.id, u.name, e.name AS enterprise_name
     FROM risk_units u
     LEFT JOIN unnest(CAST(:raised_ids AS bigint[]), CAST(:raised_levels AS int[])) AS r(id, shown) ON r.id = u.id
     LEFT JOIN enterprises e ON e.id = u.enterprise_id
-    WHERE u.geom && z.geom AND coalesce(r.shown, u.level) = z.level
+    WHERE u.geom && z.geom
+        -- cheap first: only units of the zone's level (or raised ones) pay for the geometric test
+        AND (u.level = z.level OR u.id = ANY(CAST(:raised_ids AS bigint[])))
+        AND coalesce(r.shown, u.level) = z.level
         AND u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
         AND ({counted}) IS NOT NULL
     ORDER BY u.id
-    LIMIT :per_zone  -- the window counted them all before the limit
+    LIMIT :per_zone
 ) AS d
 """
 DECIDING_PER_ZONE: Final = 5
@@ -560,9 +568,9 @@ def deciding_units(
     shown_levels: Mapping[int, int] | None = None,
     per_zone: int = DECIDING_PER_ZONE,
 ) -> list[dict[str, Any]] | None:
-    """Per zone of a 就高 map (rows of `four_colour_sql`: geometry, level), the risk units that decide its
-    level: {"ids": the first `per_zone` ids, "names": "unit（enterprise）", "more": how many others} (an
-    empty dict for a zone without level). Only for those who may see the jurisdiction's detail (admins,
+    """Per zone of a 就高 map (rows of `four_colour_sql`: geometry, level, counts), the risk units that
+    decide its level: {"ids": the first `per_zone` ids, "names": "unit（enterprise）", "more": how many
+    others count at that level, named or not} (an empty dict for a zone without level). Only for those who may see the jurisdiction's detail (admins,
     its regulators): None for anyone else, and None above DECIDING_MAX_ZONES zones (the counts say it)."""
     from geo.store.repository import SUBTREE_CTE, may_see_detail
 
@@ -586,15 +594,15 @@ def deciding_units(
             "per_zone": per_zone,
             "raised_ids": list(raised),
             "raised_levels": [int(v) for v in raised.values()],
-            "four_colour_with_area": True,
+            "four_colour_with_area": False,  # the same units count, without measuring their areas
         },
     ).all()
-    for ord_, ident, name, enterprise, n_more in rows:
+    for ord_, ident, name, enterprise in rows:
         item = out[ord_]
-        item.setdefault("ids", [])
-        item.setdefault("names", [])
-        if len(item["ids"]) < per_zone:
-            item["ids"].append(int(ident))
-            item["names"].append(f"{name}（{enterprise}）" if enterprise else str(name))
-        item["more"] = max(0, int(n_more))
+        item.setdefault("ids", []).append(int(ident))
+        item.setdefault("names", []).append(f"{name}（{enterprise}）" if enterprise else str(name))
+    for i in at:
+        if out[i]:
+            at_level = int(zones["counts"].iloc[i][levels[i]])
+            out[i]["more"] = max(0, at_level - len(out[i]["ids"]))
     return out
