@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -101,9 +102,21 @@ def format_date_zh(day: dt.date) -> str:
     return f"{day.year:04d}年{day.month:02d}月{day.day:02d}日"
 
 
-def _wrap(text: str, width: int) -> str:
-    """Chinese text in lines of `width` characters (textwrap would only break at spaces)."""
-    return "\n".join(text[i : i + width] for i in range(0, len(text), width)) or text
+def _wrap(text: str, width: float) -> str:
+    """Chinese text in lines about `width` characters wide (a Latin letter or digit counts half), never
+    breaking a run of Latin letters and digits such as 60/30/20 (textwrap would only break at spaces)."""
+    lines, line, used = [], "", 0.0
+    for piece in re.findall(r"[A-Za-z0-9./%=,+:\-]+|.", text):
+        size = sum(0.55 if ord(c) < 0x2E80 else 1.0 for c in piece)
+        if line and used + size > width:
+            lines.append(line.rstrip())
+            line, used = "", 0.0
+            if piece == " ":
+                continue
+        line += piece
+        used += size
+    lines.append(line)
+    return "\n".join(lines)
 
 
 def _nice_length(target_m: float) -> float:
