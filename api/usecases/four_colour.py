@@ -33,7 +33,7 @@ from maps.print import four_colour_print
 
 ZONE_DESCRIPTIONS = {
     "default": "(the default) the children when any are loaded, else a grid whose cell suits the area (about a "
-    "dozen cells across, 1–10 km); the answer's `zones_used` says which and why",
+    "dozen cells across, 1–50 km); the answer's `zones_used` says which and why",
     "children": "the jurisdiction's child units (a city's counties; a county's townships once loaded)",
     "grid": "square cells of cell_m metres in the local CGCS2000 Gauss–Krüger zone, cut to the boundary",
     "h3": "H3 hexagons of resolution h3_res whose centres lie inside, cut to the boundary",
@@ -116,12 +116,13 @@ def zones_zh(params: FourColourParams) -> str:
 
 DEFAULT_CELLS_ACROSS = 12
 DEFAULT_MIN_CELL_M = 1000  # never finer than what the public may see (geo.store.zones.PUBLIC_MIN_CELL_M)
-DEFAULT_MAX_CELL_M = 10_000
+DEFAULT_MAX_CELL_M = 50_000  # the largest cell_m: about 12 across up to a 600 km wide area
 
 
 def default_cell_m(area_m2: float | None) -> float:
     """A grid cell that suits an area: about a dozen cells across (√area / 12, rounded to 500 m), between
-    1 and 10 km (1 km is the finest cell the public may see)."""
+    1 and 50 km (1 km is the finest cell the public may see; 50 km the largest cell_m), so a default map
+    has about 150 zones, within every role's cap."""
     width_m = math.sqrt(area_m2) if area_m2 and area_m2 > 0 else 10_000.0
     return float(
         max(DEFAULT_MIN_CELL_M, min(DEFAULT_MAX_CELL_M, round(width_m / DEFAULT_CELLS_ACROSS / 500) * 500))

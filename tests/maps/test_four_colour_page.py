@@ -23,6 +23,7 @@ from api.auth import current_principal
 from api.cli import app as cli
 from api.settings import AuthSettings, DatabaseSettings, Settings
 from api.usecases import white_paper
+from api.usecases.four_colour import default_cell_m
 from geo.access import SYSTEM
 from geo.store.demo import load_demo
 from geo.store.repository import clear_synthetic
@@ -116,6 +117,15 @@ def test_the_default_request_for_a_county_without_townships_is_answered(
     assert done.exit_code == 0, done.output
     assert out.read_bytes().startswith(b"\x89PNG")
     assert "no child jurisdictions are loaded" in done.output
+
+
+@pytest.mark.parametrize(
+    ("area_km2", "cell_m"),
+    [(0.5, 1000), (312, 1500), (3_000, 4500), (40_000, 16_500), (1_000_000, 50_000), (None, 1000)],
+)
+def test_the_default_cell_suits_the_area(area_km2: float | None, cell_m: float) -> None:
+    """About a dozen cells across, never finer than the public may see nor coarser than cell_m allows."""
+    assert default_cell_m(area_km2 * 1e6 if area_km2 else None) == cell_m
 
 
 def test_the_city_defaults_to_its_districts_and_says_so(admin: Any) -> None:
