@@ -307,11 +307,9 @@ def rule_zh(params: FourColourParams, options: Mapping[str, Any] | None = None) 
 def legend_notes(params: FourColourParams) -> list[str]:
     """What the legend says beside the counts: which zones and why, how the colour was decided, what the
     unit counts count. The web and print maps both print these."""
-    notes = [
-        f"分区：{zones_zh(params)}（{params.zones_used()['reason_zh']}）",
-        rule_zh(params),
-        UNIT_COUNTS_ZH,
-    ]
+    used = params.zones_used()
+    zones = used["reason_zh"].replace("默认：", "默认，", 1) if params.zones_default else used["label_zh"]
+    notes = [f"分区：{zones}", rule_zh(params), UNIT_COUNTS_ZH]
     if params.levels == "dynamic":
         notes.append("动态等级：有未销号隐患的风险单元按其提升后的等级计入分区（单元数仍为评估等级）")
     return notes
