@@ -332,19 +332,22 @@ def map_four_colour(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="map.html (interactive), .png or .pdf (print)")
     ],
-    zones: Annotated[str, typer.Option(help="children, grid, h3, parks or grids")] = "children",
+    zones: Annotated[
+        str,
+        typer.Option(
+            help="default (children when loaded, else a grid that suits the area), children, grid, h3, parks or grids"
+        ),
+    ] = "default",
     cell_m: Annotated[float, typer.Option(help="grid cell size in metres")] = 1000,
     h3_res: Annotated[int, typer.Option(help="H3 resolution")] = 8,
-    rule: Annotated[str, typer.Option(help="max (就高) or weighted")] = "max",
+    rule: Annotated[str, typer.Option(help="max (就高), weighted or density (per km²)")] = "max",
     public: Annotated[bool, typer.Option(help="public version: zones and counts only")] = False,
 ) -> None:
     """Write the four-colour map to a file: a self-contained HTML page that works offline, or PNG/PDF.
     The command line acts as the operator (SYSTEM): whoever can reach the database sees everything."""
-    from api.usecases.four_colour import compute, four_colour_folium, make_params, title
+    from api.usecases.four_colour import four_colour_folium, gather, make_params, print_map, resolve_zones
     from geo.store.engine import make_engine
-    from geo.store.summary import map_boundaries
     from maps.four_colour import save_html
-    from maps.print import four_colour_print
 
     settings = _settings()
     suffix = output.suffix.lower()
@@ -354,24 +357,18 @@ def map_four_colour(
         params = make_params(adcode, zones, cell_m, h3_res, rule, None, None)
         engine = make_engine(settings.db.sqlalchemy_url)
         with engine.connect() as conn:
+            params = resolve_zones(conn, params)
             if suffix in {".html", ".htm"}:
                 m, frame = four_colour_folium(conn, SYSTEM, params, settings, public=public)
                 save_html(m, output, inline_assets=True, prefix=settings.maps.asset_prefix)
             else:
-                frame = compute(conn, SYSTEM, params, settings)
-                output.write_bytes(
-                    four_colour_print(
-                        frame,
-                        boundaries=map_boundaries(conn, adcode),
-                        title=title(conn, params),
-                        data_source=settings.maps.data_source,
-                        palette=settings.maps.palette_map(),
-                        fmt="png" if suffix == ".png" else "pdf",
-                    )
-                )
+                data = gather(conn, SYSTEM, params, settings, public=True)
+                frame = data.zones
+                output.write_bytes(print_map(data, settings, fmt="png" if suffix == ".png" else "pdf"))
     except RiskmapError as exc:
         _fail(exc)
         return
+    typer.echo(f"zones: {params.zones_used()['reason']}")
     levels = frame["level"].value_counts(dropna=False).to_dict()
     typer.echo(f"wrote {output} ({len(frame)} zones; by level: {levels})")
 

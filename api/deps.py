@@ -75,16 +75,20 @@ BboxDep = Annotated[tuple[float, float, float, float] | None, Depends(bbox_param
 def four_colour_params(
     adcode: Annotated[str, Query(description="行政区划代码 of the jurisdiction mapped", examples=["350505"])],
     zones: Annotated[
-        str, Query(description="; ".join(f"{k}: {v}" for k, v in ZONE_DESCRIPTIONS.items()))
-    ] = "children",
+        str | None, Query(description="; ".join(f"{k}: {v}" for k, v in ZONE_DESCRIPTIONS.items()))
+    ] = None,
     cell_m: Annotated[float, Query(description="grid cell size in metres (100–50,000), zones=grid")] = 1000,
     h3_res: Annotated[int, Query(description="H3 resolution (4–10), zones=h3")] = 8,
     rule: Annotated[str, Query(description=" ".join(f"{k}: {v}" for k, v in RULES.items()))] = "max",
     weights: Annotated[
-        str | None, Query(description="rule=weighted: weights of levels 1–4, e.g. 100,30,10,1")
+        str | None, Query(description="rule=weighted or density: weights of levels 1–4, e.g. 100,30,10,1")
     ] = None,
     breaks: Annotated[
-        str | None, Query(description="rule=weighted: index thresholds of levels 1–3, e.g. 100,30,10")
+        str | None,
+        Query(
+            description="rule=weighted: index thresholds of levels 1–3, e.g. 100,30,10; rule=density: per km², "
+            "default 60,30,20 (data/four_colour_density.csv)"
+        ),
     ] = None,
     levels: Annotated[
         str,

@@ -20,6 +20,15 @@ Rules (see ``RULES``)
     ``max`` (default, 就高): the highest level among counted units (1 is highest); None without units.
     ``weighted``: I = Σ w_L · n_L (default w = {1: 100, 2: 30, 3: 10, 4: 1}) classed by descending
     breaks (default (100, 30, 10)): I ≥ 100 → 1, ≥ 30 → 2, ≥ 10 → 3, > 0 → 4; None without units.
+    ``density``: D = Σ w_L · n_L / (geodesic area of the zone in km²), the weighted units per km², with
+    the same weights, classed by descending breaks from ``data/four_colour_density.csv`` (unless given):
+    D ≥ b1 → 1, ≥ b2 → 2, ≥ b3 → 3, > 0 → 4; None without units. ``index`` is D.
+
+Why a zone has its colour (``why``, one dict per zone)
+    ``rule``; for ``max`` the deciding level and how many units of it count (``deciding_level``,
+    ``deciding_count``); for ``weighted`` the ``index`` and the ``break`` it reached (None for level 4:
+    any index above 0); for ``density`` also ``weighted_units`` and ``area_km2``; ``why_text`` says it in a
+    sentence. Counts only: which units decided is the data-access layer's (names are not public).
 
 ``geo.store.four_colour.four_colour_sql`` computes the same in PostGIS; both end in ``summarise``.
 """
@@ -40,9 +49,10 @@ from numpy.typing import NDArray
 from pyproj import CRS, Geod
 
 from geo.errors import InvalidInput
-from geo.vocab import DEFAULT_PALETTE
+from geo.resources import read_table
+from geo.vocab import DEFAULT_PALETTE, LEVEL_NAMES_ZH
 
-Rule = Literal["max", "weighted"]
+Rule = Literal["max", "weighted", "density"]
 LEVELS: Final = (1, 2, 3, 4)
 SRID: Final = 4490
 DEFAULT_RULE: Final[Rule] = "max"
@@ -62,7 +72,22 @@ RULES: Final[Mapping[str, str]] = {
         "given: I ≥ 100 → 1 红, I ≥ 30 → 2 橙, I ≥ 10 → 3 黄, I > 0 → 4 蓝; no units, no level. "
         "The index is reported as `index`."
     ),
+    "density": (
+        "Risk density: D = Σ w_L · n_L / A, the weighted units (weights as the weighted rule's) per km² of the "
+        "zone's geodesic area A; classed by descending breaks (data/four_colour_density.csv: 60, 30, 20 per "
+        "km² unless given): D ≥ 60 → 1 红, D ≥ 30 → 2 橙, D ≥ 20 → 3 黄, D > 0 → 4 蓝; no units, no level. "
+        "A big zone with one major unit is not red by that unit alone. D is reported as `index`."
+    ),
 }
+
+
+def _density_breaks() -> tuple[float, float, float]:
+    """The density rule's default breaks (levels 1, 2, 3 start there), from data/four_colour_density.csv."""
+    rows = {int(r["level"]): float(r["min_per_km2"]) for r in read_table("four_colour_density.csv")}
+    return rows[1], rows[2], rows[3]
+
+
+DENSITY_BREAKS: Final[tuple[float, float, float]] = _density_breaks()
 
 # CGCS2000's ellipsoid; PostGIS ST_Area(geography, true) uses the same geodesic algorithm (Karney).
 GEOD: Final = Geod(ellps="GRS80")
@@ -109,7 +134,7 @@ def four_colour_options(
             raise InvalidInput.one(
                 "weights", f"weight of level {level} must be a positive number", f"{level} 级权重须为正数"
             )
-    b = tuple(DEFAULT_BREAKS if breaks is None else breaks)
+    b = tuple((DENSITY_BREAKS if rule == "density" else DEFAULT_BREAKS) if breaks is None else breaks)
     ok = len(b) == 3 and all(_positive(x) for x in b)
     if not ok or not b[0] > b[1] > b[2]:
         raise InvalidInput.one(
@@ -245,7 +270,7 @@ def _zone_totals(zone_geoms: NDArray[Any], units: gpd.GeoDataFrame, *, with_area
     cell = zi * 4 + units["level"].to_numpy(dtype=np.int64)[ui] - 1
     counts = np.bincount(cell, minlength=n * 4).reshape(n, 4)
     area = np.bincount(cell, weights=piece_area, minlength=n * 4).reshape(n, 4).astype(np.float64)
-    zone_area = geodesic_area_m2(zone_geoms) if with_area else np.zeros(n)
+    zone_area = geodesic_area_m2(zone_geoms)  # the density rule needs it with or without shares
     return ZoneTotals(counts, area if with_area else None, zone_area, _enterprise_ids(n, zi, ui, units))
 
 
@@ -326,9 +351,16 @@ def summarise(
     counts = np.asarray(totals.counts, dtype=np.int64)
     unit_count = counts.sum(axis=1)
     index: FloatArray | None = None
-    if options.rule == "weighted":
+    weighted: FloatArray | None = None
+    area_km2 = np.asarray(totals.zone_area_m2, dtype=np.float64) / 1e6
+    if options.rule in ("weighted", "density"):
         weights = np.array([options.weights[lv] for lv in LEVELS], dtype=np.float64)
-        index = counts @ weights
+        weighted = counts @ weights
+        if options.rule == "density":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                index = np.where(area_km2 > 0, weighted / np.where(area_km2 > 0, area_km2, 1.0), np.inf)
+        else:
+            index = weighted
         t1, t2, t3 = options.breaks
         level: IntArray = np.where(index >= t1, 1, np.where(index >= t2, 2, np.where(index >= t3, 3, 4)))
     else:
@@ -359,6 +391,68 @@ def summarise(
             "unit_count": unit_count.astype(np.int64),
             # 0.0 for a zone without units under the weighted rule; None means "not this rule".
             "index": index.tolist() if index is not None else [None] * len(counts),
+            "why": why(options, counts, level, has_units, index, weighted, area_km2),
         }
     )
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(np.asarray(geometry, dtype=object), crs=SRID))
+
+
+def _num(x: float) -> str:
+    """A figure for a sentence: whole numbers from 1,000, else at most 4 significant digits."""
+    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+def why(
+    options: FourColourOptions,
+    counts: IntArray,
+    level: IntArray,
+    has_units: NDArray[np.bool_],
+    index: FloatArray | None,
+    weighted: FloatArray | None,
+    area_km2: FloatArray,
+) -> list[dict[str, Any]]:
+    """Why each zone has its level (see the module's docstring): counts and figures only; `why_text`
+    says one in a sentence where it is shown (not here: 100,000 sentences nobody reads cost seconds)."""
+    rule = options.rule
+    if rule == "max":
+        n = np.take_along_axis(counts, (level - 1)[:, None], axis=1)[:, 0].tolist()
+        return [
+            {"rule": rule, "deciding_level": lv, "deciding_count": k} if ok else {"rule": rule}
+            for lv, k, ok in zip(level.tolist(), n, has_units.tolist(), strict=True)
+        ]
+    assert index is not None
+    assert weighted is not None
+    breaks = [*options.breaks, None]
+    finite = [x if math.isfinite(x) else None for x in index.tolist()]
+    if rule == "weighted":
+        return [
+            {"rule": rule, "index": x, "break": breaks[lv - 1]} if ok else {"rule": rule}
+            for lv, x, ok in zip(level.tolist(), finite, has_units.tolist(), strict=True)
+        ]
+    area = np.round(area_km2, 3).tolist()
+    return [
+        {"rule": rule, "index": x, "break": breaks[lv - 1], "weighted_units": w, "area_km2": a}
+        if ok
+        else {"rule": rule}
+        for lv, x, w, a, ok in zip(
+            level.tolist(), finite, weighted.tolist(), area, has_units.tolist(), strict=True
+        )
+    ]
+
+
+def why_text(item: Mapping[str, Any], level: int | None) -> str:
+    """A zone's `why` in a sentence (Chinese), for the answer and the popup; `level` is the zone's."""
+    if not level or level not in LEVEL_NAMES_ZH:
+        return "区内无风险单元"
+    name = LEVEL_NAMES_ZH[level]
+    if item.get("rule") == "max":
+        return f"就高：区内最高等级为{name}，共 {item.get('deciding_count', 0)} 个{name}单元"
+    value, passed = item.get("index"), item.get("break")
+    reached = f" ≥ {_num(passed)}" if passed is not None else " > 0"
+    shown = _num(value) if isinstance(value, int | float) else "∞"
+    if item.get("rule") == "weighted":
+        return f"加权指数 I = {shown}{reached}，为{name}"
+    return (
+        f"风险密度 D = {_num(item.get('weighted_units', 0))} ÷ {_num(item.get('area_km2', 0))} 平方千米 = "
+        f"{shown}/平方千米{reached}，为{name}"
+    )

@@ -30,6 +30,7 @@ from folium.template import Template
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from geo.escape import ESC_JS, html_text, script_json
+from geo.four_colour import why_text
 from geo.vocab import DEFAULT_PALETTE, LEVEL_COLOURS_ZH, LEVEL_NAMES_ZH, accident_types, sectors
 from maps.assets import DEFAULT_PREFIX, localise, read_local_asset
 
@@ -73,6 +74,7 @@ _PUBLIC_ZONE_COLUMNS: Final = (
     "area_share",
     "unit_count",
     "index",
+    "why",  # counts and figures only; the deciding units' names are in `deciding_units`, never published
 )
 
 
@@ -381,6 +383,8 @@ _CSS: Final = """
 .rm-popup-title{font-weight:bold;font-size:14px;margin-bottom:4px}
 .rm-popup th,.rm-popup td{padding:1px 6px 1px 0;vertical-align:top;text-align:left}
 .rm-code{color:#666;font-weight:normal;font-size:12px}
+.rm-legend-note{max-width:300px;font-size:11px;color:#444;line-height:1.4;margin-top:3px}
+.rm-why{margin-top:4px;max-width:340px}
 """
 
 # The browser side of the layers: each builder takes one data object (a GeoJSON FeatureCollection with short
@@ -446,7 +450,9 @@ var riskmap = window.riskmap || (function () {
       "<div>区域风险等级：" + swatch(d.colours[p.l]) + " <b>" + esc(d.labels[p.l]) + "</b></div>" +
       '<table class="rm-counts"><tr><th>等级</th><th>风险单元</th><th>面积占比</th></tr>' + rows + "</table>" +
       "<div>" + esc(p.s) + "</div>" +
-      (typeof p.i === "number" ? "<div>风险指数 I = " + esc(p.i) + "</div>" : ""));
+      (p.w ? '<div class="rm-why"><b>为何为此颜色：</b>' + esc(p.w) + "</div>" : "") +
+      (p.d ? '<div class="rm-why">决定颜色的风险单元：' + list(p.d, null, "、") +
+        (p.m ? " 等（另有 " + esc(p.m) + " 个）" : "") + "</div>" : ""));
   }
   function zones(d) {
     var layer = L.geoJSON(d.geojson, {
@@ -649,7 +655,10 @@ def _level_tables(palette: Mapping[int, str]) -> dict[str, Any]:
 
 
 def _legend_html(
-    palette: Mapping[int, str], zone_counts: Mapping[int | None, int], unit_counts: Mapping[int, int]
+    palette: Mapping[int, str],
+    zone_counts: Mapping[int | None, int],
+    unit_counts: Mapping[int, int],
+    notes: Sequence[str] = (),
 ) -> str:
     rows = "".join(
         f'<tr class="rm-legend-row" data-level="{lvl}"><td>{_swatch(palette[lvl])}</td>'
@@ -664,7 +673,7 @@ def _legend_html(
     return (
         '<div class="rm-legend-title">图例　风险等级</div>'
         "<table><tr><th></th><th>等级</th><th>区域数</th><th>风险单元数</th></tr>"
-        f"{rows}</table>"
+        f"{rows}</table>" + "".join(f'<div class="rm-legend-note">{html_text(n)}</div>' for n in notes)
     )
 
 
@@ -672,7 +681,8 @@ def _zone_properties(
     row: Mapping[str, Any], level: int | None, enterprise_count: int | None
 ) -> dict[str, Any]:
     """What a zone's popup shows: n name, c code, l level (0 none), k units and a area share (%) by level,
-    s the counts sentence, i the weighted rule's index (when the analysis used that rule)."""
+    s the counts sentence, w why it has its level (the rule's figures), d the deciding units' names and m how
+    many more (only when the frame has `deciding_units`, which the public map's never has)."""
     counts = _per_level(row.get("counts"))
     shares = _per_level(row.get("area_share"))
     units = row.get("unit_count")
@@ -686,9 +696,14 @@ def _zone_properties(
         "a": [round(100 * shares[lvl], 1) for lvl in LEVELS],
         "s": f"风险单元 {unit_count} 个{enterprise_line}",
     }
-    index = row.get("index")
-    if isinstance(index, int | float) and not pd.isna(index):
-        props["i"] = float(f"{float(index):.6g}")
+    why = row.get("why")
+    if isinstance(why, Mapping) and why:
+        props["w"] = why_text(why, level)
+    deciding = row.get("deciding_units")
+    if isinstance(deciding, Mapping) and deciding.get("names"):
+        props["d"] = [str(n) for n in deciding["names"]]
+        if deciding.get("more"):
+            props["m"] = int(deciding["more"])
     return props
 
 
@@ -701,7 +716,7 @@ def _zones_layer(
         enterprise_counts = [_count(n) for n in zones["enterprise_count"]]
     elif "enterprise_ids" in zones.columns:
         enterprise_counts = [_length(ids) for ids in zones["enterprise_ids"]]
-    records = _rows(zones, ("name", "code", "counts", "area_share", "unit_count", "index"))
+    records = _rows(zones, ("name", "code", "counts", "area_share", "unit_count", "why", "deciding_units"))
     properties = [
         _zone_properties(row, lvl, n) for row, lvl, n in zip(records, levels, enterprise_counts, strict=True)
     ]
@@ -963,6 +978,7 @@ def four_colour_map(
     m: folium.Map | None = None,
     unit_counts: Mapping[int, int] | None = None,
     canvas: bool = False,
+    legend_notes: Sequence[str] = (),
 ) -> folium.Map:
     """The four-colour map: zones filled by level with a Chinese legend, boundaries, and (unless public)
     enterprise markers and risk-unit geometries with their register fields in popups.
@@ -1019,7 +1035,7 @@ def four_colour_map(
 
     MapDecorations(
         title=title,
-        legend_html=_legend_html(palette_, zone_counts, unit_counts),
+        legend_html=_legend_html(palette_, zone_counts, unit_counts, legend_notes),
         background=BACKGROUND if created and tiles.kind == "none" else None,
         scale=created,
     ).add_to(m)

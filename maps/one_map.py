@@ -425,4 +425,35 @@ def one_map(
     return m
 
 
-__all__ = ["GRADE_STYLES", "STATUS_STYLES", "TARGET_CLASSES", "legend_html", "level_label", "one_map"]
+def add_overlays(
+    m: folium.Map, *, labels: gpd.GeoDataFrame | None = None, hazards: gpd.GeoDataFrame | None = None
+) -> folium.Map:
+    """The one map's name labels (a frame with `name`: zones or administrative boundaries) and open hidden
+    hazards (overdue marked) on another map drawn by `maps.four_colour.four_colour_map` (the four-colour
+    page), as switchable layers; the layer control is moved after them so it lists them."""
+    root = m.get_root()
+    if isinstance(root, Figure):
+        root.header.add_child(
+            _Text(f"<script>{_JS}</script><style>{_CSS}</style>"), name="riskmap_one_map_js"
+        )
+    control = [k for k, child in m._children.items() if isinstance(child, folium.LayerControl)]
+    for key in control:
+        del m._children[key]
+    if labels is not None and len(labels) and "name" in labels.columns:
+        _labels_layer(labels).add_to(m)
+    if hazards is not None and len(hazards):
+        _hazards_layer(hazards).add_to(m)
+    if control:
+        folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    return m
+
+
+__all__ = [
+    "GRADE_STYLES",
+    "STATUS_STYLES",
+    "TARGET_CLASSES",
+    "add_overlays",
+    "legend_html",
+    "level_label",
+    "one_map",
+]

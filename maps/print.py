@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -99,6 +100,23 @@ def _has_chinese(path: str) -> bool:
 def format_date_zh(day: dt.date) -> str:
     """2025年03月07日."""
     return f"{day.year:04d}年{day.month:02d}月{day.day:02d}日"
+
+
+def _wrap(text: str, width: float) -> str:
+    """Chinese text in lines about `width` characters wide (a Latin letter or digit counts half), never
+    breaking a run of Latin letters and digits such as 60/30/20 (textwrap would only break at spaces)."""
+    lines, line, used = [], "", 0.0
+    for piece in re.findall(r"[A-Za-z0-9./%=,+:\-]+|.", text):
+        size = sum(0.55 if ord(c) < 0x2E80 else 1.0 for c in piece)
+        if line and used + size > width:
+            lines.append(line.rstrip())
+            line, used = "", 0.0
+            if piece == " ":
+                continue
+        line += piece
+        used += size
+    lines.append(line)
+    return "\n".join(lines)
 
 
 def _nice_length(target_m: float) -> float:
@@ -218,6 +236,7 @@ def _legend(
     zone_counts: Mapping[int | None, int],
     unit_counts: Mapping[int, int],
     has_boundaries: bool,
+    notes: Sequence[str] = (),
 ) -> None:
     """The legend panel: one row per level with its swatch, name and colour word, and the counts."""
     ax.set_axis_off()
@@ -255,15 +274,16 @@ def _legend(
         ax.plot([0.06, 0.18], [y - 0.013, y - 0.013], color="#222222", linewidth=1.2, linestyle="--")
         ax.text(0.21, y - 0.013, "行政区划界线", fontsize=9.5, va="center")
         y -= 0.087
-    ax.text(
-        0.06,
-        y - 0.02,
-        "区域颜色取区内风险单元的\n最高等级（就高）；单元数为\n各等级风险单元的个数。",
-        fontsize=7.5,
-        color="#444444",
-        va="top",
-        linespacing=1.5,
-    )
+    if not notes:  # the caller's notes go below the legend (four_colour_print)
+        ax.text(
+            0.06,
+            y - 0.02,
+            "区域颜色取区内风险单元的\n最高等级（就高）；单元数为\n各等级风险单元的个数。",
+            fontsize=7.5,
+            color="#444444",
+            va="top",
+            linespacing=1.5,
+        )
 
 
 def four_colour_print(
@@ -280,12 +300,19 @@ def four_colour_print(
     paper: Literal["A4", "A3"] = "A4",
     fmt: Literal["png", "pdf"] = "png",
     dpi: int = 200,
+    unit_counts: Mapping[int, int] | None = None,
+    notes: Sequence[str] = (),
+    label_boundaries: bool = False,
 ) -> bytes:
     """The four-colour map for printing, as PNG or PDF bytes (landscape A4 or A3).
 
     Zones are filled by level and drawn in the CGCS2000 3° Gauss–Krüger zone of their centre, so shapes and the
-    scale bar are true. risk_units, when given, only makes the legend count each unit once. synthetic=True
-    prints a note that the data are made up. Needs a CJK font (Debian fonts-noto-cjk).
+    scale bar are true. unit_counts (the register's units by level, each once: what the web map's legend, the
+    API and the summary count) are the legend's unit counts; without them risk_units, when given, is counted
+    once each, else the zones' counts are summed. notes go under the legend (which zones and why, the rule,
+    what is counted). Zones are named at a point inside each; `label_boundaries` names the administrative
+    boundaries instead (a grid's cells have no names worth printing). synthetic=True prints a note that the
+    data are made up. Needs a CJK font (Debian fonts-noto-cjk).
     """
     if fmt not in ("png", "pdf"):
         raise InvalidInput.one(
@@ -301,7 +328,10 @@ def four_colour_print(
         raise InvalidInput.one("zones", "there are no zones with a geometry to print", "没有可打印的区域图形")
     family = cjk_font_family()
     palette_ = resolve_palette(palette, zones)
-    zone_counts, unit_counts = level_counts(zones, risk_units)
+    zone_counts, counted = level_counts(zones, risk_units)
+    units_by_level = (
+        {lv: int(unit_counts.get(lv, 0)) for lv in LEVELS} if unit_counts is not None else counted
+    )
 
     minx, miny, maxx, maxy = (float(v) for v in shapes.total_bounds)
     lon, lat = (minx + maxx) / 2.0, (miny + maxy) / 2.0
@@ -352,9 +382,16 @@ def four_colour_print(
             in_storage_crs(boundaries).to_crs(epsg).boundary.plot(
                 ax=ax, color="#222222", linewidth=1.2, linestyle="--", zorder=3
             )
-        if "name" in projected.columns and len(projected) <= _MAX_LABELLED_ZONES:
+        named = projected
+        if label_boundaries:
+            named = (
+                in_storage_crs(boundaries).to_crs(epsg)
+                if boundaries is not None and len(boundaries) and "name" in boundaries.columns
+                else projected.iloc[0:0]
+            )
+        if "name" in named.columns and len(named) <= _MAX_LABELLED_ZONES:
             halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
-            for name, geom in zip(projected["name"], projected.geometry, strict=True):
+            for name, geom in zip(named["name"], named.geometry, strict=True):
                 if isinstance(name, str) and name:
                     point = geom.representative_point()
                     ax.text(
@@ -385,7 +422,14 @@ def four_colour_print(
         _north_arrow(ax, convergence)
 
         legend_ax = fig.add_axes((0.775, 0.38, 0.20, 0.50))
-        _legend(legend_ax, palette_, zone_counts, unit_counts, boundaries is not None and len(boundaries) > 0)
+        _legend(
+            legend_ax,
+            palette_,
+            zone_counts,
+            units_by_level,
+            boundaries is not None and len(boundaries) > 0,
+            notes,
+        )
         fig.text(
             0.775,
             0.36,
@@ -394,6 +438,16 @@ def four_colour_print(
             color="#444444",
             va="top",
         )
+        if notes:
+            fig.text(
+                0.775,
+                0.33,
+                "\n".join(_wrap(plain_text(n), 21) for n in notes),
+                fontsize=7.5 * scale,
+                color="#333333",
+                va="top",
+                linespacing=1.35,
+            )
 
         fig.text(0.03, 0.055, plain_text(f"数据来源：{data_source}"), fontsize=9.5 * scale, va="center")
         fig.text(

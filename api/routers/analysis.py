@@ -15,7 +15,16 @@ from api.features import GEOJSON
 from api.limits import admit_four_colour as admit
 from api.limits import four_colour_frame as within_limits
 from api.usecases import dynamic_levels
-from api.usecases.four_colour import FourColourParams, compute, enterprises_with_levels, zone_features
+from api.usecases.four_colour import (
+    UNIT_COUNTS_DESCRIPTION,
+    FourColourParams,
+    add_deciding_units,
+    compute,
+    enterprises_with_levels,
+    resolve_zones,
+    unit_counts,
+    zone_features,
+)
 from geo.four_colour import RULES
 from geo.geometry import to_geojson
 from geo.store.repository import get_jurisdiction_row, may_see_detail
@@ -42,25 +51,34 @@ def four_colour(
         within_limits(request, settings, principal),
         engine.connect() as conn,
     ):
+        params = resolve_zones(conn, params)
         admit(conn, principal, params, settings)
         j = get_jurisdiction_row(conn, params.adcode)
         zones = compute(conn, principal, params, settings)
         public = not may_see_detail(conn, principal, params.adcode)
+        add_deciding_units(conn, principal, zones, params, public=public)
         features = zone_features(zones, public=public)
-        response = _four_colour_response(params, j, features)
+        counted = unit_counts(conn, principal, params.adcode)
+        response = _four_colour_response(params, j, features, counted)
     return response
 
 
-def _four_colour_response(params: FourColourParams, j: Any, features: list[dict[str, Any]]) -> Response:
+def _four_colour_response(
+    params: FourColourParams, j: Any, features: list[dict[str, Any]], counted: dict[int, int]
+) -> Response:
     totals = {str(lv): sum(1 for f in features if f["properties"]["level"] == lv) for lv in (1, 2, 3, 4)}
     body = {
         "type": "FeatureCollection",
         "adcode": params.adcode,
         "name": j["name"],
         "zones": params.zones,
+        "zones_used": params.zones_used(),
         "rule": params.rule,
         "rule_description": RULES[params.rule],
+        "levels": params.levels,
         "zone_counts": totals | {"none": sum(1 for f in features if f["properties"]["level"] is None)},
+        "unit_counts": {str(k): v for k, v in counted.items()},
+        "unit_counts_description": UNIT_COUNTS_DESCRIPTION,
         "numberReturned": len(features),
         "features": features,
     }

@@ -21,7 +21,14 @@ from sqlalchemy import Connection
 
 from api.settings import Settings
 from api.usecases import joint_prevention as jp
-from api.usecases.four_colour import FourColourParams, compute, enterprises_with_levels, tiles
+from api.usecases.four_colour import (
+    FourColourParams,
+    compute,
+    enterprises_with_levels,
+    resolve_zones,
+    tiles,
+    zones_zh,
+)
 from geo import hazards as hazard_rules
 from geo.access import Principal, Role
 from geo.closeout import today as beijing_today
@@ -58,29 +65,6 @@ class OneMap:
     notes: list[str] = field(default_factory=list)
 
 
-def default_zones(conn: Connection, adcode: str) -> FourColourParams:
-    """The children when any are loaded, else a grid whose cell suits the area: about a dozen cells across
-    (√area / 12, rounded to 500 m, between 500 m and 10 km)."""
-    has_children = bool(
-        conn.exec_driver_sql(
-            "SELECT EXISTS (SELECT 1 FROM jurisdictions WHERE parent_adcode = %(a)s "
-            "AND level IN ('province','city','county','township','village'))",
-            {"a": adcode},
-        ).scalar()
-    )
-    if has_children:
-        return FourColourParams(adcode, "children")
-    width_km = float(
-        conn.exec_driver_sql(
-            "SELECT sqrt(ST_Area(geom::geography)) / 1000 FROM jurisdictions WHERE adcode = %(a)s",
-            {"a": adcode},
-        ).scalar()
-        or 10
-    )
-    cell_m = max(500, min(10_000, round(width_km * 1000 / 12 / 500) * 500))  # about a dozen cells across
-    return FourColourParams(adcode, "grid", cell_m=cell_m)
-
-
 def _hazards_frame(conn: Connection, principal: Principal, adcode: str, as_of: dt.date) -> gpd.GeoDataFrame:
     rows, total = hazard_store.list_hazards(
         conn, principal, as_of=as_of, adcode=adcode, open_only=True, limit=MAX_HAZARDS
@@ -110,14 +94,14 @@ def gather(
     as_of: dt.date | None = None,
 ) -> OneMap:
     """The one map's data for `adcode` as `principal` may see it (public=True: the published map)."""
-    params = default_zones(conn, adcode)
+    params = resolve_zones(conn, FourColourParams(adcode))  # the default zones, as the four-colour map's
     detail = not public and may_see_detail(conn, principal, adcode)
     zones = compute(conn, principal, params, settings)
     out = OneMap(
         adcode=adcode,
         name=get_jurisdiction_row(conn, adcode)["name"],
         zones_kind=params.zones,
-        zones_label="下级行政区" if params.zones == "children" else f"{params.cell_m:g} 米网格",
+        zones_label=zones_zh(params),
         zones=zones,
         boundaries=map_boundaries(conn, adcode),
         public=not detail and principal.role is not Role.enterprise,
@@ -126,7 +110,7 @@ def gather(
         int(k): v for k, v in register_summary(conn, principal, adcode, overdue_limit=0)["counts"].items()
     }
     if params.zones != "children":
-        out.notes.append(f"未导入下级行政区划，按 {params.cell_m:g} 米网格分区")
+        out.notes.append(params.zones_reason_zh)
     today = as_of or beijing_today()
     if detail:
         out.enterprises = enterprises_with_levels(conn, principal, adcode, settings)

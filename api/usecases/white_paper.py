@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from api.settings import Settings
 from api.usecases import closeouts
-from api.usecases.four_colour import FourColourParams, compute, title
+from api.usecases.four_colour import FourColourParams, compute, resolve_zones, title, zone_table
 from api.usecases.joint_prevention import cluster_params, find_clusters
 from geo import vocab
 from geo.access import SYSTEM, Principal
@@ -160,12 +160,10 @@ def gather(
                 for a in closeouts.announcements(conn, adcode=adcode)[:MAX_LISTED]
             ]
         )
-        fc = FourColourParams(adcode)
-        try:
-            zones = compute(conn, SYSTEM if public else principal, fc, settings)
-        except InvalidInput:  # no child jurisdictions loaded: 1 km grid cells (public at that size)
-            fc = FourColourParams(adcode, zones="grid", cell_m=1000)
-            zones = compute(conn, SYSTEM if public else principal, fc, settings)
+        fc = resolve_zones(conn, FourColourParams(adcode))  # the default zones, as the four-colour map's
+        zones = compute(conn, SYSTEM if public else principal, fc, settings)
+        if fc.zones == "children":  # the zone table counts as the map does (four_colour.zone_table)
+            by_zone = zone_table(zones)
         boundaries = map_boundaries(conn, adcode)
         heading = title(conn, fc)
         synthetic = bool(conn.exec_driver_sql("SELECT bool_or(synthetic) FROM enterprises").scalar())

@@ -228,6 +228,10 @@ def document(d: WhitePaperData, *, font_family: str) -> list[Block]:
         ),
         ("h2", "四、按区域统计"),
         (
+            "p",
+            "各区域的风险点按四色图计数：跨区域的风险点（如管线）在所涉各区域分别计入，与四色图及其接口一致。",
+        ),
+        (
             "table",
             (
                 ["区域", "区域等级", "风险点", *LEVEL_HEAD],

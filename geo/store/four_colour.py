@@ -525,3 +525,84 @@ def load_units_frame(
         geometry=shapely.from_wkb([bytes(w) for w in wkbs]) if wkbs else [],
         crs=SRID,
     )
+
+
+# The units that decide each zone's level under the 就高 rule: those of the zone's level that count for it
+# (the same test as the totals), the first few by id, with the unit's and its enterprise's names; named only
+# when filed inside the mapped jurisdiction (units across the border count but are not named).
+_DECIDING = """
+WITH RECURSIVE {subtree},
+-- materialised: each zone's geometry is parsed once (and prepared once for the containment tests), not
+-- per candidate unit
+zones AS MATERIALIZED (
+    SELECT z.ord, z.level, ST_GeomFromWKB(z.wkb, 4490) AS geom
+    FROM unnest(CAST(:ords AS int[]), CAST(:wkbs AS bytea[]), CAST(:levels AS int[])) AS z(ord, wkb, level)
+)
+SELECT z.ord, d.id, d.name, d.enterprise_name
+FROM zones AS z
+CROSS JOIN LATERAL (
+    SELECT u.id, u.name, e.name AS enterprise_name
+    FROM risk_units u
+    LEFT JOIN unnest(CAST(:raised_ids AS bigint[]), CAST(:raised_levels AS int[])) AS r(id, shown) ON r.id = u.id
+    LEFT JOIN enterprises e ON e.id = u.enterprise_id
+    WHERE u.geom && z.geom
+        -- cheap first: only units of the zone's level (or raised ones) pay for the geometric test
+        AND (u.level = z.level OR u.id = ANY(CAST(:raised_ids AS bigint[])))
+        AND coalesce(r.shown, u.level) = z.level
+        AND u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+        AND ({counted}) IS NOT NULL
+    ORDER BY u.id
+    LIMIT :per_zone
+) AS d
+"""
+DECIDING_PER_ZONE: Final = 5
+DECIDING_MAX_ZONES: Final = 2_000
+
+
+def deciding_units(
+    conn: Connection,
+    principal: Any,
+    adcode: str,
+    zones: gpd.GeoDataFrame,
+    *,
+    shown_levels: Mapping[int, int] | None = None,
+    per_zone: int = DECIDING_PER_ZONE,
+) -> list[dict[str, Any]] | None:
+    """Per zone of a 就高 map (rows of `four_colour_sql`: geometry, level, counts), the risk units that
+    decide its level: {"ids": the first `per_zone` ids, "names": "unit（enterprise）", "more": how many
+    others count at that level, named or not} (an empty dict for a zone without level). Only for those who may see the jurisdiction's detail (admins,
+    its regulators): None for anyone else, and None above DECIDING_MAX_ZONES zones (the counts say it)."""
+    from geo.store.repository import SUBTREE_CTE, may_see_detail
+
+    if len(zones) > DECIDING_MAX_ZONES or not may_see_detail(conn, principal, adcode):
+        return None
+    out: list[dict[str, Any]] = [{} for _ in range(len(zones))]
+    levels = [0 if pd.isna(v) else int(v) for v in zones["level"]]
+    at = [i for i, lv in enumerate(levels) if lv]
+    if not at:
+        return out
+    raised = dict(shown_levels or {})
+    counted = _COUNTED_AREA.rsplit(" AS area", 1)[0]
+    sql = _DECIDING.replace("{subtree}", SUBTREE_CTE).replace("{counted}", counted)
+    rows = conn.execute(
+        text(sql),
+        {
+            "adcode": adcode,
+            "ords": at,
+            "wkbs": list(shapely.to_wkb(np.asarray(zones.geometry.array, dtype=object)[at])),
+            "levels": [levels[i] for i in at],
+            "per_zone": per_zone,
+            "raised_ids": list(raised),
+            "raised_levels": [int(v) for v in raised.values()],
+            "four_colour_with_area": False,  # the same units count, without measuring their areas
+        },
+    ).all()
+    for ord_, ident, name, enterprise in rows:
+        item = out[ord_]
+        item.setdefault("ids", []).append(int(ident))
+        item.setdefault("names", []).append(f"{name}（{enterprise}）" if enterprise else str(name))
+    for i in at:
+        if out[i]:
+            at_level = int(zones["counts"].iloc[i][levels[i]])
+            out[i]["more"] = max(0, at_level - len(out[i]["ids"]))
+    return out

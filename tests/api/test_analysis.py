@@ -181,7 +181,7 @@ def test_overdue_assessments_are_listed(client: Any) -> None:
         ({"adcode": "350505", "zones": "counties"}, 422, "zones"),
         ({"adcode": "350505", "zones": "grid", "rule": "weighted", "weights": "1,2"}, 422, "weights"),
         ({"adcode": "350505", "zones": "grid", "rule": "weighted", "breaks": "10,30,100"}, 422, "breaks"),
-        ({"adcode": "350505"}, 422, "zones"),  # a county without townships has no children to map
+        ({"adcode": "350505", "zones": "children"}, 422, "zones"),  # asked for, and none are loaded
         ({}, 422, "adcode"),
     ],
 )

@@ -21,6 +21,7 @@ from geo.four_colour import (
     four_colour_options,
     geodesic_area_m2,
     summarise,
+    why_text,
 )
 
 GEOD = Geod(ellps="GRS80")
@@ -204,7 +205,8 @@ def test_output_keeps_the_input_order_types_and_crs() -> None:
     assert out["level"].tolist()[1] == 1
     assert out.crs.to_epsg() == 4490
     assert list(out.columns) == [
-        "code", "name", "level", "color", "counts", "area_share", "enterprise_ids", "unit_count", "index", "geometry",
+        "code", "name", "level", "color", "counts", "area_share", "enterprise_ids", "unit_count", "index", "why",
+        "geometry",
     ]  # fmt: skip
     assert out.geometry.iloc[0].equals(cell(2))
 
@@ -261,7 +263,8 @@ def test_geodesic_area_matches_pyproj_for_holes_and_parts() -> None:
 
 
 def test_rules_are_documented() -> None:
-    assert set(RULES) == {"max", "weighted"}
+    assert set(RULES) == {"max", "weighted", "density"}
+    assert "data/four_colour_density.csv" in RULES["density"]
     assert "就高" in RULES["max"]
     assert "100" in RULES["weighted"]
 
@@ -322,3 +325,32 @@ def test_no_zones() -> None:
     out = four_colour(zones_frame(), units_frame((1, Point(X0, Y0), None)))
     assert len(out) == 0
     assert out.crs.to_epsg() == 4490
+
+
+def test_density_breaks_come_from_the_data_file_with_their_rationale() -> None:
+    from geo.four_colour import DENSITY_BREAKS
+    from geo.resources import read_table
+
+    rows = read_table("four_colour_density.csv")
+    assert tuple(float(r["min_per_km2"]) for r in rows) == DENSITY_BREAKS
+    assert all("[verify]" in r["source"] for r in rows)
+    assert four_colour_options(rule="density").breaks == DENSITY_BREAKS
+
+
+def test_every_zone_says_why_it_has_its_level() -> None:
+    counts = {1: 0, 2: 3, 3: 1, 4: 0}
+    zones = zones_frame(cell(0), cell(3))
+    by_max = four_colour(zones, _points(counts))
+    assert by_max.iloc[0]["why"] == {"rule": "max", "deciding_level": 2, "deciding_count": 3}
+    assert why_text(by_max.iloc[0]["why"], 2) == "就高：区内最高等级为较大风险，共 3 个较大风险单元"
+    assert by_max.iloc[1]["why"] == {"rule": "max"}
+    assert why_text(by_max.iloc[1]["why"], None) == "区内无风险单元"
+    weighted = four_colour(zones, _points(counts), rule="weighted").iloc[0]["why"]
+    assert (weighted["index"], weighted["break"]) == (100.0, 100.0)
+    assert why_text(weighted, 1) == "加权指数 I = 100 ≥ 100，为重大风险"
+    density = four_colour(zones, _points(counts), rule="density").iloc[0]["why"]
+    assert density["weighted_units"] == 100.0
+    assert 1.0 < density["area_km2"] < 1.2  # 0.01° squares at 25°N
+    assert density["index"] == pytest.approx(100.0 / density["area_km2"], rel=1e-2)
+    assert density["break"] == 60.0
+    assert why_text(density, 1).startswith("风险密度 D = 100 ÷ 1.1")

@@ -194,7 +194,7 @@ def test_city_by_county_draws_the_apis_zones(base_url: str, http: httpx.Client, 
     page = http.get("/maps/four-color", params=CITY_MAP).text
     assert len(page.encode()) < 1_500_000
     blocks = re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', page, re.S)
-    assert len(blocks) == 4  # zones, boundaries, risk units, enterprises
+    assert len(blocks) == 6  # zones, boundaries, risk units, enterprises, zone names, open hazards
     assert not [n for block in blocks for n in re.findall(r"\d+\.\d{7,}", block)]  # 6 decimals at most
 
 

@@ -111,8 +111,18 @@ def conn(engine: Engine) -> Iterator[Connection]:
 def assert_same(got: gpd.GeoDataFrame, want: gpd.GeoDataFrame) -> None:
     """Same zones, levels, colours, counts, ids and index; area shares within 1e-6."""
     assert list(got.columns) == list(want.columns)
-    for col in ("code", "name", "color", "counts", "enterprise_ids", "unit_count", "index"):
+    for col in ("code", "name", "color", "counts", "enterprise_ids", "unit_count"):
         assert got[col].tolist() == want[col].tolist(), col
+    # The density rule divides by the zone's geodesic area (PostGIS and pyproj agree to ~1e-9).
+    for g, w in zip(got["index"], want["index"], strict=True):
+        assert g == w if w is None else g == pytest.approx(w, rel=1e-7), (g, w)
+    for g, w in zip(got["why"], want["why"], strict=True):
+        assert g.keys() == w.keys()
+        for k in w:
+            if isinstance(w[k], float):
+                assert g[k] == pytest.approx(w[k], rel=1e-6, abs=1e-3), k
+            elif k != "text_zh":  # its figures are the numbers above, rounded
+                assert g[k] == w[k], k
     assert got["level"].fillna(0).tolist() == want["level"].fillna(0).tolist()
     for g, w in zip(got["area_share"], want["area_share"], strict=True):
         if w is None:
@@ -197,6 +207,19 @@ def test_weighted_rule_and_custom_palette(conn: Connection) -> None:
     out = both(conn, zones_frame(cell(0), cell(3)), units_frame(*points), rule="weighted", palette=palette)
     assert (out.iloc[0]["index"], out.iloc[0]["level"], out.iloc[0]["color"]) == (55.0, 2, "#f46d43")
     assert (out.iloc[1]["index"], out.iloc[1]["color"]) == (0.0, None)
+
+
+def test_density_rule_divides_by_the_zone_area(conn: Connection) -> None:
+    """Two zones with the same units, one four times the area: the big one's density is a quarter."""
+    small, big = cell(0), box(X0 + 2 * D, Y0, X0 + 4 * D, Y0 + 2 * D)
+    points = [(1, Point(X0 + 0.5 * D, Y0 + 0.5 * D), None), (1, Point(X0 + 2.5 * D, Y0 + 0.5 * D), None)]
+    out = both(conn, zones_frame(small, big), units_frame(*points), rule="density", breaks=(60, 30, 20))
+    d_small, d_big = out["index"].tolist()
+    assert d_small == pytest.approx(4 * d_big, rel=1e-3)
+    assert d_small > 60 > 30 > d_big > 20  # about 89 and 22 per km² (0.01° squares at 25°N: 1.12 km²)
+    assert out["level"].tolist() == [1, 3]
+    assert out.iloc[1]["why"]["break"] == 20.0
+    assert out.iloc[1]["why"]["weighted_units"] == 100.0
 
 
 def test_overlaps_add_up_and_clip(conn: Connection) -> None:
@@ -320,7 +343,14 @@ def scenes(draw: st.DrawFn) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[st
     )
     options = draw(
         st.sampled_from(
-            [{}, {"rule": "weighted"}, {"area_share": False}, {"rule": "weighted", "breaks": (50, 20, 2)}]
+            [
+                {},
+                {"rule": "weighted"},
+                {"area_share": False},
+                {"rule": "weighted", "breaks": (50, 20, 2)},
+                {"rule": "density"},
+                {"rule": "density", "breaks": (50, 20, 2), "area_share": False},
+            ]
         )
     )
     return zones_frame(*zones), units, options
