@@ -152,3 +152,26 @@ def test_a_list_is_gzipped_and_its_etags_work_both_ways(api: Any) -> None:
     assert patched.headers["content-encoding"] == "gzip"
     stale = api.patch(f"{RISK_UNITS}/{uid}", json={"properties": {"hazards": "x"}}, headers={"If-Match": tag})
     assert stale.status_code == 412
+
+
+def test_a_geojson_export_streams_uncompressed_and_is_the_whole_file(api: Any, engine: Any) -> None:
+    from api.usecases.exports import export_table
+    from geo.access import SYSTEM
+
+    eid = created(api.post("/api/v1/enterprises", json=enterprise_feature(1)))["id"]
+    for n in range(5):
+        created(
+            api.post(RISK_UNITS, json=risk_unit_feature(eid, name=f"储罐区 {n}", assessed_on="2026-03-01"))
+        )
+    for crs in ("cgcs2000", "gcj02"):
+        params = {"kind": "risk_units", "format": "geojson", "crs": crs}
+        with api.stream("GET", "/api/v1/exports", params=params, headers={"Accept-Encoding": "gzip"}) as r:
+            assert r.status_code == 200
+            raw = b"".join(r.iter_raw())
+            assert "content-encoding" not in r.headers  # streamed: sent as it is made
+            assert "content-length" not in r.headers
+        whole = export_table(engine, SYSTEM, "risk_units", fmt="geojson", crs=crs)
+        assert json.loads(raw) == json.loads(whole.content)
+        features = json.loads(raw)["features"]
+        assert len(features) == 5
+        assert {f["properties"]["风险点名称"] for f in features} == {f"储罐区 {n}" for n in range(5)}
