@@ -25,6 +25,7 @@ import datetime as dt
 import os
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,13 +38,15 @@ from common import machine
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from api.app import create_app
-from api.auth import current_principal
-from api.settings import DatabaseSettings, Settings
-from geo.access import SYSTEM
-from geo.store.engine import make_engine
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed copy of another
+
+from api.app import create_app  # noqa: E402
+from api.auth import current_principal  # noqa: E402
+from api.settings import DatabaseSettings, Settings  # noqa: E402
+from geo.access import SYSTEM  # noqa: E402
+from geo.store.engine import make_engine  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "city_requests.md"
 COMMAND = ".venv/bin/python bench/city_requests.py"
 CITY = "350500"
@@ -115,7 +118,12 @@ def main() -> None:
         def get(path: str, **params: Any) -> Callable[[], Any]:
             def call() -> Any:
                 r = client.get(path, params=params)
-                return r.status_code, r.num_bytes_downloaded, len(r.content), r.text[:400]
+                head = ""
+                if r.status_code >= 400:
+                    body = r.json()
+                    first = (body.get("errors") or [{}])[0]
+                    head = f"{first.get('field')}: {first.get('reason')} / {first.get('reason_zh')}"
+                return r.status_code, r.num_bytes_downloaded, len(r.content), head
 
             return call
 
