@@ -32,14 +32,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import pyogrio
-from common import machine
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed copy of another
+sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed copy of another (before `common`)
+
+import geopandas as gpd  # noqa: E402
+import pyogrio  # noqa: E402
+from common import machine  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.auth import current_principal  # noqa: E402
@@ -97,6 +97,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
+    import api
+
+    if not Path(api.__file__).resolve().is_relative_to(ROOT):
+        raise SystemExit(f"measuring {api.__file__}, not this checkout's code")
     url = args.database_url or DatabaseSettings().sqlalchemy_url
     app = create_app(Settings(db=DatabaseSettings(DATABASE_URL=url)))
     app.dependency_overrides[current_principal] = lambda: SYSTEM
