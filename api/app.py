@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import auth, errors, limits, observability, pages
+from api import auth, compression, errors, limits, observability, pages
 from api.deps import EngineDep
 from api.routers import (
     analysis,
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins, allow_methods=["*"])
     app.add_middleware(SecurityHeaders)  # nosniff, referrer, framing; CSP with a nonce on HTML
+    compression.install(app)  # gzip for text answers of 1 KB or more (outside the nonces, inside the log)
     observability.install(app)  # request id, JSON access log, /metrics, live and ready (outermost)
     for module in (
         auth,

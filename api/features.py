@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
+import numpy as np
+import shapely
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -20,7 +22,7 @@ from sqlalchemy import Connection
 from api.auth import PrincipalDep
 from api.deps import BboxDep, CrsDep, EngineDep, SettingsDep
 from geo.access import Principal
-from geo.coords import InputCrs, to_storage_xy
+from geo.coords import InputCrs, from_storage, to_storage_xy
 from geo.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 from geo.geometry import to_geojson
 from geo.store import repository as repo
@@ -110,6 +112,33 @@ def feature(row: Mapping[str, Any], res: repo.Resource, crs: InputCrs) -> dict[s
         "geometry": to_geojson(row["geometry"], crs=crs),
         "properties": jsonable_encoder(props),
     }
+
+
+def _geojson_texts(values: list[Any], crs: InputCrs) -> list[str]:
+    """GeoJSON text of geometries: as given (PostGIS made it) in CGCS2000/WGS 84; from WKB converted to
+    `crs` in one vectorised pass over every coordinate, rounded as `to_geojson` rounds ('null' for None)."""
+    if crs in (InputCrs.cgcs2000, InputCrs.wgs84):
+        return [v if v is not None else "null" for v in values]
+    wkb = np.array([bytes(v) if v is not None else None for v in values], dtype=object)
+    geoms: Any = shapely.from_wkb(wkb)
+    # from_storage is typed for one geometry; shapely.transform converts an array of them in one call
+    converted: Any = from_storage(geoms, crs)
+    rounded = shapely.set_precision(converted, 1e-7, mode="pointwise")
+    return [t if t is not None else "null" for t in shapely.to_geojson(rounded).tolist()]
+
+
+def feature_collection(page: repo.JsonPage, crs: InputCrs, tail: dict[str, Any]) -> bytes:
+    """The FeatureCollection of a page made by `repo.list_features_json`: the same members as `feature`
+    gives each row (properties, then the geometries kept in properties), then `tail`'s."""
+    geometries = _geojson_texts(page.geometries, crs)
+    extras = {name: _geojson_texts(values, crs) for name, values in page.extra.items()}
+    parts = []
+    for i, (key, props) in enumerate(zip(page.keys, page.properties, strict=True)):
+        for name, texts in extras.items():
+            props = f'{props[:-1]}{"," if len(props) > 2 else ""}"{name}":{texts[i]}}}'
+        parts.append(f'{{"type":"Feature","id":{key},"geometry":{geometries[i]},"properties":{props}}}')
+    rest = json.dumps(tail, ensure_ascii=False, separators=(",", ":"))
+    return f'{{"type":"FeatureCollection","features":[{",".join(parts)}],{rest[1:]}'.encode()
 
 
 def _link(request: Request, offset: int, limit: int) -> str:
@@ -214,7 +243,16 @@ def none_match(if_none_match: str | None, current: str) -> bool:
 def conditional(request: Request, body: Any, *, etag: str | None = None, status_code: int = 200) -> Response:
     """A GeoJSON answer with its ETag (a digest of the body unless given), or 304 when If-None-Match
     names it. The answer depends on who asks (scope): caches must keep it per credentials."""
-    response = JSONResponse(body, status_code=status_code, media_type=GEOJSON)
+    return _conditional(request, JSONResponse(body, status_code=status_code, media_type=GEOJSON), etag)
+
+
+def conditional_bytes(request: Request, content: bytes) -> Response:
+    """`conditional` for a GeoJSON body already serialised (a list made by the database)."""
+    return _conditional(request, Response(content, media_type=GEOJSON), None)
+
+
+def _conditional(request: Request, response: Response, etag: str | None) -> Response:
+    status_code = response.status_code
     headers = {"ETag": etag or f'"{_digest(bytes(response.body))}"', "Vary": "Authorization, X-API-Key"}
     if status_code == 200 and none_match(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
@@ -292,10 +330,11 @@ def crud_router(
             raise InvalidInput.one("limit", f"at most {settings.api.max_page_size}", "每页数量超出上限")
         filters = {name: request.query_params.get(name) for name in spec.filters}
         with engine.connect() as conn:
-            page = repo.list_features(
+            page = repo.list_features_json(
                 conn,
                 principal,
                 res,
+                geojson=crs in (InputCrs.cgcs2000, InputCrs.wgs84),
                 adcode=adcode,
                 bbox=_storage_bbox(bbox, crs) if bbox else None,
                 filters=_typed_filters(filters, res),
@@ -309,15 +348,13 @@ def crud_router(
             links.append(
                 {"rel": "prev", "href": _link(request, max(0, offset - size), size), "type": GEOJSON}
             )
-        body = {
-            "type": "FeatureCollection",
-            "features": [feature(r, res, crs) for r in page.rows],
+        tail = {
             "numberMatched": page.total,
-            "numberReturned": len(page.rows),
+            "numberReturned": len(page.keys),
             "links": links,
             "next": links[1]["href"] if len(links) > 1 and links[1]["rel"] == "next" else None,
         }
-        return conditional(request, body)
+        return conditional_bytes(request, feature_collection(page, crs, tail))
 
     @router.get("/{key}", summary=f"One {res.name} as a GeoJSON Feature", responses=NOT_MODIFIED)
     def get(

@@ -7,7 +7,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
@@ -19,6 +19,10 @@ router = APIRouter(tags=["import and export"])
 
 
 def _file(download: usecase.Download) -> Response:
+    if download.chunks is not None:
+        return StreamingResponse(
+            download.chunks, media_type=download.media_type, headers=_attachment(download.filename)
+        )
     return Response(download.content, media_type=download.media_type, headers=_attachment(download.filename))
 
 
@@ -49,7 +53,9 @@ def export(
     CGCS2000 lon/lat (EPSG:4490). A Shapefile zip holds one file per geometry type, with the short field
     names of data/import_headers.csv."""
     return _file(
-        usecase.export_table(engine, principal, kind, adcode=adcode, fmt=format, crs=crs, encoding=encoding)
+        usecase.export_table(
+            engine, principal, kind, adcode=adcode, fmt=format, crs=crs, encoding=encoding, stream=True
+        )
     )
 
 

@@ -6,7 +6,7 @@ connection: the connection goes back to the pool before the file is written, whi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,7 +22,7 @@ from geo.io.registers import (
     enterprise_register_xlsx,
     template_xlsx,
 )
-from geo.io.writers import FORMATS, MEDIA_TYPES, SHAPEFILE_ENCODINGS, write_table
+from geo.io.writers import FORMATS, MEDIA_TYPES, SHAPEFILE_ENCODINGS, geojson_chunks, write_table
 from geo.store import exports as store
 from geo.store.imports import parse_kind
 
@@ -37,6 +37,7 @@ class Download:
     media_type: str
     filename: str
     rows: int | None = None  # rows of a register table
+    chunks: Iterator[bytes] | None = None  # instead of `content`: the file in pieces, to stream
 
 
 def check_format(fmt: str, field: str = "format") -> str:
@@ -58,6 +59,7 @@ def export_table(
     crs: InputCrs | str = "cgcs2000",
     today: dt.date | None = None,
     encoding: str = "UTF-8",
+    stream: bool = False,
 ) -> Download:
     """The rows of `kind` the principal may see (in `adcode`'s subtree), with the Chinese headers an import
     reads, so the file imports back to the same rows. GeoJSON follows `crs`; the others are CGCS2000."""
@@ -71,6 +73,11 @@ def export_table(
         )
     suffix = "shp.zip" if fmt == "shp" else fmt
     name = f"{KIND_NAMES_ZH[checked]}_{adcode or '全部'}_{(today or dt.date.today()).isoformat()}.{suffix}"
+    if stream and fmt == "geojson":
+        # GeoJSON is written feature by feature as it is sent, never held whole (the rows are read first,
+        # so the connection is back in the pool before the answer starts)
+        chunks = geojson_chunks(checked, frame, geoms, crs)
+        return Download(b"", MEDIA_TYPES[fmt], name, len(frame), chunks=chunks)
     content = write_table(checked, frame, geoms, fmt, crs, encoding=encoding.upper())
     return Download(content, MEDIA_TYPES[fmt], name, len(frame))
 

@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -55,6 +55,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
+
+
+def _plain_column(series: pd.Series) -> list[Any]:
+    """`_plain` of every value of a column, done per column: missing values by one mask, numbers by
+    `tolist` (Python ints and floats), only a column holding dates (or other objects) value by value."""
+    values = series.tolist()
+    missing = series.isna().to_numpy()
+    if series.dtype == object or missing.any():
+        values = [None if m else _plain(v) for v, m in zip(values, missing, strict=True)]
+    return values
 
 
 def table_columns(kind: Kind, frame: pd.DataFrame) -> list[str]:
@@ -219,19 +229,38 @@ def _as_date(value: Any) -> dt.date | None:
 def write_geojson(
     kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, crs: InputCrs | str = "cgcs2000"
 ) -> bytes:
+    return b"".join(geojson_chunks(kind, frame, geoms, crs))
+
+
+def geojson_chunks(
+    kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, crs: InputCrs | str = "cgcs2000", *, batch: int = 2000
+) -> Iterator[bytes]:
+    """The GeoJSON FeatureCollection of a register table in pieces of `batch` features (for a streamed
+    answer): each column read once as a list, the geometries converted (GCJ-02, BD-09) and written as
+    GeoJSON text by shapely in one vectorised call each, not cell by cell."""
     headers = primary_headers(kind)
-    cols = table_columns(kind, frame)
-    out_geoms = [from_storage(g, crs) for g in geoms] if crs != "cgcs2000" else list(geoms)
-    features = []
-    for i, g in enumerate(out_geoms):
-        props = {headers[c]: _plain(frame[c].iat[i]) for c in cols}
-        features.append(
-            {"type": "Feature", "geometry": json.loads(shapely.to_geojson(g)), "properties": props}
-        )
+    columns = {headers[c]: _plain_column(frame[c]) for c in table_columns(kind, frame)}
+    n = len(geoms)
+    out: Any = np.asarray(geoms, dtype=object)
+    if crs != InputCrs.cgcs2000 and n:
+        out = from_storage(out, crs)  # shapely.transform: every coordinate of every geometry at once
+    texts = shapely.to_geojson(out).tolist() if n else []
     doc: dict[str, Any] = {"type": "FeatureCollection"}
     doc.update(_geojson_crs_member(str(crs)))
-    doc["features"] = features
-    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    doc["features"] = []
+    head = json.dumps(doc, ensure_ascii=False)
+    yield head[:-2].encode("utf-8")  # up to and with the features' "["
+    for start in range(0, n, batch):
+        parts = []
+        for i in range(start, min(n, start + batch)):
+            props = {h: values[i] for h, values in columns.items()}
+            geometry = texts[i] if texts[i] is not None else "null"
+            parts.append(
+                f'{{"type": "Feature", "geometry": {geometry}, '
+                f'"properties": {json.dumps(props, ensure_ascii=False)}}}'
+            )
+        yield ((", " if start else "") + ", ".join(parts)).encode("utf-8")
+    yield b"]}"
 
 
 def _geojson_crs_member(crs: str) -> dict[str, Any]:

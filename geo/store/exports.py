@@ -67,8 +67,10 @@ def _where(
 
 
 def _frame(conn: Connection, query: str, params: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray]:
-    rows = conn.execute(text(query), params).mappings().all()
-    frame = pd.DataFrame([dict(r) for r in rows])
+    result = conn.execute(text(query), params)
+    columns = list(result.keys())
+    rows = result.all()  # tuples, made into columns by pandas at once (not a dict per row)
+    frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame()
     if not len(frame):
         return frame, np.empty(0, dtype=object)
     geoms = shapely.from_wkb([bytes(b) for b in frame.pop("wkb")])
@@ -106,11 +108,9 @@ def _enterprises(
 def _risk_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if not len(frame):
         return frame
-    inputs = frame.pop("assessment_inputs")
+    inputs = [json.loads(d) if isinstance(d, str) else d or {} for d in frame.pop("assessment_inputs")]
     for f in _FACTORS:
-        frame[f"factor_{f}"] = inputs.map(
-            lambda d, f=f: (json.loads(d) if isinstance(d, str) else d or {}).get(f)
-        )
+        frame[f"factor_{f}"] = pd.Series([d.get(f) for d in inputs], index=frame.index, dtype=object)
     types = vocab.accident_types()
     frame["accident_types"] = frame["accident_types"].map(
         lambda codes: "、".join(types[c].name_zh for c in codes or []) or None

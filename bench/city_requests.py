@@ -1,0 +1,211 @@
+"""Bench: the city-size requests of issue 16 on the demo city 泉州市 (350500, ~27,000 risk units), each
+beside a peer doing the same work in the same run, medians of --runs.
+
+It needs the demo in the database (`riskmap demo`; the dev database by default, or --database-url) and
+only reads. Requests go through the whole app in process (FastAPI's TestClient, as an admin, with
+`Accept-Encoding: gzip` like a browser), so routing, serialisation and gzip are counted; the peers run
+on the same database:
+
+1. a 5,000-feature page of risk units (`GET /api/v1/risk-units?adcode=350500&limit=5000`), and in GCJ-02 —
+   peer: PostGIS `json_agg` of the same 5,000 rows as GeoJSON Features in one statement;
+2. the GeoJSON export of the city's risk units (`GET /api/v1/exports?kind=risk_units&format=geojson`) —
+   peer: the same rows read with `geopandas.read_postgis` and written by pyogrio (GDAL's GeoJSON driver);
+3. neighbour notices of the city (first page of 100, and a page of 1,000);
+4. the 双随机 plan of the city for a year (JSON);
+5. the four-colour map on H3 resolution 9 over the city (its status: a 4xx says what to ask instead).
+
+    .venv/bin/python bench/city_requests.py            # ~2 min on the 2-core VM
+    .venv/bin/python bench/city_requests.py --runs 1   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed copy of another (before `common`)
+
+import geopandas as gpd  # noqa: E402
+import pyogrio  # noqa: E402
+from common import machine  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
+
+from api.app import create_app  # noqa: E402
+from api.auth import current_principal  # noqa: E402
+from api.settings import DatabaseSettings, Settings  # noqa: E402
+from geo.access import SYSTEM  # noqa: E402
+from geo.store.engine import make_engine  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "city_requests.md"
+COMMAND = ".venv/bin/python bench/city_requests.py"
+CITY = "350500"
+NOTES = "<!-- notes: the bench rewrites what is above this line and keeps what is below -->"
+
+SUBTREE = """WITH RECURSIVE subtree AS (
+    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
+    UNION ALL SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode)"""
+
+JSON_AGG = (
+    SUBTREE
+    + """
+SELECT json_build_object('type', 'FeatureCollection', 'features', json_agg(f))::text FROM (
+    SELECT json_build_object('type', 'Feature', 'id', r.id, 'geometry', ST_AsGeoJSON(r.geom, 7, 0)::json,
+                             'properties', to_jsonb(r) - 'geom') AS f
+    FROM risk_units r WHERE r.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+    ORDER BY r.id LIMIT 5000) page"""
+)
+
+EXPORT_ROWS = (
+    SUBTREE
+    + """
+SELECT r.id, r.enterprise_id, r.kind, r.name, r.sector, r.level, r.assessment_method, r.assessment_score,
+       array_to_string(r.accident_types, ',') AS accident_types, r.hazards, r.control_measures,
+       r.control_level, r.responsible_department, r.responsible_person, r.responsible_phone,
+       r.assessed_on, r.next_assessment_due, r.max_occupancy, r.hazard_kind, r.capacity_m3,
+       r.jurisdiction_adcode, r.geom
+FROM risk_units r WHERE r.jurisdiction_adcode IN (SELECT adcode FROM subtree) ORDER BY r.id"""
+)
+
+
+def timed(runs: int, fn: Callable[[], Any]) -> tuple[float, list[float], Any, float]:
+    """(median s, every run's s, the last result, MB the process's peak RSS grew by during the runs: a
+    lower bound of what the request needs, 0 when an earlier one needed more; tracemalloc would slow the
+    Python parts several-fold)."""
+    times, result = [], None
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(runs):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    return statistics.median(times), times, result, grew
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    import api
+
+    if not Path(api.__file__).resolve().is_relative_to(ROOT):
+        raise SystemExit(f"measuring {api.__file__}, not this checkout's code")
+    url = args.database_url or DatabaseSettings().sqlalchemy_url
+    app = create_app(Settings(db=DatabaseSettings(DATABASE_URL=url)))
+    app.dependency_overrides[current_principal] = lambda: SYSTEM
+    engine: Engine = make_engine(url)
+    with engine.connect() as conn:
+        units = conn.execute(
+            text(
+                SUBTREE
+                + " SELECT count(*) FROM risk_units WHERE jurisdiction_adcode IN (SELECT adcode FROM subtree)"
+            ),
+            {"adcode": CITY},
+        ).scalar_one()
+    if units < 5000:
+        raise SystemExit(f"the city {CITY} has {units} risk units: load the demo first (riskmap demo)")
+    rows: list[tuple[str, str, list[float], str, float]] = []
+
+    with TestClient(app, headers={"Accept-Encoding": "gzip"}) as client:
+
+        def get(path: str, **params: Any) -> Callable[[], Any]:
+            def call() -> Any:
+                r = client.get(path, params=params)
+                head = ""
+                if r.status_code >= 400:
+                    body = r.json()
+                    first = (body.get("errors") or [{}])[0]
+                    head = f"{first.get('field')}: {first.get('reason')} / {first.get('reason_zh')}"
+                return r.status_code, r.num_bytes_downloaded, len(r.content), head
+
+            return call
+
+        def run(label: str, fn: Callable[[], Any]) -> Any:
+            median, times, result, peak = timed(args.runs, fn)
+            if isinstance(result, tuple):
+                status, sent, size, head = result
+                what = f"{status}, {size / 2**20:.2f} MB ({sent / 2**20:.2f} MB gzipped)"
+                if status >= 400:
+                    what = f"{status}: {head}"
+            else:
+                what = str(result)
+            rows.append((label, what, times, f"{median:.3f}", peak))
+            print(f"{label}: {median:.3f} s {[round(t, 3) for t in times]} — {what}", flush=True)
+            return result
+
+        page = {"adcode": CITY, "limit": 5000}
+        run("risk units, a page of 5,000 (GeoJSON)", get("/api/v1/risk-units", **page))
+        run("risk units, a page of 5,000, crs=gcj02", get("/api/v1/risk-units", **page, crs="gcj02"))
+        run("enterprises, a page of 5,000", get("/api/v1/enterprises", **page))
+
+        def json_agg() -> str:
+            with engine.connect() as conn:
+                body = conn.execute(text(JSON_AGG), {"adcode": CITY}).scalar_one()
+            return f"{len(body) / 2**20:.2f} MB"
+
+        run("peer: PostGIS json_agg of the same 5,000 rows", json_agg)
+
+        export = {"kind": "risk_units", "adcode": CITY, "format": "geojson"}
+        run(f"GeoJSON export of the city's {units:,} risk units", get("/api/v1/exports", **export))
+
+        def pyogrio_write() -> str:
+            with engine.connect() as conn:
+                frame = gpd.read_postgis(text(EXPORT_ROWS), conn, geom_col="geom", params={"adcode": CITY})
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "units.geojson")
+                pyogrio.write_dataframe(frame, path, driver="GeoJSON")
+                return f"{len(frame):,} rows, {os.path.getsize(path) / 2**20:.2f} MB"
+
+        run("peer: read_postgis + pyogrio GeoJSON of the same rows", pyogrio_write)
+
+        notices = {"adcode": CITY}
+        run("neighbour notices, first page (100 units)", get("/api/v1/analysis/neighbour-notices", **notices))
+        run(
+            "neighbour notices, a page of 1,000 units",
+            get("/api/v1/analysis/neighbour-notices", **notices, limit=1000),
+        )
+        year = str(dt.date.today().year)
+        run(
+            f"双随机 plan, the city for {year} (JSON)",
+            get("/api/v1/analysis/inspection-plan", adcode=CITY, period=year),
+        )
+        run(
+            "four-colour map, H3 res 9 over the city",
+            get("/api/v1/analysis/four-color", adcode=CITY, zones="h3", h3_res=9),
+        )
+    engine.dispose()
+    write(rows, args.runs, units)
+
+
+def write(rows: list[tuple[str, str, list[float], str, float]], runs: int, units: int) -> None:
+    notes = ""
+    if RESULTS.exists() and NOTES in RESULTS.read_text():
+        notes = RESULTS.read_text().split(NOTES, 1)[1]
+    lines = [
+        "# City requests (泉州市 350500)",
+        "",
+        f"`{COMMAND}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine()}, load average "
+        f"{os.getloadavg()[0]:.1f}; the demo city ({units:,} risk units); medians of {runs}; through the app "
+        "in process as an admin with `Accept-Encoding: gzip`; peak MB = how much the process's peak RSS grew during the runs (a lower bound; 0 when an earlier request had needed more).",
+        "",
+        "| request | answer | median s | runs s | peak RSS growth MB |",
+        "|---|---|---:|---|---:|",
+    ]
+    for label, what, times, median, peak in rows:
+        lines.append(f"| {label} | {what} | {median} | {', '.join(f'{t:.3f}' for t in times)} | {peak:.0f} |")
+    RESULTS.write_text("\n".join(lines) + "\n\n" + NOTES + (notes or "\n"))
+
+
+if __name__ == "__main__":
+    main()
