@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
 
-from api import limits
+from api import limits, response_cache
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep, four_colour_params
 from api.features import GEOJSON
@@ -38,17 +39,20 @@ def four_colour(
     that intersect it); `rule=weighted` is the documented alternative. Public: the zones' ids of
     enterprises are given only to admins and the jurisdiction's regulators. A request over the role's
     caps is 422 naming what to ask instead; one over its time limit 503 (docs/security.md, Limits)."""
-    with (
-        within_limits(request, settings, principal),
-        engine.connect() as conn,
-    ):
+
+    def make(conn: Connection) -> bytes:
         admit(conn, principal, params, settings)
         j = get_jurisdiction_row(conn, params.adcode)
         zones = compute(conn, principal, params, settings)
         public = not may_see_detail(conn, principal, params.adcode)
         features = zone_features(zones, public=public)
-        response = _four_colour_response(params, j, features)
-    return response
+        return bytes(_four_colour_response(params, j, features).body)
+
+    return response_cache.respond(
+        request, engine, settings, principal, ("four-colour", params), make,
+        tables=response_cache.FOUR_COLOUR_TABLES, media_type=GEOJSON,
+        frame=lambda: within_limits(request, settings, principal),
+    )  # fmt: skip
 
 
 def _four_colour_response(params: FourColourParams, j: Any, features: list[dict[str, Any]]) -> Response:

@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection
 
-from api import limits
+from api import limits, response_cache
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep, four_colour_params
 from api.limits import admit_four_colour as admit
@@ -38,16 +39,23 @@ def four_colour_html(
     settings: SettingsDep,
     principal: PrincipalDep,
     public: PublicDep = False,
-) -> HTMLResponse:
+) -> Response:
     """`public=true` is the published map anyone may see; the full map (enterprises, risk areas, people)
     is for admins and the jurisdiction's regulators."""
-    with within_limits(request, settings, principal):
-        with engine.connect() as conn:
-            admit(conn, principal, params, settings)
-            m, _ = four_colour_folium(conn, principal, params, settings, public=public)
+
+    def make(conn: Connection) -> bytes:
+        admit(conn, principal, params, settings)
+        m, _ = four_colour_folium(conn, principal, params, settings, public=public)
         page = m.get_root().render()
         deadline.check()
-    return HTMLResponse(page)
+        return page.encode()
+
+    tables = response_cache.PUBLIC_PAGE_TABLES if public else response_cache.FULL_PAGE_TABLES
+    return response_cache.respond(
+        request, engine, settings, principal, ("four-colour page", params, public), make,
+        tables=tables, media_type="text/html; charset=utf-8", weak=True,
+        frame=lambda: within_limits(request, settings, principal),
+    )  # fmt: skip
 
 
 def _zones_zh(params: FourColourParams) -> str:
