@@ -99,7 +99,7 @@ def _serve(
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # workers start slowly on a busy machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/api/v1/health/ready", timeout=2).status_code == 200:
