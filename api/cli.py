@@ -705,6 +705,10 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
+        access_log=False,  # riskmap.access writes one JSON line per request (api/observability.py)
+        # uvicorn kills a worker that has not answered its ping within this; 5 s (its default) killed busy
+        # workers, and their requests in flight, on a loaded 2-core machine.
+        timeout_worker_healthcheck=30,
         proxy_headers=bool(forwarded_allow_ips.strip()),
         forwarded_allow_ips=forwarded_allow_ips.strip(),
     )
