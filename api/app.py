@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The national outline every geometry is checked against takes seconds to make: made now, beside the
         # start, rather than by the first requests that need it (geo.boundaries.china_outline).
         threading.Thread(target=china_outline, name="china-outline", daemon=True).start()
+        # Sync endpoints run in the thread pool of this event loop: at most this many at once (docs/operations.md).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api.worker_threads
         removed = sweep_stale()  # upload folders a killed process could not remove
         if removed:
             log.info("removed %d stale temporary folders of riskmap", len(removed))

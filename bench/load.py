@@ -42,7 +42,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from api.cli import default_workers  # noqa: E402
 
 DB = "riskmap_bench_load"
-BEFORE = {"RISKMAP_ANSWER_CACHE_MB": "0", "RISKMAP_DB_POOL_SIZE": "5"}
+BEFORE = {"RISKMAP_ANSWER_CACHE_MB": "0", "RISKMAP_DB_POOL_SIZE": "5", "RISKMAP_WORKER_THREADS": "40"}
 MIX = (("list", 35), ("four_colour", 20), ("map_page", 10), ("siting", 15), ("write", 20))
 ENTERPRISES = "/api/v1/enterprises"
 
@@ -87,7 +87,7 @@ def _serve(
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     env = {**os.environ, "DATABASE_URL": url, "RISKMAP_AUTH_SECRET": secret, **env_extra}
-    for name in ("RISKMAP_ANSWER_CACHE_MB", "RISKMAP_DB_POOL_SIZE"):
+    for name in BEFORE:
         if name not in env_extra:
             env.pop(name, None)
     command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
@@ -245,12 +245,14 @@ def main() -> None:
         "--database", default=DB, help="the bench's own database (made with the demo if missing)"
     )
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--configs", nargs="+", default=["before", "after"], choices=["before", "after"])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.md")
     args = parser.parse_args()
     url = _ensure_database(args.database)
     secret = secrets.token_urlsafe(48)
     rows = []
     configurations = [("before", 1, BEFORE), ("after", args.workers, {})]
+    configurations = [c for c in configurations if c[0] in args.configs]
     for label, workers, env_extra in configurations:
         proc, base = _serve(url, workers, secret, env_extra)
         try:
@@ -281,7 +283,7 @@ def main() -> None:
         " siting check 15 %, read-then-PATCH of an enterprise with If-Match 20 % (a 412 re-reads and retries; a"
         " write's latency includes its reads). GETs of the list, the answer and the page revalidate with"
         " If-None-Match, as a browser does.",
-        f"before: 1 worker, 5 pooled connections, answer cache off (what `riskmap serve` did); after: `riskmap serve`"
+        f"before: 1 worker, 5 pooled connections, 40 request threads, answer cache off (what `riskmap serve` did); after: `riskmap serve`"
         f" with {after_workers} workers (its default{'' if not args.workers else ' overridden'}), cache on."
         " Measured in the same run; load = the machine's 1-minute load average before the run; answered req/s"
         " leaves out the 4xx (429: the server was busy with its 2 expensive requests) and 5xx; dropped: requests"
