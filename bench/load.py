@@ -277,14 +277,17 @@ def main() -> None:
         f"- machine: {machine()}; the load generator (Python threads) runs on the same cores",
         f"- data: the demo at scale 0.3 in database {args.database}; loopback; {args.seconds:g} s per run",
         f"- reproduce: `.venv/bin/python bench/load.py --clients {' '.join(map(str, args.clients))} "
-        f"--seconds {args.seconds:g}`" + (f" --workers {args.workers}" if args.workers else ""),
+        f"--seconds {args.seconds:g}"
+        + (f" --workers {args.workers}" if args.workers else "")
+        + (f" --database {args.database}" if args.database != DB else "")
+        + "`",
         "",
         "Mix: enterprise list 35 %, four-colour answer (泉港区 350505, 1 km grid) 20 %, its public map page 10 %,"
         " siting check 15 %, read-then-PATCH of an enterprise with If-Match 20 % (a 412 re-reads and retries; a"
         " write's latency includes its reads). GETs of the list, the answer and the page revalidate with"
         " If-None-Match, as a browser does.",
-        f"before: 1 worker, 5 pooled connections, 40 request threads, answer cache off (what `riskmap serve` did); after: `riskmap serve`"
-        f" with {after_workers} workers (its default{'' if not args.workers else ' overridden'}), cache on."
+        "before: 1 worker, 5 pooled connections, 40 request threads, answer cache off (what `riskmap serve`"
+        f" did); after: `riskmap serve` with {after_workers} workers (its default{'' if not args.workers else ' overridden'}), cache on."
         " Measured in the same run; load = the machine's 1-minute load average before the run; answered req/s"
         " leaves out the 4xx (429: the server was busy with its 2 expensive requests) and 5xx; dropped: requests"
         " whose connection closed without an answer (not in the latencies).",
