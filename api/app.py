@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -38,6 +40,7 @@ from api.routers import (
 )
 from api.security_headers import SecurityHeaders
 from api.settings import Settings
+from geo.boundaries import china_outline
 from geo.io.tempfiles import sweep_stale
 from geo.store import calendar
 from geo.store.engine import make_engine
@@ -74,6 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The national outline every geometry is checked against takes seconds to make: made now, beside the
+        # start, rather than by the first requests that need it (geo.boundaries.china_outline).
+        threading.Thread(target=china_outline, name="china-outline", daemon=True).start()
+        # Sync endpoints run in the thread pool of this event loop: at most this many at once (docs/operations.md).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api.worker_threads
         removed = sweep_stale()  # upload folders a killed process could not remove
         if removed:
             log.info("removed %d stale temporary folders of riskmap", len(removed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -675,11 +676,34 @@ def calendar_show() -> None:
     typer.echo(f"deadlines after {cal.last} are provisional until the next notice is loaded")
 
 
+def default_workers() -> int:
+    """CPU cores this process may use, plus one (a worker waiting on the database leaves a core to another),
+    at most 8."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores + 1, 8)
+
+
+def pool_per_worker(workers: int, connections: int) -> int:
+    """Each worker's pool size: `connections` shared by the workers, pool plus as many in overflow, 2–10."""
+    return max(2, min(10, connections // (2 * workers)))
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="worker processes; default: CPU cores + 1, at most 8 (docs/operations.md)"),
+    ] = None,
+    db_connections: Annotated[
+        int,
+        typer.Option(
+            min=2,
+            help="database connections all workers may hold together (pool and overflow); each worker's pool "
+            "is this / (2 × workers), 2 to 10, unless RISKMAP_DB_POOL_SIZE is set",
+        ),
+    ] = 40,
     reload: Annotated[bool, typer.Option(help="reload on code changes (development)")] = False,
     forwarded_allow_ips: Annotated[
         str,
@@ -697,7 +721,13 @@ def serve(
         _settings().auth.signing_key()  # refuse to start, with the reason, before the server is up
     except RiskmapError as exc:
         _fail(exc)
-    typer.echo(f"riskmap at http://{host}:{port}/ (docs: http://{host}:{port}/docs)")
+    workers = 1 if reload else (workers or default_workers())
+    if not os.environ.get("RISKMAP_DB_POOL_SIZE"):  # read by each worker's Settings (spawned with this env)
+        os.environ["RISKMAP_DB_POOL_SIZE"] = str(pool_per_worker(workers, db_connections))
+    typer.echo(
+        f"riskmap at http://{host}:{port}/ (docs: http://{host}:{port}/docs): {workers} worker(s), "
+        f"{os.environ['RISKMAP_DB_POOL_SIZE']} pooled database connections each (as many again in overflow)"
+    )
     # uvicorn alone would trust X-Forwarded-For from 127.0.0.1: any local client could then name its own
     # address and rotate past the sign-in limit. Only a proxy named here is trusted.
     uvicorn.run(
@@ -707,6 +737,10 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
+        access_log=False,  # riskmap.access writes one JSON line per request (api/observability.py)
+        # uvicorn kills a worker that has not answered its ping within this; 5 s (its default) killed busy
+        # workers, and their requests in flight, on a loaded 2-core machine.
+        timeout_worker_healthcheck=30,
         proxy_headers=bool(forwarded_allow_ips.strip()),
         forwarded_allow_ips=forwarded_allow_ips.strip(),
     )

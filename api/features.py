@@ -4,6 +4,7 @@ A resource module supplies its property schema and a `prepare` function (domain 
 values); this module does the HTTP: parse, paginate, link, version headers.
 """
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -102,6 +103,20 @@ class ResourceRoutes:
     geometry_output: Callable[[dict[str, Any], InputCrs], dict[str, Any]] | None = None
 
 
+def _plain(value: Any) -> Any:
+    """`jsonable_encoder(value)` with a fast path for what rows hold (text, numbers, dates, lists, dicts):
+    the same output, a tenth of the time (it was half of a 50-row list's serialising)."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if type(value) in (dt.datetime, dt.date):
+        return value.isoformat()
+    if type(value) is list:
+        return [_plain(v) for v in value]
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {k: _plain(v) for k, v in value.items()}
+    return jsonable_encoder(value)
+
+
 def feature(row: Mapping[str, Any], res: repo.Resource, crs: InputCrs) -> dict[str, Any]:
     props = {k: v for k, v in row.items() if k != "geometry"}
     for g in res.geometries_in_properties:
@@ -110,7 +125,7 @@ def feature(row: Mapping[str, Any], res: repo.Resource, crs: InputCrs) -> dict[s
         "type": "Feature",
         "id": row[res.key],
         "geometry": to_geojson(row["geometry"], crs=crs),
-        "properties": jsonable_encoder(props),
+        "properties": _plain(props),
     }
 
 

@@ -51,6 +51,13 @@ class ApiSettings(BaseSettings):
     max_page_size: int = 5_000
     cors_origins: list[str] = []
     debug: bool = False
+    worker_threads: int = Field(
+        default=6,
+        ge=1,
+        description="threads per worker process running requests at once (RISKMAP_WORKER_THREADS); more wait "
+        "their turn. Python runs one thread at a time: 40 (the default of the server's thread pool) made every "
+        "request wait for the others' turns, and 32 clients got a third of the throughput of 8 (bench/load.py)",
+    )
 
 
 class MapSettings(BaseSettings):

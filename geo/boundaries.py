@@ -6,6 +6,7 @@ Also the national outline used to reject places outside China, and the demo regi
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -285,10 +286,20 @@ def demo_boundaries() -> gpd.GeoDataFrame:
 # --- the national outline -------------------------------------------------------------------------------------
 
 
-@cache
+_OUTLINE_LOCK = threading.Lock()
+
+
 def china_outline() -> BaseGeometry:
     """China's land boundary in CGCS2000, simplified (~0.01°) and widened ~0.25° to take in the territorial
-    sea and near-shore islands; prepared for fast repeated predicates. Cached for the process."""
+    sea and near-shore islands; prepared for fast repeated predicates. Made once per process: it takes
+    seconds, and concurrent first callers (the first siting checks of a server) wait for that one making
+    instead of each making it at once (8 of them took 20 s each); the app starts it when it starts."""
+    with _OUTLINE_LOCK:
+        return _china_outline()
+
+
+@cache
+def _china_outline() -> BaseGeometry:
     land = _boundary_geometry(_NATIONAL_LAND_PATH)
     # Part by part, then one union: buffering the 1,900-part MultiPolygon as a whole takes ~10 times longer.
     parts = shapely.simplify(shapely.get_parts(land), _OUTLINE_SIMPLIFY_DEG)

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
 
-from api import limits
+from api import limits, response_cache
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep, four_colour_params
 from api.features import GEOJSON
@@ -47,20 +48,23 @@ def four_colour(
     that intersect it); `rule=weighted` is the documented alternative. Public: the zones' ids of
     enterprises are given only to admins and the jurisdiction's regulators. A request over the role's
     caps is 422 naming what to ask instead; one over its time limit 503 (docs/security.md, Limits)."""
-    with (
-        within_limits(request, settings, principal),
-        engine.connect() as conn,
-    ):
-        params = resolve_zones(conn, params)
-        admit(conn, principal, params, settings)
-        j = get_jurisdiction_row(conn, params.adcode)
-        zones = compute(conn, principal, params, settings)
-        public = not may_see_detail(conn, principal, params.adcode)
-        add_deciding_units(conn, principal, zones, params, public=public)
+
+    def make(conn: Connection) -> bytes:
+        resolved = resolve_zones(conn, params)
+        admit(conn, principal, resolved, settings)
+        j = get_jurisdiction_row(conn, resolved.adcode)
+        zones = compute(conn, principal, resolved, settings)
+        public = not may_see_detail(conn, principal, resolved.adcode)
+        add_deciding_units(conn, principal, zones, resolved, public=public)
         features = zone_features(zones, public=public)
-        counted = unit_counts(conn, principal, params.adcode)
-        response = _four_colour_response(params, j, features, counted)
-    return response
+        counted = unit_counts(conn, principal, resolved.adcode)
+        return bytes(_four_colour_response(resolved, j, features, counted).body)
+
+    return response_cache.respond(
+        request, engine, settings, principal, ("four-colour", params), make,
+        tables=response_cache.FOUR_COLOUR_TABLES, media_type=GEOJSON,
+        frame=lambda: within_limits(request, settings, principal),
+    )  # fmt: skip
 
 
 def _four_colour_response(

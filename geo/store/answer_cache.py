@@ -1,0 +1,193 @@
+"""Answers kept across requests (four-colour answers, map pages) under the data's epoch.
+
+What an answer depends on: the tables it reads (`tables`, a subset of `TABLES`), the request's
+parameters and the principal's scope (`tiles.scope_key`), in the caller's `key`. The tables' epochs
+are the write counters `tile_epoch_<table>` that the statement trigger of migrations 0017/0019 moves on
+every INSERT, UPDATE, DELETE, TRUNCATE or COPY, so a write shows at the next request, in every worker
+process (the counters live in the database; each process keeps its own copies of the answers).
+
+An answer is stored only when it was made from a snapshot of exactly those epochs: the reader takes
+the advisory lock the writers hold shared (`tiles.TILE_LOCK`) exclusively for the moment it opens a
+REPEATABLE READ snapshot and reads the epochs in it, then lets go, and makes the answer in that
+snapshot. A write in flight (waited for at most `LOCK_WAIT`) makes the answer fresh and unstored,
+without an ETag. Writers wait only for that moment, never for the answer's making.
+
+Concurrent misses of one key wait for the first (one computation, the others read its result).
+`RISKMAP_ANSWER_CACHE_MB=0` turns the cache off (answers made per request, as before: the bench's
+baseline).
+"""
+
+# ruff: noqa: S608  (the only names put into SQL are this module's constant table names)
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from geo.store.tiles import TILE_LOCK
+
+TABLES: Final = ("jurisdictions", "enterprises", "risk_units", "protection_targets", "hazards")
+LOCK_WAIT: Final = "100ms"  # longest wait for writes in flight before an answer is made unstored
+Epochs = tuple[int, ...]
+
+
+def epochs(conn: Connection, tables: Sequence[str]) -> Epochs:
+    """The write counters of `tables` now (in that order)."""
+    unknown = set(tables) - set(TABLES)
+    if unknown:
+        raise ValueError(f"no epoch for {sorted(unknown)}")
+    cols = ", ".join(
+        f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tile_epoch_{t})" for t in tables
+    )
+    return tuple(int(v) for v in conn.execute(text(f"SELECT {cols}")).one())
+
+
+def etag(at: Epochs, key: Hashable) -> str:
+    return '"a' + hashlib.sha256(repr((at, key)).encode()).hexdigest()[:31] + '"'
+
+
+class Store:
+    """An LRU of bytes made at some epochs, bounded in bytes; thread-safe."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Hashable, tuple[Epochs, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: Hashable, at: Epochs) -> bytes | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] != at:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return item[1]
+
+    def put(self, key: Hashable, at: Epochs, body: bytes) -> None:
+        if len(body) > self.max_bytes // 8:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+            self._items[key] = (at, body)
+            self._bytes += len(body)
+            while self._bytes > self.max_bytes and self._items:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes | None  # None: not modified (If-None-Match named the current ETag)
+    etag: str | None  # None: made while a write was in flight, not stored, not to be revalidated
+    hit: bool = False
+
+
+@contextmanager
+def _snapshot(conn: Connection, tables: Sequence[str]) -> Iterator[Epochs | None]:
+    """Open a REPEATABLE READ transaction whose snapshot holds exactly the epochs yielded (None when
+    writes were in flight for longer than LOCK_WAIT: then the snapshot's epochs are unknown)."""
+    try:
+        conn.execute(text("SELECT set_config('lock_timeout', :w, true)"), {"w": LOCK_WAIT})
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": TILE_LOCK})  # session lock, held past commit
+        locked = True
+    except DBAPIError:  # lock_timeout: a write in flight
+        locked = False
+    if conn.in_transaction():
+        conn.rollback()
+    at: Epochs | None = None
+    ok = False
+    try:
+        conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        read = epochs(conn, tables)  # the snapshot is taken here: no write in flight when locked
+        if locked:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": TILE_LOCK})
+            at = read
+        ok = True
+    finally:
+        if locked and not ok:
+            conn.invalidate()  # closing the session releases the lock whatever went wrong
+    yield at
+
+
+class AnswerCache:
+    def __init__(self, max_bytes: int) -> None:
+        self.store = Store(max_bytes)
+        self._flights: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.store.max_bytes > 0
+
+    @contextmanager
+    def _flight(self, key: Hashable) -> Iterator[None]:
+        with self._guard:
+            lock = self._flights.setdefault(key, threading.Lock())
+        with lock:
+            yield
+        with self._guard:
+            if not lock.locked():
+                self._flights.pop(key, None)
+
+    def answer(
+        self,
+        engine: Engine,
+        key: Hashable,
+        make: Callable[[Connection], bytes],
+        *,
+        tables: Sequence[str] = TABLES,
+        not_modified: Callable[[str], bool] = lambda _tag: False,
+        frame: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> Answer:
+        """The answer for `key`: 304-able (`not_modified(etag)`), stored, or made by `make(conn)` within
+        `frame()` (the request's limits: only a made answer pays them). Authorisation is the caller's or
+        `make`'s: an answer is stored only after `make` returned, under the principal's scope in `key`."""
+        if not self.enabled:
+            with frame(), engine.connect() as conn:
+                return Answer(make(conn), None)
+        found = self._lookup(engine, key, tables, not_modified)
+        if found is not None:
+            return found
+        with self._flight(key):
+            found = self._lookup(engine, key, tables, not_modified)
+            if found is not None:
+                return found
+            with frame(), engine.connect() as conn, _snapshot(conn, tables) as at:
+                body = make(conn)
+                conn.rollback()  # a read: nothing to keep (temporary tables go with the transaction)
+        if at is None:
+            return Answer(body, None)
+        self.store.put(key, at, body)
+        return Answer(body, etag(at, key))
+
+    def _lookup(
+        self, engine: Engine, key: Hashable, tables: Sequence[str], not_modified: Callable[[str], bool]
+    ) -> Answer | None:
+        with engine.connect() as conn:
+            now = epochs(conn, tables)
+        tag = etag(now, key)
+        if not_modified(tag):
+            return Answer(None, tag, hit=True)
+        body = self.store.get(key, now)
+        return None if body is None else Answer(body, tag, hit=True)
+
+
+CACHE: Final = AnswerCache(int(float(os.environ.get("RISKMAP_ANSWER_CACHE_MB", "64")) * 1024 * 1024))
