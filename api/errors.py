@@ -97,8 +97,16 @@ def _database_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body("internal database error"), status_code=500)
 
 
+BODY_UNPARSED = "There was an error parsing the body"  # FastAPI's 400 for a body it cannot read
+BODY_REASON = "could not be read: send JSON in UTF-8 (or the form the route documents) with its Content-Type"
+BODY_REASON_ZH = "请求体无法解析：请按接口说明发送 UTF-8 编码的 JSON（或表单）并注明 Content-Type"
+
+
 def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == BODY_UNPARSED:  # bad input, like any other: 422 naming it
+        problem = {"field": "body", "reason": BODY_REASON, "reason_zh": BODY_REASON_ZH}
+        return JSONResponse(_body(f"body: {BODY_REASON}", [problem]), status_code=422)
     return JSONResponse(_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
+from api.schemas import GEOJSON_COLLECTION, GEOJSON_FEATURE, PDF, XLSX, file_response
 from api.usecases import hazard_lists
 from api.usecases import inspection_coverage as coverage
 from geo import hazards as rules
@@ -186,7 +187,7 @@ def get_inspection(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSON
 # --- hazards -----------------------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, summary="Report a hidden hazard (隐患)")
+@router.post("", status_code=201, summary="Report a hidden hazard (隐患)", **GEOJSON_FEATURE)
 def report(body: HazardIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """An enterprise reports hazards on its own units (自查); a regulator on any unit or place in its
     jurisdictions. A major hazard (重大事故隐患) names the criterion it was judged by."""
@@ -234,7 +235,7 @@ def import_list(
     return _json({"hazards": len(made), "ids": made}, 201)
 
 
-@router.get("", summary="The hazard register (GeoJSON) the caller may see")
+@router.get("", summary="The hazard register (GeoJSON) the caller may see", **GEOJSON_COLLECTION)
 def list_hazards(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -294,7 +295,10 @@ def statistics(
 
 
 @router.get(
-    "/lists.xlsx", summary="五个清单: check, hazard, rectification, close-out and measures lists (Excel)"
+    "/lists.xlsx",
+    summary="五个清单: check, hazard, rectification, close-out and measures lists (Excel)",
+    response_class=Response,
+    responses=file_response(XLSX),
 )
 def five_lists(
     engine: EngineDep,
@@ -326,7 +330,7 @@ def announcements(engine: EngineDep, adcode: Adcode = None) -> JSONResponse:
     return _json({"announcements": rows})
 
 
-@router.get("/{key}", summary="One hazard with its steps and attachments")
+@router.get("/{key}", summary="One hazard with its steps and attachments", **GEOJSON_FEATURE)
 def get_hazard(key: Key, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     with engine.connect() as conn:
         row = store.get_hazard(conn, principal, key, as_of=beijing_today())
@@ -341,19 +345,23 @@ def _step(
     return _geojson(_feature(row, crs))
 
 
-@router.post("/{key}/assign", summary="Issue the rectification notice (整改通知) with its deadline")
+@router.post(
+    "/{key}/assign", summary="Issue the rectification notice (整改通知) with its deadline", **GEOJSON_FEATURE
+)
 def assign(key: Key, body: AssignIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """The deadline in working days (State Council holidays in data/cn_working_calendar.csv; past the
     calendar's last year it is provisional) or as a date. A major hazard's notice carries 五落实."""
     return _step(key, Action.assign, body, engine, principal, crs)
 
 
-@router.post("/{key}/start", summary="Rectification has started (整改中)")
+@router.post("/{key}/start", summary="Rectification has started (整改中)", **GEOJSON_FEATURE)
 def start(key: Key, body: StepIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     return _step(key, Action.start, body, engine, principal, crs)
 
 
-@router.post("/{key}/rectify", summary="Rectification done (整改完成), waiting for acceptance")
+@router.post(
+    "/{key}/rectify", summary="Rectification done (整改完成), waiting for acceptance", **GEOJSON_FEATURE
+)
 def rectify(
     key: Key, body: RectifyIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep
 ) -> JSONResponse:
@@ -361,24 +369,28 @@ def rectify(
     return _step(key, Action.rectify, body, engine, principal, crs)
 
 
-@router.post("/{key}/accept", summary="Accept the rectification (验收; major: third-party evaluation)")
+@router.post(
+    "/{key}/accept",
+    summary="Accept the rectification (验收; major: third-party evaluation)",
+    **GEOJSON_FEATURE,
+)
 def accept(key: Key, body: AcceptIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """A regulator holding the hazard, not the one who rectified it."""
     return _step(key, Action.accept, body, engine, principal, crs)
 
 
-@router.post("/{key}/reject", summary="Acceptance failed: the hazard is re-opened")
+@router.post("/{key}/reject", summary="Acceptance failed: the hazard is re-opened", **GEOJSON_FEATURE)
 def reject(key: Key, body: RejectIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     return _step(key, Action.reject, body, engine, principal, crs)
 
 
-@router.post("/{key}/close", summary="Close the hazard (销号)")
+@router.post("/{key}/close", summary="Close the hazard (销号)", **GEOJSON_FEATURE)
 def close(key: Key, body: StepIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """Ends a listed supervision (挂牌督办) too."""
     return _step(key, Action.close, body, engine, principal, crs)
 
 
-@router.post("/{key}/supervise", summary="List a major hazard for supervision (挂牌督办)")
+@router.post("/{key}/supervise", summary="List a major hazard for supervision (挂牌督办)", **GEOJSON_FEATURE)
 def supervise(
     key: Key, body: SuperviseIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep
 ) -> JSONResponse:
@@ -400,7 +412,12 @@ def add_attachment(
     return _json(row, 201)
 
 
-@router.get("/{key}/attachments/{attachment_id}", summary="Download an attachment")
+@router.get(
+    "/{key}/attachments/{attachment_id}",
+    summary="Download an attachment",
+    response_class=Response,
+    responses=file_response("image/jpeg", "image/png", PDF),
+)
 def get_attachment(
     key: Key,
     attachment_id: Annotated[int, Path(ge=1, le=2**63 - 1)],

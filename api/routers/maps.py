@@ -13,6 +13,7 @@ from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep, four_colour_params
 from api.limits import admit_four_colour as admit
 from api.limits import four_colour_frame as within_limits
+from api.schemas import PDF, file_response
 from api.usecases.four_colour import FourColourParams, compute, four_colour_folium, title
 from geo import deadline
 from geo.store.summary import map_boundaries
@@ -98,7 +99,10 @@ def _print_within_limits(
 
 
 @router.get(
-    "/four-color.png", summary="The four-colour map for printing (上墙), PNG", responses=limits.RESPONSES
+    "/four-color.png",
+    summary="The four-colour map for printing (上墙), PNG",
+    response_class=Response,
+    responses={**limits.RESPONSES, **file_response("image/png")},
 )
 def four_colour_png(
     request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
@@ -107,7 +111,10 @@ def four_colour_png(
 
 
 @router.get(
-    "/four-color.pdf", summary="The four-colour map for printing (上墙), PDF", responses=limits.RESPONSES
+    "/four-color.pdf",
+    summary="The four-colour map for printing (上墙), PDF",
+    response_class=Response,
+    responses={**limits.RESPONSES, **file_response(PDF)},
 )
 def four_colour_pdf(
     request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
