@@ -232,7 +232,7 @@ EXAMPLES: dict[str, Any] = {
     "getSitingCheckMap": {
         "geometry": _POINT,
         "crs": "cgcs2000",
-        "hazard_kind": "lpg_supply",
+        "hazard_kind": "lpg_supply_base",
         "capacity_m3": 200,
     },
     "putRiskContours": {

@@ -1,0 +1,218 @@
+"""The OpenAPI document as a contract: readable unique operationIds, typed GeoJSON answers, our error body on
+every error status, an example for every write; and a client generated from it (datamodel-code-generator's
+pydantic models, called by operationId) lists risk units and creates one against the running app."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from api.app import create_app
+from api.openapi import EXAMPLES, OPERATION_IDS
+from api.settings import AuthSettings, DatabaseSettings, Settings
+from tests.principals import TEST_SECRET
+
+METHODS = ("get", "post", "put", "patch", "delete")
+CRUD = re.compile(r"^(list|get|create|update|delete)(Jurisdiction|Enterprise|RiskUnit|ProtectionTarget)s?$")
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    app = create_app(
+        Settings(
+            db=DatabaseSettings(DATABASE_URL="postgresql://unused@127.0.0.1/none"),
+            auth=AuthSettings(secret=TEST_SECRET),
+        )
+    )
+    return app.openapi()
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(m, p, op) for p, ops in doc["paths"].items() for m, op in ops.items() if m in METHODS]
+
+
+def test_operation_ids_are_explicit_readable_and_unique(doc: dict[str, Any]) -> None:
+    ids = [op["operationId"] for _, _, op in _operations(doc)]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    for method, path, op in _operations(doc):
+        oid = op["operationId"]
+        assert re.fullmatch(r"[a-z][A-Za-z0-9]+", oid), (method, path, oid)
+        # named in the table, or one of the register's CRUD routes named by api/features.crud_router
+        assert oid in OPERATION_IDS.values() or CRUD.match(oid), (method, path, oid)
+    assert doc["paths"]["/api/v1/risk-units"]["get"]["operationId"] == "listRiskUnits"
+    assert doc["paths"]["/api/v1/risk-units"]["post"]["operationId"] == "createRiskUnit"
+    assert doc["paths"]["/api/v1/risk-units/{key}"]["patch"]["operationId"] == "updateRiskUnit"
+
+
+def test_register_answers_are_typed_geojson(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    for path, noun in (
+        ("/api/v1/enterprises", "Enterprise"),
+        ("/api/v1/risk-units", "RiskUnit"),
+        ("/api/v1/protection-targets", "ProtectionTarget"),
+        ("/api/v1/jurisdictions", "Jurisdiction"),
+    ):
+        listed = doc["paths"][path]["get"]["responses"]["200"]["content"]
+        assert list(listed) == ["application/geo+json"]
+        assert listed["application/geo+json"]["schema"] == {"$ref": f"#/components/schemas/{noun}FeatureCollection"}
+        one = doc["paths"][path]["post"]["responses"]["201"]["content"]
+        assert one["application/geo+json"]["schema"] == {"$ref": f"#/components/schemas/{noun}Feature"}
+        assert f"{noun}Record" in schemas
+    risk_unit = schemas["RiskUnitRecord"]["properties"]
+    assert {"type": "integer"} in risk_unit["id"]["anyOf"]
+    assert {"type": "integer"} in risk_unit["level"]["anyOf"]
+    assert {"$ref": "#/components/schemas/RiskUnitKind"} in risk_unit["kind"]["anyOf"]
+    assert {"type": "string", "format": "date"} in risk_unit["assessed_on"]["anyOf"]
+    # files are documented as what they are, not as JSON
+    export = doc["paths"]["/api/v1/exports"]["get"]["responses"]["200"]["content"]
+    assert "application/geopackage+sqlite3" in export and "application/json" not in export
+
+
+def test_every_error_status_has_our_error_body(doc: dict[str, Any]) -> None:
+    body = doc["components"]["schemas"]["ErrorBody"]
+    assert set(body["required"]) == {"detail", "errors", "request_id"}
+    assert "HTTPValidationError" not in doc["components"]["schemas"]  # FastAPI's 422 body is never sent
+    for method, path, op in _operations(doc):
+        for status, response in op["responses"].items():
+            if status.startswith(("4", "5")):
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path, status)
+    risk_units = doc["paths"]["/api/v1/risk-units/{key}"]
+    assert {"401", "403", "404", "409", "412", "422", "428", "503"} <= set(risk_units["patch"]["responses"])
+    assert {"401", "403", "404", "422", "503"} <= set(risk_units["get"]["responses"])
+    # every reference resolves
+    names = set(re.findall(r"#/components/schemas/([^\"]+)", json.dumps(doc)))
+    assert names <= set(doc["components"]["schemas"])
+
+
+def test_every_write_has_an_example_that_fits_its_schema(doc: dict[str, Any]) -> None:
+    bundle = {"components": doc["components"]}
+    for method, path, op in _operations(doc):
+        if "requestBody" not in op:
+            continue
+        for media_type, media in op["requestBody"]["content"].items():
+            assert "example" in media, (method, path, op["operationId"])
+            if media_type == "application/json":
+                schema = {**bundle, **media["schema"]}
+                jsonschema.Draft202012Validator(schema).validate(media["example"])
+    assert set(EXAMPLES) <= {op["operationId"] for _, _, op in _operations(doc)}
+
+
+def test_register_examples_are_accepted(client: Any) -> None:
+    """The examples are real requests: the app accepts them as they are."""
+    doc = client.get("/openapi.json").json()
+    for path, wanted in (
+        ("/api/v1/enterprises", 201),
+        ("/api/v1/risk-units", 201),
+        ("/api/v1/protection-targets", 201),
+        ("/api/v1/analysis/siting-check", 200),
+    ):
+        example = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"]
+        response = client.post(path, json=example)
+        assert response.status_code == wanted, (path, response.text)
+
+
+# --- a generated client ---------------------------------------------------------------------------------------
+
+
+class GeneratedClient:
+    """Calls operations by their operationId, with the document's method and path: what a generated client
+    does. Bodies go in and out through the generated pydantic models."""
+
+    def __init__(self, http: Any, doc: dict[str, Any]) -> None:
+        self.http = http
+        self.ops = {
+            op["operationId"]: (m, p) for p, ops in doc["paths"].items() for m, op in ops.items() if m in METHODS
+        }
+
+    def call(self, operation_id: str, *, body: Any = None, **params: Any) -> Any:
+        method, path = self.ops[operation_id]
+        for name in re.findall(r"{(\w+)}", path):
+            path = path.replace(f"{{{name}}}", str(params.pop(name)))
+        payload = body.model_dump(mode="json", exclude_unset=True) if body is not None else None
+        return self.http.request(method.upper(), path, params=params, json=payload)
+
+
+def _generate_models(doc: dict[str, Any], folder: Path) -> Any:
+    source = folder / "openapi.json"
+    source.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    out = folder / "riskmap_models.py"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "datamodel_code_generator",
+            "--input",
+            str(source),
+            "--input-file-type",
+            "openapi",
+            "--output",
+            str(out),
+            "--output-model-type",
+            "pydantic_v2.BaseModel",
+            "--formatters",
+            "builtin",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    spec = importlib.util.spec_from_file_location("riskmap_models", out)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["riskmap_models"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_client_lists_and_creates_risk_units(client: Any, tmp_path: Path) -> None:
+    doc = client.get("/openapi.json").json()
+    models = _generate_models(doc, tmp_path)
+    api = GeneratedClient(client, doc)
+
+    empty = models.RiskUnitFeatureCollection.model_validate(api.call("listRiskUnits").json())
+    assert empty.numberMatched == 0 and empty.features == []
+
+    new = models.FeatureInRiskUnitProperties(
+        type="Feature",
+        geometry={"type": "Point", "coordinates": [118.88, 25.11]},  # 泉港区
+        properties=models.RiskUnitProperties(
+            name="南埔燃气调压站",
+            sector="城镇燃气",
+            level=2,
+            control_level=models.ControlLevel.company,
+            assessed_on="2026-03-01",
+        ),
+    )
+    response = api.call("createRiskUnit", body=new)
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"].startswith("application/geo+json")
+    made = models.RiskUnitFeature.model_validate(response.json())
+    assert made.properties.name == "南埔燃气调压站"
+    assert made.properties.level == 2
+    assert made.properties.kind == models.RiskUnitKind.public_area
+    assert made.properties.jurisdiction_adcode == "350505"
+    assert made.geometry is not None and made.geometry.coordinates == [118.88, 25.11]
+
+    listed = models.RiskUnitFeatureCollection.model_validate(api.call("listRiskUnits", level=2).json())
+    assert listed.numberMatched == 1 and [f.id for f in listed.features] == [made.id]
+    again = models.RiskUnitFeature.model_validate(api.call("getRiskUnit", key=made.id).json())
+    assert again.properties.control_level == models.ControlLevel.company
+
+    # an error answers with the documented body, in both languages
+    bad = models.FeatureInRiskUnitProperties.model_construct(
+        type="Feature", geometry=None, properties=models.RiskUnitProperties(name="无位置", sector="城镇燃气", level=2)
+    )
+    refused = api.call("createRiskUnit", body=bad)
+    assert refused.status_code == 422
+    error = models.ErrorBody.model_validate(refused.json())
+    assert [e.field for e in error.errors] == ["geometry"]
+    assert error.errors[0].reason_zh and error.request_id
