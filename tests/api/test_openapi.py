@@ -62,7 +62,9 @@ def test_register_answers_are_typed_geojson(doc: dict[str, Any]) -> None:
     ):
         listed = doc["paths"][path]["get"]["responses"]["200"]["content"]
         assert list(listed) == ["application/geo+json"]
-        assert listed["application/geo+json"]["schema"] == {"$ref": f"#/components/schemas/{noun}FeatureCollection"}
+        assert listed["application/geo+json"]["schema"] == {
+            "$ref": f"#/components/schemas/{noun}FeatureCollection"
+        }
         one = doc["paths"][path]["post"]["responses"]["201"]["content"]
         assert one["application/geo+json"]["schema"] == {"$ref": f"#/components/schemas/{noun}Feature"}
         assert f"{noun}Record" in schemas
@@ -73,7 +75,8 @@ def test_register_answers_are_typed_geojson(doc: dict[str, Any]) -> None:
     assert {"type": "string", "format": "date"} in risk_unit["assessed_on"]["anyOf"]
     # files are documented as what they are, not as JSON
     export = doc["paths"]["/api/v1/exports"]["get"]["responses"]["200"]["content"]
-    assert "application/geopackage+sqlite3" in export and "application/json" not in export
+    assert "application/geopackage+sqlite3" in export
+    assert "application/json" not in export
 
 
 def test_every_error_status_has_our_error_body(doc: dict[str, Any]) -> None:
@@ -130,7 +133,10 @@ class GeneratedClient:
     def __init__(self, http: Any, doc: dict[str, Any]) -> None:
         self.http = http
         self.ops = {
-            op["operationId"]: (m, p) for p, ops in doc["paths"].items() for m, op in ops.items() if m in METHODS
+            op["operationId"]: (m, p)
+            for p, ops in doc["paths"].items()
+            for m, op in ops.items()
+            if m in METHODS
         }
 
     def call(self, operation_id: str, *, body: Any = None, **params: Any) -> Any:
@@ -166,7 +172,8 @@ def _generate_models(doc: dict[str, Any], folder: Path) -> Any:
         timeout=120,
     )
     spec = importlib.util.spec_from_file_location("riskmap_models", out)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["riskmap_models"] = module
     spec.loader.exec_module(module)
@@ -179,7 +186,8 @@ def test_generated_client_lists_and_creates_risk_units(client: Any, tmp_path: Pa
     api = GeneratedClient(client, doc)
 
     empty = models.RiskUnitFeatureCollection.model_validate(api.call("listRiskUnits").json())
-    assert empty.numberMatched == 0 and empty.features == []
+    assert empty.numberMatched == 0
+    assert empty.features == []
 
     new = models.FeatureInRiskUnitProperties(
         type="Feature",
@@ -200,19 +208,24 @@ def test_generated_client_lists_and_creates_risk_units(client: Any, tmp_path: Pa
     assert made.properties.level == 2
     assert made.properties.kind == models.RiskUnitKind.public_area
     assert made.properties.jurisdiction_adcode == "350505"
-    assert made.geometry is not None and made.geometry.coordinates == [118.88, 25.11]
+    assert made.geometry is not None
+    assert made.geometry.coordinates == [118.88, 25.11]
 
     listed = models.RiskUnitFeatureCollection.model_validate(api.call("listRiskUnits", level=2).json())
-    assert listed.numberMatched == 1 and [f.id for f in listed.features] == [made.id]
+    assert listed.numberMatched == 1
+    assert [f.id for f in listed.features] == [made.id]
     again = models.RiskUnitFeature.model_validate(api.call("getRiskUnit", key=made.id).json())
     assert again.properties.control_level == models.ControlLevel.company
 
     # an error answers with the documented body, in both languages
     bad = models.FeatureInRiskUnitProperties.model_construct(
-        type="Feature", geometry=None, properties=models.RiskUnitProperties(name="无位置", sector="城镇燃气", level=2)
+        type="Feature",
+        geometry=None,
+        properties=models.RiskUnitProperties(name="无位置", sector="城镇燃气", level=2),
     )
     refused = api.call("createRiskUnit", body=bad)
     assert refused.status_code == 422
     error = models.ErrorBody.model_validate(refused.json())
     assert [e.field for e in error.errors] == ["geometry"]
-    assert error.errors[0].reason_zh and error.request_id
+    assert error.errors[0].reason_zh
+    assert error.request_id
