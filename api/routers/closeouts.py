@@ -30,7 +30,7 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AssignIn(Body):
+class CloseoutAssignIn(Body):
     risk_unit_id: Annotated[int, Field(ge=1, le=2**63 - 1, description="the major or large risk unit")]
     assigning_unit: Annotated[
         str, Field(min_length=1, max_length=200, description="交办单位, e.g. 区应急管理局")
@@ -60,7 +60,7 @@ class DecisionIn(Body):
     decided_on: dt.date | None = Field(None, description="date of the verification; today when absent")
 
 
-class RejectIn(DecisionIn):
+class CloseoutRejectIn(DecisionIn):
     reason: Annotated[str, Field(min_length=1, max_length=2000, description="why the close-out is refused")]
 
 
@@ -69,7 +69,7 @@ def _json(body: Any, status_code: int = 200) -> JSONResponse:
 
 
 @router.post("", status_code=201, summary="Assign (交办) a major or large risk to its responsible unit")
-def assign(body: AssignIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
+def assign(body: CloseoutAssignIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     """A regulator holding the unit (or admin) records the assignment letter. The deadline is 3 working
     days after the risk was identified (the day it became major or large, from the history);
     `assigned_late` says whether it was kept."""
@@ -155,7 +155,7 @@ def approve(key: Key, body: DecisionIn, engine: EngineDep, principal: PrincipalD
 
 
 @router.post("/{key}/reject", summary="Reject the close-out, with the reason")
-def reject(key: Key, body: RejectIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
+def reject(key: Key, body: CloseoutRejectIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     with engine.begin() as conn:
         case = usecase.decide(
             conn, principal, key, approve=False, reason=body.reason, decided_on=body.decided_on

@@ -229,3 +229,12 @@ def test_generated_client_lists_and_creates_risk_units(client: Any, tmp_path: Pa
     assert [e.field for e in error.errors] == ["geometry"]
     assert error.errors[0].reason_zh
     assert error.request_id
+
+    # pydantic's own checks name the field and say why in both languages too
+    missing = api.call(
+        "createRiskUnit", body=models.FeatureInRiskUnitProperties.model_construct(type="Feature")
+    )
+    assert missing.status_code == 422
+    problems = models.ErrorBody.model_validate(missing.json()).errors
+    assert {p.field for p in problems} >= {"geometry", "properties"}
+    assert all(p.reason_zh for p in problems)
