@@ -220,3 +220,132 @@ class FeatureCollection(BaseModel):
 
 GEOJSON_FEATURE: dict[str, Any] = {"response_model": Feature, "response_class": GeoJSONResponse}
 GEOJSON_COLLECTION: dict[str, Any] = {"response_model": FeatureCollection, "response_class": GeoJSONResponse}
+
+
+def table_record(
+    name: str, table: Table, extra: dict[str, Any], skip: tuple[str, ...] = ("geom",)
+) -> type[BaseModel]:
+    """Properties made of a table's columns (typed from the table) and `extra` computed values; each may be
+    null, and more may come (extra allowed)."""
+    fields: dict[str, Any] = {
+        c.name: (_column_type(table, c.name) | None, None) for c in table.c if c.name not in skip
+    }
+    fields.update({k: (tp | None, None) for k, tp in extra.items()})
+    return create_model(name, __config__=ConfigDict(extra="allow"), **fields)
+
+
+def _geojson_models(
+    noun: str, props: type[BaseModel], **members: Any
+) -> tuple[type[BaseModel], type[BaseModel]]:
+    one: dict[str, Any] = {
+        "type": (Literal["Feature"], ...),
+        "id": (int | str, ...),
+        "geometry": (Geometry | None, ...),
+        "properties": (props, ...),
+    }
+    feature = create_model(f"{noun}Feature", __config__=ConfigDict(extra="allow"), **one)
+    many: dict[str, Any] = {
+        "type": (Literal["FeatureCollection"], ...),
+        "features": (list[feature], ...),
+        **members,
+    }
+    return feature, create_model(f"{noun}FeatureCollection", __config__=ConfigDict(extra="allow"), **many)
+
+
+def _hazard_models() -> tuple[type[BaseModel], type[BaseModel]]:
+    from geo.store.models import Hazard
+
+    record = table_record(
+        "HazardRecord",
+        Hazard.__table__,  # type: ignore[arg-type]
+        {
+            "risk_unit_name": str,
+            "risk_unit_level": int,
+            "enterprise_name": str,
+            "status_zh": str,
+            "grade_zh": str,
+            "overdue": bool,
+            "working_days_overdue": int,
+            "evaluation_overdue": bool,
+            "deadlines_provisional": bool,
+            "open": bool,
+            "events": list[dict[str, Any]],
+            "attachments": list[dict[str, Any]],
+        },
+    )
+    return _geojson_models(
+        "Hazard",
+        record,
+        numberMatched=(int | None, Field(None, description="hazards matching the filters, over all pages")),
+        numberReturned=(int | None, None),
+    )
+
+
+HazardFeature, HazardFeatureCollection = _hazard_models()
+
+
+class FourColourZone(BaseModel):
+    """One zone of the four-colour map."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="the zone's code (a child unit's adcode, a cell's id, …)")
+    name: str | None = None
+    level: int | None = Field(description="1 重大/红 … 4 低/蓝; null when no risk unit touches the zone")
+    level_name: str | None = None
+    color: str | None = Field(description="the level's colour (RISKMAP_MAP_PALETTE); null with no level")
+    counts: dict[str, int] = Field(description="risk units by level, keys 1–4")
+    area_share: dict[str, float] = Field(
+        description="share of the zone's area covered by units of each level"
+    )
+    unit_count: int
+    enterprise_count: int
+    index: float | None = Field(None, description="rule=weighted: Σ w_L·n_L")
+    raised_units: int | None = Field(None, description="levels=dynamic: units raised by open hidden hazards")
+    enterprise_ids: list[int] | None = Field(None, description="admins and the area's regulators only")
+
+
+FourColourFeature, FourColourFeatureCollection = _geojson_models(
+    "FourColour",
+    FourColourZone,
+    adcode=(str, ...),
+    name=(str | None, None),
+    zones=(str, Field(..., description="children, grid, h3, parks or grids")),
+    rule=(str, ...),
+    rule_description=(str | None, None),
+    zone_counts=(dict[str, int], Field(..., description="zones per level 1–4, and `none`")),
+    numberReturned=(int, ...),
+)
+
+
+class Token(BaseModel):
+    access_token: str = Field(description="send as `Authorization: Bearer …`")
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="seconds")
+
+
+class Me(BaseModel):
+    username: str
+    role: Literal["admin", "regulator", "enterprise", "public"]
+    adcodes: list[str] = Field(description="a regulator's jurisdictions (roots of the subtrees it oversees)")
+    enterprise_id: int | None = Field(description="an enterprise user's enterprise")
+
+
+class SessionInfo(BaseModel):
+    username: str
+    role: Literal["admin", "regulator", "enterprise", "public"]
+    csrf_token: str = Field(
+        description="send in the X-CSRF-Token header of every write signed in by the cookie"
+    )
+    csrf_header: str
+
+
+GEOJSON_HAZARD: dict[str, Any] = {"response_model": HazardFeature, "response_class": GeoJSONResponse}
+GEOJSON_HAZARDS: dict[str, Any] = {
+    "response_model": HazardFeatureCollection,
+    "response_class": GeoJSONResponse,
+}
+GEOJSON_FOUR_COLOUR: dict[str, Any] = {
+    "response_model": FourColourFeatureCollection,
+    "response_class": GeoJSONResponse,
+}

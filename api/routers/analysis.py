@@ -14,7 +14,7 @@ from api.deps import EngineDep, SettingsDep, four_colour_params
 from api.features import GEOJSON
 from api.limits import admit_four_colour as admit
 from api.limits import four_colour_frame as within_limits
-from api.schemas import GEOJSON_COLLECTION
+from api.schemas import GEOJSON_COLLECTION, GEOJSON_FOUR_COLOUR
 from api.usecases.four_colour import FourColourParams, compute, enterprises_with_levels, zone_features
 from geo.four_colour import RULES
 from geo.geometry import to_geojson
@@ -30,7 +30,7 @@ ParamsDep = Annotated[FourColourParams, Depends(four_colour_params)]
     "/four-color",
     summary="The regional 红橙黄蓝 four-colour map: one feature per zone",
     responses=limits.RESPONSES,
-    **GEOJSON_COLLECTION,
+    **GEOJSON_FOUR_COLOUR,
 )
 def four_colour(
     request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
-from api.schemas import GEOJSON_COLLECTION, GEOJSON_FEATURE, PDF, XLSX, file_response
+from api.schemas import GEOJSON_HAZARD, GEOJSON_HAZARDS, PDF, XLSX, file_response
 from api.usecases import hazard_lists
 from api.usecases import inspection_coverage as coverage
 from geo import hazards as rules
@@ -187,7 +187,7 @@ def get_inspection(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSON
 # --- hazards -----------------------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, summary="Report a hidden hazard (隐患)", **GEOJSON_FEATURE)
+@router.post("", status_code=201, summary="Report a hidden hazard (隐患)", **GEOJSON_HAZARD)
 def report(body: HazardIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """An enterprise reports hazards on its own units (自查); a regulator on any unit or place in its
     jurisdictions. A major hazard (重大事故隐患) names the criterion it was judged by."""
@@ -235,7 +235,7 @@ def import_list(
     return _json({"hazards": len(made), "ids": made}, 201)
 
 
-@router.get("", summary="The hazard register (GeoJSON) the caller may see", **GEOJSON_COLLECTION)
+@router.get("", summary="The hazard register (GeoJSON) the caller may see", **GEOJSON_HAZARDS)
 def list_hazards(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -330,7 +330,7 @@ def announcements(engine: EngineDep, adcode: Adcode = None) -> JSONResponse:
     return _json({"announcements": rows})
 
 
-@router.get("/{key}", summary="One hazard with its steps and attachments", **GEOJSON_FEATURE)
+@router.get("/{key}", summary="One hazard with its steps and attachments", **GEOJSON_HAZARD)
 def get_hazard(key: Key, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     with engine.connect() as conn:
         row = store.get_hazard(conn, principal, key, as_of=beijing_today())
@@ -346,7 +346,7 @@ def _step(
 
 
 @router.post(
-    "/{key}/assign", summary="Issue the rectification notice (整改通知) with its deadline", **GEOJSON_FEATURE
+    "/{key}/assign", summary="Issue the rectification notice (整改通知) with its deadline", **GEOJSON_HAZARD
 )
 def assign(key: Key, body: AssignIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """The deadline in working days (State Council holidays in data/cn_working_calendar.csv; past the
@@ -354,13 +354,13 @@ def assign(key: Key, body: AssignIn, engine: EngineDep, principal: PrincipalDep,
     return _step(key, Action.assign, body, engine, principal, crs)
 
 
-@router.post("/{key}/start", summary="Rectification has started (整改中)", **GEOJSON_FEATURE)
+@router.post("/{key}/start", summary="Rectification has started (整改中)", **GEOJSON_HAZARD)
 def start(key: Key, body: StepIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     return _step(key, Action.start, body, engine, principal, crs)
 
 
 @router.post(
-    "/{key}/rectify", summary="Rectification done (整改完成), waiting for acceptance", **GEOJSON_FEATURE
+    "/{key}/rectify", summary="Rectification done (整改完成), waiting for acceptance", **GEOJSON_HAZARD
 )
 def rectify(
     key: Key, body: RectifyIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep
@@ -372,25 +372,25 @@ def rectify(
 @router.post(
     "/{key}/accept",
     summary="Accept the rectification (验收; major: third-party evaluation)",
-    **GEOJSON_FEATURE,
+    **GEOJSON_HAZARD,
 )
 def accept(key: Key, body: AcceptIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """A regulator holding the hazard, not the one who rectified it."""
     return _step(key, Action.accept, body, engine, principal, crs)
 
 
-@router.post("/{key}/reject", summary="Acceptance failed: the hazard is re-opened", **GEOJSON_FEATURE)
+@router.post("/{key}/reject", summary="Acceptance failed: the hazard is re-opened", **GEOJSON_HAZARD)
 def reject(key: Key, body: RejectIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     return _step(key, Action.reject, body, engine, principal, crs)
 
 
-@router.post("/{key}/close", summary="Close the hazard (销号)", **GEOJSON_FEATURE)
+@router.post("/{key}/close", summary="Close the hazard (销号)", **GEOJSON_HAZARD)
 def close(key: Key, body: StepIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """Ends a listed supervision (挂牌督办) too."""
     return _step(key, Action.close, body, engine, principal, crs)
 
 
-@router.post("/{key}/supervise", summary="List a major hazard for supervision (挂牌督办)", **GEOJSON_FEATURE)
+@router.post("/{key}/supervise", summary="List a major hazard for supervision (挂牌督办)", **GEOJSON_HAZARD)
 def supervise(
     key: Key, body: SuperviseIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep
 ) -> JSONResponse:

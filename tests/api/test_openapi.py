@@ -73,6 +73,15 @@ def test_register_answers_are_typed_geojson(doc: dict[str, Any]) -> None:
     assert {"type": "integer"} in risk_unit["level"]["anyOf"]
     assert {"$ref": "#/components/schemas/RiskUnitKind"} in risk_unit["kind"]["anyOf"]
     assert {"type": "string", "format": "date"} in risk_unit["assessed_on"]["anyOf"]
+    for path, method, ref in (
+        ("/api/v1/analysis/four-color", "get", "FourColourFeatureCollection"),
+        ("/api/v1/hazards", "get", "HazardFeatureCollection"),
+        ("/api/v1/hazards/{key}", "get", "HazardFeature"),
+    ):
+        content = doc["paths"][path][method]["responses"]["200"]["content"]
+        assert content["application/geo+json"]["schema"] == {"$ref": f"#/components/schemas/{ref}"}
+    token = doc["paths"]["/api/v1/auth/token"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert token["schema"] == {"$ref": "#/components/schemas/Token"}
     # files are documented as what they are, not as JSON
     export = doc["paths"]["/api/v1/exports"]["get"]["responses"]["200"]["content"]
     assert "application/geopackage+sqlite3" in export
