@@ -132,6 +132,67 @@ def test_register_examples_are_accepted(client: Any) -> None:
         assert response.status_code == wanted, (path, response.text)
 
 
+def _fits(doc: dict[str, Any], response: Any, method: str, template: str) -> None:
+    """The answer validates against the schema the document gives for its status and media type."""
+    documented = doc["paths"][template][method]["responses"][str(response.status_code)]
+    media = response.headers["content-type"].split(";")[0]
+    schema = {"components": doc["components"], **documented["content"][media]["schema"]}
+    jsonschema.Draft202012Validator(schema).validate(response.json())
+
+
+def test_real_answers_fit_their_schemas(client: Any, client_as: Any) -> None:
+    """Answers with real rows in them (which random requests seldom reach) are what the document says."""
+    from tests.api.builders import (
+        ENTERPRISES,
+        RISK_UNITS,
+        TARGETS,
+        created,
+        enterprise_feature,
+        protection_target_feature,
+        risk_unit_feature,
+    )
+
+    doc = client.get("/openapi.json").json()
+    e = created(client.post(ENTERPRISES, json=enterprise_feature(1)))["id"]
+    unit = created(client.post(RISK_UNITS, json=risk_unit_feature(e, level=1, assessed_on="2020-01-01")))[
+        "id"
+    ]
+    created(client.post(RISK_UNITS, json=risk_unit_feature(None, name="加气站")))
+    created(client.post(TARGETS, json=protection_target_feature()))
+    hazard = {"risk_unit_id": unit, "grade": "general", "description": "报警器失效"}
+    key = created(client.post("/api/v1/hazards", json=hazard))["id"]
+    assigned = client.post(f"/api/v1/hazards/{key}/assign", json={"working_days": 5})
+    _fits(doc, assigned, "post", "/api/v1/hazards/{key}/assign")
+    for url, template in (
+        (ENTERPRISES, "/api/v1/enterprises"),
+        (f"{ENTERPRISES}/{e}", "/api/v1/enterprises/{key}"),
+        (RISK_UNITS, "/api/v1/risk-units"),
+        (f"{RISK_UNITS}/{unit}", "/api/v1/risk-units/{key}"),
+        (TARGETS, "/api/v1/protection-targets"),
+        ("/api/v1/jurisdictions?limit=3", "/api/v1/jurisdictions"),
+        ("/api/v1/jurisdictions/350505", "/api/v1/jurisdictions/{key}"),
+        ("/api/v1/analysis/four-color?adcode=350500", "/api/v1/analysis/four-color"),
+        ("/api/v1/analysis/four-color?adcode=350500&levels=dynamic", "/api/v1/analysis/four-color"),
+        ("/api/v1/hazards", "/api/v1/hazards"),
+        (f"/api/v1/hazards/{key}", "/api/v1/hazards/{key}"),
+        ("/api/v1/auth/me", "/api/v1/auth/me"),
+        ("/api/v1/analysis/enterprise-levels?adcode=350505", "/api/v1/analysis/enterprise-levels"),
+        ("/api/v1/analysis/safety-distance?adcode=350505", "/api/v1/analysis/safety-distance"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.text)
+        _fits(doc, response, "get", template)
+    public = client_as("public").get("/api/v1/analysis/four-color", params={"adcode": "350500"})
+    _fits(doc, public, "get", "/api/v1/analysis/four-color")
+    for url, template in (
+        (f"{RISK_UNITS}/999999", "/api/v1/risk-units/{key}"),
+        (RISK_UNITS + "?limit=0", RISK_UNITS),
+    ):
+        refused = client.get(url)
+        assert refused.status_code in (404, 422)
+        _fits(doc, refused, "get", template)
+
+
 # --- a generated client ---------------------------------------------------------------------------------------
 
 
