@@ -349,3 +349,33 @@ GEOJSON_FOUR_COLOUR: dict[str, Any] = {
     "response_model": FourColourFeatureCollection,
     "response_class": GeoJSONResponse,
 }
+
+
+def _closeout_models() -> tuple[type[BaseModel], type[BaseModel]]:
+    from geo.store.models import CloseOut
+
+    case = table_record(
+        "CloseoutCase",
+        CloseOut.__table__,  # type: ignore[arg-type]
+        {
+            "risk_unit_kind": str,
+            "risk_unit_level": int,
+            "assigned_late": bool,
+            "verification_overdue": bool,
+            "deadlines_provisional": bool,
+            "events": list[dict[str, Any]],
+        },
+        skip=(),
+    )
+    listed = create_model(
+        "CloseoutCaseList",
+        __config__=ConfigDict(extra="allow"),
+        cases=(list[case], ...),  # type: ignore[valid-type]
+        numberMatched=(int, ...),
+        numberReturned=(int, ...),
+    )
+    return case, listed
+
+
+CloseoutCase, CloseoutCaseList = _closeout_models()
+BINARY_OF = {"schema": BINARY}

@@ -163,6 +163,11 @@ def test_real_answers_fit_their_schemas(client: Any, client_as: Any) -> None:
     key = created(client.post("/api/v1/hazards", json=hazard))["id"]
     assigned = client.post(f"/api/v1/hazards/{key}/assign", json={"working_days": 5})
     _fits(doc, assigned, "post", "/api/v1/hazards/{key}/assign")
+    case = client.post("/api/v1/closeouts", json={"risk_unit_id": unit, "assigning_unit": "泉港区应急管理局"})
+    assert case.status_code == 201, case.text
+    _fits(doc, case, "post", "/api/v1/closeouts")
+    _fits(doc, client.get(f"/api/v1/closeouts/{case.json()['id']}"), "get", "/api/v1/closeouts/{key}")
+    _fits(doc, client.get("/api/v1/closeouts"), "get", "/api/v1/closeouts")
     for url, template in (
         (ENTERPRISES, "/api/v1/enterprises"),
         (f"{ENTERPRISES}/{e}", "/api/v1/enterprises/{key}"),
