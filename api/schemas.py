@@ -379,3 +379,40 @@ def _closeout_models() -> tuple[type[BaseModel], type[BaseModel]]:
 
 CloseoutCase, CloseoutCaseList = _closeout_models()
 BINARY_OF = {"schema": BINARY}
+
+
+class HistoryRecord(BaseModel):
+    """One change of a row: who, when, and the values before and after."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int | None = Field(description="null for a create rebuilt from the row itself (migration 0009)")
+    action: Literal["create", "update", "delete"]
+    actor: str
+    at: str | None = Field(description="ISO 8601 time of the change")
+    old_values: dict[str, Any] | None = Field(description="an update's changed columns; a delete's whole row")
+    new_values: dict[str, Any] | None = Field(description="an update's changed columns; a create's whole row")
+
+
+class History(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    entity: str
+    id: int
+    records: list[HistoryRecord]
+
+
+class TrendMonth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    month: str = Field(description="YYYY-MM")
+    counts: dict[str, int] = Field(description="risk units by level 1–4 at the month's end")
+    total: int
+
+
+class Trend(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    months: list[TrendMonth]

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep
+from api.schemas import History, Trend
 from api.usecases import history as usecase
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
@@ -35,6 +36,7 @@ def _history(engine: Any, principal: Any, entity: usecase.Entity, entity_id: int
     "/enterprises/{key}/history",
     summary="Who changed an enterprise, when, and what",
     description=HISTORY_DESCRIPTION,
+    response_model=History,
 )
 def enterprise_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     return _history(engine, principal, "enterprises", key)
@@ -44,6 +46,7 @@ def enterprise_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> 
     "/risk-units/{key}/history",
     summary="Who changed a risk unit, when, and what",
     description=HISTORY_DESCRIPTION,
+    response_model=History,
 )
 def risk_unit_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     return _history(engine, principal, "risk_units", key)
@@ -53,12 +56,18 @@ def risk_unit_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> J
     "/protection-targets/{key}/history",
     summary="Who changed a protection target, when, and what",
     description=HISTORY_DESCRIPTION,
+    response_model=History,
 )
 def protection_target_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     return _history(engine, principal, "protection_targets", key)
 
 
-@router.get("/analysis/trend", tags=["analysis"], summary="Risk units per level at the end of each month")
+@router.get(
+    "/analysis/trend",
+    tags=["analysis"],
+    summary="Risk units per level at the end of each month",
+    response_model=Trend,
+)
 def trend(
     engine: EngineDep,
     adcode: Annotated[

@@ -181,6 +181,8 @@ def test_real_answers_fit_their_schemas(client: Any, client_as: Any) -> None:
         ("/api/v1/hazards", "/api/v1/hazards"),
         (f"/api/v1/hazards/{key}", "/api/v1/hazards/{key}"),
         ("/api/v1/auth/me", "/api/v1/auth/me"),
+        (f"{RISK_UNITS}/{unit}/history", "/api/v1/risk-units/{key}/history"),
+        ("/api/v1/analysis/trend?adcode=350505&from=2026-01&to=2026-03", "/api/v1/analysis/trend"),
         ("/api/v1/analysis/enterprise-levels?adcode=350505", "/api/v1/analysis/enterprise-levels"),
         ("/api/v1/analysis/safety-distance?adcode=350505", "/api/v1/analysis/safety-distance"),
     ):
