@@ -142,9 +142,12 @@ BODY_REASON_ZH = "请求体无法解析：请按接口说明发送 UTF-8 编码�
 
 def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400 and exc.detail == BODY_UNPARSED:  # bad input, like any other: 422 naming it
-        problem = {"field": "body", "reason": BODY_REASON, "reason_zh": BODY_REASON_ZH}
-        return JSONResponse(_body(f"body: {BODY_REASON}", [problem]), status_code=422)
+    if exc.status_code == 400:  # a body FastAPI or Starlette could not parse: bad input, 422 naming it
+        reason = (
+            BODY_REASON if exc.detail == BODY_UNPARSED else f"{str(exc.detail).rstrip('.')}: {BODY_REASON}"
+        )
+        problem = {"field": "body", "reason": reason, "reason_zh": BODY_REASON_ZH}
+        return JSONResponse(_body(f"body: {reason}", [problem]), status_code=422)
     return JSONResponse(_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 

@@ -315,3 +315,20 @@ def test_generated_client_lists_and_creates_risk_units(client: Any, tmp_path: Pa
     problems = models.ErrorBody.model_validate(missing.json()).errors
     assert {p.field for p in problems} >= {"geometry", "properties"}
     assert all(p.reason_zh for p in problems)
+
+
+def test_unreadable_bodies_are_422_naming_the_body(client: Any) -> None:
+    """FastAPI and Starlette answer 400 for a body they cannot parse; ours is the documented 422."""
+    multipart = client.post(
+        "/api/v1/roster",
+        content=b"--b\r\nFalse--b--\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    not_utf8 = client.post(
+        "/api/v1/enterprises", content=b'{"type": "\xff\xfe"}', headers={"Content-Type": "application/json"}
+    )
+    for response in (multipart, not_utf8):
+        assert response.status_code == 422, response.text
+        (problem,) = response.json()["errors"]
+        assert problem["field"] == "body"
+        assert problem["reason_zh"]
