@@ -416,3 +416,20 @@ class Trend(BaseModel):
     adcode: str
     name: str | None = None
     months: list[TrendMonth]
+
+
+def _inspection_models() -> tuple[type[BaseModel], type[BaseModel]]:
+    from geo.store.models import Inspection
+
+    record = table_record("Inspection", Inspection.__table__, {"hazard_ids": list[int]}, skip=())  # type: ignore[arg-type]
+    listed = create_model(
+        "InspectionList",
+        __config__=ConfigDict(extra="allow"),
+        inspections=(list[record], ...),  # type: ignore[valid-type]
+        numberMatched=(int, ...),
+        numberReturned=(int, ...),
+    )
+    return record, listed
+
+
+InspectionRecord, InspectionList = _inspection_models()

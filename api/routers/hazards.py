@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
-from api.schemas import GEOJSON_HAZARD, GEOJSON_HAZARDS, PDF, XLSX, file_response
+from api.schemas import (
+    GEOJSON_HAZARD,
+    GEOJSON_HAZARDS,
+    PDF,
+    XLSX,
+    InspectionList,
+    InspectionRecord,
+    file_response,
+)
 from api.usecases import hazard_lists
 from api.usecases import inspection_coverage as coverage
 from geo import hazards as rules
@@ -150,7 +158,9 @@ def _feature(row: dict[str, Any], crs: InputCrs) -> dict[str, Any]:
 # --- inspections -------------------------------------------------------------------------------------
 
 
-@inspections.post("", status_code=201, summary="Record an inspection (检查记录)")
+@inspections.post(
+    "", status_code=201, summary="Record an inspection (检查记录)", response_model=InspectionRecord
+)
 def record_inspection(
     body: InspectionIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep
 ) -> JSONResponse:
@@ -161,7 +171,7 @@ def record_inspection(
     return _json(row, 201)
 
 
-@inspections.get("", summary="Inspections the caller may see")
+@inspections.get("", summary="Inspections the caller may see", response_model=InspectionList)
 def list_inspections(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -178,7 +188,7 @@ def list_inspections(
     return _json({"inspections": rows, "numberMatched": total, "numberReturned": len(rows)})
 
 
-@inspections.get("/{key}", summary="One inspection and the hazards it found")
+@inspections.get("/{key}", summary="One inspection and the hazards it found", response_model=InspectionRecord)
 def get_inspection(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     with engine.connect() as conn:
         return _json(store.get_inspection(conn, principal, key))

@@ -163,6 +163,18 @@ def test_real_answers_fit_their_schemas(client: Any, client_as: Any) -> None:
     key = created(client.post("/api/v1/hazards", json=hazard))["id"]
     assigned = client.post(f"/api/v1/hazards/{key}/assign", json={"working_days": 5})
     _fits(doc, assigned, "post", "/api/v1/hazards/{key}/assign")
+    inspection = {
+        "kind": "self",
+        "enterprise_id": e,
+        "risk_unit_ids": [unit],
+        "inspectors": "安全科",
+        "result": "no_hazard",
+    }
+    recorded = client.post("/api/v1/inspections", json=inspection)
+    assert recorded.status_code == 201, recorded.text
+    _fits(doc, recorded, "post", "/api/v1/inspections")
+    _fits(doc, client.get(f"/api/v1/inspections/{recorded.json()['id']}"), "get", "/api/v1/inspections/{key}")
+    _fits(doc, client.get("/api/v1/inspections"), "get", "/api/v1/inspections")
     case = client.post("/api/v1/closeouts", json={"risk_unit_id": unit, "assigning_unit": "泉港区应急管理局"})
     assert case.status_code == 201, case.text
     _fits(doc, case, "post", "/api/v1/closeouts")
