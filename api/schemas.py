@@ -433,3 +433,42 @@ def _inspection_models() -> tuple[type[BaseModel], type[BaseModel]]:
 
 
 InspectionRecord, InspectionList = _inspection_models()
+
+
+class ImportReport(BaseModel):
+    """What an import found and did (or, with dry_run, would do)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str
+    format: str
+    dry_run: bool
+    valid: bool = Field(description="no row was refused")
+    written: bool
+    rows: int
+    rejected_rows: int
+    inserted: int
+    updated: int
+    unchanged: int = Field(description="rows equal to a stored row: not written, no history")
+    columns: dict[str, str] = Field(description="header in the file → field")
+    ignored_columns: list[str]
+    encoding: str | None
+    errors: list[ErrorItem] = Field(description="row or feature, field and reason of each refused value")
+    errors_total: int
+
+
+class SearchResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = Field(description="enterprise, risk_unit, protection_target or jurisdiction")
+    id: int | str
+    name: str
+    detail: str | None = None
+    bbox: list[float] = Field(description="[minlon, minlat, maxlon, maxlat] in the request's crs")
+
+
+class SearchAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    q: str
+    results: list[SearchResult]

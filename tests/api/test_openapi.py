@@ -193,6 +193,7 @@ def test_real_answers_fit_their_schemas(client: Any, client_as: Any) -> None:
         ("/api/v1/hazards", "/api/v1/hazards"),
         (f"/api/v1/hazards/{key}", "/api/v1/hazards/{key}"),
         ("/api/v1/auth/me", "/api/v1/auth/me"),
+        ("/api/v1/search?q=泉港", "/api/v1/search"),
         (f"{RISK_UNITS}/{unit}/history", "/api/v1/risk-units/{key}/history"),
         ("/api/v1/analysis/trend?adcode=350505&from=2026-01&to=2026-03", "/api/v1/analysis/trend"),
         ("/api/v1/analysis/enterprise-levels?adcode=350505", "/api/v1/analysis/enterprise-levels"),
@@ -201,6 +202,14 @@ def test_real_answers_fit_their_schemas(client: Any, client_as: Any) -> None:
         response = client.get(url)
         assert response.status_code == 200, (url, response.text)
         _fits(doc, response, "get", template)
+    exported = client.get("/api/v1/exports", params={"kind": "protection_targets", "format": "geojson"})
+    assert exported.status_code == 200
+    files = {"file": ("targets.geojson", exported.content, "application/geo+json")}
+    for dry_run, status in (("true", 200), ("false", 201)):
+        params = {"kind": "protection_targets", "dry_run": dry_run}
+        report = client.post("/api/v1/imports", params=params, files=files)
+        assert report.status_code == status, report.text
+        _fits(doc, report, "post", "/api/v1/imports")
     public = client_as("public").get("/api/v1/analysis/four-color", params={"adcode": "350500"})
     _fits(doc, public, "get", "/api/v1/analysis/four-color")
     for url, template in (
