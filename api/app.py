@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import auth, compression, errors, limits, observability, pages
+from api import auth, compression, errors, limits, observability, openapi, pages
 from api.deps import EngineDep
 from api.routers import (
     analysis,
@@ -54,7 +54,8 @@ Regional 红橙黄蓝 safety-risk register and maps for the dual prevention mech
 
 Geometries are GeoJSON in CGCS2000 lon/lat (EPSG:4490) unless a request names another `crs`
 (`wgs84`, `gcj02` for AMap/Tencent, `bd09` for Baidu); they are converted on the way in and out.
-Errors are JSON `{"detail": …, "errors": [{"field": …, "reason": …}]}`.
+Errors are JSON `{"detail": …, "errors": [{"field": …, "reason": …, "reason_zh": …}], "request_id": …}`
+(schema `ErrorBody`).
 
 Sign in with **Authorize**: a username and password (OAuth2 password flow; `riskmap users add`, or the
 demo users `riskmap demo` prints) or an API key (`X-API-Key`, from `riskmap users key`). In a browser,
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        generate_unique_id_function=openapi.operation_id,  # listRiskUnits, createRiskUnit, …
     )
     app.state.settings = settings
     app.state.signing_key = settings.auth.signing_key()  # production refuses to start with a weak secret
@@ -166,4 +168,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body: dict[str, Any] = {"status": "ok", "postgis": postgis, "schema_revision": revision}
         return JSONResponse(body)
 
+    openapi.install(app)  # our error body on every error status, request examples
     return app

@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader, OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from sqlalchemy import Engine
 
+from api import schemas
 from api.deps import EngineDep
 from api.login_limit import LoginLimiter, SharedLoginLimiter
 from api.settings import AuthSettings
@@ -196,6 +197,7 @@ def sign_in(request: Request, engine: Engine, username: str, password: str) -> P
 @router.post(
     "/token",
     summary="Sign in: a bearer access token for a username and password (OAuth2 password flow)",
+    response_model=schemas.Token,
     responses={
         401: {"description": "wrong username or password"},
         429: {
@@ -224,7 +226,9 @@ def token(
     }
 
 
-@router.get("/me", summary="Who the request's credentials make you: role and scope")
+@router.get(
+    "/me", summary="Who the request's credentials make you: role and scope", response_model=schemas.Me
+)
 def me(principal: PrincipalDep) -> dict[str, Any]:
     return {
         "username": principal.username,
@@ -237,6 +241,7 @@ def me(principal: PrincipalDep) -> dict[str, Any]:
 @router.get(
     "/session",
     summary="The browser session of the request's cookie: who, and its CSRF token",
+    response_model=schemas.SessionInfo,
     responses={401: {"description": "no session cookie, or the session has ended"}},
 )
 def session_info(

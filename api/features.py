@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection
 
+from api import schemas
 from api.auth import PrincipalDep
 from api.deps import BboxDep, CrsDep, EngineDep, SettingsDep
 from geo.access import Principal
@@ -323,8 +324,18 @@ def crud_router(
     router = APIRouter(prefix=spec.path, tags=[spec.tag])
     key_type: type = str if res.key == "adcode" else int
     feature_in = FeatureIn[spec.schema]  # type: ignore[name-defined]
+    noun = "".join(w.capitalize() for w in res.name.split())
+    one, many = schemas.feature_models(res, spec.schema, noun)
+    singular, plural = res.name.replace(" ", "_"), res.name.replace(" ", "_") + "s"
 
-    @router.get("", summary=f"List {res.name}s as a GeoJSON FeatureCollection", responses=NOT_MODIFIED)
+    @router.get(
+        "",
+        name=f"list_{plural}",
+        summary=f"List {res.name}s as a GeoJSON FeatureCollection",
+        response_model=many,
+        response_class=schemas.GeoJSONResponse,
+        responses=NOT_MODIFIED,
+    )
     def list_(
         request: Request,
         engine: EngineDep,
@@ -371,7 +382,14 @@ def crud_router(
         }
         return conditional_bytes(request, feature_collection(page, crs, tail))
 
-    @router.get("/{key}", summary=f"One {res.name} as a GeoJSON Feature", responses=NOT_MODIFIED)
+    @router.get(
+        "/{key}",
+        name=f"get_{singular}",
+        summary=f"One {res.name} as a GeoJSON Feature",
+        response_model=one,
+        response_class=schemas.GeoJSONResponse,
+        responses=NOT_MODIFIED,
+    )
     def get(
         request: Request,
         key: key_type,  # type: ignore[valid-type]
@@ -385,7 +403,14 @@ def crud_router(
         body = feature(row, res, crs)
         return conditional(request, body, etag=row_etag(row, res, body if crs == InputCrs.cgcs2000 else None))
 
-    @router.post("", status_code=201, summary=f"Create a {res.name} from a GeoJSON Feature")
+    @router.post(
+        "",
+        status_code=201,
+        name=f"create_{singular}",
+        summary=f"Create a {res.name} from a GeoJSON Feature",
+        response_model=one,
+        response_class=schemas.GeoJSONResponse,
+    )
     def create(body: feature_in, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
         props = body.properties.model_dump(exclude_unset=True)
         with engine.begin() as conn:
@@ -398,7 +423,10 @@ def crud_router(
 
     @router.patch(
         "/{key}",
+        name=f"update_{singular}",
         summary=f"Change some properties (and/or the geometry) of a {res.name}",
+        response_model=one,
+        response_class=schemas.GeoJSONResponse,
         responses=PRECONDITIONS,
     )
     def patch(
@@ -426,7 +454,13 @@ def crud_router(
             row = repo.update_feature(conn, principal, res, key, values, expected_version=existing["version"])
         return JSONResponse(feature(row, res, crs), media_type=GEOJSON, headers={"ETag": row_etag(row, res)})
 
-    @router.delete("/{key}", status_code=204, summary=f"Delete a {res.name}", responses=PRECONDITIONS)
+    @router.delete(
+        "/{key}",
+        status_code=204,
+        name=f"delete_{singular}",
+        summary=f"Delete a {res.name}",
+        responses=PRECONDITIONS,
+    )
     def delete(
         key: key_type,  # type: ignore[valid-type]
         engine: EngineDep,

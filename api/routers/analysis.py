@@ -15,6 +15,7 @@ from api.deps import EngineDep, SettingsDep, four_colour_params
 from api.features import GEOJSON
 from api.limits import admit_four_colour as admit
 from api.limits import four_colour_frame as within_limits
+from api.schemas import GEOJSON_COLLECTION, GEOJSON_FOUR_COLOUR
 from api.usecases import dynamic_levels
 from api.usecases.four_colour import (
     UNIT_COUNTS_DESCRIPTION,
@@ -39,6 +40,7 @@ ParamsDep = Annotated[FourColourParams, Depends(four_colour_params)]
     "/four-color",
     summary="The regional 红橙黄蓝 four-colour map: one feature per zone",
     responses=limits.RESPONSES,
+    **GEOJSON_FOUR_COLOUR,
 )
 def four_colour(
     request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
@@ -89,7 +91,11 @@ def _four_colour_response(
     return limits.json_pieces(body, media_type=GEOJSON)  # encoded now: within the time limit
 
 
-@router.get("/enterprise-levels", summary="Enterprises with their level (就高 by default) and unit counts")
+@router.get(
+    "/enterprise-levels",
+    summary="Enterprises with their level (就高 by default) and unit counts",
+    **GEOJSON_COLLECTION,
+)
 def enterprise_levels(
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],
     engine: EngineDep,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep
+from api.schemas import CloseoutCase, CloseoutCaseList
 from api.usecases import closeouts as usecase
 from geo.closeout import Status
 from geo.vocab import AssessmentMethod
@@ -30,7 +31,7 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AssignIn(Body):
+class CloseoutAssignIn(Body):
     risk_unit_id: Annotated[int, Field(ge=1, le=2**63 - 1, description="the major or large risk unit")]
     assigning_unit: Annotated[
         str, Field(min_length=1, max_length=200, description="交办单位, e.g. 区应急管理局")
@@ -60,7 +61,7 @@ class DecisionIn(Body):
     decided_on: dt.date | None = Field(None, description="date of the verification; today when absent")
 
 
-class RejectIn(DecisionIn):
+class CloseoutRejectIn(DecisionIn):
     reason: Annotated[str, Field(min_length=1, max_length=2000, description="why the close-out is refused")]
 
 
@@ -68,8 +69,13 @@ def _json(body: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(jsonable_encoder(body), status_code=status_code)
 
 
-@router.post("", status_code=201, summary="Assign (交办) a major or large risk to its responsible unit")
-def assign(body: AssignIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
+@router.post(
+    "",
+    status_code=201,
+    summary="Assign (交办) a major or large risk to its responsible unit",
+    response_model=CloseoutCase,
+)
+def assign(body: CloseoutAssignIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     """A regulator holding the unit (or admin) records the assignment letter. The deadline is 3 working
     days after the risk was identified (the day it became major or large, from the history);
     `assigned_late` says whether it was kept."""
@@ -85,7 +91,7 @@ def assign(body: AssignIn, engine: EngineDep, principal: PrincipalDep) -> JSONRe
     return _json(case, 201)
 
 
-@router.get("", summary="Close-out cases the caller may see")
+@router.get("", summary="Close-out cases the caller may see", response_model=CloseoutCaseList)
 def list_cases(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -127,14 +133,18 @@ def announcements(engine: EngineDep, adcode: Adcode = None) -> JSONResponse:
     return _json({"announcements": rows})
 
 
-@router.get("/{key}", summary="One close-out case with its steps")
+@router.get("/{key}", summary="One close-out case with its steps", response_model=CloseoutCase)
 def get_case(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     with engine.connect() as conn:
         case = usecase.get_case(conn, principal, key)
     return _json(case)
 
 
-@router.post("/{key}/request", summary="Request the close-out (销号申请), signed by the principal person")
+@router.post(
+    "/{key}/request",
+    summary="Request the close-out (销号申请), signed by the principal person",
+    response_model=CloseoutCase,
+)
 def request(key: Key, body: RequestIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     """The enterprise owning the unit (for a public-area risk: a regulator holding it) gives the new
     controls and the new level (3 or 4), directly or as a new assessment; verification is due within 10
@@ -145,7 +155,11 @@ def request(key: Key, body: RequestIn, engine: EngineDep, principal: PrincipalDe
     return _json(case)
 
 
-@router.post("/{key}/approve", summary="Approve the close-out: the unit takes its new level")
+@router.post(
+    "/{key}/approve",
+    summary="Approve the close-out: the unit takes its new level",
+    response_model=CloseoutCase,
+)
 def approve(key: Key, body: DecisionIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     with engine.begin() as conn:
         case = usecase.decide(
@@ -154,8 +168,8 @@ def approve(key: Key, body: DecisionIn, engine: EngineDep, principal: PrincipalD
     return _json(case)
 
 
-@router.post("/{key}/reject", summary="Reject the close-out, with the reason")
-def reject(key: Key, body: RejectIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
+@router.post("/{key}/reject", summary="Reject the close-out, with the reason", response_model=CloseoutCase)
+def reject(key: Key, body: CloseoutRejectIn, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     with engine.begin() as conn:
         case = usecase.decide(
             conn, principal, key, approve=False, reason=body.reason, decided_on=body.decided_on

@@ -11,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
+from api.schemas import CSV, GEOJSON, GPKG, PDF, XLSX, ZIP, file_response
 from api.usecases import exports as usecase
 from geo.escape import ascii_filename
 from geo.io.fields import Kind
@@ -32,7 +33,12 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"}
 
 
-@router.get("/api/v1/exports", summary="Export a register table: GeoJSON, GeoPackage, Excel or CSV")
+@router.get(
+    "/api/v1/exports",
+    summary="Export a register table: GeoJSON, GeoPackage, Excel or CSV",
+    response_class=Response,
+    responses=file_response(GEOJSON, GPKG, XLSX, CSV, ZIP, description="the table as a file (`format`)"),
+)
 def export(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -59,7 +65,12 @@ def export(
     )
 
 
-@router.get("/api/v1/templates/{kind}.xlsx", summary="An Excel template to fill in for an import")
+@router.get(
+    "/api/v1/templates/{kind}.xlsx",
+    summary="An Excel template to fill in for an import",
+    response_class=Response,
+    responses=file_response(XLSX),
+)
 def template(
     kind: Annotated[
         str, Path(description="enterprises, risk_units, public_risks, protection_targets or zones")
@@ -71,14 +82,20 @@ def template(
 
 
 @router.get(
-    "/api/v1/exports/enterprise-register/{enterprise_id}.xlsx", summary="一企一册 of one enterprise (Excel)"
+    "/api/v1/exports/enterprise-register/{enterprise_id}.xlsx",
+    summary="一企一册 of one enterprise (Excel)",
+    response_class=Response,
+    responses=file_response(XLSX),
 )
 def enterprise_register_excel(enterprise_id: int, engine: EngineDep, principal: PrincipalDep) -> Response:
     return _file(usecase.enterprise_register(engine, principal, enterprise_id, "xlsx"))
 
 
 @router.get(
-    "/api/v1/exports/enterprise-register/{enterprise_id}.pdf", summary="一企一册 of one enterprise (PDF)"
+    "/api/v1/exports/enterprise-register/{enterprise_id}.pdf",
+    summary="一企一册 of one enterprise (PDF)",
+    response_class=Response,
+    responses=file_response(PDF),
 )
 def enterprise_register_print(
     enterprise_id: int, engine: EngineDep, principal: PrincipalDep, settings: SettingsDep
@@ -92,6 +109,8 @@ def enterprise_register_print(
 @router.get(
     "/api/v1/exports/county-register/{adcode}.xlsx",
     summary="一县一册: major and large risks of a jurisdiction (Excel)",
+    response_class=Response,
+    responses=file_response(XLSX),
 )
 def county_register_excel(
     adcode: Annotated[str, Path(max_length=12)], engine: EngineDep, principal: PrincipalDep

@@ -20,6 +20,15 @@ from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
 from api.features import PRECONDITIONS, IfMatchDep, check_if_match, require_if_match
 from api.limits import expensive
+from api.schemas import (
+    GEOJSON_HAZARD,
+    GEOJSON_HAZARDS,
+    PDF,
+    XLSX,
+    InspectionList,
+    InspectionRecord,
+    file_response,
+)
 from api.usecases import hazard_lists
 from api.usecases import inspection_coverage as coverage
 from api.usecases import inspection_plan as plan_usecase
@@ -194,7 +203,9 @@ def _feature(row: dict[str, Any], crs: InputCrs) -> dict[str, Any]:
 # --- inspections -------------------------------------------------------------------------------------
 
 
-@inspections.post("", status_code=201, summary="Record an inspection (检查记录)")
+@inspections.post(
+    "", status_code=201, summary="Record an inspection (检查记录)", response_model=InspectionRecord
+)
 def record_inspection(
     body: InspectionIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep
 ) -> JSONResponse:
@@ -245,7 +256,7 @@ def from_plan(
     )
 
 
-@inspections.get("", summary="Inspections the caller may see")
+@inspections.get("", summary="Inspections the caller may see", response_model=InspectionList)
 def list_inspections(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -283,7 +294,7 @@ def _inspection(row: dict[str, Any], status_code: int = 200) -> JSONResponse:
     return response
 
 
-@inspections.get("/{key}", summary="One inspection and the hazards it found")
+@inspections.get("/{key}", summary="One inspection and the hazards it found", response_model=InspectionRecord)
 def get_inspection(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     with engine.connect() as conn:
         return _inspection(store.get_inspection(conn, principal, key))
@@ -326,7 +337,7 @@ def fill_inspection(
 # --- hazards -----------------------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, summary="Report a hidden hazard (隐患)")
+@router.post("", status_code=201, summary="Report a hidden hazard (隐患)", **GEOJSON_HAZARD)
 def report(body: HazardIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """An enterprise reports hazards on its own units (自查); a regulator on any unit or place in its
     jurisdictions. A major hazard (重大事故隐患) names the criterion it was judged by."""
@@ -374,7 +385,7 @@ def import_list(
     return _json({"hazards": len(made), "ids": made}, 201)
 
 
-@router.get("", summary="The hazard register (GeoJSON) the caller may see")
+@router.get("", summary="The hazard register (GeoJSON) the caller may see", **GEOJSON_HAZARDS)
 def list_hazards(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -434,7 +445,10 @@ def statistics(
 
 
 @router.get(
-    "/lists.xlsx", summary="五个清单: check, hazard, rectification, close-out and measures lists (Excel)"
+    "/lists.xlsx",
+    summary="五个清单: check, hazard, rectification, close-out and measures lists (Excel)",
+    response_class=Response,
+    responses=file_response(XLSX),
 )
 def five_lists(
     engine: EngineDep,
@@ -466,7 +480,7 @@ def announcements(engine: EngineDep, adcode: Adcode = None) -> JSONResponse:
     return _json({"announcements": rows})
 
 
-@router.get("/{key}", summary="One hazard with its steps and attachments")
+@router.get("/{key}", summary="One hazard with its steps and attachments", **GEOJSON_HAZARD)
 def get_hazard(key: Key, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     with engine.connect() as conn:
         row = store.get_hazard(conn, principal, key, as_of=beijing_today())
@@ -481,19 +495,23 @@ def _step(
     return _geojson(_feature(row, crs))
 
 
-@router.post("/{key}/assign", summary="Issue the rectification notice (整改通知) with its deadline")
+@router.post(
+    "/{key}/assign", summary="Issue the rectification notice (整改通知) with its deadline", **GEOJSON_HAZARD
+)
 def assign(key: Key, body: AssignIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """The deadline in working days (State Council holidays in data/cn_working_calendar.csv; past the
     calendar's last year it is provisional) or as a date. A major hazard's notice carries 五落实."""
     return _step(key, Action.assign, body, engine, principal, crs)
 
 
-@router.post("/{key}/start", summary="Rectification has started (整改中)")
+@router.post("/{key}/start", summary="Rectification has started (整改中)", **GEOJSON_HAZARD)
 def start(key: Key, body: StepIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     return _step(key, Action.start, body, engine, principal, crs)
 
 
-@router.post("/{key}/rectify", summary="Rectification done (整改完成), waiting for acceptance")
+@router.post(
+    "/{key}/rectify", summary="Rectification done (整改完成), waiting for acceptance", **GEOJSON_HAZARD
+)
 def rectify(
     key: Key, body: RectifyIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep
 ) -> JSONResponse:
@@ -501,24 +519,28 @@ def rectify(
     return _step(key, Action.rectify, body, engine, principal, crs)
 
 
-@router.post("/{key}/accept", summary="Accept the rectification (验收; major: third-party evaluation)")
+@router.post(
+    "/{key}/accept",
+    summary="Accept the rectification (验收; major: third-party evaluation)",
+    **GEOJSON_HAZARD,
+)
 def accept(key: Key, body: AcceptIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """A regulator holding the hazard, not the one who rectified it."""
     return _step(key, Action.accept, body, engine, principal, crs)
 
 
-@router.post("/{key}/reject", summary="Acceptance failed: the hazard is re-opened")
+@router.post("/{key}/reject", summary="Acceptance failed: the hazard is re-opened", **GEOJSON_HAZARD)
 def reject(key: Key, body: RejectIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     return _step(key, Action.reject, body, engine, principal, crs)
 
 
-@router.post("/{key}/close", summary="Close the hazard (销号)")
+@router.post("/{key}/close", summary="Close the hazard (销号)", **GEOJSON_HAZARD)
 def close(key: Key, body: StepIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep) -> JSONResponse:
     """Ends a listed supervision (挂牌督办) too."""
     return _step(key, Action.close, body, engine, principal, crs)
 
 
-@router.post("/{key}/supervise", summary="List a major hazard for supervision (挂牌督办)")
+@router.post("/{key}/supervise", summary="List a major hazard for supervision (挂牌督办)", **GEOJSON_HAZARD)
 def supervise(
     key: Key, body: SuperviseIn, engine: EngineDep, principal: PrincipalDep, crs: CrsDep
 ) -> JSONResponse:
@@ -540,7 +562,12 @@ def add_attachment(
     return _json(row, 201)
 
 
-@router.get("/{key}/attachments/{attachment_id}", summary="Download an attachment")
+@router.get(
+    "/{key}/attachments/{attachment_id}",
+    summary="Download an attachment",
+    response_class=Response,
+    responses=file_response("image/jpeg", "image/png", PDF),
+)
 def get_attachment(
     key: Key,
     attachment_id: Annotated[int, Path(ge=1, le=2**63 - 1)],

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep
+from api.schemas import History, Trend
 from api.usecases import history as usecase
 from api.usecases.dynamic_levels import LEVELS_DESCRIPTION
 
@@ -36,6 +37,7 @@ def _history(engine: Any, principal: Any, entity: usecase.Entity, entity_id: int
     "/enterprises/{key}/history",
     summary="Who changed an enterprise, when, and what",
     description=HISTORY_DESCRIPTION,
+    response_model=History,
 )
 def enterprise_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     return _history(engine, principal, "enterprises", key)
@@ -45,6 +47,7 @@ def enterprise_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> 
     "/risk-units/{key}/history",
     summary="Who changed a risk unit, when, and what",
     description=HISTORY_DESCRIPTION,
+    response_model=History,
 )
 def risk_unit_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     return _history(engine, principal, "risk_units", key)
@@ -54,6 +57,7 @@ def risk_unit_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> J
     "/protection-targets/{key}/history",
     summary="Who changed a protection target, when, and what",
     description=HISTORY_DESCRIPTION,
+    response_model=History,
 )
 def protection_target_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     return _history(engine, principal, "protection_targets", key)
@@ -64,12 +68,18 @@ def protection_target_history(key: Key, engine: EngineDep, principal: PrincipalD
     tags=["hidden hazards (隐患排查治理)"],
     summary="Who filled in or changed an inspection, when, and what",
     description=HISTORY_DESCRIPTION,
+    response_model=History,
 )
 def inspection_history(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     return _history(engine, principal, "inspections", key)
 
 
-@router.get("/analysis/trend", tags=["analysis"], summary="Risk units per level at the end of each month")
+@router.get(
+    "/analysis/trend",
+    tags=["analysis"],
+    summary="Risk units per level at the end of each month",
+    response_model=Trend,
+)
 def trend(
     engine: EngineDep,
     adcode: Annotated[

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
+from api.schemas import ImportReport
 from api.settings import ImportSettings
 from geo.errors import InvalidInput, TooLarge
 from geo.io.fields import Kind
@@ -98,8 +99,8 @@ def _zip_limits(s: ImportSettings) -> ZipLimits:
     "/api/v1/imports",
     summary="Import a register file (GeoJSON, GeoPackage, zipped Shapefile, CSV, Excel)",
     responses={
-        200: {"description": "dry run: the report only"},
-        201: {"description": "every row was written"},
+        200: {"description": "dry run: the report only", "model": ImportReport},
+        201: {"description": "every row was written", "model": ImportReport},
         403: {"description": "this account may not import this kind"},
         413: {"description": "the upload is over the limit"},
         422: {"description": "an unreadable file, or rows that break a rule (each listed); nothing written"},

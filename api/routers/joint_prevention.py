@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
 from api.features import GEOJSON
+from api.schemas import BINARY_OF, GEOJSON_COLLECTION
 from api.usecases import joint_prevention as jp
 from api.usecases.four_colour import tiles
 from api.usecases.inspection_plan import Plan, check_sheet, draw_inspection_plan, plan_sheets, self_sheet
@@ -130,6 +131,7 @@ def _cluster_feature(c: Cluster, palette: dict[int, str], names: dict[str, str])
 @analysis.get(
     "/joint-prevention",
     summary="Joint-prevention clusters (联防联控组团): co-located enterprises of similar trades",
+    **GEOJSON_COLLECTION,
 )
 def joint_prevention(
     params: ClusterDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
@@ -264,8 +266,8 @@ PlanFormat = Literal["json", "csv", "xlsx"]
         200: {
             "content": {
                 "application/json": {},
-                "text/csv": {},
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+                "text/csv": BINARY_OF,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": BINARY_OF,
             }
         }
     },

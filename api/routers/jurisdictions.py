@@ -10,6 +10,7 @@ from pydantic import Field
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep
 from api.features import GEOJSON, FeatureIn, Properties, ResourceRoutes, crud_router, feature
+from api.schemas import GeoJSONResponse, feature_models
 from geo.codes import validate_adcode
 from geo.errors import InvalidInput
 from geo.geometry import POLYGONAL, as_multipolygon, parse_geometry
@@ -32,6 +33,9 @@ class JurisdictionProperties(Properties):
     source: Annotated[str, Field(max_length=500)] | None = None
 
 
+JURISDICTION_FEATURE, _ = feature_models(repo.JURISDICTIONS, JurisdictionProperties, "Jurisdiction")
+
+
 def _refuse(*_: Any) -> dict[str, Any]:
     raise AssertionError("jurisdictions are created by their own route, never patched")
 
@@ -49,7 +53,14 @@ router = crud_router(
 )
 
 
-@router.post("", status_code=201, summary="Load a jurisdiction, park or grid boundary")
+@router.post(
+    "",
+    status_code=201,
+    name="create_jurisdiction",
+    summary="Load a jurisdiction, park or grid boundary",
+    response_model=JURISDICTION_FEATURE,
+    response_class=GeoJSONResponse,
+)
 def create(
     body: FeatureIn[JurisdictionProperties], engine: EngineDep, principal: PrincipalDep, crs: CrsDep
 ) -> JSONResponse:

@@ -13,6 +13,7 @@ from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep, four_colour_params
 from api.limits import admit_four_colour as admit
 from api.limits import four_colour_frame as within_limits
+from api.schemas import PDF, file_response
 from api.usecases.four_colour import FourColourParams, four_colour_folium, gather, print_map, resolve_zones
 from geo import deadline
 from geo.closeout import today as beijing_today  # the page marks overdue hazards: a new day, a new page
@@ -76,7 +77,10 @@ def _print(
 
 
 @router.get(
-    "/four-color.png", summary="The four-colour map for printing (上墙), PNG", responses=limits.RESPONSES
+    "/four-color.png",
+    summary="The four-colour map for printing (上墙), PNG",
+    response_class=Response,
+    responses={**limits.RESPONSES, **file_response("image/png")},
 )
 def four_colour_png(
     request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep
@@ -85,7 +89,10 @@ def four_colour_png(
 
 
 @router.get(
-    "/four-color.pdf", summary="The four-colour map for printing (上墙), PDF", responses=limits.RESPONSES
+    "/four-color.pdf",
+    summary="The four-colour map for printing (上墙), PDF",
+    response_class=Response,
+    responses={**limits.RESPONSES, **file_response(PDF)},
 )
 def four_colour_pdf(
     request: Request, params: ParamsDep, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep

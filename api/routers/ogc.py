@@ -13,13 +13,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
-from api.features import GEOJSON, _storage_bbox, conditional, feature
+from api.features import GEOJSON, _storage_bbox, conditional
+from api.limits import admit_four_colour as admit
+from api.limits import four_colour_frame as within_limits
+from api.settings import Settings
 from api.usecases import collections as uc
+from api.usecases.four_colour import make_params
+from geo.access import Principal
 from geo.coords import InputCrs
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/ogc", include_in_schema=False)
 
@@ -47,7 +53,8 @@ def landing(request: Request) -> JSONResponse:
     return _json(
         {
             "title": "riskmap register 双重预防风险台账",
-            "description": "OGC API – Features: enterprises, risk units, protection targets, jurisdictions",
+            "description": "OGC API – Features: enterprises, risk units, public-area risks, protection "
+            "targets, jurisdictions, four-colour zones, hidden hazards",
             "links": [
                 {"rel": "self", "href": base, "type": JSON, "title": "this document"},
                 {"rel": "conformance", "href": f"{base}/conformance", "type": JSON},
@@ -124,14 +131,38 @@ def _swap(coords: Any) -> Any:
     return [_swap(c) for c in coords]
 
 
-def _feature(row: dict[str, Any], c: uc.Collection, out: uc.OutputCrs, base: str) -> dict[str, Any]:
-    f = feature(row, c.resource, out.compute_in)
+def _feature(f: dict[str, Any], c: uc.Collection, out: uc.OutputCrs, base: str) -> dict[str, Any]:
     if out.lat_first:
-        for geom in (f["geometry"], *(f["properties"].get(g) for g in c.resource.geometries_in_properties)):
+        in_properties = c.resource.geometries_in_properties if c.resource is not None else ()
+        for geom in (f["geometry"], *(f["properties"].get(g) for g in in_properties)):
             if geom and "coordinates" in geom:
                 geom["coordinates"] = _swap(geom["coordinates"])
     f["links"] = [{"rel": "self", "href": f"{base}/collections/{c.id}/items/{f['id']}", "type": GEOJSON}]
     return f
+
+
+def _zones(
+    request: Request,
+    engine: Engine,
+    settings: Settings,
+    principal: Principal,
+    adcode: str | None,
+    fid: str | None = None,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """The four-colour zones of `adcode` (or of the default areas), within the four-colour limits; with `fid`
+    only the zone of that code, looked for in its parent's map too."""
+    out: list[dict[str, Any]] = []
+    with within_limits(request, settings, principal), engine.connect() as conn:
+        areas = uc.zone_areas(conn, principal, adcode)
+        if fid is not None and adcode is None:
+            parent = uc.zone_parent(conn, principal, fid)
+            areas = [parent] if parent else areas
+        for code in areas:
+            params = make_params(code)
+            admit(conn, principal, params, settings)
+            out.extend(uc.zone_items(conn, principal, params, settings, **kwargs))
+    return out
 
 
 @router.get("/collections/{collection_id}/items")
@@ -147,6 +178,9 @@ def items(
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     crs: str | None = None,
     datetime: str | None = None,
+    adcode: Annotated[
+        str | None, Query(max_length=12, description="only this jurisdiction's subtree; the zones of its map")
+    ] = None,
 ) -> Response:
     c = uc.collection(collection_id)
     out = uc.output_crs(crs)
@@ -155,16 +189,33 @@ def items(
     storage_bbox = None
     if bbox is not None:
         storage_bbox = _parse_bbox(bbox, uc.output_crs(bbox_crs, "bbox-crs"))
-    page = uc.list_items(
-        engine,
-        principal,
-        c,
-        bbox=storage_bbox,
-        filters=uc.property_filters(c, request.query_params),
-        ranges=uc.datetime_range(c, datetime),
-        limit=size,
-        offset=offset,
-    )
+    filters = uc.property_filters(c, request.query_params)
+    ranges = uc.datetime_range(c, datetime)
+    if c.kind == "zones":
+        zones = _zones(
+            request,
+            engine,
+            settings,
+            principal,
+            adcode,
+            crs=out.compute_in,
+            bbox=storage_bbox,
+            filters=filters,
+        )
+        page = uc.Items(zones[offset : offset + size], len(zones))
+    else:
+        page = uc.list_items(
+            engine,
+            principal,
+            c,
+            out.compute_in,
+            bbox=storage_bbox,
+            filters=filters,
+            ranges=ranges,
+            limit=size,
+            offset=offset,
+            adcode=adcode,
+        )
     base = _base(request)
     links = [{"rel": "self", "href": str(request.url), "type": GEOJSON}]
     if offset + size < page.total:
@@ -176,9 +227,9 @@ def items(
     links.append({"rel": "collection", "href": f"{base}/collections/{c.id}", "type": JSON})
     body = {
         "type": "FeatureCollection",
-        "features": [_feature(r, c, out, base) for r in page.rows],
+        "features": [_feature(f, c, out, base) for f in page.features],
         "numberMatched": page.total,
-        "numberReturned": len(page.rows),
+        "numberReturned": len(page.features),
         "links": links,
     }
     response = conditional(request, body)
@@ -192,13 +243,22 @@ def item(
     collection_id: str,
     fid: str,
     engine: EngineDep,
+    settings: SettingsDep,
     principal: PrincipalDep,
     crs: str | None = None,
+    adcode: Annotated[str | None, Query(max_length=12)] = None,
 ) -> Response:
     c = uc.collection(collection_id)
     out = uc.output_crs(crs)
-    row = uc.get_item(engine, principal, c, fid)
-    response = conditional(request, _feature(row, c, out, _base(request)))
+    if c.kind == "zones":
+        zones = _zones(request, engine, settings, principal, adcode, fid, crs=out.compute_in)
+        found = [z for z in zones if z["id"] == fid]
+        if not found:
+            raise NotFound(f"no feature {fid!r} in {c.id}")
+        f = found[0]
+    else:
+        f = uc.get_item(engine, principal, c, fid, out.compute_in)
+    response = conditional(request, _feature(f, c, out, _base(request)))
     response.headers["Content-Crs"] = f"<{out.uri}>"
     return response
 

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
+from api.schemas import DOCX, PDF, file_response
 from api.usecases import white_paper as usecase
 from geo.escape import ascii_filename
 
@@ -17,7 +18,10 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 
 @router.get(
-    "/white-paper", summary="The risk white paper (风险白皮书) of a jurisdiction and period, PDF or .docx"
+    "/white-paper",
+    summary="The risk white paper (风险白皮书) of a jurisdiction and period, PDF or .docx",
+    response_class=Response,
+    responses=file_response(PDF, DOCX),
 )
 def white_paper(
     engine: EngineDep,

@@ -22,7 +22,12 @@ router = APIRouter(prefix="/api/v1/roster", tags=["hidden hazards (隐患排查�
 MAX_ROSTER_BYTES = 5 * 2**20
 
 
-@router.post("", summary="Load the inspectors' roster (执法人员名录库) from Excel or CSV")
+@router.post(
+    "",
+    status_code=201,
+    summary="Load the inspectors' roster (执法人员名录库) from Excel or CSV",
+    responses={200: {"description": "dry_run=true: how many inspectors the file holds; nothing stored"}},
+)
 def load_roster(
     engine: EngineDep,
     principal: PrincipalDep,

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
 from api.features import GEOJSON
+from api.schemas import GEOJSON_COLLECTION
 from api.usecases import safety as usecase
 from geo import safety_distance as sd
 from geo.access import Principal
@@ -130,6 +131,7 @@ def _summary(found: pd.DataFrame) -> dict[str, Any]:
 @api.get(
     "/analysis/safety-distance",
     summary="Existing safety-distance violations (安全防护距离) of a jurisdiction, both directions",
+    **GEOJSON_COLLECTION,
 )
 def safety_distance(
     adcode: Annotated[str, Query(description="行政区划代码 (or a park's code)", examples=["350505"])],
@@ -355,7 +357,9 @@ def _run_siting(
 
 
 @api.post(
-    "/analysis/siting-check", summary="Siting check of a proposed plant, school or housing estate (一票否决)"
+    "/analysis/siting-check",
+    summary="Siting check of a proposed plant, school or housing estate (一票否决)",
+    **GEOJSON_COLLECTION,
 )
 def siting_check(body: SitingRequest, engine: EngineDep, principal: PrincipalDep) -> JSONResponse:
     """`veto` when a required distance (or a GB 36894 risk criterion) is broken, or a highly sensitive target
@@ -438,6 +442,7 @@ RiskUnitId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 @api.put(
     "/risk-units/{risk_unit_id}/risk-contours",
     summary="Replace a risk unit's individual-risk contours (个人风险等值线, from its QRA)",
+    **GEOJSON_COLLECTION,
 )
 def put_contours(
     risk_unit_id: RiskUnitId,
@@ -461,7 +466,11 @@ def put_contours(
     return JSONResponse(_contour_body(risk_unit_id, rows, crs), media_type=GEOJSON)
 
 
-@api.get("/risk-units/{risk_unit_id}/risk-contours", summary="A risk unit's individual-risk contours")
+@api.get(
+    "/risk-units/{risk_unit_id}/risk-contours",
+    summary="A risk unit's individual-risk contours",
+    **GEOJSON_COLLECTION,
+)
 def get_contours(
     risk_unit_id: RiskUnitId, engine: EngineDep, principal: PrincipalDep, crs: CrsDep
 ) -> JSONResponse:

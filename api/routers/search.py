@@ -10,13 +10,18 @@ from fastapi.responses import JSONResponse
 
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep
+from api.schemas import SearchAnswer
 from geo.coords import from_storage_xy
 from geo.store.search import MAX_QUERY, search
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 
-@router.get("/search", summary="Find enterprises, risk units, protection targets and jurisdictions by name")
+@router.get(
+    "/search",
+    summary="Find enterprises, risk units, protection targets and jurisdictions by name",
+    response_model=SearchAnswer,
+)
 def find(
     engine: EngineDep,
     principal: PrincipalDep,

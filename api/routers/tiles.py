@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
+from api.schemas import BINARY_OF
 from api.usecases.four_colour import FourColourParams, compute
 from geo.errors import InvalidInput, NotFound
 from geo.store import repository as repo
@@ -84,7 +85,7 @@ def _zone_table(frame: Any) -> store.ZoneTable:
     "/{layer}/{z}/{x}/{y}.pbf",
     summary="A vector tile (MVT) of a layer",
     response_class=Response,
-    responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"}},
+    responses={200: {"content": {MVT: BINARY_OF}}, 304: {"description": "not modified"}},
 )
 def tile(
     request: Request,

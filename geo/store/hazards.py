@@ -507,10 +507,14 @@ def list_hazards(
     supervised: bool | None = None,
     enterprise_id: int | None = None,
     risk_unit_id: int | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
+    """The hazards the principal may see, filtered; `bbox` (storage lon/lat) for the OGC API's items."""
     where = [w for w in (_scope_filter(principal),) if w is not None]
+    if bbox is not None:
+        where.append(func.ST_Intersects(H.c.geom, func.ST_MakeEnvelope(*bbox, SRID)))
     if adcode is not None:
         where.append(H.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
     if status is not None:

@@ -1,4 +1,5 @@
-"""Schemathesis against the OpenAPI schema, signed in as an admin: whatever it sends, no 500.
+"""Schemathesis against the OpenAPI schema, signed in as an admin: whatever it sends, no 500, and every answer
+is one the document describes (its status, its media type, a body valid against its schema).
 
 Bounded: a few examples per operation (RISKMAP_SCHEMATHESIS_EXAMPLES for a deeper run). Rows and
 jurisdictions it makes are removed afterwards.
@@ -13,6 +14,11 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from sqlalchemy import Engine, text
 
 from api.app import create_app
@@ -21,6 +27,7 @@ from tests.api.builders import HUIAN, QUANGANG, enterprise_feature, risk_unit_fe
 from tests.principals import TEST_SECRET, add_test_user, bearer
 
 AUTH: dict[str, str] = {}
+CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 # Reading the schema needs no database; the module fixture gives the app the test database before any call.
@@ -76,8 +83,11 @@ def register(database_url: str, engine: Engine, boundaries: None) -> Iterator[No
     suppress_health_check=list(HealthCheck),
     database=None,
 )
-def test_no_server_error(case: Any) -> None:
+def test_responses_match_the_schema(case: Any) -> None:
+    """No 500, and every answer is one the document describes: a documented status, its media type, a body
+    that validates against the documented schema."""
     response = case.call(headers=AUTH)
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} → {response.status_code}: {response.text[:500]}"
     )
+    case.validate_response(response, checks=CHECKS, headers=AUTH)

@@ -116,6 +116,37 @@ def test_oapif_reads_what_the_regulator_sees(client: Any, engine: Engine, tmp_pa
     assert "Feature Count: 0" in anonymous.stdout + anonymous.stderr or anonymous.returncode != 0
 
 
+def test_oapif_reads_zones_and_hazards(client: Any, engine: Engine, tmp_path: Path) -> None:
+    """The four-colour zones (public: no key needed) and the hidden hazards (the regulator's) through GDAL."""
+    _register(client)
+    units = client.get(RISK_UNITS, params={"adcode": "350505"}).json()["features"]
+    for unit in units[:2]:
+        body = {"risk_unit_id": unit["id"], "grade": "general", "description": "可燃气体报警器失效"}
+        created(client.post("/api/v1/hazards", json=body))
+    other = client.get(RISK_UNITS, params={"adcode": "350521"}).json()["features"][0]
+    created(client.post("/api/v1/hazards", json={**body, "risk_unit_id": other["id"]}))
+    username = add_test_user(engine, "regulator", adcodes=("350505",))
+    with engine.begin() as conn:
+        key = users.create_api_key(conn, SYSTEM, username)
+    zones_out, hazards_out = tmp_path / "zones.geojson", tmp_path / "hazards.geojson"
+    with serve_app(client.app) as base:
+        expected_zones = client.get(f"{base}/ogc/collections/four-colour-zones/items").json()["numberMatched"]
+        listing = _gdal("ogrinfo", "-ro", "-q", f"OAPIF:{base}/ogc")
+        assert "four-colour-zones" in listing
+        summary = _gdal("ogrinfo", "-ro", "-so", f"OAPIF:{base}/ogc", "four-colour-zones")
+        assert "level" in summary
+        assert "color" in summary
+        _gdal("ogr2ogr", "-f", "GeoJSON", str(zones_out), f"OAPIF:{base}/ogc", "four-colour-zones")
+        env = {"GDAL_HTTP_HEADERS": f"X-API-Key: {key}"}
+        _gdal("ogr2ogr", "-f", "GeoJSON", str(hazards_out), f"OAPIF:{base}/ogc", "hazards", env=env)
+    zones = json.loads(zones_out.read_text(encoding="utf-8"))["features"]
+    assert len(zones) == expected_zones > 0
+    assert all(z["properties"]["level"] in (None, 1, 2, 3, 4) for z in zones)
+    hazards = json.loads(hazards_out.read_text(encoding="utf-8"))["features"]
+    assert len(hazards) == 2  # the regulator's two, none of 惠安县
+    assert {h["properties"]["risk_unit_id"] for h in hazards} <= {u["id"] for u in units}
+
+
 def _pg(database_url: str) -> tuple[str, dict[str, str]]:
     url = make_url(database_url)
     conn = (
@@ -154,7 +185,7 @@ def test_postgis_reports_true_geometry_types(client: Any, database_url: str, tmp
 def test_readme_qgis_steps_are_the_ones_tested() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Open the register in QGIS", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
-    for needed in ("/ogc", "X-API-Key", "risk-units", "gis.", "ogrinfo"):
+    for needed in ("/ogc", "X-API-Key", "risk-units", "hazards", "four-colour-zones", "gis.", "ogrinfo"):
         assert needed in section
 
 

@@ -1,0 +1,474 @@
+"""Response schemas the OpenAPI document names: GeoJSON Features and FeatureCollections with typed
+properties, links, the error body, and the media types of files. Documentation only: the routes build their
+answers themselves (api/features.py), these models describe them so a client can be generated."""
+
+from __future__ import annotations
+
+import decimal
+import types
+import typing
+from typing import Annotated, Any, Literal, Union
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from sqlalchemy import ARRAY, Table
+from sqlalchemy.dialects.postgresql import JSONB
+
+from geo.store import repository as repo
+
+GEOJSON = "application/geo+json"
+
+
+class GeoJSONResponse(JSONResponse):
+    """JSON sent as `application/geo+json` (RFC 7946); as a route's response_class it makes that the
+    documented media type."""
+
+    media_type = GEOJSON
+
+
+class Geometry(BaseModel):
+    """A GeoJSON geometry (RFC 7946 §3.1), in the request's `crs`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal[
+        "Point",
+        "MultiPoint",
+        "LineString",
+        "MultiLineString",
+        "Polygon",
+        "MultiPolygon",
+        "GeometryCollection",
+    ]
+    coordinates: list[Any] | None = None
+    geometries: list[Geometry] | None = None
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    rel: str = Field(description="self, next, prev, collection, …")
+    href: str
+    type: str | None = None
+    title: str | None = None
+
+
+class ErrorItem(BaseModel):
+    """One problem: where (a field path, row or feature) and why, in English and Chinese."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str = Field(description="the field, query parameter, header, row or feature at fault")
+    reason: str
+    reason_zh: str | None = Field(None, description="the reason in Chinese")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of riskmap (api/errors.py)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "detail": "properties.level: expected 1, 2, 3 or 4",
+                "errors": [
+                    {
+                        "field": "properties.level",
+                        "reason": "expected 1, 2, 3 or 4",
+                        "reason_zh": "风险等级应为 1–4",
+                    }
+                ],
+                "request_id": "0b5c1b0e8f8e4d4c9a5c2f1e3d4b5a69",
+            }
+        },
+    )
+
+    detail: str = Field(description="what went wrong, in one sentence")
+    errors: list[ErrorItem] = Field(
+        description="each problem with its field; empty when there is none to name"
+    )
+    request_id: str = Field(description="also in the X-Request-ID header; quote it when reporting a problem")
+
+
+# --- typed properties of the register tables -----------------------------------------------------------------
+
+
+def _bare(tp: Any) -> Any:
+    """A type without its constraints (Annotated metadata): an answer is described by what it may hold, not
+    by the limits a new value must keep (rows loaded before a limit existed are still answered)."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _bare(typing.get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_bare(a) for a in typing.get_args(tp))]  # noqa: UP007 (built at run time)
+    if origin in (list, dict, tuple) and typing.get_args(tp):
+        return origin[tuple(_bare(a) for a in typing.get_args(tp))]
+    return tp
+
+
+def _column_type(table: Table, name: str) -> Any:
+    col = table.c.get(name)
+    if col is None:
+        return Any
+    if isinstance(col.type, ARRAY):
+        try:
+            return list[col.type.item_type.python_type]  # type: ignore[name-defined]
+        except NotImplementedError:
+            return list[Any]
+    if isinstance(col.type, JSONB):
+        return Any
+    try:
+        py = col.type.python_type
+    except NotImplementedError:
+        return Any
+    return float if py is decimal.Decimal else py
+
+
+COMPUTED: dict[str, dict[str, Any]] = {
+    # values the server adds to a row's columns (repository.list_features / get_feature)
+    "enterprise": {"level": int, "level_rule": str, "risk_unit_count": int},
+    "risk unit": {"overdue": bool},
+    "protection target": {"occupancy_exceeded": bool},
+}
+
+
+def properties_model(res: repo.Resource, schema: type[BaseModel], name: str) -> type[BaseModel]:
+    """The properties of `res` as answered: every column the API sends, typed from the input schema where it
+    has the field (enums, lists, dates) and from the table otherwise; each may be null."""
+    fields: dict[str, Any] = {}
+    for prop in (*res.properties, *res.geometries_in_properties, *COMPUTED.get(res.name, {})):
+        if prop in res.geometries_in_properties:
+            tp: Any = Geometry
+        elif prop in COMPUTED.get(res.name, {}):
+            tp = COMPUTED[res.name][prop]
+        elif prop in schema.model_fields:
+            tp = _bare(schema.model_fields[prop].annotation)
+        else:
+            tp = _column_type(res.table, prop)
+        description = schema.model_fields[prop].description if prop in schema.model_fields else None
+        fields[prop] = (tp | None, Field(None, description=description))
+    return create_model(name, __config__=ConfigDict(extra="allow"), **fields)
+
+
+def feature_models(
+    res: repo.Resource, schema: type[BaseModel], noun: str
+) -> tuple[type[BaseModel], type[BaseModel]]:
+    """(Feature, FeatureCollection) models of a register table, named after `noun` (e.g. RiskUnit); made once
+    per table, so two routes of one table name the same schema."""
+    if res.name in _MADE:
+        return _MADE[res.name]
+    props = properties_model(res, schema, f"{noun}Record")
+    key_type: Any = str if res.key == "adcode" else int
+    one: dict[str, Any] = {
+        "type": (Literal["Feature"], ...),
+        "id": (key_type, Field(..., description=f"the {res.name}'s {res.key}")),
+        "geometry": (Geometry | None, ...),
+        "properties": (props, ...),
+    }
+    feature = create_model(f"{noun}Feature", __config__=ConfigDict(extra="allow"), **one)
+    many: dict[str, Any] = {
+        "type": (Literal["FeatureCollection"], ...),
+        "features": (list[feature], ...),
+        "numberMatched": (int, Field(..., description="rows matching the filters, over all pages")),
+        "numberReturned": (int, Field(..., description="features on this page")),
+        "links": (list[Link], Field(..., description="self, and next / prev where there are more pages")),
+        "next": (str | None, Field(None, description="the next page's URL, or null on the last page")),
+    }
+    collection = create_model(f"{noun}FeatureCollection", __config__=ConfigDict(extra="allow"), **many)
+    _MADE[res.name] = (feature, collection)
+    return feature, collection
+
+
+_MADE: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {}
+
+
+# --- files ----------------------------------------------------------------------------------------------------
+
+BINARY = {"type": "string", "format": "binary"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PDF = "application/pdf"
+GPKG = "application/geopackage+sqlite3"
+CSV = "text/csv"
+ZIP = "application/zip"
+
+
+def file_response(*media_types: str, description: str = "the file") -> dict[int | str, dict[str, Any]]:
+    """A 200 answer that is a file of one of `media_types` (for a route's `responses=`)."""
+    return {200: {"description": description, "content": {m: {"schema": BINARY} for m in media_types}}}
+
+
+class Feature(BaseModel):
+    """A GeoJSON Feature (RFC 7946 §3.2)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["Feature"]
+    id: int | str | None = None
+    geometry: Geometry | None
+    properties: dict[str, Any] | None
+
+
+class FeatureCollection(BaseModel):
+    """A GeoJSON FeatureCollection (RFC 7946 §3.3); analyses add members of their own beside `features`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["FeatureCollection"]
+    features: list[Feature]
+
+
+GEOJSON_FEATURE: dict[str, Any] = {"response_model": Feature, "response_class": GeoJSONResponse}
+GEOJSON_COLLECTION: dict[str, Any] = {"response_model": FeatureCollection, "response_class": GeoJSONResponse}
+
+
+def table_record(
+    name: str, table: Table, extra: dict[str, Any], skip: tuple[str, ...] = ("geom",)
+) -> type[BaseModel]:
+    """Properties made of a table's columns (typed from the table) and `extra` computed values; each may be
+    null, and more may come (extra allowed)."""
+    fields: dict[str, Any] = {
+        c.name: (_column_type(table, c.name) | None, None) for c in table.c if c.name not in skip
+    }
+    fields.update({k: (tp | None, None) for k, tp in extra.items()})
+    return create_model(name, __config__=ConfigDict(extra="allow"), **fields)
+
+
+def _geojson_models(
+    noun: str, props: type[BaseModel], **members: Any
+) -> tuple[type[BaseModel], type[BaseModel]]:
+    one: dict[str, Any] = {
+        "type": (Literal["Feature"], ...),
+        "id": (int | str, ...),
+        "geometry": (Geometry | None, ...),
+        "properties": (props, ...),
+    }
+    feature = create_model(f"{noun}Feature", __config__=ConfigDict(extra="allow"), **one)
+    many: dict[str, Any] = {
+        "type": (Literal["FeatureCollection"], ...),
+        "features": (list[feature], ...),
+        **members,
+    }
+    return feature, create_model(f"{noun}FeatureCollection", __config__=ConfigDict(extra="allow"), **many)
+
+
+def _hazard_models() -> tuple[type[BaseModel], type[BaseModel]]:
+    from geo.store.models import Hazard
+
+    record = table_record(
+        "HazardRecord",
+        Hazard.__table__,  # type: ignore[arg-type]
+        {
+            "risk_unit_name": str,
+            "risk_unit_level": int,
+            "enterprise_name": str,
+            "status_zh": str,
+            "grade_zh": str,
+            "overdue": bool,
+            "working_days_overdue": int,
+            "evaluation_overdue": bool,
+            "deadlines_provisional": bool,
+            "open": bool,
+            "events": list[dict[str, Any]],
+            "attachments": list[dict[str, Any]],
+        },
+    )
+    return _geojson_models(
+        "Hazard",
+        record,
+        numberMatched=(int | None, Field(None, description="hazards matching the filters, over all pages")),
+        numberReturned=(int | None, None),
+    )
+
+
+HazardFeature, HazardFeatureCollection = _hazard_models()
+
+
+class FourColourZone(BaseModel):
+    """One zone of the four-colour map."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="the zone's code (a child unit's adcode, a cell's id, …)")
+    name: str | None = None
+    level: int | None = Field(description="1 重大/红 … 4 低/蓝; null when no risk unit touches the zone")
+    level_name: str | None = None
+    color: str | None = Field(description="the level's colour (RISKMAP_MAP_PALETTE); null with no level")
+    counts: dict[str, int] = Field(description="risk units by level, keys 1–4")
+    area_share: dict[str, float] = Field(
+        description="share of the zone's area covered by units of each level"
+    )
+    unit_count: int
+    enterprise_count: int
+    index: float | None = Field(None, description="rule=weighted: Σ w_L·n_L")
+    raised_units: int | None = Field(None, description="levels=dynamic: units raised by open hidden hazards")
+    enterprise_ids: list[int] | None = Field(None, description="admins and the area's regulators only")
+
+
+FourColourFeature, FourColourFeatureCollection = _geojson_models(
+    "FourColour",
+    FourColourZone,
+    adcode=(str, ...),
+    name=(str | None, None),
+    zones=(str, Field(..., description="children, grid, h3, parks or grids")),
+    rule=(str, ...),
+    rule_description=(str | None, None),
+    zone_counts=(dict[str, int], Field(..., description="zones per level 1–4, and `none`")),
+    numberReturned=(int, ...),
+)
+
+
+class Token(BaseModel):
+    access_token: str = Field(description="send as `Authorization: Bearer …`")
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="seconds")
+
+
+class Me(BaseModel):
+    username: str
+    role: Literal["admin", "regulator", "enterprise", "public"]
+    adcodes: list[str] = Field(description="a regulator's jurisdictions (roots of the subtrees it oversees)")
+    enterprise_id: int | None = Field(description="an enterprise user's enterprise")
+
+
+class SessionInfo(BaseModel):
+    username: str
+    role: Literal["admin", "regulator", "enterprise", "public"]
+    csrf_token: str = Field(
+        description="send in the X-CSRF-Token header of every write signed in by the cookie"
+    )
+    csrf_header: str
+
+
+GEOJSON_HAZARD: dict[str, Any] = {"response_model": HazardFeature, "response_class": GeoJSONResponse}
+GEOJSON_HAZARDS: dict[str, Any] = {
+    "response_model": HazardFeatureCollection,
+    "response_class": GeoJSONResponse,
+}
+GEOJSON_FOUR_COLOUR: dict[str, Any] = {
+    "response_model": FourColourFeatureCollection,
+    "response_class": GeoJSONResponse,
+}
+
+
+def _closeout_models() -> tuple[type[BaseModel], type[BaseModel]]:
+    from geo.store.models import CloseOut
+
+    case = table_record(
+        "CloseoutCase",
+        CloseOut.__table__,  # type: ignore[arg-type]
+        {
+            "risk_unit_kind": str,
+            "risk_unit_level": int,
+            "assigned_late": bool,
+            "verification_overdue": bool,
+            "deadlines_provisional": bool,
+            "events": list[dict[str, Any]],
+        },
+        skip=(),
+    )
+    listed = create_model(
+        "CloseoutCaseList",
+        __config__=ConfigDict(extra="allow"),
+        cases=(list[case], ...),  # type: ignore[valid-type]
+        numberMatched=(int, ...),
+        numberReturned=(int, ...),
+    )
+    return case, listed
+
+
+CloseoutCase, CloseoutCaseList = _closeout_models()
+BINARY_OF = {"schema": BINARY}
+
+
+class HistoryRecord(BaseModel):
+    """One change of a row: who, when, and the values before and after."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int | None = Field(description="null for a create rebuilt from the row itself (migration 0009)")
+    action: Literal["create", "update", "delete"]
+    actor: str
+    at: str | None = Field(description="ISO 8601 time of the change")
+    old_values: dict[str, Any] | None = Field(description="an update's changed columns; a delete's whole row")
+    new_values: dict[str, Any] | None = Field(description="an update's changed columns; a create's whole row")
+
+
+class History(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    entity: str
+    id: int
+    records: list[HistoryRecord]
+
+
+class TrendMonth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    month: str = Field(description="YYYY-MM")
+    counts: dict[str, int] = Field(description="risk units by level 1–4 at the month's end")
+    total: int
+
+
+class Trend(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    months: list[TrendMonth]
+
+
+def _inspection_models() -> tuple[type[BaseModel], type[BaseModel]]:
+    from geo.store.models import Inspection
+
+    record = table_record("Inspection", Inspection.__table__, {"hazard_ids": list[int]}, skip=())  # type: ignore[arg-type]
+    listed = create_model(
+        "InspectionList",
+        __config__=ConfigDict(extra="allow"),
+        inspections=(list[record], ...),  # type: ignore[valid-type]
+        numberMatched=(int, ...),
+        numberReturned=(int, ...),
+    )
+    return record, listed
+
+
+InspectionRecord, InspectionList = _inspection_models()
+
+
+class ImportReport(BaseModel):
+    """What an import found and did (or, with dry_run, would do)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str
+    format: str
+    dry_run: bool
+    valid: bool = Field(description="no row was refused")
+    written: bool
+    rows: int
+    rejected_rows: int
+    inserted: int
+    updated: int
+    unchanged: int = Field(description="rows equal to a stored row: not written, no history")
+    columns: dict[str, str] = Field(description="header in the file → field")
+    ignored_columns: list[str]
+    encoding: str | None
+    errors: list[ErrorItem] = Field(description="row or feature, field and reason of each refused value")
+    errors_total: int
+
+
+class SearchResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = Field(description="enterprise, risk_unit, protection_target or jurisdiction")
+    id: int | str
+    name: str
+    detail: str | None = None
+    bbox: list[float] = Field(description="[minlon, minlat, maxlon, maxlat] in the request's crs")
+
+
+class SearchAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    q: str
+    results: list[SearchResult]
