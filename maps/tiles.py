@@ -55,6 +55,9 @@ class TileStyle:
     radius: float = 4.0
     popup_fields: Sequence[str] = ()
     labels: Mapping[str, str] = field(default_factory=dict)  # field -> label shown in the popup
+    select: str | None = None
+    """A click on one feature calls `window.riskmapSelect(select, {i: id, n: name, l: level})` when the page
+    defines it (the one map's side panel) instead of the popup; a cell still shows its counts."""
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -101,10 +104,11 @@ class VectorTileLayer(JSCSSMixin, folium.map.Layer):
                 maxDataZoom: {{ this.max_data_zoom }}
             });
             layer.riskmapStyle = style;
+            layer.riskmapColour = colour;  // the colour a feature is painted with (tests read it)
             return layer;
         })();
         {{ this._parent.get_name() }}.addLayer({{ this.get_name() }});
-        {% if this.style.popup_fields %}
+        {% if this.style.popup_fields or this.style.select %}
         {{ this._parent.get_name() }}.on("click", function (e) {
             var layer = {{ this.get_name() }};
             if (!layer._map) { return; }
@@ -114,6 +118,11 @@ class VectorTileLayer(JSCSSMixin, folium.map.Layer):
                 list.forEach(function (h) { if (!hit && h.layerName === style.layer) { hit = h.feature; } });
             });
             if (!hit) { return; }
+            var single = hit.props.count === undefined || (hit.props.count === 1 && hit.props.id !== undefined);
+            if (style.select && window.riskmapSelect && single) {
+                window.riskmapSelect(style.select, {i: hit.props.id, n: hit.props.name, l: hit.props.level});
+                return;
+            }
             var box = document.createElement("div");
             box.className = "riskmap-tile-popup";
             var fields = style.popup_fields.slice();

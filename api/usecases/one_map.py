@@ -33,6 +33,7 @@ from geo.store.repository import get_jurisdiction_row, may_see_detail
 from geo.store.summary import map_boundaries, map_risk_units
 from geo.store.summary import summary as register_summary
 from maps.one_map import one_map
+from maps.tiles import use_tiles
 
 MAX_HAZARDS = 20_000
 
@@ -56,6 +57,7 @@ class OneMap:
     hazards: gpd.GeoDataFrame | None = None
     unit_counts: dict[int, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    tiled: list[str] = field(default_factory=list)  # layers drawn from vector tiles (their frames not read)
 
 
 def default_zones(conn: Connection, adcode: str) -> FourColourParams:
@@ -130,11 +132,16 @@ def gather(
     today = as_of or beijing_today()
     if detail:
         out.enterprises = enterprises_with_levels(conn, principal, adcode, settings)
-        units = map_risk_units(conn, principal, adcode)
-        if len(units) > settings.maps.max_risk_units:
-            units = map_risk_units(conn, principal, adcode, max_level=2)
-            out.notes.append("风险单元较多：图上只画重大、较大风险单元")
-        out.risk_units = units
+        if use_tiles(len(out.enterprises)) and settings.analysis.enterprise_level_rule == "max":
+            out.tiled.append("enterprises")  # the tiles' level is the highest of the units' (就高)
+        if use_tiles(sum(out.unit_counts.values())):
+            out.tiled.append("risk_units")  # every unit, from the tiles: the page stays small
+        else:
+            units = map_risk_units(conn, principal, adcode)
+            if len(units) > settings.maps.max_risk_units:
+                units = map_risk_units(conn, principal, adcode, max_level=2)
+                out.notes.append("风险单元较多：图上只画重大、较大风险单元")
+            out.risk_units = units
         targets = safety_store.targets_in(conn, principal, adcode)
         out.targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=4490)
         report = safety_store.violations_sql(conn, principal, adcode, advice=False)  # lines only
@@ -186,4 +193,6 @@ def draw(data: OneMap, settings: Settings) -> folium.Map:
         asset_prefix=settings.maps.asset_prefix,
         unit_counts=data.unit_counts,
         zone_labels=data.zones_kind == "children",
+        tiled=data.tiled,
+        tiles_adcode=data.adcode,
     )

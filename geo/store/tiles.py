@@ -72,7 +72,7 @@ class Layer:
     resource: repo.Resource | None  # None: hidden hazards (their own scope rule)
     description: str
     cells: bool = True  # small features drawn per cell at low zooms (not boundaries)
-    graded: bool = False  # `level` is a risk level 1–4 (cells carry the highest and n1–n4)
+    graded: bool = False  # has a risk level 1–4 (`level_of`; cells carry the highest and n1–n4)
 
 
 LAYERS: Final[dict[str, Layer]] = {
@@ -97,7 +97,8 @@ LAYERS: Final[dict[str, Layer]] = {
         repo.E,
         ("id", "name", "sector", "jurisdiction_adcode"),
         repo.ENTERPRISES,
-        "enterprises (sites as points)",
+        "enterprises (sites as points), with `level`: the highest of their risk units' (就高)",
+        graded=True,
     ),
     "protection_targets": Layer(
         "protection_targets",
@@ -114,6 +115,24 @@ LAYERS: Final[dict[str, Layer]] = {
         "open hidden hazards (隐患)",
     ),
 }
+
+
+def level_of(layer: Layer, t: Any) -> Any:
+    """A graded layer's level: a risk unit's own; an enterprise's the highest of its units' (就高, the
+    default `RISKMAP_ENTERPRISE_LEVEL_RULE`)."""
+    if layer.name == "enterprises":
+        return select(func.min(repo.R.c.level)).where(repo.R.c.enterprise_id == t.c.id).scalar_subquery()
+    return t.c.level
+
+
+def columns(layer: Layer, t: Any) -> list[Any]:
+    """The attributes a tile of `layer` carries (the level of a graded layer included)."""
+    out = [t.c[a] for a in layer.attributes]
+    if layer.graded and "level" not in layer.attributes:
+        out.append(level_of(layer, t).label("level"))
+    return out
+
+
 ZONE_ATTRIBUTES: Final = ("code", "name", "level", "color", "n1", "n2", "n3", "n4", "unit_count")
 
 
@@ -185,7 +204,9 @@ def _cell_scales(z: int, x: int, y: int) -> dict[str, float]:
     }
 
 
-def layer_tile(conn: Connection, principal: Principal, layer: Layer, z: int, x: int, y: int) -> bytes:
+def layer_tile(
+    conn: Connection, principal: Principal, layer: Layer, z: int, x: int, y: int, *, adcode: str | None = None
+) -> bytes:
     """The MVT of one layer's rows that `principal` may see (an empty tile is b"").
 
     At zooms up to `CELL_MAX_ZOOM`, features smaller than a cell (`CELL_PX` pixels) are not drawn one by
@@ -199,13 +220,16 @@ def layer_tile(conn: Connection, principal: Principal, layer: Layer, z: int, x: 
     where = [t.c.geom.op("&&")(_search_box(z, x, y)), *scope(principal, layer)]
     if layer.name == "hazards":
         where.append(t.c.status.in_(OPEN_HAZARD_STATES))
-    attrs = [t.c[a] for a in layer.attributes]
+    if adcode is not None:  # only the rows filed under this jurisdiction's subtree
+        where.append(t.c.jurisdiction_adcode.in_(repo.jurisdiction_subtree(adcode)))
+    attrs = columns(layer, t)
     aggregate = layer.cells and z <= CELL_MAX_ZOOM
     if not aggregate:
         rows = select(_mvt_geom(t.c.geom, z, x, y).label("geom"), *attrs).where(*where).subquery("rows")
         mvt: Any = select(rows).where(rows.c.geom.is_not(None)).subquery("mvt")
     else:
-        mvt = _cells_and_features(t, attrs, where, layer.graded, z, x, y)
+        level = level_of(layer, t) if layer.graded else None
+        mvt = _cells_and_features(t, attrs, where, level, z, x, y)
     q = select(
         func.ST_AsMVT(literal_column("mvt"), bindparam("layer", layer.name), EXTENT, "geom")
     ).select_from(mvt)
@@ -221,7 +245,7 @@ def _plan_for_tiles(conn: Connection) -> None:
 
 
 def _cells_and_features(
-    t: Table, attrs: list[Any], where: list[Any], graded: bool, z: int, x: int, y: int
+    t: Table, attrs: list[Any], where: list[Any], level_sql: Any, z: int, x: int, y: int
 ) -> Any:
     """One pass over the tile's rows (no transform for the small ones: Mercator's formulas on the bounding
     box, in tile units), grouped by cell; a feature at least a cell wide is a group of its own."""
@@ -231,7 +255,8 @@ def _cells_and_features(
     def num(v: float) -> Any:
         return literal_column(repr(float(v)), f8)
 
-    level = [t.c.level] if graded else []
+    graded = level_sql is not None
+    level = [level_sql.label("level")] if graded else []
     found = (
         select(t.c.geom, t.c.id, *level, cast(t.c.geom, Box3D).label("b"))
         .where(*where)
@@ -285,12 +310,13 @@ def _cells_and_features(
         .subquery("grouped")
     )
     # the attributes of a feature drawn alone (or alone in its cell), by its primary key
-    own = [a for a in attrs if not (a.name == "id" or (a.name == "level" and graded))]
+    kept = {"id", "level"} if graded else {"id"}
+    own = [a for a in attrs if a.name not in kept]
     one = select(*own).where(t.c.id == grouped.c.id).limit(1).lateral("one")  # a lookup per feature
-    columns = [grouped.c[a.name] if a not in own else one.c[a.name] for a in attrs]
+    shown = [grouped.c[a.name] if a.name in kept else one.c[a.name] for a in attrs]
     counts = [grouped.c.count, *(grouped.c[f"n{k}"] for k in LEVELS if graded)]
     return (
-        select(grouped.c.geom, *columns, *counts)
+        select(grouped.c.geom, *shown, *counts)
         .select_from(grouped.outerjoin(one, true()))
         .where(grouped.c.geom.is_not(None))
         .subquery("mvt")
