@@ -282,3 +282,20 @@ def test_small_units_at_low_zoom_are_counted_per_cell(client: Any, engine: Engin
     assert all(
         f["geometry"]["type"] == "Polygon" for f in close if f["properties"]["name"].startswith("小单元")
     )
+
+
+def test_adcode_keeps_a_jurisdictions_rows(client: Any) -> None:
+    _register(client)  # both in 泉港区 350505
+    huian = created(client.post(RISK_UNITS, json=risk_unit_feature(at=HUIAN, name="惠安单元")))  # 350521
+    z, x, y = _tile_of(*QUANGANG, 8)  # one tile holds both counties
+    every = _features(client.get(f"/tiles/risk_units/{z}/{x}/{y}.pbf"), "risk_units")
+    assert sum(f["properties"]["count"] for f in every) == 3
+    only = _features(
+        client.get(f"/tiles/risk_units/{z}/{x}/{y}.pbf", params={"adcode": "350505"}), "risk_units"
+    )
+    assert sum(f["properties"]["count"] for f in only) == 2
+    assert huian["id"] not in {f["properties"].get("id") for f in only}
+    assert client.get(f"/tiles/risk_units/{z}/{x}/{y}.pbf", params={"adcode": "999999"}).status_code == 404
+    body = client.get("/tiles/risk_units.json", params={"adcode": "350505"}).json()
+    assert body["tiles"][0].endswith("/tiles/risk_units/{z}/{x}/{y}.pbf?adcode=350505")
+    assert {"count", "n1", "level"} <= set(body["vector_layers"][0]["fields"])
