@@ -186,8 +186,8 @@ def _mvt_geom(geom: Any, z: int, x: int, y: int) -> Any:
 CELL_PX: Final = 4
 """Side of a cell, in pixels of a 256-pixel tile: features smaller than this are drawn per cell."""
 CELL: Final = CELL_PX * EXTENT // 256  # the same in tile units
-CELL_MAX_ZOOM: Final = 12
-"""Above this zoom every feature is drawn as itself (a cell is then under 70 m)."""
+CELL_MAX_ZOOM: Final = 11
+"""Above this zoom every feature is drawn as itself (a cell is then under 140 m)."""
 LEVELS: Final = (1, 2, 3, 4)
 
 
@@ -234,14 +234,7 @@ def layer_tile(
         func.ST_AsMVT(literal_column("mvt"), bindparam("layer", layer.name), EXTENT, "geom")
     ).select_from(mvt)
     params = _cell_scales(z, x, y) if aggregate else {}
-    _plan_for_tiles(conn)
     return bytes(conn.execute(q, params).scalar() or b"")
-
-
-def _plan_for_tiles(conn: Connection) -> None:
-    """For the rest of the transaction: no JIT (compiling costs more than a tile's query takes) and room
-    to group a tile's rows in memory."""
-    conn.execute(text("SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"))
 
 
 def _cells_and_features(
@@ -466,10 +459,13 @@ def cached(
         if hit is not None:
             return hit, tag, False
         # The lock first, then the epoch, in one statement: held, no write is in flight and none can start
-        # before the commit, so the epoch read after it is the one the tile is made at.
-        locked, made_at = conn.execute(
+        # before the commit, so the epoch read after it is the one the tile is made at. For the rest of the
+        # transaction: no JIT (compiling a z8 tile's plan took 0.7 s, longer than the tile) and room to
+        # group a tile's rows in memory.
+        locked, made_at, *_ = conn.execute(
             text(
-                "SELECT locked, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tile_epoch) "
+                "SELECT locked, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tile_epoch), "
+                "set_config('jit', 'off', true), set_config('work_mem', '32MB', true) "
                 "FROM (SELECT pg_try_advisory_xact_lock(:k) AS locked OFFSET 0) AS attempt"
             ),
             {"k": TILE_LOCK},
