@@ -124,16 +124,16 @@ def gather(
         boundaries=map_boundaries(conn, adcode),
         public=not detail and principal.role is not Role.enterprise,
     )
-    out.unit_counts = {
-        int(k): v for k, v in register_summary(conn, principal, adcode, overdue_limit=0)["counts"].items()
-    }
+    counted = register_summary(conn, principal, adcode, overdue_limit=0)
+    out.unit_counts = {int(k): v for k, v in counted["counts"].items()}
     if params.zones != "children":
         out.notes.append(f"未导入下级行政区划，按 {params.cell_m:g} 米网格分区")
     today = as_of or beijing_today()
     if detail:
-        out.enterprises = enterprises_with_levels(conn, principal, adcode, settings)
-        if use_tiles(len(out.enterprises)) and settings.analysis.enterprise_level_rule == "max":
-            out.tiled.append("enterprises")  # the tiles' level is the highest of the units' (就高)
+        if use_tiles(int(counted["enterprises"])) and settings.analysis.enterprise_level_rule == "max":
+            out.tiled.append("enterprises")  # the tiles' level is the highest of the units' (就高); not read
+        else:
+            out.enterprises = enterprises_with_levels(conn, principal, adcode, settings)
         if use_tiles(sum(out.unit_counts.values())):
             out.tiled.append("risk_units")  # every unit, from the tiles: the page stays small
         else:
