@@ -11,10 +11,10 @@ only); the attributes of each layer are fixed here (`LAYERS`), so no name, perso
 that the role may not see.
 
 Cache: tiles are kept in this process under the value of the `tile_epoch` sequence, which every write
-statement of a mapped table moves (migration 0017). A tile is stored only by a reader that held the
-advisory lock `TILE_LOCK` exclusively while reading (no write in flight; a writer waits a few
-milliseconds), so a cached tile and its ETag always match the data as of that epoch. When a write is in
-flight the tile is made fresh and sent without an ETag, uncached.
+statement of a mapped table moves (migration 0017) after taking the advisory lock `TILE_LOCK` shared
+until its transaction ends. A tile is stored only when the reader could take that lock exclusively for an
+instant before reading (no write in flight) and the epoch is the same after the tile was made, so a cached
+tile and its ETag always match the data as of that epoch. Otherwise it is sent without an ETag, uncached.
 """
 
 from __future__ import annotations
@@ -458,20 +458,23 @@ def cached(
         hit = cache.get(key, now)
         if hit is not None:
             return hit, tag, False
-        # The lock first, then the epoch, in one statement: held, no write is in flight and none can start
-        # before the commit, so the epoch read after it is the one the tile is made at. For the rest of the
-        # transaction: no JIT (compiling a z8 tile's plan took 0.7 s, longer than the tile) and room to
-        # group a tile's rows in memory.
-        locked, made_at, *_ = conn.execute(
+        # Is a write in flight? Every write statement of a mapped table holds TILE_LOCK shared until its
+        # transaction ends (and moves the epoch first). Taken exclusively and let go at once, the lock says
+        # no write was in flight at that instant, so the data made at `now` is all committed; a write that
+        # starts later moves the epoch, which is read again once the tile is made. Readers hold it only for
+        # that instant: concurrent tiles do not shut each other out of the cache, nor does a writer wait
+        # for a tile. For the rest of the transaction: no JIT (compiling a z8 tile's plan took 0.7 s,
+        # longer than the tile) and room to group a tile's rows in memory.
+        clear = conn.execute(
             text(
-                "SELECT locked, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tile_epoch), "
-                "set_config('jit', 'off', true), set_config('work_mem', '32MB', true) "
-                "FROM (SELECT pg_try_advisory_xact_lock(:k) AS locked OFFSET 0) AS attempt"
+                "SELECT CASE WHEN pg_try_advisory_lock(:k) THEN pg_advisory_unlock(:k) ELSE false END, "
+                "set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
             ),
             {"k": TILE_LOCK},
-        ).one()
+        ).scalar()
         value = make(conn)
-        if not locked:
+        made_at = epoch(conn)
+        if not clear or made_at != now:
             return value, None, False
-    cache.put(key, int(made_at), value, size(value))
-    return value, etag(int(made_at), key), False
+    cache.put(key, now, value, size(value))
+    return value, etag(now, key), False
