@@ -24,10 +24,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from common import machine
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the tests' headless-Chromium helper
+sys.path.insert(0, str(ROOT))  # this checkout's code (before bench.common imports it), the tests' browser
+from common import machine  # noqa: E402
+
 from api.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from geo.access import SYSTEM  # noqa: E402
