@@ -299,3 +299,15 @@ def test_adcode_keeps_a_jurisdictions_rows(client: Any) -> None:
     body = client.get("/tiles/risk_units.json", params={"adcode": "350505"}).json()
     assert body["tiles"][0].endswith("/tiles/risk_units/{z}/{x}/{y}.pbf?adcode=350505")
     assert {"count", "n1", "level"} <= set(body["vector_layers"][0]["fields"])
+
+
+def test_enterprise_tiles_carry_the_apis_level(client: Any) -> None:
+    ids = _register(client)
+    client.post(RISK_UNITS, json=risk_unit_feature(ids["E2"], at=(QUANGANG[0] + 0.01, QUANGANG[1]), level=1))
+    api = client.get("/api/v1/analysis/enterprise-levels", params={"adcode": "350505"})
+    assert api.status_code == 200, api.text
+    expected = {f["properties"]["id"]: f["properties"]["level"] for f in api.json()["features"]}
+    assert expected == {ids["E1"]: 2, ids["E2"]: 1}
+    for z in (10, 14):  # alone in its cell, and drawn as itself
+        firms = _features(client.get(_url("enterprises", QUANGANG, z=z)), "enterprises")
+        assert {f["properties"]["id"]: f["properties"]["level"] for f in firms} == expected, z
