@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -111,25 +112,30 @@ def tiles_at(z: int, rows: int, n: int = 12) -> list[tuple[int, int, int]]:
 
 @contextmanager
 def server(cmd: list[str], env: dict[str, str], port: int) -> Iterator[None]:
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
+    # The server's log goes to a file: a pipe nobody reads fills up and stalls the server mid-run.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                    c.request("GET", "/")
+                    c.getresponse().read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        log.seek(0)
+                        raise RuntimeError(f"server did not start: {log.read().decode()[-2000:]}") from None
+                    time.sleep(0.3)
+            yield
+        finally:
+            proc.terminate()
             try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/")
-                c.getresponse().read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(
-                        f"server did not start: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
-                    ) from None
-                time.sleep(0.3)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 class Client:

@@ -10,7 +10,8 @@ any feature calls `window.riskmapSelect(kind, properties)` when the page defines
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 import folium
@@ -21,6 +22,7 @@ import shapely
 from branca.element import Figure, MacroElement
 from folium.template import Template
 
+from maps.assets import DEFAULT_PREFIX, localise
 from maps.four_colour import (
     DEFAULT_TITLE,
     TileSetting,
@@ -34,6 +36,7 @@ from maps.four_colour import (
     level_label,
     resolve_palette,
 )
+from maps.tiles import add_tile_layer, level_style
 
 TARGET_CLASSES: Final = {
     # GB 36894-2018 protection-target classes: colour and label
@@ -326,6 +329,21 @@ def _labels_layer(zones: gpd.GeoDataFrame) -> _DataLayer:
     )
 
 
+def _tile_layers(m: folium.Map, tiled: Collection[str], adcode: str, palette: Mapping[int, str]) -> None:
+    """The layers of `tiled` from /tiles/{layer}/… of the jurisdiction, coloured by level like inline ones."""
+    query = "?" + urllib.parse.urlencode({"adcode": adcode})
+    if "risk_units" in tiled:
+        style = level_style(
+            "risk_units", palette, "polygon", popup_fields=("name", "level"), select="risk_unit", opacity=0.7
+        )
+        add_tile_layer(m, "/tiles/risk_units/{z}/{x}/{y}.pbf" + query, style, name="风险单元（全部等级）")
+    if "enterprises" in tiled:
+        style = level_style(
+            "enterprises", palette, "point", popup_fields=("name", "level"), select="enterprise", radius=5
+        )
+        add_tile_layer(m, "/tiles/enterprises/{z}/{x}/{y}.pbf" + query, style, name="企业")
+
+
 class _Hook(MacroElement):
     """Names the map for the page's script (`window.riskmapMap`) once the map exists."""
 
@@ -377,17 +395,25 @@ def one_map(
     asset_prefix: str | None = None,
     unit_counts: Mapping[int, int] | None = None,
     zone_labels: bool = True,
+    tiled: Collection[str] = (),
+    tiles_adcode: str | None = None,
 ) -> folium.Map:
     """The four-colour map with the workspace's layers. `public=True` draws what the public map does and
     nothing more (zones, labels, boundaries): no target, violation, cluster or hazard, whatever is passed.
     `zone_labels=False` leaves the zones unnamed (grid cells, whose names say nothing); the boundaries'
-    names are then the labels."""
+    names are then the labels.
+
+    `tiled` names the layers ("risk_units", "enterprises") drawn from our vector tiles of `tiles_adcode`
+    instead of inline (maps.tiles: too many features for the page); their frames are then not needed. A
+    click on a tiled feature opens the side panel as an inline one does."""
     kwargs: dict[str, Any] = {"asset_prefix": asset_prefix} if asset_prefix else {}
+    if tiled and tiles_adcode is None:
+        raise ValueError("tiled layers need the adcode of their jurisdiction")
     m = four_colour_map(
         zones,
         boundaries=boundaries,
-        enterprises=enterprises,
-        risk_units=risk_units,
+        enterprises=None if "enterprises" in tiled else enterprises,
+        risk_units=None if "risk_units" in tiled else risk_units,
         public=public,
         palette=palette,
         title=title,
@@ -407,6 +433,8 @@ def one_map(
     for key, child in list(m._children.items()):
         if isinstance(child, folium.LayerControl):
             del m._children[key]
+    if not public:
+        _tile_layers(m, tiled, str(tiles_adcode), palette_)
     if zone_labels and len(zones):
         _labels_layer(zones).add_to(m)
     elif boundaries is not None and len(boundaries) and "name" in boundaries.columns:
@@ -422,6 +450,8 @@ def one_map(
             _hazards_layer(hazards).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     _Hook().add_to(m)
+    if tiled and not public:  # the tile layers' script, added after four_colour_map localised its own
+        localise(m, asset_prefix or DEFAULT_PREFIX)
     return m
 
 

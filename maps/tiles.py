@@ -32,6 +32,10 @@ PROTOMAPS_JS: Final = "https://unpkg.com/protomaps-leaflet@5.1.0/dist/protomaps-
 FEATURE_THRESHOLD: Final = 5000
 
 
+CELL_LABELS: Final = {"count": "数量 count", "n1": "重大 1", "n2": "较大 2", "n3": "一般 3", "n4": "低 4"}
+"""Popup labels of a cell's fields (geo.store.tiles: small features counted per cell at low zooms)."""
+
+
 @dataclass(frozen=True)
 class TileStyle:
     """How one tile layer is drawn.
@@ -51,11 +55,14 @@ class TileStyle:
     radius: float = 4.0
     popup_fields: Sequence[str] = ()
     labels: Mapping[str, str] = field(default_factory=dict)  # field -> label shown in the popup
+    select: str | None = None
+    """A click on one feature calls `window.riskmapSelect(select, {i: id, n: name, l: level})` when the page
+    defines it (the one map's side panel) instead of the popup; a cell still shows its counts."""
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["colors"] = dict(self.colors)
-        out["labels"] = dict(self.labels)
+        out["labels"] = {**CELL_LABELS, **self.labels}
         out["popup_fields"] = list(self.popup_fields)
         return out
 
@@ -76,34 +83,32 @@ class VectorTileLayer(JSCSSMixin, folium.map.Layer):
                 var key = style.property ? String(p[style.property]) : "";
                 return Object.prototype.hasOwnProperty.call(style.colors, key) ? style.colors[key] : style.default;
             }
-            var symbolizer;
-            if (style.geometry === "point") {
-                symbolizer = new protomapsL.CircleSymbolizer({
-                    radius: style.radius, fill: function (z, f) { return colour(f); },
-                    stroke: style.stroke, width: style.width, opacity: 0.9
-                });
-            } else if (style.geometry === "line") {
-                symbolizer = new protomapsL.LineSymbolizer({
-                    color: function (z, f) { return colour(f); }, width: style.width
-                });
-            } else {
-                symbolizer = new protomapsL.PolygonSymbolizer({
-                    fill: function (z, f) { return colour(f); }, opacity: style.opacity,
-                    stroke: style.stroke, width: style.width
-                });
-            }
+            // Every kind of geometry is drawn, whatever the style's main kind: a layer of polygons has
+            // points too (a unit alone in its cell at a low zoom, a point unit) and squares (cells).
+            var fill = function (z, f) { return colour(f); };
+            var rules = [
+                {dataLayer: style.layer, filter: function (z, f) { return f.geomType === 3; },
+                 symbolizer: new protomapsL.PolygonSymbolizer({
+                     fill: fill, opacity: style.opacity, stroke: style.stroke, width: style.width})},
+                {dataLayer: style.layer, filter: function (z, f) { return f.geomType === 2; },
+                 symbolizer: new protomapsL.LineSymbolizer({color: fill, width: Math.max(style.width, 2)})},
+                {dataLayer: style.layer, filter: function (z, f) { return f.geomType === 1; },
+                 symbolizer: new protomapsL.CircleSymbolizer({
+                     radius: style.radius, fill: fill, stroke: style.stroke, width: style.width, opacity: 0.9})}
+            ];
             var layer = protomapsL.leafletLayer({
                 url: {{ this.url_json }},
-                paintRules: [{dataLayer: style.layer, symbolizer: symbolizer}],
+                paintRules: rules,
                 labelRules: [],
                 attribution: "",
                 maxDataZoom: {{ this.max_data_zoom }}
             });
             layer.riskmapStyle = style;
+            layer.riskmapColour = colour;  // the colour a feature is painted with (tests read it)
             return layer;
         })();
         {{ this._parent.get_name() }}.addLayer({{ this.get_name() }});
-        {% if this.style.popup_fields %}
+        {% if this.style.popup_fields or this.style.select %}
         {{ this._parent.get_name() }}.on("click", function (e) {
             var layer = {{ this.get_name() }};
             if (!layer._map) { return; }
@@ -113,9 +118,18 @@ class VectorTileLayer(JSCSSMixin, folium.map.Layer):
                 list.forEach(function (h) { if (!hit && h.layerName === style.layer) { hit = h.feature; } });
             });
             if (!hit) { return; }
+            var single = hit.props.count === undefined || (hit.props.count === 1 && hit.props.id !== undefined);
+            if (style.select && window.riskmapSelect && single) {
+                window.riskmapSelect(style.select, {i: hit.props.id, n: hit.props.name, l: hit.props.level});
+                return;
+            }
             var box = document.createElement("div");
             box.className = "riskmap-tile-popup";
-            style.popup_fields.forEach(function (k) {
+            var fields = style.popup_fields.slice();
+            if (hit.props.count !== undefined) {  // a cell of small features: how many, by level
+                fields = ["count", "level", "n1", "n2", "n3", "n4"];
+            }
+            fields.forEach(function (k) {
                 if (hit.props[k] === undefined) { return; }
                 var line = document.createElement("div");
                 line.textContent = (style.labels[k] || k) + ": " + String(hit.props[k]);

@@ -31,7 +31,12 @@ ZONE_KINDS = ("children", "parks", "grids")  # zones that are stored jurisdictio
 LAYER_NAMES = (*store.LAYERS, "zones")
 LayerName = Annotated[str, Path(description="one of " + ", ".join(LAYER_NAMES))]
 Adcode = Annotated[
-    str | None, Query(max_length=12, description="layer=zones: the jurisdiction whose zones are drawn")
+    str | None,
+    Query(
+        max_length=12,
+        description="layer=zones: the jurisdiction whose zones are drawn; other layers: only the rows filed "
+        "under this jurisdiction (its whole subtree)",
+    ),
 ]
 Zones = Annotated[str, Query(description="layer=zones: " + ", ".join(ZONE_KINDS))]
 
@@ -120,11 +125,15 @@ def tile(
     else:
         store.scope(principal, chosen)  # 401/403 before the cache is looked at
         public = chosen.resource is repo.JURISDICTIONS  # boundaries: the same rows for everyone
-        key = (chosen.name, ("any",) if public else store.scope_key(principal), z, x, y)
+        within: str | None = None
+        if adcode is not None:
+            with engine.connect() as conn:
+                within = str(get_jurisdiction_row(conn, adcode)["adcode"])  # 404 when unknown
+        key = (chosen.name, ("any",) if public else store.scope_key(principal), within, z, x, y)
         layer_def: store.Layer = chosen
 
         def make(conn: Connection) -> bytes:
-            return store.layer_tile(conn, principal, layer_def, z, x, y)
+            return store.layer_tile(conn, principal, layer_def, z, x, y, adcode=within)
 
     body, tag, not_modified = store.cached(engine, key, make, if_none_match=if_none_match)
     headers = _cache_headers(tag, public=public)
@@ -172,8 +181,13 @@ def tilejson(
         name = "zones"
     else:
         store.scope(principal, chosen)
-        fields = dict.fromkeys(chosen.attributes, "")
+        fields = dict.fromkeys([c.name for c in store.columns(chosen, chosen.table)], "")
+        if chosen.cells:  # a cell of small features at low zooms (geo.store.tiles.layer_tile)
+            fields.update(dict.fromkeys(("count", *(("n1", "n2", "n3", "n4") if chosen.graded else ())), ""))
         name = chosen.name
+        if adcode is not None:
+            with engine.connect() as conn:
+                query = "?adcode=" + str(get_jurisdiction_row(conn, adcode)["adcode"])
     base = str(request.base_url).rstrip("/")
     return JSONResponse(
         {

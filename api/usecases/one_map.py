@@ -40,6 +40,7 @@ from geo.store.repository import get_jurisdiction_row, may_see_detail
 from geo.store.summary import map_boundaries, map_risk_units
 from geo.store.summary import summary as register_summary
 from maps.one_map import one_map
+from maps.tiles import use_tiles
 
 MAX_HAZARDS = 20_000
 
@@ -63,6 +64,7 @@ class OneMap:
     hazards: gpd.GeoDataFrame | None = None
     unit_counts: dict[int, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    tiled: list[str] = field(default_factory=list)  # layers drawn from vector tiles (their frames not read)
 
 
 def _hazards_frame(conn: Connection, principal: Principal, adcode: str, as_of: dt.date) -> gpd.GeoDataFrame:
@@ -106,19 +108,24 @@ def gather(
         boundaries=map_boundaries(conn, adcode),
         public=not detail and principal.role is not Role.enterprise,
     )
-    out.unit_counts = {
-        int(k): v for k, v in register_summary(conn, principal, adcode, overdue_limit=0)["counts"].items()
-    }
+    counted = register_summary(conn, principal, adcode, overdue_limit=0)
+    out.unit_counts = {int(k): v for k, v in counted["counts"].items()}
     if params.zones != "children":
         out.notes.append(params.zones_reason_zh)
     today = as_of or beijing_today()
     if detail:
-        out.enterprises = enterprises_with_levels(conn, principal, adcode, settings)
-        units = map_risk_units(conn, principal, adcode)
-        if len(units) > settings.maps.max_risk_units:
-            units = map_risk_units(conn, principal, adcode, max_level=2)
-            out.notes.append("风险单元较多：图上只画重大、较大风险单元")
-        out.risk_units = units
+        if use_tiles(int(counted["enterprises"])) and settings.analysis.enterprise_level_rule == "max":
+            out.tiled.append("enterprises")  # the tiles' level is the highest of the units' (就高); not read
+        else:
+            out.enterprises = enterprises_with_levels(conn, principal, adcode, settings)
+        if use_tiles(sum(out.unit_counts.values())):
+            out.tiled.append("risk_units")  # every unit, from the tiles: the page stays small
+        else:
+            units = map_risk_units(conn, principal, adcode)
+            if len(units) > settings.maps.max_risk_units:
+                units = map_risk_units(conn, principal, adcode, max_level=2)
+                out.notes.append("风险单元较多：图上只画重大、较大风险单元")
+            out.risk_units = units
         targets = safety_store.targets_in(conn, principal, adcode)
         out.targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=4490)
         report = safety_store.violations_sql(conn, principal, adcode, advice=False)  # lines only
@@ -170,4 +177,6 @@ def draw(data: OneMap, settings: Settings) -> folium.Map:
         asset_prefix=settings.maps.asset_prefix,
         unit_counts=data.unit_counts,
         zone_labels=data.zones_kind == "children",
+        tiled=data.tiled,
+        tiles_adcode=data.adcode,
     )

@@ -11,15 +11,16 @@ only); the attributes of each layer are fixed here (`LAYERS`), so no name, perso
 that the role may not see.
 
 Cache: tiles are kept in this process under the value of the `tile_epoch` sequence, which every write
-statement of a mapped table moves (migration 0017). A tile is stored only by a reader that held the
-advisory lock `TILE_LOCK` exclusively while reading (no write in flight; a writer waits a few
-milliseconds), so a cached tile and its ETag always match the data as of that epoch. When a write is in
-flight the tile is made fresh and sent without an ETag, uncached.
+statement of a mapped table moves (migration 0017) after taking the advisory lock `TILE_LOCK` shared
+until its transaction ends. A tile is stored only when the reader could take that lock exclusively for an
+instant before reading (no write in flight) and the epoch is the same after the tile was made, so a cached
+tile and its ETag always match the data as of that epoch. Otherwise it is sent without an ETag, uncached.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -27,8 +28,25 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, literal_column, select, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Float,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.types import UserDefinedType
 
 from geo.access import Principal, Role
 from geo.store import repository as repo
@@ -53,6 +71,8 @@ class Layer:
     attributes: tuple[str, ...]
     resource: repo.Resource | None  # None: hidden hazards (their own scope rule)
     description: str
+    cells: bool = True  # small features drawn per cell at low zooms (not boundaries)
+    graded: bool = False  # has a risk level 1–4 (`level_of`; cells carry the highest and n1–n4)
 
 
 LAYERS: Final[dict[str, Layer]] = {
@@ -62,6 +82,7 @@ LAYERS: Final[dict[str, Layer]] = {
         ("adcode", "name", "level"),
         repo.JURISDICTIONS,
         "administrative boundaries, parks and grids (public)",
+        cells=False,
     ),
     "risk_units": Layer(
         "risk_units",
@@ -69,13 +90,15 @@ LAYERS: Final[dict[str, Layer]] = {
         ("id", "name", "level", "kind", "enterprise_id", "jurisdiction_adcode"),
         repo.RISK_UNITS,
         "risk units (风险单元) with their level 1–4",
+        graded=True,
     ),
     "enterprises": Layer(
         "enterprises",
         repo.E,
         ("id", "name", "sector", "jurisdiction_adcode"),
         repo.ENTERPRISES,
-        "enterprises (sites as points)",
+        "enterprises (sites as points), with `level`: the highest of their risk units' (就高)",
+        graded=True,
     ),
     "protection_targets": Layer(
         "protection_targets",
@@ -92,6 +115,24 @@ LAYERS: Final[dict[str, Layer]] = {
         "open hidden hazards (隐患)",
     ),
 }
+
+
+def level_of(layer: Layer, t: Any) -> Any:
+    """A graded layer's level: a risk unit's own; an enterprise's the highest of its units' (就高, the
+    default `RISKMAP_ENTERPRISE_LEVEL_RULE`)."""
+    if layer.name == "enterprises":
+        return select(func.min(repo.R.c.level)).where(repo.R.c.enterprise_id == t.c.id).scalar_subquery()
+    return t.c.level
+
+
+def columns(layer: Layer, t: Any) -> list[Any]:
+    """The attributes a tile of `layer` carries (the level of a graded layer included)."""
+    out = [t.c[a] for a in layer.attributes]
+    if layer.graded and "level" not in layer.attributes:
+        out.append(level_of(layer, t).label("level"))
+    return out
+
+
 ZONE_ATTRIBUTES: Final = ("code", "name", "level", "color", "n1", "n2", "n3", "n4", "unit_count")
 
 
@@ -142,22 +183,144 @@ def _mvt_geom(geom: Any, z: int, x: int, y: int) -> Any:
     return func.ST_AsMVTGeom(mercator, _envelope(z, x, y), EXTENT, BUFFER, True)
 
 
-def layer_tile(conn: Connection, principal: Principal, layer: Layer, z: int, x: int, y: int) -> bytes:
-    """The MVT of one layer's rows that `principal` may see (an empty tile is b"")."""
+CELL_PX: Final = 4
+"""Side of a cell, in pixels of a 256-pixel tile: features smaller than this are drawn per cell."""
+CELL: Final = CELL_PX * EXTENT // 256  # the same in tile units
+CELL_MAX_ZOOM: Final = 11
+"""Above this zoom every feature is drawn as itself (a cell is then under 140 m)."""
+LEVELS: Final = (1, 2, 3, 4)
+
+
+def _cell_scales(z: int, x: int, y: int) -> dict[str, float]:
+    """Constants turning CGCS2000 lon/lat (treated as WGS 84: display only, the two agree to centimetres)
+    into tile units of tile z/x/y with Mercator's formulas, so no feature is transformed one by one."""
+    n = float(2**z)
+    a = n * EXTENT / 360  # tile units per degree of longitude
+    return {
+        "ca": a,
+        "cb": 180 * a - x * EXTENT,
+        "cc": n * EXTENT / 2 - y * EXTENT,
+        "cd": n * EXTENT / (2 * math.pi),  # tile units per unit of Mercator's y on the unit sphere
+    }
+
+
+def layer_tile(
+    conn: Connection, principal: Principal, layer: Layer, z: int, x: int, y: int, *, adcode: str | None = None
+) -> bytes:
+    """The MVT of one layer's rows that `principal` may see (an empty tile is b"").
+
+    At zooms up to `CELL_MAX_ZOOM`, features smaller than a cell (`CELL_PX` pixels) are not drawn one by
+    one (they would be under a few pixels): each cell of the tile's grid that holds any is one square
+    feature with `count` (how many) and, for a graded layer, `level` (the highest: the smallest number)
+    and n1–n4 (how many of each level); a cell holding only one is that feature's centre as a point with
+    its `id` too. Each feature is counted in exactly one tile (the one its box's centre lies in), so
+    none is left out. Features at least a cell wide are drawn as themselves with all their attributes,
+    as every feature is above `CELL_MAX_ZOOM`."""
     t: Table = layer.table
     where = [t.c.geom.op("&&")(_search_box(z, x, y)), *scope(principal, layer)]
     if layer.name == "hazards":
         where.append(t.c.status.in_(OPEN_HAZARD_STATES))
-    rows = (
-        select(_mvt_geom(t.c.geom, z, x, y).label("geom"), *(t.c[a] for a in layer.attributes))
-        .where(*where)
-        .subquery("rows")
-    )
-    mvt = select(rows).where(rows.c.geom.is_not(None)).subquery("mvt")
+    if adcode is not None:  # only the rows filed under this jurisdiction's subtree
+        where.append(t.c.jurisdiction_adcode.in_(repo.jurisdiction_subtree(adcode)))
+    attrs = columns(layer, t)
+    aggregate = layer.cells and z <= CELL_MAX_ZOOM
+    if not aggregate:
+        rows = select(_mvt_geom(t.c.geom, z, x, y).label("geom"), *attrs).where(*where).subquery("rows")
+        mvt: Any = select(rows).where(rows.c.geom.is_not(None)).subquery("mvt")
+    else:
+        level = level_of(layer, t) if layer.graded else None
+        mvt = _cells_and_features(t, attrs, where, level, z, x, y)
     q = select(
         func.ST_AsMVT(literal_column("mvt"), bindparam("layer", layer.name), EXTENT, "geom")
     ).select_from(mvt)
-    return bytes(conn.execute(q).scalar() or b"")
+    params = _cell_scales(z, x, y) if aggregate else {}
+    return bytes(conn.execute(q, params).scalar() or b"")
+
+
+def _cells_and_features(
+    t: Table, attrs: list[Any], where: list[Any], level_sql: Any, z: int, x: int, y: int
+) -> Any:
+    """One pass over the tile's rows (no transform for the small ones: Mercator's formulas on the bounding
+    box, in tile units), grouped by cell; a feature at least a cell wide is a group of its own."""
+    f8 = Float(precision=53)
+    ca, cb, cc, cd = (bindparam(k, type_=f8) for k in ("ca", "cb", "cc", "cd"))
+
+    def num(v: float) -> Any:
+        return literal_column(repr(float(v)), f8)
+
+    graded = level_sql is not None
+    level = [level_sql.label("level")] if graded else []
+    found = (
+        select(t.c.geom, t.c.id, *level, cast(t.c.geom, Box3D).label("b"))
+        .where(*where)
+        .offset(0)  # a fence: each row's box is computed once
+        .subquery("found")
+    )
+    x0, x1 = func.ST_XMin(found.c.b, type_=f8), func.ST_XMax(found.c.b, type_=f8)
+    y0, y1 = func.ST_YMin(found.c.b, type_=f8), func.ST_YMax(found.c.b, type_=f8)
+    lat2 = func.radians(y0 + y1, type_=f8)  # twice the latitude of the box's centre, radians
+    wide = func.greatest(
+        (x1 - x0) * ca, func.radians(y1 - y0, type_=f8) * cd / func.cos(lat2 * num(0.5), type_=f8)
+    )
+    ty = cc - cd * func.ln(func.tan(lat2 * num(0.25) + num(math.pi / 4), type_=f8), type_=f8)
+    placed = (
+        select(
+            found.c.geom,
+            found.c.id,
+            *(found.c.level for _ in level),
+            ((x0 + x1) * num(0.5) * ca + cb).label("tx"),  # the box's centre in tile units
+            ty.label("ty"),
+            (wide >= num(CELL)).label("big"),
+        )
+        .offset(0)
+        .subquery("placed")
+    )
+    inside = and_(placed.c.tx >= 0, placed.c.tx < EXTENT, placed.c.ty >= 0, placed.c.ty < EXTENT)
+    side = EXTENT // CELL
+    group = case(
+        (placed.c.big, -placed.c.id),
+        else_=cast(func.floor(placed.c.tx / num(CELL)), BigInteger) * side
+        + cast(func.floor(placed.c.ty / num(CELL)), BigInteger),
+    ).label("cell")
+    keyed = select(placed, group).where(or_(placed.c.big, inside)).subquery("keyed")
+    big = func.bool_or(keyed.c.big)
+    n = func.count()
+    cx, cy = func.min(keyed.c.cell) / side, func.min(keyed.c.cell) % side
+    square = func.ST_Reverse(func.ST_MakeEnvelope(cx * CELL, cy * CELL, cx * CELL + CELL, cy * CELL + CELL))
+    point = func.ST_MakePoint(func.round(func.min(keyed.c.tx)), func.round(func.min(keyed.c.ty)))
+    drawn = _mvt_geom(func.array_agg(keyed.c.geom).filter(keyed.c.big)[1], z, x, y)
+    tallies = [case((~big, n)).label("count")]
+    if graded:
+        tallies.append(func.min(keyed.c.level).label("level"))
+        tallies += [case((~big, func.count().filter(keyed.c.level == k))).label(f"n{k}") for k in LEVELS]
+    grouped = (
+        select(
+            case((big, drawn), (n == 1, point), else_=square).label("geom"),
+            case((n == 1, func.min(keyed.c.id))).label("id"),  # a feature drawn alone, or alone in its cell
+            *tallies,
+        )
+        .group_by(keyed.c.cell)
+        .subquery("grouped")
+    )
+    # the attributes of a feature drawn alone (or alone in its cell), by its primary key
+    kept = {"id", "level"} if graded else {"id"}
+    own = [a for a in attrs if a.name not in kept]
+    one = select(*own).where(t.c.id == grouped.c.id).limit(1).lateral("one")  # a lookup per feature
+    shown = [grouped.c[a.name] if a.name in kept else one.c[a.name] for a in attrs]
+    counts = [grouped.c.count, *(grouped.c[f"n{k}"] for k in LEVELS if graded)]
+    return (
+        select(grouped.c.geom, *shown, *counts)
+        .select_from(grouped.outerjoin(one, true()))
+        .where(grouped.c.geom.is_not(None))
+        .subquery("mvt")
+    )
+
+
+class Box3D(UserDefinedType[Any]):
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "box3d"
 
 
 _ZONES_TILE = """
@@ -295,10 +458,23 @@ def cached(
         hit = cache.get(key, now)
         if hit is not None:
             return hit, tag, False
-        locked = bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": TILE_LOCK}).scalar())
+        # Is a write in flight? Every write statement of a mapped table holds TILE_LOCK shared until its
+        # transaction ends (and moves the epoch first). Taken exclusively and let go at once, the lock says
+        # no write was in flight at that instant, so the data made at `now` is all committed; a write that
+        # starts later moves the epoch, which is read again once the tile is made. Readers hold it only for
+        # that instant: concurrent tiles do not shut each other out of the cache, nor does a writer wait
+        # for a tile. For the rest of the transaction: no JIT (compiling a z8 tile's plan took 0.7 s,
+        # longer than the tile) and room to group a tile's rows in memory.
+        clear = conn.execute(
+            text(
+                "SELECT CASE WHEN pg_try_advisory_lock(:k) THEN pg_advisory_unlock(:k) ELSE false END, "
+                "set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
+            ),
+            {"k": TILE_LOCK},
+        ).scalar()
         value = make(conn)
-        if not locked:
-            return value, None, False
         made_at = epoch(conn)
-    cache.put(key, made_at, value, size(value))
-    return value, etag(made_at, key), False
+        if not clear or made_at != now:
+            return value, None, False
+    cache.put(key, now, value, size(value))
+    return value, etag(now, key), False

@@ -37,6 +37,17 @@ def _features(response: Any, layer: str) -> list[dict[str, Any]]:
     return list(decoded.get(layer, {}).get("features", []))
 
 
+def _in_tile(lon: float, lat: float, z: int) -> tuple[float, float]:
+    n = 2**z
+    fx = (lon + 180) / 360 * n
+    fy = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    return (fx - int(fx)) * 4096, 4096 - (fy - int(fy)) * 4096
+
+
+def _close(a: list[float], b: tuple[float, float]) -> bool:
+    return abs(a[0] - b[0]) <= 1 and abs(a[1] - b[1]) <= 1
+
+
 def _url(layer: str, at: tuple[float, float], z: int = Z) -> str:
     return "/tiles/{}/{}/{}/{}.pbf".format(layer, *_tile_of(*at, z))
 
@@ -217,5 +228,86 @@ def test_hazard_tiles_follow_the_hazards_scope(client: Any, client_as: Any, engi
     seen = _features(mine.get(_url("hazards", QUANGANG)), "hazards")
     assert {f["properties"]["enterprise_id"] for f in seen} == {ids["E1"]}
     assert "description" not in seen[0]["properties"]
-    everyone = _features(client.get(_url("hazards", QUANGANG)), "hazards")
+    everyone = _features(client.get(_url("hazards", QUANGANG, z=14)), "hazards")
     assert {f["properties"]["enterprise_id"] for f in everyone} == {ids["E1"], ids["E2"]}
+    # at z10 the two hazards (one place) are one cell that counts both, without either's attributes
+    cell = _features(client.get(_url("hazards", QUANGANG)), "hazards")
+    assert [f["properties"] for f in cell] == [{"count": 2}]
+
+
+def test_small_units_at_low_zoom_are_counted_per_cell(client: Any, engine: Engine) -> None:
+    """Under a few pixels a unit is drawn in its cell: every unit counted once, the cell at the highest
+    level of its units; zoomed in, each unit is itself again with its attributes."""
+    ids = _register(client)  # two enterprises' units about 1 km apart
+    lon, lat = QUANGANG
+    with engine.begin() as conn:  # 30 more small units (a 20 m square each) within 300 m of U1
+        for i in range(30):
+            x, y = lon + 0.0001 * (i % 6) * 5, lat + 0.0001 * (i // 6) * 5
+            conn.execute(
+                text(
+                    "INSERT INTO risk_units (kind, enterprise_id, name, level, assessment_method, geom, "
+                    "jurisdiction_adcode) VALUES ('enterprise', :e, :n, :lv, 'direct', "
+                    "ST_MakeEnvelope(:x, :y, :x + 0.0002, :y + 0.0002, 4490), '350505')"
+                ),
+                {"e": ids["E1"], "n": f"小单元{i}", "lv": 1 if i == 7 else 3, "x": x, "y": y},
+            )
+    alone = 0
+    for z in (8, 10, 11):
+        found = _features(client.get(_url("risk_units", QUANGANG, z=z)), "risk_units")
+        assert sum(f["properties"]["count"] for f in found) == 32, z
+        assert sum(f["properties"]["n1"] for f in found) == 1, z
+        assert sum(f["properties"]["n2"] for f in found) == 2, z
+        assert sum(f["properties"]["n3"] for f in found) == 29, z
+        crowded = max(found, key=lambda f: f["properties"]["count"])
+        assert crowded["properties"]["level"] == 1, z  # the highest level of its units
+        assert "name" not in crowded["properties"]
+        for f in found:
+            p = f["properties"]
+            assert p["count"] == p["n1"] + p["n2"] + p["n3"] + p["n4"]
+            assert (f["geometry"]["type"] == "Point") == (p["count"] == 1), (
+                z,
+                p,
+            )  # a unit alone: a point with its id
+            if p["count"] == 1:
+                assert p["id"], p
+                assert p["name"], p
+        u2 = [f for f in found if f["properties"].get("id") == ids["U2"]]
+        if u2:  # alone in its cell: drawn where it is (the decoder's y points up)
+            assert _close(u2[0]["geometry"]["coordinates"], _in_tile(QUANGANG[0] + 0.01, QUANGANG[1], z)), z
+            alone += 1
+    assert alone >= 2
+    close = _features(client.get(_url("risk_units", (lon + 0.0005, lat + 0.0005), z=16)), "risk_units")
+    assert close
+    assert all("count" not in f["properties"] and f["properties"]["name"] for f in close)
+    assert all(
+        f["geometry"]["type"] == "Polygon" for f in close if f["properties"]["name"].startswith("小单元")
+    )
+
+
+def test_adcode_keeps_a_jurisdictions_rows(client: Any) -> None:
+    _register(client)  # both in 泉港区 350505
+    huian = created(client.post(RISK_UNITS, json=risk_unit_feature(at=HUIAN, name="惠安单元")))  # 350521
+    z, x, y = _tile_of(*QUANGANG, 8)  # one tile holds both counties
+    every = _features(client.get(f"/tiles/risk_units/{z}/{x}/{y}.pbf"), "risk_units")
+    assert sum(f["properties"]["count"] for f in every) == 3
+    only = _features(
+        client.get(f"/tiles/risk_units/{z}/{x}/{y}.pbf", params={"adcode": "350505"}), "risk_units"
+    )
+    assert sum(f["properties"]["count"] for f in only) == 2
+    assert huian["id"] not in {f["properties"].get("id") for f in only}
+    assert client.get(f"/tiles/risk_units/{z}/{x}/{y}.pbf", params={"adcode": "999999"}).status_code == 404
+    body = client.get("/tiles/risk_units.json", params={"adcode": "350505"}).json()
+    assert body["tiles"][0].endswith("/tiles/risk_units/{z}/{x}/{y}.pbf?adcode=350505")
+    assert {"count", "n1", "level"} <= set(body["vector_layers"][0]["fields"])
+
+
+def test_enterprise_tiles_carry_the_apis_level(client: Any) -> None:
+    ids = _register(client)
+    client.post(RISK_UNITS, json=risk_unit_feature(ids["E2"], at=(QUANGANG[0] + 0.01, QUANGANG[1]), level=1))
+    api = client.get("/api/v1/analysis/enterprise-levels", params={"adcode": "350505"})
+    assert api.status_code == 200, api.text
+    expected = {f["properties"]["id"]: f["properties"]["level"] for f in api.json()["features"]}
+    assert expected == {ids["E1"]: 2, ids["E2"]: 1}
+    for z in (10, 14):  # alone in its cell, and drawn as itself
+        firms = _features(client.get(_url("enterprises", QUANGANG, z=z)), "enterprises")
+        assert {f["properties"]["id"]: f["properties"]["level"] for f in firms} == expected, z
