@@ -62,9 +62,11 @@ def four_colour(
         counted = unit_counts(conn, principal, resolved.adcode)
         return bytes(_four_colour_response(resolved, j, features, counted).body)
 
+    public_caller = principal.is_public
+    tables = response_cache.FOUR_COLOUR_TABLES if public_caller else response_cache.FOUR_COLOUR_DETAIL_TABLES
     return response_cache.respond(
         request, engine, settings, principal, ("four-colour", params), make,
-        tables=response_cache.FOUR_COLOUR_TABLES, media_type=GEOJSON,
+        tables=tables, media_type=GEOJSON,
         frame=lambda: within_limits(request, settings, principal),
     )  # fmt: skip
 

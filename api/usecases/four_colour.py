@@ -24,8 +24,7 @@ from geo.four_colour import ZoneTotals, four_colour_options, summarise, why_text
 from geo.store.four_colour import deciding_units, four_colour_sql
 from geo.store.hazards import raised_levels
 from geo.store.repository import get_jurisdiction_row, may_see_detail
-from geo.store.summary import enterprise_levels, map_boundaries, map_risk_units
-from geo.store.summary import summary as register_summary
+from geo.store.summary import enterprise_levels, level_counts, map_boundaries, map_risk_units
 from geo.store.zones import ZONE_KINDS, zone_source
 from geo.vocab import LEVEL_NAMES_ZH
 from maps.four_colour import TileSetting, four_colour_map
@@ -232,7 +231,7 @@ UNIT_COUNTS_ZH: Final = (
 def unit_counts(conn: Connection, principal: Principal, adcode: str) -> dict[int, int]:
     """Risk units of the jurisdiction by level, each once: the one count the legends of the web and print
     maps, the four-colour answer, the summary and the white paper give."""
-    counts = register_summary(conn, principal, adcode, overdue_limit=0)["counts"]
+    counts = level_counts(conn, principal, adcode)  # the summary's own `counts` statement
     return {lv: int(counts[str(lv)]) for lv in (1, 2, 3, 4)}
 
 

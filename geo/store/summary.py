@@ -170,6 +170,13 @@ def enterprise_levels(conn: Connection, principal: Principal, adcode: str) -> gp
     return frame
 
 
+def level_counts(conn: Connection, principal: Principal, adcode: str) -> dict[str, int]:
+    """The jurisdiction's risk units by level, each once — the `counts` of `summary`, by the same statement,
+    without the rest of the summary (it reads risk units and jurisdictions only)."""
+    require_area(conn, principal, adcode, detail=False)
+    return _levels(conn.execute(_TOTALS, {"adcode": adcode}).one())
+
+
 def summary(
     conn: Connection,
     principal: Principal,

@@ -249,6 +249,9 @@ def test_serve_trusts_no_proxy_unless_told(monkeypatch: pytest.MonkeyPatch) -> N
         lambda: type("S", (), {"auth": type("A", (), {"signing_key": lambda self: "k"})()})(),
     )
     monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    # serve sets the workers' pool size in the environment when it is not set: set here, it is put back
+    # after the test (in one test process it would otherwise change every later test's pool)
+    monkeypatch.setenv("RISKMAP_DB_POOL_SIZE", "5")
     assert CliRunner().invoke(cli.app, ["serve"]).exit_code == 0
     assert seen[-1]["forwarded_allow_ips"] == ""
     assert seen[-1]["proxy_headers"] is False
