@@ -303,6 +303,9 @@ class FourColourZone(BaseModel):
     index: float | None = Field(None, description="rule=weighted: Σ w_L·n_L")
     raised_units: int | None = Field(None, description="levels=dynamic: units raised by open hidden hazards")
     enterprise_ids: list[int] | None = Field(None, description="admins and the area's regulators only")
+    why: dict[str, Any] | None = Field(
+        None, description="why the zone has its level (text_zh; deciding_units for admins and regulators)"
+    )
 
 
 FourColourFeature, FourColourFeatureCollection = _geojson_models(
@@ -313,9 +316,140 @@ FourColourFeature, FourColourFeatureCollection = _geojson_models(
     zones=(str, Field(..., description="children, grid, h3, parks or grids")),
     rule=(str, ...),
     rule_description=(str | None, None),
+    zones_used=(
+        dict[str, Any] | None,
+        Field(None, description="the zones used and why (kind, default, label_zh, reason, reason_zh, …)"),
+    ),
+    levels=(str | None, Field(None, description="assessed or dynamic")),
     zone_counts=(dict[str, int], Field(..., description="zones per level 1–4, and `none`")),
+    unit_counts=(dict[str, int] | None, Field(None, description="risk units filed in the area by level 1–4")),
+    unit_counts_description=(str | None, None),
     numberReturned=(int, ...),
 )
+
+
+class RaisedUnit(BaseModel):
+    """A risk unit shown above its assessed level because of open hidden hazards (levels=dynamic)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    risk_unit_id: int
+    name: str | None = None
+    enterprise_id: int | None = None
+    assessed_level: int | None = None
+    dynamic_level: int | None = None
+    rules: list[str] = Field(description="the rules that raised it")
+    raised_by: list[dict[str, Any]] = Field(description="the hazards that raised it (id, grade, rule)")
+
+
+class EnterpriseLevel(BaseModel):
+    """One enterprise with its level and its risk units by level."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    name: str | None = None
+    credit_code: str | None = None
+    sector: str | None = None
+    jurisdiction_adcode: str | None = None
+    level: int | None = Field(description="1 重大 … 4 低; null with no risk unit")
+    level_name: str | None = None
+    color: str | None = None
+    counts: dict[str, int] = Field(description="risk units by level 1–4")
+    risk_unit_count: int
+    level_rule: str | None = None
+    raised: list[RaisedUnit] | None = Field(None, description="levels=dynamic: the enterprise's raised units")
+
+
+EnterpriseLevelFeature, EnterpriseLevelFeatureCollection = _geojson_models(
+    "EnterpriseLevel",
+    EnterpriseLevel,
+    adcode=(str, ...),
+    level_rule=(str | None, None),
+    levels=(str | None, Field(None, description="assessed or dynamic")),
+    counts=(dict[str, int], Field(..., description="enterprises per level 1–4, and `none`")),
+    numberReturned=(int, ...),
+)
+GEOJSON_ENTERPRISE_LEVELS: dict[str, Any] = {
+    "response_model": EnterpriseLevelFeatureCollection,
+    "response_class": GeoJSONResponse,
+}
+
+
+class SectorCount(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    sector: str | None
+    enterprises: int
+    risk_units: int
+    counts: dict[str, int] = Field(description="risk units by level 1–4")
+
+
+class ZoneCount(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    level: int | None = None
+    risk_units: int
+    enterprises: int
+    counts: dict[str, int] = Field(description="risk units by level 1–4")
+
+
+class OverdueUnit(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    name: str | None = None
+    level: int | None = None
+    enterprise_id: int | None = None
+    enterprise_name: str | None = None
+    due: str = Field(description="ISO date the re-assessment was due")
+    days_overdue: int
+
+
+class Overdue(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    count: int
+    items: list[OverdueUnit] = Field(description="admins and the area's regulators only (else empty)")
+
+
+class Summary(BaseModel):
+    """The register of a jurisdiction in numbers."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    date: str = Field(description="the day counted (Beijing time), ISO date")
+    enterprises: int
+    risk_units: int
+    public_area_risks: int
+    counts: dict[str, int] = Field(description="risk units by level 1–4")
+    by_sector: list[SectorCount]
+    by_zone: list[ZoneCount]
+    overdue: Overdue
+    levels: str = Field(description="assessed or dynamic")
+    raised_units: int | None = Field(None, description="levels=dynamic: how many units were raised")
+    raised: list[RaisedUnit] | None = Field(
+        None, description="levels=dynamic; admins and the area's regulators"
+    )
+
+
+class PlanRecorded(BaseModel):
+    """What POST /inspections/from-plan made."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    period: str
+    seed: int
+    part: str
+    created: list[int] = Field(description="ids of the planned inspections made now")
+    existing: list[int] = Field(description="ids of checks already made into inspections (not made twice)")
+    outside_jurisdiction: list[int] = Field(description="enterprises outside the caller's jurisdictions")
+    clusters_without_team: list[int]
 
 
 class Token(BaseModel):
@@ -408,6 +542,8 @@ class TrendMonth(BaseModel):
     month: str = Field(description="YYYY-MM")
     counts: dict[str, int] = Field(description="risk units by level 1–4 at the month's end")
     total: int
+    assessed_counts: dict[str, int] | None = Field(None, description="levels=dynamic: at assessed levels")
+    raised_units: int | None = Field(None, description="levels=dynamic: units raised at the month's end")
 
 
 class Trend(BaseModel):

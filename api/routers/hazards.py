@@ -27,6 +27,7 @@ from api.schemas import (
     XLSX,
     InspectionList,
     InspectionRecord,
+    PlanRecorded,
     file_response,
 )
 from api.usecases import hazard_lists
@@ -217,7 +218,10 @@ def record_inspection(
 
 
 @inspections.post(
-    "/from-plan", status_code=201, summary="Make a plan's checks into inspections to fill in (planned)"
+    "/from-plan",
+    status_code=201,
+    summary="Make a plan's checks into inspections to fill in (planned)",
+    response_model=PlanRecorded,
 )
 def from_plan(
     body: FromPlanIn, request: Request, engine: EngineDep, principal: PrincipalDep, settings: SettingsDep
@@ -300,7 +304,12 @@ def get_inspection(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSON
         return _inspection(store.get_inspection(conn, principal, key))
 
 
-@inspections.patch("/{key}", summary="Fill in a planned inspection (or correct one)", responses=PRECONDITIONS)
+@inspections.patch(
+    "/{key}",
+    summary="Fill in a planned inspection (or correct one)",
+    responses=PRECONDITIONS,
+    response_model=InspectionRecord,
+)
 def fill_inspection(
     key: Key,
     body: InspectionPatch,

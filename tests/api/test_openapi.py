@@ -197,6 +197,16 @@ def test_real_answers_fit_their_schemas(client: Any, client_as: Any) -> None:
         (f"{RISK_UNITS}/{unit}/history", "/api/v1/risk-units/{key}/history"),
         ("/api/v1/analysis/trend?adcode=350505&from=2026-01&to=2026-03", "/api/v1/analysis/trend"),
         ("/api/v1/analysis/enterprise-levels?adcode=350505", "/api/v1/analysis/enterprise-levels"),
+        (
+            "/api/v1/analysis/enterprise-levels?adcode=350505&levels=dynamic",
+            "/api/v1/analysis/enterprise-levels",
+        ),
+        ("/api/v1/analysis/summary?adcode=350505", "/api/v1/analysis/summary"),
+        ("/api/v1/analysis/summary?adcode=350505&levels=dynamic", "/api/v1/analysis/summary"),
+        (
+            "/api/v1/analysis/trend?adcode=350505&from=2026-01&to=2026-03&levels=dynamic",
+            "/api/v1/analysis/trend",
+        ),
         ("/api/v1/analysis/safety-distance?adcode=350505", "/api/v1/analysis/safety-distance"),
     ):
         response = client.get(url)
