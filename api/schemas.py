@@ -608,3 +608,144 @@ class SearchAnswer(BaseModel):
 
     q: str
     results: list[SearchResult]
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok"]
+    postgis: str | None = Field(description="PostGIS library version")
+    schema_revision: str | None = Field(description="the database's migration revision")
+
+
+class Liveness(BaseModel):
+    status: Literal["live"]
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ready"]
+    schema_revision: str | None
+
+
+class HazardCounts(BaseModel):
+    """A month's counts of hidden hazards (definitions in the answer's `definitions`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    found: int
+    rectified: int
+    closed: int
+    open: int
+    overdue: int
+    supervised: int
+    reported_to_date: int
+    closed_to_date: int
+    rectification_rate: float | None = Field(description="closed to date / reported to date; null with none")
+
+
+class HazardStatistics(BaseModel):
+    """隐患排查治理统计分析表 of a month."""
+
+    model_config = ConfigDict(extra="allow")
+
+    month: str = Field(description="YYYY-MM")
+    adcode: str | None
+    report_due: str = Field(description="ISO date the month's report is due")
+    report_due_passed: bool
+    total: HazardCounts
+    by_grade: dict[str, HazardCounts] = Field(description="general, major")
+    by_sector: dict[str, HazardCounts] = Field(description="sector code, or public_area")
+    definitions: dict[str, str]
+
+
+class HazardAnnouncements(BaseModel):
+    """公示 of closed major hazards: no people, phones, description or position."""
+
+    model_config = ConfigDict(extra="allow")
+
+    announcements: list[dict[str, Any]]
+
+
+class Vocabularies(BaseModel):
+    """The controlled lists of the register (data/*.csv and the standards they come from)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    levels: list[dict[str, Any]] = Field(description="1 重大/红 … 4 低/蓝, names and default colours")
+    sectors: list[dict[str, Any]]
+    accident_types: list[dict[str, Any]]
+    protection_target_types: list[dict[str, Any]]
+    hazard_kinds: list[dict[str, Any]] = Field(description="the safety-distance rules' hazard kinds")
+    consultation_zones: list[dict[str, Any]]
+    gb_classes: list[dict[str, Any]]
+    control_levels: list[str]
+    assessment_bands: dict[str, list[dict[str, Any]]] = Field(description="LEC, LS, MES bands")
+
+
+class RosterLoaded(BaseModel):
+    """What POST /roster stored (or, with dry_run, found in the file)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    inspectors: int = Field(description="inspectors in the file")
+    deactivated: int | None = Field(None, description="inspectors no longer in the roster (kept, inactive)")
+    dry_run: bool | None = None
+
+
+class RosterList(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    inspectors: list[dict[str, Any]]
+    count: int
+
+
+class PlanChecks(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    count: int
+    by_level: dict[str, int] | None = None
+    items: list[dict[str, Any]]
+
+
+class InspectionPlan(BaseModel):
+    """The 双随机 draw of a period and the self-inspection calendar."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    period: str = Field(description="YYYY-MM or YYYY")
+    start: str
+    end: str
+    seed: int
+    frequencies: list[dict[str, Any]] = Field(description="data/inspection_frequencies.csv")
+    roster: dict[str, Any] = Field(description="synthetic (bool), note, jurisdictions, inspectors")
+    enterprises: int
+    unassessed_enterprises: int
+    random_checks: PlanChecks
+    self_inspection: PlanChecks
+
+
+class InspectionCoverage(BaseModel):
+    """The plan beside the inspections done."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    period: str
+    seed: int
+    by_level: dict[str, dict[str, Any]] = Field(description="planned, done and missed checks by level 1–4")
+    missed: list[dict[str, Any]]
+    self_inspection: list[dict[str, Any]] = Field(description="per enterprise: recorded against its calendar")
+    cross: dict[str, Any] = Field(description="the cross-inspection assignments made into inspections")
+    plan_source: dict[str, int] = Field(description="checks from records / from the draw")
+
+
+class DynamicLevels(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    units: list[dict[str, Any]] = Field(description="units with open hazards: assessed and shown level, why")
+    rules: dict[str, dict[str, Any]] = Field(description="data/dynamic_risk_rules.csv: rule_zh, source")

@@ -25,6 +25,10 @@ from api.schemas import (
     GEOJSON_HAZARDS,
     PDF,
     XLSX,
+    DynamicLevels,
+    HazardAnnouncements,
+    HazardStatistics,
+    InspectionCoverage,
     InspectionList,
     InspectionRecord,
     PlanRecorded,
@@ -438,7 +442,7 @@ def list_hazards(
     return _geojson(body)
 
 
-@router.get("/statistics", summary="The month's 隐患排查治理统计分析表")
+@router.get("/statistics", summary="The month's 隐患排查治理统计分析表", response_model=HazardStatistics)
 def statistics(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -480,7 +484,9 @@ def five_lists(
     )
 
 
-@router.get("/announcements", summary="公示: closed major hazards (public)")
+@router.get(
+    "/announcements", summary="公示: closed major hazards (public)", response_model=HazardAnnouncements
+)
 def announcements(engine: EngineDep, adcode: Adcode = None) -> JSONResponse:
     """Each closed 重大事故隐患: the enterprise, where, the criterion it was judged by, the supervising office
     and the dates; never people, phones, the description or the position."""
@@ -600,7 +606,9 @@ def get_attachment(
 
 
 @analysis.get(
-    "/inspection-coverage", summary="The 双随机 plan beside the inspections done (coverage by level)"
+    "/inspection-coverage",
+    summary="The 双随机 plan beside the inspections done (coverage by level)",
+    response_model=InspectionCoverage,
 )
 def inspection_coverage(
     engine: EngineDep,
@@ -634,7 +642,11 @@ def inspection_coverage(
     )
 
 
-@analysis.get("/dynamic-levels", summary="Risk units whose level is raised by open hazards")
+@analysis.get(
+    "/dynamic-levels",
+    summary="Risk units whose level is raised by open hazards",
+    response_model=DynamicLevels,
+)
 def dynamic_levels(
     engine: EngineDep,
     principal: PrincipalDep,

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
 from api.features import GEOJSON
-from api.schemas import BINARY_OF, GEOJSON_COLLECTION
+from api.schemas import BINARY_OF, GEOJSON_COLLECTION, InspectionPlan
 from api.usecases import joint_prevention as jp
 from api.usecases.four_colour import tiles
 from api.usecases.inspection_plan import Plan, check_sheet, draw_inspection_plan, plan_sheets, self_sheet
@@ -264,11 +264,12 @@ PlanFormat = Literal["json", "csv", "xlsx"]
     summary="The 双随机 inspection plan by level and each enterprise's self-inspection calendar",
     responses={
         200: {
+            "model": InspectionPlan,
             "content": {
                 "application/json": {},
                 "text/csv": BINARY_OF,
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": BINARY_OF,
-            }
+            },
         }
     },
 )
