@@ -749,3 +749,55 @@ class DynamicLevels(BaseModel):
     adcode: str
     units: list[dict[str, Any]] = Field(description="units with open hazards: assessed and shown level, why")
     rules: dict[str, dict[str, Any]] = Field(description="data/dynamic_risk_rules.csv: rule_zh, source")
+
+
+class TileJSON(BaseModel):
+    """TileJSON 3.0.0 of a vector-tile layer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tilejson: str
+    name: str
+    scheme: Literal["xyz"]
+    tiles: list[str] = Field(description="URL templates with {z}/{x}/{y}")
+    minzoom: int
+    maxzoom: int
+    bounds: list[float] = Field(description="[west, south, east, north] in degrees")
+    vector_layers: list[dict[str, Any]]
+
+
+class HazardsImported(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    hazards: int = Field(description="hazards in the list (stored, or with dry_run found)")
+    ids: list[int] | None = Field(None, description="the ids of the hazards stored")
+    dry_run: bool | None = None
+
+
+class Attachment(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_by: str | None = None
+
+
+class CloseoutAnnouncements(BaseModel):
+    """公示 of closed-out major risks: no people or phones."""
+
+    model_config = ConfigDict(extra="allow")
+
+    announcements: list[dict[str, Any]]
+
+
+class OverdueCloseouts(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    as_of: str = Field(description="the day judged on (ISO date)")
+    assignments: list[dict[str, Any]] = Field(
+        description="major and large units not assigned in 3 working days"
+    )
+    verifications: list[dict[str, Any]] = Field(description="requests not verified in 10 working days")

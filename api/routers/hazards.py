@@ -25,8 +25,10 @@ from api.schemas import (
     GEOJSON_HAZARDS,
     PDF,
     XLSX,
+    Attachment,
     DynamicLevels,
     HazardAnnouncements,
+    HazardsImported,
     HazardStatistics,
     InspectionCoverage,
     InspectionList,
@@ -361,7 +363,15 @@ def report(body: HazardIn, engine: EngineDep, principal: PrincipalDep, crs: CrsD
     return _geojson(_feature(row, crs), 201)
 
 
-@router.post("/import", status_code=201, summary="Import a hazard list (隐患清单) from Excel or CSV")
+@router.post(
+    "/import",
+    status_code=201,
+    summary="Import a hazard list (隐患清单) from Excel or CSV",
+    response_model=HazardsImported,
+    responses={
+        200: {"description": "dry_run=true: how many hazards the list holds", "model": HazardsImported}
+    },
+)
 def import_list(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -562,7 +572,12 @@ def supervise(
     return _step(key, Action.supervise, body, engine, principal, crs)
 
 
-@router.post("/{key}/attachments", status_code=201, summary="Attach a photo (JPEG, PNG) or a PDF")
+@router.post(
+    "/{key}/attachments",
+    status_code=201,
+    summary="Attach a photo (JPEG, PNG) or a PDF",
+    response_model=Attachment,
+)
 def add_attachment(
     key: Key,
     engine: EngineDep,

@@ -218,6 +218,10 @@ def test_real_answers_fit_their_schemas(client: Any, client_as: Any) -> None:
             "/api/v1/analysis/inspection-coverage",
         ),
         ("/api/v1/analysis/dynamic-levels?adcode=350505", "/api/v1/analysis/dynamic-levels"),
+        ("/api/v1/closeouts/overdue", "/api/v1/closeouts/overdue"),
+        ("/api/v1/closeouts/announcements", "/api/v1/closeouts/announcements"),
+        ("/tiles/risk_units.json", "/tiles/{layer}.json"),
+        ("/tiles/zones.json?adcode=350505", "/tiles/{layer}.json"),
         ("/api/v1/analysis/summary?adcode=350505&levels=dynamic", "/api/v1/analysis/summary"),
         (
             "/api/v1/analysis/trend?adcode=350505&from=2026-01&to=2026-03&levels=dynamic",
