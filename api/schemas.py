@@ -801,3 +801,69 @@ class OverdueCloseouts(BaseModel):
         description="major and large units not assigned in 3 working days"
     )
     verifications: list[dict[str, Any]] = Field(description="requests not verified in 10 working days")
+
+
+class CrossInspectionPlan(BaseModel):
+    """交叉互查 inside clusters and 异地交叉检查 teams."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    seed: int
+    distance_m: float
+    trades: str = Field(description="similar or sector")
+    clusters: list[dict[str, Any]] = Field(description="members' checks (inspector → inspected) and the team")
+    teams: list[dict[str, Any]]
+    constraints: dict[str, Any]
+    roster: dict[str, Any] = Field(description="synthetic (bool), note, jurisdictions")
+
+
+class NeighbourNotices(BaseModel):
+    """Level-1/2 risk units and who near them must be told."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    distance_m: float = Field(description="metres, in metric_crs")
+    metric_crs: str = Field(description="the Gauss–Krüger zone the distances were measured in")
+    max_level: int
+    numberMatched: int
+    numberReturned: int
+    limit: int
+    offset: int
+    notices: list[dict[str, Any]] = Field(
+        description="risk_unit, recipients, enterprises, protection_targets"
+    )
+
+
+class KeyTargets(BaseModel):
+    """重点乡镇/县区 and 重点企业 by the score in `score`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    level: Any = None
+    date: str
+    score: str = Field(description="how the score is computed")
+    rule: str
+    zone_kind: str | None = None
+    zone_kind_zh: str | None = None
+    top: dict[str, Any]
+    key_zones: list[dict[str, Any]]
+    key_enterprises: list[dict[str, Any]]
+    zones: list[dict[str, Any]]
+    enterprises: list[dict[str, Any]]
+    numberMatched: int
+
+
+class Exposure(BaseModel):
+    """People in distance bands around a risk unit, edge to edge in metres."""
+
+    model_config = ConfigDict(extra="allow")
+
+    metric_crs: str = Field(description="the Gauss–Krüger zone the distances were measured in")
+    bands: list[dict[str, Any]] = Field(description="each band [from, to): targets, people, households")
+    total_people: float = Field(description="people in all bands (some estimated; see each band)")
