@@ -272,7 +272,10 @@ router = APIRouter(tags=["service"])
     summary="Prometheus metrics (admins, or `Authorization: Bearer` with RISKMAP_METRICS_TOKEN)",
     response_class=Response,
     responses={
-        200: {"content": {"text/plain": {}}},
+        200: {
+            "description": "the Prometheus text exposition format (version 0.0.4)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
         401: {"description": "not signed in"},
         403: {"description": "not an operator"},
     },
@@ -301,19 +304,31 @@ def ready(request: Request) -> JSONResponse:
         with request.app.state.engine.connect() as conn:
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except Exception as exc:  # any failure to reach it means: not ready
+        reason = f"database unreachable ({type(exc).__name__})"
         return JSONResponse(
             {
+                "detail": reason,
+                "errors": [{"field": "database", "reason": reason, "reason_zh": "数据库无法连接"}],
                 "status": "not ready",
-                "reason": f"database unreachable ({type(exc).__name__})",
+                "reason": reason,
                 "schema_head": head,
             },
             status_code=503,
         )
     if revision != head:
+        reason = "the schema is not at this release's head: run `riskmap db upgrade`"
         return JSONResponse(
             {
+                "detail": reason,
+                "errors": [
+                    {
+                        "field": "schema",
+                        "reason": reason,
+                        "reason_zh": "数据库结构不是本版本的最新版本，请运行 riskmap db upgrade",
+                    }
+                ],
                 "status": "not ready",
-                "reason": "the schema is not at this release's head: run `riskmap db upgrade`",
+                "reason": reason,
                 "schema_revision": revision,
                 "schema_head": head,
             },

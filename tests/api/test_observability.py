@@ -144,6 +144,9 @@ def test_live_without_a_database_but_not_ready() -> None:
         assert r.status_code == 503
         assert r.json()["status"] == "not ready"
         assert "database unreachable" in r.json()["reason"]
+        assert r.json()["detail"] == r.json()["reason"]  # our error body, as the document says
+        assert r.json()["errors"][0]["field"] == "database"
+        assert r.json()["request_id"] == r.headers["X-Request-ID"]
         assert r.headers["X-Request-ID"]
 
 
