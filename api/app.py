@@ -38,6 +38,7 @@ from api.routers import (
     tiles,
     vocabularies,
 )
+from api.schemas import Health
 from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from geo.boundaries import china_outline
@@ -160,7 +161,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pages.LANDING
         )  # the one map, which sends a browser without a session to /login
 
-    @app.get("/api/v1/health", tags=["service"], summary="Is the service up and the database reachable?")
+    @app.get(
+        "/api/v1/health",
+        tags=["service"],
+        summary="Is the service up and the database reachable?",
+        response_model=Health,
+    )
     def health(engine: EngineDep) -> JSONResponse:
         with engine.connect() as conn:
             postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar()

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hmac
 import json
 import logging
@@ -44,6 +45,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.schemas import Liveness, Readiness
 from geo.access import Forbidden, Principal, Role, Unauthenticated
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -147,7 +149,8 @@ class Observe:
                     await send(held)
                     held = None
                 else:
-                    body = _with_request_id(body, request_id)
+                    gzipped = dict(held["headers"]).get(b"content-encoding", b"").strip() == b"gzip"
+                    body = _with_request_id(body, request_id, gzipped=gzipped)
                     headers = [(k, v) for k, v in held["headers"] if k.lower() != b"content-length"]
                     headers.append((b"content-length", str(len(body)).encode()))
                     await send({**held, "headers": headers})
@@ -189,15 +192,18 @@ class Observe:
             )
 
 
-def _with_request_id(body: bytes, request_id: str) -> bytes:
+def _with_request_id(body: bytes, request_id: str, *, gzipped: bool = False) -> bytes:
+    """The error body with `request_id` added; a gzipped one (api/compression.py, inside this middleware,
+    compresses errors of 1 KB or more) is opened and compressed again."""
     try:
-        parsed = json.loads(body)
-    except ValueError:
+        parsed = json.loads(gzip.decompress(body) if gzipped else body)
+    except (ValueError, OSError, EOFError):
         return body
     if not isinstance(parsed, dict):
         return body
     parsed["request_id"] = request_id
-    return json.dumps(parsed, ensure_ascii=False, separators=(",", ":")).encode()
+    out = json.dumps(parsed, ensure_ascii=False, separators=(",", ":")).encode()
+    return gzip.compress(out, compresslevel=5) if gzipped else out
 
 
 class PoolCollector(Collector):
@@ -266,7 +272,10 @@ router = APIRouter(tags=["service"])
     summary="Prometheus metrics (admins, or `Authorization: Bearer` with RISKMAP_METRICS_TOKEN)",
     response_class=Response,
     responses={
-        200: {"content": {"text/plain": {}}},
+        200: {
+            "description": "the Prometheus text exposition format (version 0.0.4)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
         401: {"description": "not signed in"},
         403: {"description": "not an operator"},
     },
@@ -276,7 +285,7 @@ async def metrics(request: Request) -> Response:
     return Response(_metrics_text(request.app), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/api/v1/health/live", summary="Is the process up? (no database needed)")
+@router.get("/api/v1/health/live", summary="Is the process up? (no database needed)", response_model=Liveness)
 def live() -> JSONResponse:
     return JSONResponse({"status": "live"})
 
@@ -285,6 +294,7 @@ def live() -> JSONResponse:
     "/api/v1/health/ready",
     summary="May the process take traffic? The database answers and its schema is at this release's head",
     responses={503: {"description": "the database is down or its schema is not at head"}},
+    response_model=Readiness,
 )
 def ready(request: Request) -> JSONResponse:
     from geo.store.migrate import head_revision
@@ -294,19 +304,31 @@ def ready(request: Request) -> JSONResponse:
         with request.app.state.engine.connect() as conn:
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except Exception as exc:  # any failure to reach it means: not ready
+        reason = f"database unreachable ({type(exc).__name__})"
         return JSONResponse(
             {
+                "detail": reason,
+                "errors": [{"field": "database", "reason": reason, "reason_zh": "数据库无法连接"}],
                 "status": "not ready",
-                "reason": f"database unreachable ({type(exc).__name__})",
+                "reason": reason,
                 "schema_head": head,
             },
             status_code=503,
         )
     if revision != head:
+        reason = "the schema is not at this release's head: run `riskmap db upgrade`"
         return JSONResponse(
             {
+                "detail": reason,
+                "errors": [
+                    {
+                        "field": "schema",
+                        "reason": reason,
+                        "reason_zh": "数据库结构不是本版本的最新版本，请运行 riskmap db upgrade",
+                    }
+                ],
                 "status": "not ready",
-                "reason": "the schema is not at this release's head: run `riskmap db upgrade`",
+                "reason": reason,
                 "schema_revision": revision,
                 "schema_head": head,
             },

@@ -320,6 +320,32 @@ def _add_example(operation: dict[str, Any]) -> None:
         media.setdefault("example", copy.deepcopy(example))
 
 
+# pydantic names two same-named enums by their modules; clients get readable names instead
+RENAMED = {"geo__closeout__Status": "CloseoutStatus", "geo__hazards__Status": "HazardStatus"}
+
+
+def _rename_schemas(doc: dict[str, Any], renamed: dict[str, str]) -> None:
+    schemas = doc.get("components", {}).get("schemas", {})
+    for old, new in renamed.items():
+        if old in schemas:
+            schemas[new] = schemas.pop(old)
+            schemas[new]["title"] = new
+    refs = {f"#/components/schemas/{o}": f"#/components/schemas/{n}" for o, n in renamed.items()}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref in refs:
+                node["$ref"] = refs[ref]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+
+
 # --- the document -----------------------------------------------------------------------------------------------
 
 
@@ -339,6 +365,7 @@ def install(app: FastAPI) -> None:
         # FastAPI's own validation error body is never sent (api/errors.py answers 422 with ErrorBody)
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
+        _rename_schemas(doc, RENAMED)
         for ops in doc.get("paths", {}).values():
             for method, operation in ops.items():
                 responses = operation.setdefault("responses", {})

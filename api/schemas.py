@@ -303,6 +303,9 @@ class FourColourZone(BaseModel):
     index: float | None = Field(None, description="rule=weighted: Σ w_L·n_L")
     raised_units: int | None = Field(None, description="levels=dynamic: units raised by open hidden hazards")
     enterprise_ids: list[int] | None = Field(None, description="admins and the area's regulators only")
+    why: dict[str, Any] | None = Field(
+        None, description="why the zone has its level (text_zh; deciding_units for admins and regulators)"
+    )
 
 
 FourColourFeature, FourColourFeatureCollection = _geojson_models(
@@ -313,9 +316,140 @@ FourColourFeature, FourColourFeatureCollection = _geojson_models(
     zones=(str, Field(..., description="children, grid, h3, parks or grids")),
     rule=(str, ...),
     rule_description=(str | None, None),
+    zones_used=(
+        dict[str, Any] | None,
+        Field(None, description="the zones used and why (kind, default, label_zh, reason, reason_zh, …)"),
+    ),
+    levels=(str | None, Field(None, description="assessed or dynamic")),
     zone_counts=(dict[str, int], Field(..., description="zones per level 1–4, and `none`")),
+    unit_counts=(dict[str, int] | None, Field(None, description="risk units filed in the area by level 1–4")),
+    unit_counts_description=(str | None, None),
     numberReturned=(int, ...),
 )
+
+
+class RaisedUnit(BaseModel):
+    """A risk unit shown above its assessed level because of open hidden hazards (levels=dynamic)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    risk_unit_id: int
+    name: str | None = None
+    enterprise_id: int | None = None
+    assessed_level: int | None = None
+    dynamic_level: int | None = None
+    rules: list[str] = Field(description="the rules that raised it")
+    raised_by: list[dict[str, Any]] = Field(description="the hazards that raised it (id, grade, rule)")
+
+
+class EnterpriseLevel(BaseModel):
+    """One enterprise with its level and its risk units by level."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    name: str | None = None
+    credit_code: str | None = None
+    sector: str | None = None
+    jurisdiction_adcode: str | None = None
+    level: int | None = Field(description="1 重大 … 4 低; null with no risk unit")
+    level_name: str | None = None
+    color: str | None = None
+    counts: dict[str, int] = Field(description="risk units by level 1–4")
+    risk_unit_count: int
+    level_rule: str | None = None
+    raised: list[RaisedUnit] | None = Field(None, description="levels=dynamic: the enterprise's raised units")
+
+
+EnterpriseLevelFeature, EnterpriseLevelFeatureCollection = _geojson_models(
+    "EnterpriseLevel",
+    EnterpriseLevel,
+    adcode=(str, ...),
+    level_rule=(str | None, None),
+    levels=(str | None, Field(None, description="assessed or dynamic")),
+    counts=(dict[str, int], Field(..., description="enterprises per level 1–4, and `none`")),
+    numberReturned=(int, ...),
+)
+GEOJSON_ENTERPRISE_LEVELS: dict[str, Any] = {
+    "response_model": EnterpriseLevelFeatureCollection,
+    "response_class": GeoJSONResponse,
+}
+
+
+class SectorCount(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    sector: str | None
+    enterprises: int
+    risk_units: int
+    counts: dict[str, int] = Field(description="risk units by level 1–4")
+
+
+class ZoneCount(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    level: int | None = None
+    risk_units: int
+    enterprises: int
+    counts: dict[str, int] = Field(description="risk units by level 1–4")
+
+
+class OverdueUnit(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    name: str | None = None
+    level: int | None = None
+    enterprise_id: int | None = None
+    enterprise_name: str | None = None
+    due: str = Field(description="ISO date the re-assessment was due")
+    days_overdue: int
+
+
+class Overdue(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    count: int
+    items: list[OverdueUnit] = Field(description="admins and the area's regulators only (else empty)")
+
+
+class Summary(BaseModel):
+    """The register of a jurisdiction in numbers."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    date: str = Field(description="the day counted (Beijing time), ISO date")
+    enterprises: int
+    risk_units: int
+    public_area_risks: int
+    counts: dict[str, int] = Field(description="risk units by level 1–4")
+    by_sector: list[SectorCount]
+    by_zone: list[ZoneCount]
+    overdue: Overdue
+    levels: str = Field(description="assessed or dynamic")
+    raised_units: int | None = Field(None, description="levels=dynamic: how many units were raised")
+    raised: list[RaisedUnit] | None = Field(
+        None, description="levels=dynamic; admins and the area's regulators"
+    )
+
+
+class PlanRecorded(BaseModel):
+    """What POST /inspections/from-plan made."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    period: str
+    seed: int
+    part: str
+    created: list[int] = Field(description="ids of the planned inspections made now")
+    existing: list[int] = Field(description="ids of checks already made into inspections (not made twice)")
+    outside_jurisdiction: list[int] = Field(description="enterprises outside the caller's jurisdictions")
+    clusters_without_team: list[int]
 
 
 class Token(BaseModel):
@@ -408,6 +542,8 @@ class TrendMonth(BaseModel):
     month: str = Field(description="YYYY-MM")
     counts: dict[str, int] = Field(description="risk units by level 1–4 at the month's end")
     total: int
+    assessed_counts: dict[str, int] | None = Field(None, description="levels=dynamic: at assessed levels")
+    raised_units: int | None = Field(None, description="levels=dynamic: units raised at the month's end")
 
 
 class Trend(BaseModel):
@@ -472,3 +608,262 @@ class SearchAnswer(BaseModel):
 
     q: str
     results: list[SearchResult]
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok"]
+    postgis: str | None = Field(description="PostGIS library version")
+    schema_revision: str | None = Field(description="the database's migration revision")
+
+
+class Liveness(BaseModel):
+    status: Literal["live"]
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ready"]
+    schema_revision: str | None
+
+
+class HazardCounts(BaseModel):
+    """A month's counts of hidden hazards (definitions in the answer's `definitions`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    found: int
+    rectified: int
+    closed: int
+    open: int
+    overdue: int
+    supervised: int
+    reported_to_date: int
+    closed_to_date: int
+    rectification_rate: float | None = Field(description="closed to date / reported to date; null with none")
+
+
+class HazardStatistics(BaseModel):
+    """隐患排查治理统计分析表 of a month."""
+
+    model_config = ConfigDict(extra="allow")
+
+    month: str = Field(description="YYYY-MM")
+    adcode: str | None
+    report_due: str = Field(description="ISO date the month's report is due")
+    report_due_passed: bool
+    total: HazardCounts
+    by_grade: dict[str, HazardCounts] = Field(description="general, major")
+    by_sector: dict[str, HazardCounts] = Field(description="sector code, or public_area")
+    definitions: dict[str, str]
+
+
+class HazardAnnouncements(BaseModel):
+    """公示 of closed major hazards: no people, phones, description or position."""
+
+    model_config = ConfigDict(extra="allow")
+
+    announcements: list[dict[str, Any]]
+
+
+class Vocabularies(BaseModel):
+    """The controlled lists of the register (data/*.csv and the standards they come from)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    levels: list[dict[str, Any]] = Field(description="1 重大/红 … 4 低/蓝, names and default colours")
+    sectors: list[dict[str, Any]]
+    accident_types: list[dict[str, Any]]
+    protection_target_types: list[dict[str, Any]]
+    hazard_kinds: list[dict[str, Any]] = Field(description="the safety-distance rules' hazard kinds")
+    consultation_zones: list[dict[str, Any]]
+    gb_classes: list[dict[str, Any]]
+    control_levels: list[str]
+    assessment_bands: dict[str, list[dict[str, Any]]] = Field(description="LEC, LS, MES bands")
+
+
+class RosterLoaded(BaseModel):
+    """What POST /roster stored (or, with dry_run, found in the file)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    inspectors: int = Field(description="inspectors in the file")
+    deactivated: int | None = Field(None, description="inspectors no longer in the roster (kept, inactive)")
+    dry_run: bool | None = None
+
+
+class RosterList(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    inspectors: list[dict[str, Any]]
+    count: int
+
+
+class PlanChecks(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    count: int
+    by_level: dict[str, int] | None = None
+    items: list[dict[str, Any]]
+
+
+class InspectionPlan(BaseModel):
+    """The 双随机 draw of a period and the self-inspection calendar."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    period: str = Field(description="YYYY-MM or YYYY")
+    start: str
+    end: str
+    seed: int
+    frequencies: list[dict[str, Any]] = Field(description="data/inspection_frequencies.csv")
+    roster: dict[str, Any] = Field(description="synthetic (bool), note, jurisdictions, inspectors")
+    enterprises: int
+    unassessed_enterprises: int
+    random_checks: PlanChecks
+    self_inspection: PlanChecks
+
+
+class InspectionCoverage(BaseModel):
+    """The plan beside the inspections done."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    period: str
+    seed: int
+    by_level: dict[str, dict[str, Any]] = Field(description="planned, done and missed checks by level 1–4")
+    missed: list[dict[str, Any]]
+    self_inspection: list[dict[str, Any]] = Field(description="per enterprise: recorded against its calendar")
+    cross: dict[str, Any] = Field(description="the cross-inspection assignments made into inspections")
+    plan_source: dict[str, int] = Field(description="checks from records / from the draw")
+
+
+class DynamicLevels(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    units: list[dict[str, Any]] = Field(description="units with open hazards: assessed and shown level, why")
+    rules: dict[str, dict[str, Any]] = Field(description="data/dynamic_risk_rules.csv: rule_zh, source")
+
+
+class TileJSON(BaseModel):
+    """TileJSON 3.0.0 of a vector-tile layer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tilejson: str
+    name: str
+    scheme: Literal["xyz"]
+    tiles: list[str] = Field(description="URL templates with {z}/{x}/{y}")
+    minzoom: int
+    maxzoom: int
+    bounds: list[float] = Field(description="[west, south, east, north] in degrees")
+    vector_layers: list[dict[str, Any]]
+
+
+class HazardsImported(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    hazards: int = Field(description="hazards in the list (stored, or with dry_run found)")
+    ids: list[int] | None = Field(None, description="the ids of the hazards stored")
+    dry_run: bool | None = None
+
+
+class Attachment(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_by: str | None = None
+
+
+class CloseoutAnnouncements(BaseModel):
+    """公示 of closed-out major risks: no people or phones."""
+
+    model_config = ConfigDict(extra="allow")
+
+    announcements: list[dict[str, Any]]
+
+
+class OverdueCloseouts(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    as_of: str = Field(description="the day judged on (ISO date)")
+    assignments: list[dict[str, Any]] = Field(
+        description="major and large units not assigned in 3 working days"
+    )
+    verifications: list[dict[str, Any]] = Field(description="requests not verified in 10 working days")
+
+
+class CrossInspectionPlan(BaseModel):
+    """交叉互查 inside clusters and 异地交叉检查 teams."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    seed: int
+    distance_m: float
+    trades: str = Field(description="similar or sector")
+    clusters: list[dict[str, Any]] = Field(description="members' checks (inspector → inspected) and the team")
+    teams: list[dict[str, Any]]
+    constraints: dict[str, Any]
+    roster: dict[str, Any] = Field(description="synthetic (bool), note, jurisdictions")
+
+
+class NeighbourNotices(BaseModel):
+    """Level-1/2 risk units and who near them must be told."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    distance_m: float = Field(description="metres, in metric_crs")
+    metric_crs: str = Field(description="the Gauss–Krüger zone the distances were measured in")
+    max_level: int
+    numberMatched: int
+    numberReturned: int
+    limit: int
+    offset: int
+    notices: list[dict[str, Any]] = Field(
+        description="risk_unit, recipients, enterprises, protection_targets"
+    )
+
+
+class KeyTargets(BaseModel):
+    """重点乡镇/县区 and 重点企业 by the score in `score`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    adcode: str
+    name: str | None = None
+    level: Any = None
+    date: str
+    score: str = Field(description="how the score is computed")
+    rule: str
+    zone_kind: str | None = None
+    zone_kind_zh: str | None = None
+    top: dict[str, Any]
+    key_zones: list[dict[str, Any]]
+    key_enterprises: list[dict[str, Any]]
+    zones: list[dict[str, Any]]
+    enterprises: list[dict[str, Any]]
+    numberMatched: int
+
+
+class Exposure(BaseModel):
+    """People in distance bands around a risk unit, edge to edge in metres."""
+
+    model_config = ConfigDict(extra="allow")
+
+    metric_crs: str = Field(description="the Gauss–Krüger zone the distances were measured in")
+    bands: list[dict[str, Any]] = Field(description="each band [from, to): targets, people, households")
+    total_people: float = Field(description="people in all bands (some estimated; see each band)")

@@ -15,7 +15,7 @@ from api.deps import EngineDep, SettingsDep, four_colour_params
 from api.features import GEOJSON
 from api.limits import admit_four_colour as admit
 from api.limits import four_colour_frame as within_limits
-from api.schemas import GEOJSON_COLLECTION, GEOJSON_FOUR_COLOUR
+from api.schemas import GEOJSON_ENTERPRISE_LEVELS, GEOJSON_FOUR_COLOUR, Summary
 from api.usecases import dynamic_levels
 from api.usecases.four_colour import (
     UNIT_COUNTS_DESCRIPTION,
@@ -96,7 +96,7 @@ def _four_colour_response(
 @router.get(
     "/enterprise-levels",
     summary="Enterprises with their level (就高 by default) and unit counts",
-    **GEOJSON_COLLECTION,
+    **GEOJSON_ENTERPRISE_LEVELS,
 )
 def enterprise_levels(
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],
@@ -149,7 +149,12 @@ def enterprise_levels(
     return JSONResponse(body, media_type=GEOJSON)
 
 
-@router.get("/summary", summary="Counts per level, per sector and per zone; overdue re-assessments")
+@router.get(
+    "/summary",
+    summary="Counts per level, per sector and per zone; overdue re-assessments",
+    response_model=None,
+    responses={200: {"model": Summary}},
+)
 def summary(
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350500"])],
     engine: EngineDep,

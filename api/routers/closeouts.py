@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep
-from api.schemas import CloseoutCase, CloseoutCaseList
+from api.schemas import CloseoutAnnouncements, CloseoutCase, CloseoutCaseList, OverdueCloseouts
 from api.usecases import closeouts as usecase
 from geo.closeout import Status
 from geo.vocab import AssessmentMethod
@@ -107,7 +107,9 @@ def list_cases(
     )
 
 
-@router.get("/overdue", summary="Assignments and verifications past their deadline")
+@router.get(
+    "/overdue", summary="Assignments and verifications past their deadline", response_model=OverdueCloseouts
+)
 def overdue(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -124,7 +126,9 @@ def overdue(
     return _json(body)
 
 
-@router.get("/announcements", summary="公示: closed-out major risks (public)")
+@router.get(
+    "/announcements", summary="公示: closed-out major risks (public)", response_model=CloseoutAnnouncements
+)
 def announcements(engine: EngineDep, adcode: Adcode = None) -> JSONResponse:
     """Seed 002: 重大风险销号要向社会公示. Each entry names the enterprise, the risk, where, the old and new
     level and the date; never people, phones, the evidence text or the position."""

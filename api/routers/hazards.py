@@ -25,8 +25,15 @@ from api.schemas import (
     GEOJSON_HAZARDS,
     PDF,
     XLSX,
+    Attachment,
+    DynamicLevels,
+    HazardAnnouncements,
+    HazardsImported,
+    HazardStatistics,
+    InspectionCoverage,
     InspectionList,
     InspectionRecord,
+    PlanRecorded,
     file_response,
 )
 from api.usecases import hazard_lists
@@ -217,7 +224,10 @@ def record_inspection(
 
 
 @inspections.post(
-    "/from-plan", status_code=201, summary="Make a plan's checks into inspections to fill in (planned)"
+    "/from-plan",
+    status_code=201,
+    summary="Make a plan's checks into inspections to fill in (planned)",
+    response_model=PlanRecorded,
 )
 def from_plan(
     body: FromPlanIn, request: Request, engine: EngineDep, principal: PrincipalDep, settings: SettingsDep
@@ -300,7 +310,12 @@ def get_inspection(key: Key, engine: EngineDep, principal: PrincipalDep) -> JSON
         return _inspection(store.get_inspection(conn, principal, key))
 
 
-@inspections.patch("/{key}", summary="Fill in a planned inspection (or correct one)", responses=PRECONDITIONS)
+@inspections.patch(
+    "/{key}",
+    summary="Fill in a planned inspection (or correct one)",
+    responses=PRECONDITIONS,
+    response_model=InspectionRecord,
+)
 def fill_inspection(
     key: Key,
     body: InspectionPatch,
@@ -348,7 +363,15 @@ def report(body: HazardIn, engine: EngineDep, principal: PrincipalDep, crs: CrsD
     return _geojson(_feature(row, crs), 201)
 
 
-@router.post("/import", status_code=201, summary="Import a hazard list (隐患清单) from Excel or CSV")
+@router.post(
+    "/import",
+    status_code=201,
+    summary="Import a hazard list (隐患清单) from Excel or CSV",
+    response_model=HazardsImported,
+    responses={
+        200: {"description": "dry_run=true: how many hazards the list holds", "model": HazardsImported}
+    },
+)
 def import_list(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -429,7 +452,7 @@ def list_hazards(
     return _geojson(body)
 
 
-@router.get("/statistics", summary="The month's 隐患排查治理统计分析表")
+@router.get("/statistics", summary="The month's 隐患排查治理统计分析表", response_model=HazardStatistics)
 def statistics(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -471,7 +494,9 @@ def five_lists(
     )
 
 
-@router.get("/announcements", summary="公示: closed major hazards (public)")
+@router.get(
+    "/announcements", summary="公示: closed major hazards (public)", response_model=HazardAnnouncements
+)
 def announcements(engine: EngineDep, adcode: Adcode = None) -> JSONResponse:
     """Each closed 重大事故隐患: the enterprise, where, the criterion it was judged by, the supervising office
     and the dates; never people, phones, the description or the position."""
@@ -547,7 +572,12 @@ def supervise(
     return _step(key, Action.supervise, body, engine, principal, crs)
 
 
-@router.post("/{key}/attachments", status_code=201, summary="Attach a photo (JPEG, PNG) or a PDF")
+@router.post(
+    "/{key}/attachments",
+    status_code=201,
+    summary="Attach a photo (JPEG, PNG) or a PDF",
+    response_model=Attachment,
+)
 def add_attachment(
     key: Key,
     engine: EngineDep,
@@ -591,7 +621,9 @@ def get_attachment(
 
 
 @analysis.get(
-    "/inspection-coverage", summary="The 双随机 plan beside the inspections done (coverage by level)"
+    "/inspection-coverage",
+    summary="The 双随机 plan beside the inspections done (coverage by level)",
+    response_model=InspectionCoverage,
 )
 def inspection_coverage(
     engine: EngineDep,
@@ -625,7 +657,11 @@ def inspection_coverage(
     )
 
 
-@analysis.get("/dynamic-levels", summary="Risk units whose level is raised by open hazards")
+@analysis.get(
+    "/dynamic-levels",
+    summary="Risk units whose level is raised by open hazards",
+    response_model=DynamicLevels,
+)
 def dynamic_levels(
     engine: EngineDep,
     principal: PrincipalDep,

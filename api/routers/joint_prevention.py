@@ -17,7 +17,14 @@ from fastapi.responses import HTMLResponse, Response
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
 from api.features import GEOJSON
-from api.schemas import BINARY_OF, GEOJSON_COLLECTION
+from api.schemas import (
+    BINARY_OF,
+    GEOJSON_COLLECTION,
+    CrossInspectionPlan,
+    InspectionPlan,
+    KeyTargets,
+    NeighbourNotices,
+)
 from api.usecases import joint_prevention as jp
 from api.usecases.four_colour import tiles
 from api.usecases.inspection_plan import Plan, check_sheet, draw_inspection_plan, plan_sheets, self_sheet
@@ -174,6 +181,7 @@ def joint_prevention(
 @analysis.get(
     "/cross-inspection",
     summary="Cross-inspection (交叉互查) inside clusters and 异地交叉检查 by regulators' teams",
+    response_model=CrossInspectionPlan,
 )
 def cross_inspection(
     params: ClusterDep,
@@ -264,11 +272,12 @@ PlanFormat = Literal["json", "csv", "xlsx"]
     summary="The 双随机 inspection plan by level and each enterprise's self-inspection calendar",
     responses={
         200: {
+            "model": InspectionPlan,
             "content": {
                 "application/json": {},
                 "text/csv": BINARY_OF,
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": BINARY_OF,
-            }
+            },
         }
     },
 )
@@ -405,6 +414,7 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
 @analysis.get(
     "/neighbour-notices",
     summary="Who must be told of each level-1/2 risk unit: neighbouring enterprises and protection targets",
+    response_model=NeighbourNotices,
 )
 def neighbour_notices(
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],
@@ -493,7 +503,9 @@ def neighbour_notices(
 
 
 @analysis.get(
-    "/key-targets", summary="Key zones and key enterprises (重点乡镇/县区、重点企业) by a documented score"
+    "/key-targets",
+    summary="Key zones and key enterprises (重点乡镇/县区、重点企业) by a documented score",
+    response_model=KeyTargets,
 )
 def key_target_ranking(
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep
+from api.schemas import RosterList, RosterLoaded
 from geo.errors import InvalidInput, TooLarge
 from geo.io.readers import file_format, read_file
 from geo.roster import HEADERS, parse_roster
@@ -26,7 +27,13 @@ MAX_ROSTER_BYTES = 5 * 2**20
     "",
     status_code=201,
     summary="Load the inspectors' roster (执法人员名录库) from Excel or CSV",
-    responses={200: {"description": "dry_run=true: how many inspectors the file holds; nothing stored"}},
+    responses={
+        200: {
+            "description": "dry_run=true: how many inspectors the file holds; nothing stored",
+            "model": RosterLoaded,
+        }
+    },
+    response_model=RosterLoaded,
 )
 def load_roster(
     engine: EngineDep,
@@ -62,7 +69,9 @@ def load_roster(
     return JSONResponse(counts, status_code=201)
 
 
-@router.get("", summary="The inspectors of the roster in the caller's jurisdictions")
+@router.get(
+    "", summary="The inspectors of the roster in the caller's jurisdictions", response_model=RosterList
+)
 def list_roster(
     engine: EngineDep,
     principal: PrincipalDep,

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
 from api.features import GEOJSON
-from api.schemas import GEOJSON_COLLECTION
+from api.schemas import GEOJSON_COLLECTION, Exposure
 from api.usecases import safety as usecase
 from geo import safety_distance as sd
 from geo.access import Principal
@@ -378,7 +378,12 @@ def siting_check(body: SitingRequest, engine: EngineDep, principal: PrincipalDep
 # --- exposure -------------------------------------------------------------------------------------------------
 
 
-@api.get("/analysis/exposure", summary="People in distance bands around a risk unit")
+@api.get(
+    "/analysis/exposure",
+    summary="People in distance bands around a risk unit",
+    response_model=None,
+    responses={200: {"model": Exposure}},
+)
 def exposure(
     risk_unit_id: Annotated[int, Query(ge=1, le=2**63 - 1, description="the risk unit (风险点) id")],
     engine: EngineDep,

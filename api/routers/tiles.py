@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from api.auth import PrincipalDep
 from api.deps import EngineDep, SettingsDep
-from api.schemas import BINARY_OF
+from api.schemas import BINARY_OF, TileJSON
 from api.usecases.four_colour import FourColourParams, compute
 from geo.errors import InvalidInput, NotFound
 from geo.store import repository as repo
@@ -153,7 +153,7 @@ def _cache_headers(tag: str | None, *, public: bool) -> dict[str, str]:
     }
 
 
-@router.get("/{layer}.json", summary="TileJSON 3.0 of a layer")
+@router.get("/{layer}.json", summary="TileJSON 3.0 of a layer", response_model=TileJSON)
 def tilejson(
     request: Request,
     engine: EngineDep,

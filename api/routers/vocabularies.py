@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.schemas import Vocabularies
 from geo import safety_distance as sd
 from geo import vocab
 from geo.assessment import bands
@@ -16,6 +17,8 @@ router = APIRouter(prefix="/api/v1/vocabularies", tags=["vocabularies"])
 @router.get(
     "",
     summary="Sectors, accident types, protection-target types, hazard kinds, levels and assessment bands",
+    response_model=None,
+    responses={200: {"model": Vocabularies}},
 )
 def vocabularies() -> dict[str, Any]:
     return {

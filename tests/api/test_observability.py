@@ -49,6 +49,17 @@ def test_every_response_has_a_request_id_and_errors_carry_it(client: Any) -> Non
     assert bad.status_code == 422
     assert bad.json()["request_id"] == bad.headers["X-Request-ID"]
     assert bad.json()["errors"][0]["field"] == "limit"
+    # an error body of 1 KB or more is gzipped (api/compression.py) and still carries the id
+    feature = {
+        "type": "Feature",
+        "geometry": None,
+        "properties": {"name": "x", "credit_code": "y" * 15, "sector": "z" * 400},
+    }
+    big = client.post(ENTERPRISES, json=feature, headers={"Accept-Encoding": "gzip"})
+    assert big.status_code == 422
+    assert big.headers.get("content-encoding") == "gzip"
+    assert big.json()["request_id"] == big.headers["X-Request-ID"]
+    assert {e["field"] for e in big.json()["errors"]} >= {"properties.credit_code", "properties.sector"}
 
 
 def test_the_access_log_names_the_request_principal_route_and_timing(
@@ -133,6 +144,9 @@ def test_live_without_a_database_but_not_ready() -> None:
         assert r.status_code == 503
         assert r.json()["status"] == "not ready"
         assert "database unreachable" in r.json()["reason"]
+        assert r.json()["detail"] == r.json()["reason"]  # our error body, as the document says
+        assert r.json()["errors"][0]["field"] == "database"
+        assert r.json()["request_id"] == r.headers["X-Request-ID"]
         assert r.headers["X-Request-ID"]
 
 

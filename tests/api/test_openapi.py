@@ -175,6 +175,9 @@ def test_real_answers_fit_their_schemas(client: Any, client_as: Any) -> None:
     _fits(doc, recorded, "post", "/api/v1/inspections")
     _fits(doc, client.get(f"/api/v1/inspections/{recorded.json()['id']}"), "get", "/api/v1/inspections/{key}")
     _fits(doc, client.get("/api/v1/inspections"), "get", "/api/v1/inspections")
+    planned = client.post("/api/v1/inspections/from-plan", json={"adcode": "350505", "period": "2026-12"})
+    assert planned.status_code == 201, planned.text
+    _fits(doc, planned, "post", "/api/v1/inspections/from-plan")
     case = client.post("/api/v1/closeouts", json={"risk_unit_id": unit, "assigning_unit": "泉港区应急管理局"})
     assert case.status_code == 201, case.text
     _fits(doc, case, "post", "/api/v1/closeouts")
@@ -197,6 +200,37 @@ def test_real_answers_fit_their_schemas(client: Any, client_as: Any) -> None:
         (f"{RISK_UNITS}/{unit}/history", "/api/v1/risk-units/{key}/history"),
         ("/api/v1/analysis/trend?adcode=350505&from=2026-01&to=2026-03", "/api/v1/analysis/trend"),
         ("/api/v1/analysis/enterprise-levels?adcode=350505", "/api/v1/analysis/enterprise-levels"),
+        (
+            "/api/v1/analysis/enterprise-levels?adcode=350505&levels=dynamic",
+            "/api/v1/analysis/enterprise-levels",
+        ),
+        ("/api/v1/analysis/summary?adcode=350505", "/api/v1/analysis/summary"),
+        ("/api/v1/health", "/api/v1/health"),
+        ("/api/v1/health/live", "/api/v1/health/live"),
+        ("/api/v1/health/ready", "/api/v1/health/ready"),
+        ("/api/v1/vocabularies", "/api/v1/vocabularies"),
+        ("/api/v1/hazards/statistics?month=2026-12", "/api/v1/hazards/statistics"),
+        ("/api/v1/hazards/announcements", "/api/v1/hazards/announcements"),
+        ("/api/v1/roster", "/api/v1/roster"),
+        ("/api/v1/analysis/inspection-plan?adcode=350505&period=2026-12", "/api/v1/analysis/inspection-plan"),
+        (
+            "/api/v1/analysis/inspection-coverage?adcode=350505&period=2026-12",
+            "/api/v1/analysis/inspection-coverage",
+        ),
+        ("/api/v1/analysis/dynamic-levels?adcode=350505", "/api/v1/analysis/dynamic-levels"),
+        ("/api/v1/closeouts/overdue", "/api/v1/closeouts/overdue"),
+        ("/api/v1/analysis/cross-inspection?adcode=350505", "/api/v1/analysis/cross-inspection"),
+        ("/api/v1/analysis/neighbour-notices?adcode=350505", "/api/v1/analysis/neighbour-notices"),
+        ("/api/v1/analysis/key-targets?adcode=350505", "/api/v1/analysis/key-targets"),
+        (f"/api/v1/analysis/exposure?risk_unit_id={unit}", "/api/v1/analysis/exposure"),
+        ("/api/v1/closeouts/announcements", "/api/v1/closeouts/announcements"),
+        ("/tiles/risk_units.json", "/tiles/{layer}.json"),
+        ("/tiles/zones.json?adcode=350505", "/tiles/{layer}.json"),
+        ("/api/v1/analysis/summary?adcode=350505&levels=dynamic", "/api/v1/analysis/summary"),
+        (
+            "/api/v1/analysis/trend?adcode=350505&from=2026-01&to=2026-03&levels=dynamic",
+            "/api/v1/analysis/trend",
+        ),
         ("/api/v1/analysis/safety-distance?adcode=350505", "/api/v1/analysis/safety-distance"),
     ):
         response = client.get(url)
