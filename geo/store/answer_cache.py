@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from typing import Final
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from geo.store.tiles import TILE_LOCK
+from geo.store.tiles import TILE_LOCK, EpochCache
 
 TABLES: Final = ("jurisdictions", "enterprises", "risk_units", "protection_targets", "hazards")
 LOCK_WAIT: Final = "100ms"  # longest wait for writes in flight before an answer is made unstored
@@ -52,45 +51,6 @@ def epochs(conn: Connection, tables: Sequence[str]) -> Epochs:
 
 def etag(at: Epochs, key: Hashable) -> str:
     return '"a' + hashlib.sha256(repr((at, key)).encode()).hexdigest()[:31] + '"'
-
-
-class Store:
-    """An LRU of bytes made at some epochs, bounded in bytes; thread-safe."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[Hashable, tuple[Epochs, bytes]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: Hashable, at: Epochs) -> bytes | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None or item[0] != at:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return item[1]
-
-    def put(self, key: Hashable, at: Epochs, body: bytes) -> None:
-        if len(body) > self.max_bytes // 8:
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old[1])
-            self._items[key] = (at, body)
-            self._bytes += len(body)
-            while self._bytes > self.max_bytes and self._items:
-                _, (_, dropped) = self._items.popitem(last=False)
-                self._bytes -= len(dropped)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
 
 
 @dataclass(frozen=True)
@@ -129,7 +89,7 @@ def _snapshot(conn: Connection, tables: Sequence[str]) -> Iterator[Epochs | None
 
 class AnswerCache:
     def __init__(self, max_bytes: int) -> None:
-        self.store = Store(max_bytes)
+        self.store = EpochCache(max_bytes)  # the tiles' LRU; here the epoch is a tuple of counters
         self._flights: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -175,7 +135,7 @@ class AnswerCache:
                 conn.rollback()  # a read: nothing to keep (temporary tables go with the transaction)
         if at is None:
             return Answer(body, None)
-        self.store.put(key, at, body)
+        self.store.put(key, at, body, len(body))
         return Answer(body, etag(at, key))
 
     def _lookup(

@@ -376,17 +376,18 @@ def zones_tile(conn: Connection, zones: ZoneTable, z: int, x: int, y: int) -> by
 
 
 class EpochCache:
-    """An LRU of values made at a `tile_epoch` value, bounded in bytes; thread-safe."""
+    """An LRU of values made at an epoch (`tile_epoch`, or the answer cache's tuple of per-table counters),
+    bounded in bytes; thread-safe."""
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[Hashable, tuple[int, Any, int]] = OrderedDict()
+        self._items: OrderedDict[Hashable, tuple[Hashable, Any, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable, epoch: int) -> Any | None:
+    def get(self, key: Hashable, epoch: Hashable) -> Any | None:
         with self._lock:
             item = self._items.get(key)
             if item is None or item[0] != epoch:
@@ -396,7 +397,7 @@ class EpochCache:
             self.hits += 1
             return item[1]
 
-    def put(self, key: Hashable, epoch: int, value: Any, size: int) -> None:
+    def put(self, key: Hashable, epoch: Hashable, value: Any, size: int) -> None:
         if size > self.max_bytes // 8:
             return
         with self._lock:
