@@ -195,12 +195,17 @@ def _digest(data: bytes) -> str:
 def row_etag(row: Mapping[str, Any], res: repo.Resource, answer: dict[str, Any] | None = None) -> str:
     """The strong ETag of a row: its version (when it has one) and a digest of its whole answer in
     CGCS2000 (`answer`, when the caller has made it already)."""
-    text_ = json.dumps(
-        answer if answer is not None else feature(row, res, InputCrs.cgcs2000),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    return _version_tag(row, answer if answer is not None else feature(row, res, InputCrs.cgcs2000))
+
+
+def record_etag(row: Mapping[str, Any]) -> str:
+    """The strong ETag of a record that is not a register feature (an inspection): its version and a
+    digest of its JSON, as `row_etag`."""
+    return _version_tag(row, jsonable_encoder(row))
+
+
+def _version_tag(row: Mapping[str, Any], answer: Any) -> str:
+    text_ = json.dumps(answer, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = _digest(text_.encode())
     return f'"{row["version"]}-{digest}"' if "version" in row else f'"{digest}"'
 

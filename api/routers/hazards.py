@@ -5,8 +5,6 @@ checked in geo/store/hazards.py; the rules are in geo/hazards.py."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
@@ -18,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PrincipalDep
 from api.deps import CrsDep, EngineDep, SettingsDep
-from api.features import PRECONDITIONS, IfMatchDep, check_if_match, require_if_match
+from api.features import PRECONDITIONS, IfMatchDep, check_if_match, record_etag, require_if_match
 from api.limits import expensive
 from api.schemas import (
     GEOJSON_HAZARD,
@@ -293,14 +291,9 @@ def list_inspections(
     return _json({"inspections": rows, "numberMatched": total, "numberReturned": len(rows)})
 
 
-def _inspection_etag(row: dict[str, Any]) -> str:
-    text_ = json.dumps(jsonable_encoder(row), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return f'"{row["version"]}-{hashlib.sha256(text_.encode()).hexdigest()[:24]}"'
-
-
 def _inspection(row: dict[str, Any], status_code: int = 200) -> JSONResponse:
     response = _json(row, status_code)
-    response.headers["ETag"] = _inspection_etag(row)
+    response.headers["ETag"] = record_etag(row)
     return response
 
 
@@ -342,7 +335,7 @@ def fill_inspection(
         if principal.is_public:
             raise deny(principal, "fill in inspections")
         existing = store.get_inspection(conn, principal, key)
-        check_if_match(require_if_match(if_match), _inspection_etag(existing), "inspection")
+        check_if_match(require_if_match(if_match), record_etag(existing), "inspection")
         row = store.fill_inspection(
             conn, principal, key, values, expected_version=existing["version"], today=beijing_today()
         )
