@@ -106,9 +106,12 @@ def test_metrics_are_for_operators_and_count_requests_by_route(
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     requests = _samples(r.text, "riskmap_http_requests_total")
-    # the GET's sample: the process's registry also holds what earlier tests asked (e.g. a PATCH's 404)
+    # the GET's sample of this exact route: the process's registry also holds what earlier tests asked (a PATCH's
+    # 404, or a 404 on /enterprises/{key}/history, whose route also begins with /enterprises/{)
     route = next(
-        k for k in requests if f'route="{ENTERPRISES}/{{' in k and 'status="404"' in k and 'method="GET"' in k
+        k
+        for k in requests
+        if f'route="{ENTERPRISES}/{{key}}"' in k and 'status="404"' in k and 'method="GET"' in k
     )
     assert requests[route] >= 3
     assert _samples(r.text, "riskmap_http_request_duration_seconds_count")
