@@ -65,7 +65,7 @@ def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict[
 
 @pytest.fixture
 def tiled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("api.usecases.one_map.use_tiles", lambda n: n > 0)
+    monkeypatch.setattr("api.usecases.one_map.use_tiles", lambda n, threshold=0: n > 0)
 
 
 def test_the_page_holds_tile_layers_not_the_units(world: dict[str, Any], tiled: None) -> None:
