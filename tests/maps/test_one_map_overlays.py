@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 from api.app import create_app
 from api.settings import AuthSettings, DatabaseSettings, Settings
 from geo.store import safety_distance
+from geo.store.answer_cache import AnswerCache
 from tests.api.builders import (
     ENTERPRISES,
     QUANGANG,
@@ -152,6 +153,12 @@ def test_the_page_carries_no_analysis(world: dict[str, Any]) -> None:
     assert json.dumps("安全防护距离问题（加载中…）") in page.text  # the layer's name until the answer comes
 
 
+@pytest.fixture
+def uncached(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page made afresh: a test that changes how it is made must not get another test's kept page."""
+    monkeypatch.setattr("api.pages.one_map.CACHE", AnswerCache(0))
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     require_chromium()
@@ -253,7 +260,7 @@ def test_a_failed_analysis_says_it_was_not_checked(
 
 @pytest.mark.browser
 def test_an_area_too_big_to_analyse_offers_its_children(
-    world: dict[str, Any], browser: Browser, monkeypatch: pytest.MonkeyPatch
+    world: dict[str, Any], browser: Browser, monkeypatch: pytest.MonkeyPatch, uncached: None
 ) -> None:
     monkeypatch.setattr("api.usecases.one_map.ANALYSIS_MAX_UNITS", 1)  # the city (2 units) plays a province
     with serve_app(world["app"]) as base_url:
