@@ -17,7 +17,16 @@ from sqlalchemy import Engine, text
 from api.app import create_app
 from api.settings import AuthSettings, DatabaseSettings, Settings
 from geo.store.answer_cache import AnswerCache
-from tests.api.builders import QUANGANG, RISK_UNITS, box_polygon, created, risk_unit_feature
+from maps.one_map import TARGET_CLASSES
+from tests.api.builders import (
+    QUANGANG,
+    RISK_UNITS,
+    TARGETS,
+    box_polygon,
+    created,
+    protection_target_feature,
+    risk_unit_feature,
+)
 from tests.maps.browser import Browser, require_chromium, serve_app
 from tests.maps.frames import ARTIFACTS
 from tests.principals import TEST_SECRET, add_test_user, bearer
@@ -48,6 +57,16 @@ def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict[
                 )
             )
             units.append({"id": unit["id"], "level": level, "lon": x0 + SIDE / 2, "lat": y + SIDE / 2})
+        targets = []
+        for i, extra in enumerate(
+            ({"type": "school"}, {"type": "village", "households": 80}, {"type": "hospital"})
+        ):
+            at = (x + 0.02 * i, y + 0.008)  # 900 m north of the units
+            made = created(
+                admin.post(TARGETS, json=protection_target_feature(at=at, name=f"瓦片目标{i}", **extra))
+            )
+            gb_class = admin.get(f"{TARGETS}/{made['id']}").json()["properties"]["gb_class"]
+            targets.append({"id": made["id"], "gb_class": gb_class, "lon": at[0], "lat": at[1]})
         four = admin.get(
             "/api/v1/analysis/four-color", params={"adcode": "350505", "zones": "grid", "cell_m": 1000}
         )
@@ -59,7 +78,7 @@ def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict[
         }
     assert set(colours) == {1, 2, 3, 4}
     app.state.engine = engine
-    yield {"app": app, "headers": headers, "units": units, "colours": colours}
+    yield {"app": app, "headers": headers, "units": units, "colours": colours, "targets": targets}
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE risk_units RESTART IDENTITY CASCADE"))
 
@@ -153,3 +172,53 @@ def test_tiled_units_are_painted_in_the_apis_colours(world: dict[str, Any], tile
             seen,
         )
     assert report.value["panel"] == "瓦片单元1"  # the click opened the side panel on the unit
+
+
+# Each target's drawn feature on the tiled protection_targets layer and the colour its style paints it.
+TARGET_PROBE = """(async () => {
+    const map = window.riskmapMap, targets = %s, out = [];
+    let layer = null;
+    map.eachLayer(l => { if (l.riskmapStyle && l.riskmapStyle.layer === "protection_targets") { layer = l; } });
+    if (!layer) { return {error: "no tiled protection_targets layer"}; }
+    const sleep = ms => new Promise(r => setTimeout(r, ms));
+    for (const t of targets) {
+        map.setView([t.lat, t.lon], 16, {animate: false});
+        let feature = null;
+        for (let i = 0; i < 40 && !feature; i++) {
+            await sleep(250);
+            layer.queryTileFeaturesDebug(t.lon, t.lat, 8).forEach(list => list.forEach(h => {
+                if (h.layerName === "protection_targets" && h.feature.props.id === t.id) { feature = h.feature; }
+            }));
+        }
+        out.push({id: t.id, props: feature ? feature.props : null, painted: feature ? layer.riskmapColour(feature) : null});
+    }
+    return out;
+})()"""
+
+
+@pytest.mark.browser
+def test_tiled_targets_are_painted_in_their_gb_class_colours(world: dict[str, Any], tiled: None) -> None:
+    """Above the targets' threshold (here 0) the protection targets come from /tiles, each painted in the
+    colour of the GB 36894 class the API gives it (the legend's, as inline targets are)."""
+    require_chromium()
+    targets = world["targets"]
+    assert {t["gb_class"] for t in targets} >= {"high_sensitive"}
+    with serve_app(world["app"]) as base_url, Browser(window=(1200, 800)) as browser:
+        report = browser.open(
+            base_url + "/map?adcode=350505",
+            wait_for="window.riskmapMap && document.querySelectorAll('canvas.leaflet-tile').length > 0",
+            evaluate=TARGET_PROBE % json.dumps(targets),
+            headers={"Authorization": world["headers"]["Authorization"]},
+            timeout=90,
+        )
+    assert report.ready, (report.console_errors, report.failed)
+    assert report.external_requests == []
+    assert report.console_errors == []
+    assert "瓦片目标0" not in report.dom.split("</head>", 1)[1].split("<script")[0]  # not inline
+    assert any("/tiles/protection_targets/" in u for u in report.requests), report.requests
+    found = {t["id"]: t for t in report.value}
+    for target in targets:
+        seen = found[target["id"]]
+        assert seen["props"] is not None, target
+        assert seen["props"]["gb_class"] == target["gb_class"]
+        assert seen["painted"].lower() == TARGET_CLASSES[target["gb_class"]][0].lower(), (target, seen)
