@@ -47,8 +47,10 @@ READY = (
     "window.riskmapMap && document.querySelector('.leaflet-overlay-pane path') && "
     "Array.from(document.querySelectorAll('canvas.leaflet-tile')).every(c => c.classList.contains('leaflet-tile-loaded'))"
 )  # the zones drawn, and the vector tiles shown (a layer of many features is tiled) painted
-# Polled by the browser every 0.1 s: the first time it holds, the page's clock is kept.
-FIRST_PAINT = f"({READY}) && (window.benchPainted = window.benchPainted || performance.now())"
+# Polled by the browser every 0.1 s: the first time the map is drawn, the page's clock is kept; then it waits
+# for every overlay to have answered (or been refused).
+SETTLED = "!document.querySelector('#rm-overlays li[data-state=loading]')"
+FIRST_PAINT = f"({READY}) && (window.benchPainted = window.benchPainted || performance.now()) && {SETTLED}"
 # After the network is quiet: the first paint and when the last analysis answered (ms from navigation
 # start; each overlay's status line keeps its time), and the states of the overlays.
 TIMES = """(() => {
