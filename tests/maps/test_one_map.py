@@ -196,6 +196,16 @@ def test_the_one_map_in_the_browser(world: dict[str, Any], browser: Browser) -> 
                 )
             )
             assert labels >= LAYERS
+            # the analyses, fetched with the session's cookie, have answered (not 401, not loading)
+            states: list[str] = []
+            for _ in range(60):
+                states = tab.value(
+                    "Array.from(document.querySelectorAll('#rm-overlays li')).map(li => li.dataset.state)"
+                )
+                if states and "loading" not in states:
+                    break
+                tab.session.pump(0.5)
+            assert states == ["ready", "ready"]
             assert "重大风险" in tab.value("document.getElementById('rm-legend').innerText")
             tab.screenshot(ARTIFACTS / "pages" / "one_map.png")
 
