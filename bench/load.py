@@ -1,7 +1,10 @@
 """Load test: N concurrent clients over loopback against `riskmap serve`, a mix of reads and If-Match writes.
 
 Mix per client (weights): enterprise list 35, four-colour answer 20, four-colour map page 10, siting
-check 15, read-modify-write PATCH with If-Match 20 (a 412 re-reads and tries again). After each run the
+check 15, read-modify-write PATCH with If-Match 20 (a 412 re-reads and tries again; the writes are counted
+by their GET+PATCH rounds). The writes go to 8 enterprises, any client any of them: a contention test (32
+clients race for 8 rows). `--distinct-writes` also runs each client count with client n writing only
+enterprise n (no races), to tell the races from the rest. After each run the
 stored `employees` of the written enterprises must equal their start plus the PATCHes that succeeded:
 otherwise an update was lost. p50/p95/p99, throughput, 5xx and other errors go to bench/results/load.md.
 Clients revalidate what they hold as a browser does: a GET of the four-colour answer, the map page or the list
@@ -10,7 +13,9 @@ sends `If-None-Match` with the ETag that URL last gave this client (a 304 is an 
 Every configuration is measured in the same run: "before" is one worker with 5 pooled connections and the
 answer cache off (`RISKMAP_ANSWER_CACHE_MB=0`), what `riskmap serve` did before; "after" is `riskmap serve`
 with `--workers` (default: its own default) and the cache on. The one-minute load average of the machine
-before each run is reported (others share it). Bounded: loopback only, `--seconds` per run (60 by default).
+before each run is reported (others share it). The first `--warmup` seconds after each start are not
+measured (the workers go on importing after the first of them answers). Bounded: loopback only, `--seconds`
+per run (60 by default).
 
     .venv/bin/python bench/load.py --clients 8 32 --seconds 60
 """
