@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -213,6 +214,46 @@ def test_a_write_in_flight_elsewhere_leaves_the_answer_kept(
         writer.close()
     kept = client.get(PAGE, params=public, headers={"If-None-Match": during.headers["etag"]})
     assert kept.status_code == 304
+
+
+def test_a_reader_waiting_for_a_write_queues_no_writer_behind_it(
+    register: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a write to risk units is in flight, a reader of them polls for their lock; another writer of
+    risk units goes through meanwhile (a queued exclusive request would hold it: a convoy), and once the
+    writes commit the reader gets its snapshot with the epochs it read."""
+    monkeypatch.setattr(answer_cache, "LOCK_WAIT", 5.0)
+    got: list[Any] = []
+    polling = threading.Event()
+    writer = engine.connect()
+    try:
+        writer.execute(
+            text("UPDATE risk_units SET name = name WHERE id = :id"), {"id": register["unit"]["id"]}
+        )
+
+        def read() -> None:
+            with engine.connect() as conn:
+                polling.set()
+                with answer_cache._snapshot(conn, ("risk_units",)) as at:
+                    got.append((at, answer_cache.epochs(conn, ("risk_units",))))
+                conn.rollback()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert polling.wait(5)
+        time.sleep(0.3)  # the reader is polling now
+        assert reader.is_alive()
+        with engine.begin() as other:  # a statement on risk units takes their lock shared: not held up
+            other.execute(text("SET LOCAL lock_timeout = '1s'"))
+            other.execute(text("UPDATE risk_units SET name = name WHERE id = -1"))
+        writer.commit()
+    finally:
+        writer.close()
+    reader.join(10)
+    assert not reader.is_alive()
+    [(at, now)] = got
+    assert at is not None  # the lock was had once the writes committed
+    assert at == now  # and the epochs are those its snapshot read
 
 
 def test_the_named_answer_watches_enterprise_names_only(client: Any, register: Any) -> None:
