@@ -456,7 +456,9 @@ def crud_router(
             _check_owner(conn, principal, res, props)
             values = spec.prepare(conn, props, body.geometry, crs, existing)
             # the version read above: a write in between makes this 412 rather than a lost update
-            row = repo.update_feature(conn, principal, res, key, values, expected_version=existing["version"])
+            row = repo.update_feature(
+                conn, principal, res, key, values, expected_version=existing["version"], existing=existing
+            )
         return JSONResponse(feature(row, res, crs), media_type=GEOJSON, headers={"ETag": row_etag(row, res)})
 
     @router.delete(

@@ -27,8 +27,9 @@ from geo.store.tiles import scope_key
 # register counts come from a summary that also counts enterprises; the page shows only the counts of
 # risk units by level, so an enterprise's write leaves it as it is (tested).
 FOUR_COLOUR_TABLES: Final = ("jurisdictions", "risk_units", "hazards")
-# ... and for a caller who may see names: the deciding units carry their enterprises' names
-FOUR_COLOUR_DETAIL_TABLES: Final = (*FOUR_COLOUR_TABLES, "enterprises")
+# ... and for a caller who may see names: the deciding units carry their enterprises' names, and nothing
+# else of enterprises (so an enterprise's PATCH of its people or phone leaves the answer kept)
+FOUR_COLOUR_DETAIL_TABLES: Final = (*FOUR_COLOUR_TABLES, "enterprise_names")
 PUBLIC_PAGE_TABLES: Final = FOUR_COLOUR_TABLES
 FULL_PAGE_TABLES: Final = TABLES
 VARY: Final = "Authorization, Cookie, X-API-Key"

@@ -1,7 +1,10 @@
 """Load test: N concurrent clients over loopback against `riskmap serve`, a mix of reads and If-Match writes.
 
 Mix per client (weights): enterprise list 35, four-colour answer 20, four-colour map page 10, siting
-check 15, read-modify-write PATCH with If-Match 20 (a 412 re-reads and tries again). After each run the
+check 15, read-modify-write PATCH with If-Match 20 (a 412 re-reads and tries again; the writes are counted
+by their GET+PATCH rounds). The writes go to 8 enterprises, any client any of them: a contention test (32
+clients race for 8 rows). `--distinct-writes` also runs each client count with client n writing only
+enterprise n (no races), to tell the races from the rest. After each run the
 stored `employees` of the written enterprises must equal their start plus the PATCHes that succeeded:
 otherwise an update was lost. p50/p95/p99, throughput, 5xx and other errors go to bench/results/load.md.
 Clients revalidate what they hold as a browser does: a GET of the four-colour answer, the map page or the list
@@ -10,7 +13,9 @@ sends `If-None-Match` with the ETag that URL last gave this client (a 304 is an 
 Every configuration is measured in the same run: "before" is one worker with 5 pooled connections and the
 answer cache off (`RISKMAP_ANSWER_CACHE_MB=0`), what `riskmap serve` did before; "after" is `riskmap serve`
 with `--workers` (default: its own default) and the cache on. The one-minute load average of the machine
-before each run is reported (others share it). Bounded: loopback only, `--seconds` per run (60 by default).
+before each run is reported (others share it). The first `--warmup` seconds after each start are not
+measured (the workers go on importing after the first of them answers). Bounded: loopback only, `--seconds`
+per run (60 by default).
 
     .venv/bin/python bench/load.py --clients 8 32 --seconds 60
 """
@@ -117,7 +122,10 @@ def _employees(client: httpx.Client, eid: int) -> tuple[int, str]:
     return int(r.json()["properties"].get("employees") or 0), r.headers["etag"]
 
 
-def run(base: str, token: str, clients: int, seconds: float, targets: list[int]) -> dict[str, Any]:
+def run(
+    base: str, token: str, clients: int, seconds: float, targets: list[int], *, distinct: bool = False
+) -> dict[str, Any]:
+    """`distinct`: client n writes only targets[n] (no two clients race for a row); else any of them."""
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
         start = {eid: _employees(c, eid)[0] for eid in targets}
@@ -126,6 +134,7 @@ def run(base: str, token: str, clients: int, seconds: float, targets: list[int])
     statuses: dict[int, int] = defaultdict(int)
     patched: dict[int, int] = defaultdict(int)
     conflicts = [0]
+    attempts: dict[int, int] = defaultdict(int)  # writes by GET+PATCH rounds (4: four or more)
     not_modified = [0]
     dropped = [0]
     uncertain: dict[int, int] = defaultdict(int)
@@ -148,7 +157,9 @@ def run(base: str, token: str, clients: int, seconds: float, targets: list[int])
             return r
 
         def write(c: httpx.Client, eid: int) -> httpx.Response:
+            tries = 0
             while True:
+                tries += 1
                 value, etag = _employees(c, eid)
                 r = c.patch(
                     f"{ENTERPRISES}/{eid}",
@@ -156,6 +167,8 @@ def run(base: str, token: str, clients: int, seconds: float, targets: list[int])
                     headers={"If-Match": etag},
                 )
                 if r.status_code != 412 or time.monotonic() > stop + 30:
+                    with lock:
+                        attempts[min(tries, 4)] += 1
                     return r
                 with lock:
                     conflicts[0] += 1
@@ -184,7 +197,7 @@ def run(base: str, token: str, clients: int, seconds: float, targets: list[int])
         with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
             while time.monotonic() < stop:
                 op = rng.choice(ops)
-                eid = rng.choice(targets)
+                eid = targets[n] if distinct else rng.choice(targets)
                 began = time.perf_counter()
                 try:
                     r = one(c, op, eid)
@@ -226,6 +239,7 @@ def run(base: str, token: str, clients: int, seconds: float, targets: list[int])
         "5xx": sum(n for s, n in statuses.items() if s >= 500),
         "other errors": sum(n for s, n in statuses.items() if 400 <= s < 500),
         "412 retried": conflicts[0],
+        "write rounds": dict(sorted(attempts.items())),
         "304": not_modified[0],
         "dropped": dropped[0],
         "lost updates": lost,
@@ -247,6 +261,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--configs", nargs="+", default=["before", "after"], choices=["before", "after"])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.md")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=10,
+        help="seconds of the mix at the largest client count after each start, not measured (workers import "
+        "for seconds after the first answers)",
+    )
+    parser.add_argument(
+        "--distinct-writes",
+        action="store_true",
+        help="after: also run each client count with every client writing a row of its own (no races)",
+    )
     args = parser.parse_args()
     url = _ensure_database(args.database)
     secret = secrets.token_urlsafe(48)
@@ -257,15 +283,21 @@ def main() -> None:
         proc, base = _serve(url, workers, secret, env_extra)
         try:
             token = _admin_token(url, base)
+            wide = max(8, *args.clients)
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
-                listed = c.get(ENTERPRISES, params={"adcode": "350505", "limit": 8}).json()["features"]
-            targets = [f["id"] for f in listed]
+                listed = c.get(ENTERPRISES, params={"adcode": "350505", "limit": wide}).json()["features"]
+            rows_of = [f["id"] for f in listed]
+            if args.warmup > 0:
+                run(base, token, max(args.clients), args.warmup, rows_of[:8])
+            runs = [(label, False)] + ([(f"{label}, distinct rows", True)] if args.distinct_writes else [])
             for clients in args.clients:
-                load = os.getloadavg()[0]
-                result = run(base, token, clients, args.seconds, targets)
-                result["load"] = load
-                rows.append((label, result))
-                print(label, {k: v for k, v in result.items() if k != "by op"}, flush=True)
+                for name, distinct in runs if label == "after" else runs[:1]:
+                    load = os.getloadavg()[0]
+                    targets = rows_of[:clients] if distinct else rows_of[:8]
+                    result = run(base, token, clients, args.seconds, targets, distinct=distinct)
+                    result["load"] = load
+                    rows.append((name, result))
+                    print(name, {k: v for k, v in result.items() if k != "by op"}, flush=True)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -280,12 +312,17 @@ def main() -> None:
         f"--seconds {args.seconds:g}"
         + (f" --workers {args.workers}" if args.workers else "")
         + (f" --database {args.database}" if args.database != DB else "")
+        + (" --distinct-writes" if args.distinct_writes else "")
         + "`",
         "",
         "Mix: enterprise list 35 %, four-colour answer (泉港区 350505, 1 km grid) 20 %, its public map page 10 %,"
         " siting check 15 %, read-then-PATCH of an enterprise with If-Match 20 % (a 412 re-reads and retries; a"
-        " write's latency includes its reads). GETs of the list, the answer and the page revalidate with"
-        " If-None-Match, as a browser does.",
+        " write's latency includes its reads). The writes go to the first 8 enterprises of the list, any client"
+        " any of them (a contention test: 32 clients race for 8 rows);"
+        ' "distinct rows": client n writes only enterprise n (no races), the rest of the mix unchanged.'
+        " GETs of the list, the answer and the page revalidate with If-None-Match, as a browser does."
+        f" The first {args.warmup:g} s after each start (the mix at {max(args.clients)} clients) are not measured:"
+        " the workers go on importing for seconds after the first of them answers.",
         "before: 1 worker, 5 pooled connections, 40 request threads, answer cache off (what `riskmap serve`"
         f" did); after: `riskmap serve` with {after_workers} workers (its default{'' if not args.workers else ' overridden'}), cache on."
         " Measured in the same run; load = the machine's 1-minute load average before the run; answered req/s"
@@ -309,7 +346,11 @@ def main() -> None:
         cells = ", ".join(
             f"{op} {n} / {p50 * 1000:.0f} / {p99 * 1000:.0f}" for op, (n, p50, p99) in sorted(ops.items())
         )
-        lines.append(f"- {label}, {r['clients']} clients: {cells}; errors by op: {r['failures'] or 'none'}")
+        rounds = ", ".join(f"{k if k < 4 else '4+'}: {v}" for k, v in r["write rounds"].items())
+        lines.append(
+            f"- {label}, {r['clients']} clients: {cells}; writes by GET+PATCH rounds {{{rounds}}}; "
+            f"errors by op: {r['failures'] or 'none'}"
+        )
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
 

@@ -6,11 +6,14 @@ are the write counters `tile_epoch_<table>` that the statement trigger of migrat
 every INSERT, UPDATE, DELETE, TRUNCATE or COPY, so a write shows at the next request, in every worker
 process (the counters live in the database; each process keeps its own copies of the answers).
 
-An answer is stored only when it was made from a snapshot of exactly those epochs: the reader takes
-the advisory lock the writers hold shared (`tiles.TILE_LOCK`) exclusively for the moment it opens a
+An answer is stored only when it was made from a snapshot of exactly those epochs: every write statement
+holds a lock of its table shared until its transaction ends (the pair `tiles.TILE_LOCK`, hashtext(table):
+migration 0021d); the reader takes the locks of the answer's tables exclusively for the moment it opens a
 REPEATABLE READ snapshot and reads the epochs in it, then lets go, and makes the answer in that
-snapshot. A write in flight (waited for at most `LOCK_WAIT`) makes the answer fresh and unstored,
-without an ETag. Writers wait only for that moment, never for the answer's making.
+snapshot. It only tries (`pg_try_advisory_lock`, polled for at most `LOCK_WAIT`), never queues: a queued
+exclusive request would hold every later writer behind it. A write in flight on one of those tables makes
+the answer fresh and unstored, without an ETag; a write to another table does not matter. Writers wait
+only for that moment, never for the answer's making.
 
 Concurrent misses of one key wait for the first (one computation, the others read its result).
 `RISKMAP_ANSWER_CACHE_MB=0` turns the cache off (answers made per request, as before: the bench's
@@ -23,18 +26,27 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
 
 from geo.store.tiles import TILE_LOCK, EpochCache
 
-TABLES: Final = ("jurisdictions", "enterprises", "risk_units", "protection_targets", "hazards")
-LOCK_WAIT: Final = "100ms"  # longest wait for writes in flight before an answer is made unstored
+# The mapped tables, and `enterprise_names`: what of enterprises a named risk unit shows (their ids and
+# names; its counter moves only when those change, migration 0021d)
+TABLES: Final = (
+    "jurisdictions",
+    "enterprises",
+    "risk_units",
+    "protection_targets",
+    "hazards",
+    "enterprise_names",
+)
+LOCK_WAIT: Final = 0.1  # seconds: longest wait for writes in flight before an answer is made unstored
 Epochs = tuple[int, ...]
 
 
@@ -60,30 +72,57 @@ class Answer:
     hit: bool = False
 
 
+def _try_locks(conn: Connection, tables: Sequence[str]) -> bool:
+    """Take the table locks of `tables` exclusively (session locks, held past commit) if no write holds one
+    now, polling for at most `LOCK_WAIT` seconds. Never waits in PostgreSQL's lock queue: a reader queued
+    for a lock its writers hold shared would queue every later writer behind it (a convoy)."""
+    deadline = time.monotonic() + LOCK_WAIT
+    pause = 0.005
+    while True:
+        taken = conn.execute(
+            text(
+                "SELECT coalesce(array_agg(t) FILTER (WHERE pg_try_advisory_lock(:k, hashtext(t))), '{}') "
+                "FROM unnest(CAST(:tables AS text[])) AS t"
+            ),
+            {"k": TILE_LOCK, "tables": list(tables)},
+        ).scalar_one()
+        if len(taken) == len(tables):
+            return True
+        _unlock(conn, taken)
+        if time.monotonic() + pause > deadline:
+            return False
+        time.sleep(pause)
+        pause *= 2
+
+
+def _unlock(conn: Connection, tables: Sequence[str]) -> None:
+    if tables:
+        conn.execute(
+            text("SELECT pg_advisory_unlock(:k, hashtext(t)) FROM unnest(CAST(:tables AS text[])) AS t"),
+            {"k": TILE_LOCK, "tables": list(tables)},
+        )
+
+
 @contextmanager
 def _snapshot(conn: Connection, tables: Sequence[str]) -> Iterator[Epochs | None]:
     """Open a REPEATABLE READ transaction whose snapshot holds exactly the epochs yielded (None when
-    writes were in flight for longer than LOCK_WAIT: then the snapshot's epochs are unknown)."""
-    try:
-        conn.execute(text("SELECT set_config('lock_timeout', :w, true)"), {"w": LOCK_WAIT})
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": TILE_LOCK})  # session lock, held past commit
-        locked = True
-    except DBAPIError:  # lock_timeout: a write in flight
-        locked = False
-    if conn.in_transaction():
-        conn.rollback()
-    at: Epochs | None = None
+    writes to `tables` were in flight for longer than LOCK_WAIT: then the snapshot's epochs are unknown)."""
     ok = False
     try:
+        locked = _try_locks(conn, tables)
+        if conn.in_transaction():
+            conn.rollback()  # session locks stay
         conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-        read = epochs(conn, tables)  # the snapshot is taken here: no write in flight when locked
+        # The snapshot is taken here; when locked, no write to `tables` is in flight: every write that
+        # moved these epochs is committed and in the snapshot, and none can start before the unlock.
+        read = epochs(conn, tables)
         if locked:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": TILE_LOCK})
-            at = read
+            _unlock(conn, tables)
+        at = read if locked else None
         ok = True
     finally:
-        if locked and not ok:
-            conn.invalidate()  # closing the session releases the lock whatever went wrong
+        if not ok:
+            conn.invalidate()  # closing the session releases any lock taken, whatever went wrong
     yield at
 
 

@@ -734,13 +734,16 @@ def update_feature(
     values: Mapping[str, Any],
     *,
     expected_version: int | None = None,
+    existing: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Change a row the principal may see (else 404) and write, before and after the change (else 403).
 
     Values equal to the stored ones change nothing: the row is not updated, so its version (the ETag),
     `updated_at` and `synthetic` stay and the history records nothing. A stale `expected_version` is a
-    409 either way."""
-    existing = get_feature(conn, principal, res, key)
+    409 either way. `existing`: the row as `get_feature` gave it to this principal in this transaction
+    (the caller's read, not made again)."""
+    if existing is None:
+        existing = get_feature(conn, principal, res, key)
     check_write(conn, principal, res, existing)
     check_write(conn, principal, res, {**existing, **values})
     check_no_self_close_out(principal, res, existing, values)

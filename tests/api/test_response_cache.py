@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -183,6 +184,93 @@ def test_an_answer_made_during_a_write_is_not_kept(client: Any, register: Any, e
     assert "etag" in after.headers
 
 
+def test_a_write_in_flight_elsewhere_leaves_the_answer_kept(
+    client: Any, register: Any, engine: Engine
+) -> None:
+    """Each table's writers hold its own lock: a write in flight on enterprises does not keep the public
+    answer (which reads no enterprise) from being stored, and the reader only tries the locks of its own
+    tables, so it neither waits for the writer nor queues the writers after it."""
+    public = {**GRID, "public": "true"}
+    writer = engine.connect()
+    try:
+        writer.execute(
+            text("UPDATE enterprises SET employees = coalesce(employees, 0) + 1 WHERE id = :id"),
+            {"id": register["plant"]["id"]},
+        )
+        CACHE.store.clear()
+        during = client.get(PAGE, params=public)
+        assert during.status_code == 200
+        assert "etag" in during.headers  # stored although an enterprise's write is in flight
+        with engine.connect() as conn:  # and no lock request of the reader left waiting
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            ).scalar_one()
+        assert waiting == 0
+        writer.commit()
+    finally:
+        writer.close()
+    kept = client.get(PAGE, params=public, headers={"If-None-Match": during.headers["etag"]})
+    assert kept.status_code == 304
+
+
+def test_a_reader_waiting_for_a_write_queues_no_writer_behind_it(
+    register: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a write to risk units is in flight, a reader of them polls for their lock; another writer of
+    risk units goes through meanwhile (a queued exclusive request would hold it: a convoy), and once the
+    writes commit the reader gets its snapshot with the epochs it read."""
+    monkeypatch.setattr(answer_cache, "LOCK_WAIT", 5.0)
+    got: list[Any] = []
+    polling = threading.Event()
+    writer = engine.connect()
+    try:
+        writer.execute(
+            text("UPDATE risk_units SET name = name WHERE id = :id"), {"id": register["unit"]["id"]}
+        )
+
+        def read() -> None:
+            with engine.connect() as conn:
+                polling.set()
+                with answer_cache._snapshot(conn, ("risk_units",)) as at:
+                    got.append((at, answer_cache.epochs(conn, ("risk_units",))))
+                conn.rollback()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert polling.wait(5)
+        time.sleep(0.3)  # the reader is polling now
+        assert reader.is_alive()
+        with engine.begin() as other:  # a statement on risk units takes their lock shared: not held up
+            other.execute(text("SET LOCAL lock_timeout = '1s'"))
+            other.execute(text("UPDATE risk_units SET name = name WHERE id = -1"))
+        writer.commit()
+    finally:
+        writer.close()
+    reader.join(10)
+    assert not reader.is_alive()
+    [(at, now)] = got
+    assert at is not None  # the lock was had once the writes committed
+    assert at == now  # and the epochs are those its snapshot read
+
+
+def test_the_named_answer_watches_enterprise_names_only(client: Any, register: Any) -> None:
+    """The answer with deciding units names their enterprises: a PATCH of an enterprise's people keeps it,
+    a new name shows at once."""
+    first = client.get(FOUR, params=GRID)
+    assert "泉港石化储运有限公司1号" in first.text
+    url = f"{ENTERPRISES}/{register['plant']['id']}"
+    ok(client.patch(url, json={"properties": {"employees": 321}}, headers=if_match(client, url)))
+    assert client.get(FOUR, params=GRID, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    ok(client.patch(url, json={"properties": {"name": "改名后的储运公司"}}, headers=if_match(client, url)))
+    renamed = client.get(FOUR, params=GRID, headers={"If-None-Match": first.headers["etag"]})
+    assert renamed.status_code == 200
+    assert "改名后的储运公司" in renamed.text
+    assert "泉港石化储运有限公司1号" not in renamed.text
+
+
 def test_concurrent_misses_make_the_answer_once(engine: Engine) -> None:
     cache = AnswerCache(1024 * 1024)
     made: list[int] = []
@@ -224,11 +312,13 @@ def test_an_answer_that_fails_is_not_kept_and_the_lock_is_let_go(engine: Engine)
 _EPOCH_TABLES = re.compile(r"\b(?:FROM|JOIN)\s+(" + "|".join(answer_cache.TABLES) + r")\b", re.IGNORECASE)
 
 
-def _tables_read(engine: Engine, run: Any) -> set[str]:
+def _tables_read(engine: Engine, run: Any, statements: list[str] | None = None) -> set[str]:
     seen: set[str] = set()
 
     def capture(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.update(m.lower() for m in _EPOCH_TABLES.findall(statement))
+        if statements is not None:
+            statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", capture)
     try:
@@ -243,9 +333,22 @@ def test_each_answer_reads_only_the_tables_its_epochs_watch(
 ) -> None:
     app_engine = client.app.state.engine
     CACHE.store.clear()
-    four = _tables_read(app_engine, lambda: ok(client.get(FOUR, params={**GRID, "levels": "dynamic"})))
-    assert four
-    assert four <= set(response_cache.FOUR_COLOUR_DETAIL_TABLES), four  # an admin: deciding units named
+    for levels in ("dynamic", "assessed"):
+        CACHE.store.clear()
+        statements: list[str] = []
+        four = _tables_read(
+            app_engine, lambda lv=levels: ok(client.get(FOUR, params={**GRID, "levels": lv})), statements
+        )
+        assert four
+        # an admin: deciding units named, and only named: of enterprises, their ids and names
+        watched = set(response_cache.FOUR_COLOUR_DETAIL_TABLES) - {"enterprise_names"} | {"enterprises"}
+        assert four <= watched, four
+        reading = [s for s in statements if re.search(r"\benterprises\b", s)]
+        assert reading
+        for statement in reading:
+            alias = re.search(r"\benterprises\s+(?:AS\s+)?(\w+)", statement, re.IGNORECASE)
+            assert alias, statement
+            assert set(re.findall(rf"\b{alias.group(1)}\.(\w+)", statement)) <= {"id", "name"}, statement
     CACHE.store.clear()
     public_four = _tables_read(
         app_engine, lambda: ok(client_as("public").get(FOUR, params={**GRID, "levels": "dynamic"}))
