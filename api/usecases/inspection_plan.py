@@ -243,18 +243,22 @@ def _names(ids: Sequence[str], inspectors: dict[str, Inspector]) -> str:
 
 
 def _random_records(plan: Plan) -> list[dict[str, Any]]:
+    """One planned inspection per check (a city's year: 43,000; what repeats is worked out once)."""
     out = []
+    label = {i: f"{p.name}（{i}）" for i, p in plan.inspectors.items()}
+    windows = {w: tuple(d.isoformat() for d in window_bounds(w)) for w in {c.window for c in plan.checks}}
+    plan_ref = f"双随机 {plan.adcode} {plan.period.label} seed {plan.seed}"
     for c in plan.checks:
         e = plan.enterprises[c.enterprise_id]
-        start, end = window_bounds(c.window)
+        start, end = windows[c.window]
         out.append(
             {
                 "kind": "random",
                 "enterprise_id": c.enterprise_id,
                 "jurisdiction_adcode": e.jurisdiction_adcode,
                 "inspected_on": c.date,
-                "inspectors": _names(c.inspector_ids, plan.inspectors),
-                "plan_ref": f"双随机 {plan.adcode} {plan.period.label} seed {plan.seed}",
+                "inspectors": "、".join(label.get(i, i) for i in c.inspector_ids),
+                "plan_ref": plan_ref,
                 "plan_key": random_key(c.enterprise_id, c.window),
                 "plan": {
                     "source": "random",
@@ -263,8 +267,8 @@ def _random_records(plan: Plan) -> list[dict[str, Any]]:
                     "seed": plan.seed,
                     "level": c.level,
                     "window": c.window,
-                    "window_start": start.isoformat(),
-                    "window_end": end.isoformat(),
+                    "window_start": start,
+                    "window_end": end,
                     "planned_on": c.date.isoformat(),
                     "inspector_ids": list(c.inspector_ids),
                     "from_outside": c.from_outside,
