@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from api.auth import PrincipalDep
+from api.compression import accepts_gzip
 from api.deps import EngineDep, SettingsDep
 from api.features import GEOJSON
 from api.schemas import (
@@ -31,7 +32,7 @@ from api.usecases.inspection_plan import Plan, check_sheet, draw_inspection_plan
 from api.usecases.joint_prevention import TRADES, ClusterParams, CrossInspection, choice
 from geo.errors import InvalidInput
 from geo.geometry import to_geojson
-from geo.io.streaming import csv_chunks, xlsx_chunks
+from geo.io.streaming import csv_chunks, gzip_chunks, xlsx_chunks
 from geo.io.writers import MEDIA_TYPES
 from geo.joint_prevention import (
     DEFAULT_DISTANCE_M,
@@ -339,11 +340,15 @@ def inspection_plan(
     filename = f"inspection-plan-{adcode}-{parsed.label}"
     if format == "csv":
         sheet = self_sheet(plan) if part == "self" else check_sheet(plan)
-        return StreamingResponse(
-            csv_chunks(sheet.header, sheet.rows),
-            media_type=MEDIA_TYPES["csv"],
-            headers={"Content-Disposition": f'attachment; filename="{filename}-{part}.csv"'},
-        )
+        body = csv_chunks(sheet.header, sheet.rows)
+        headers = {
+            "Content-Disposition": f'attachment; filename="{filename}-{part}.csv"',
+        }
+        # the gzip middleware leaves a stream alone (and says Vary: Accept-Encoding for text/csv)
+        if accepts_gzip(request.headers.get("accept-encoding", "")):
+            body = gzip_chunks(body)
+            headers["Content-Encoding"] = "gzip"
+        return StreamingResponse(body, media_type=MEDIA_TYPES["csv"], headers=headers)
     if format == "xlsx":
         return StreamingResponse(
             xlsx_chunks(plan_sheets(plan)),

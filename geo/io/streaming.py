@@ -18,13 +18,14 @@ import datetime as dt
 import io
 import math
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 from geo.escape import escape_cell
 from geo.io.writers import Sheet
 
-__all__ = ["csv_chunks", "xlsx_chunks"]
+__all__ = ["csv_chunks", "gzip_chunks", "xlsx_chunks"]
 
 CHUNK: Final = 1 << 16  # bytes handed on at a time
 ROWS_PER_CHUNK: Final = 2_000
@@ -49,6 +50,17 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
             buf.seek(0)
             buf.truncate()
     yield buf.getvalue().encode("utf-8-sig" if first else "utf-8")
+
+
+def gzip_chunks(chunks: Iterable[bytes], level: int = 5) -> Iterator[bytes]:
+    """chunks as one gzip stream (RFC 1952), compressed as they come: for a streamed text download, which
+    the app's gzip middleware passes untouched."""
+    z = zlib.compressobj(level, zlib.DEFLATED, 31)  # 16 + 15: the gzip header and trailer
+    for chunk in chunks:
+        out = z.compress(chunk)
+        if out:
+            yield out
+    yield z.flush()
 
 
 # --- xlsx ---------------------------------------------------------------------------------------------------

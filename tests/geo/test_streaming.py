@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import io
 from typing import Any
 
 from openpyxl import load_workbook
 
-from geo.io.streaming import csv_chunks, xlsx_chunks
+from geo.io.streaming import csv_chunks, gzip_chunks, xlsx_chunks
 from geo.io.writers import Sheet, write_rows_csv, write_sheets_xlsx
 
 HEADER = ["名称 name", "数 n", "值 x", "日期 date", "是 ok", "空 none"]
@@ -37,6 +38,7 @@ def test_the_csv_stream_is_write_rows_csv_in_pieces() -> None:
     assert len(pieces) == 3  # 2,000 rows at a time
     assert b"".join(pieces) == write_rows_csv(HEADER, rows)
     assert b"".join(csv_chunks(HEADER, [])) == write_rows_csv(HEADER, [])
+    assert gzip.decompress(b"".join(gzip_chunks(csv_chunks(HEADER, rows)))) == write_rows_csv(HEADER, rows)
 
 
 def test_the_workbook_stream_reads_back_like_write_sheets_xlsx() -> None:
