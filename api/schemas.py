@@ -702,10 +702,14 @@ class RosterList(BaseModel):
 
 
 class PlanChecks(BaseModel):
+    """One list of the plan: its totals (the whole plan's) and the rows of this page."""
+
     model_config = ConfigDict(extra="allow")
 
-    count: int
+    count: int = Field(description="checks (random_checks) or self-inspections (self_inspection) in the plan")
     by_level: dict[str, int] | None = None
+    numberMatched: int | None = Field(None, description="rows of this list in the whole plan")
+    numberReturned: int | None = Field(None, description="rows of this list on this page")
     items: list[dict[str, Any]]
 
 
@@ -724,6 +728,12 @@ class InspectionPlan(BaseModel):
     roster: dict[str, Any] = Field(description="synthetic (bool), note, jurisdictions, inspectors")
     enterprises: int
     unassessed_enterprises: int
+    limit: int | None = Field(None, description="rows of each list per page")
+    offset: int | None = Field(None, description="rows of each list skipped")
+    next: str | None = Field(None, description="the next page's URL, or null on the last page")
+    links: list[Link] | None = Field(
+        None, description="self, next / prev, and alternate: the whole plan as Excel and CSV"
+    )
     random_checks: PlanChecks
     self_inspection: PlanChecks
 

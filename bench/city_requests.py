@@ -11,11 +11,14 @@ on the same database:
 2. the GeoJSON export of the city's risk units (`GET /api/v1/exports?kind=risk_units&format=geojson`) —
    peer: the same rows read with `geopandas.read_postgis` and written by pyogrio (GDAL's GeoJSON driver);
 3. neighbour notices of the city (first page of 100, and a page of 1,000);
-4. the 双随机 plan of the city for a year (JSON);
+4. the 双随机 plan of the city for a year: the JSON answer's default page, and the whole year as the CSV
+   and Excel downloads — peer: the same year's plan for one month (`period=YYYY-12`) and the draw alone
+   (`draw_inspection_plan`, no formatting);
 5. the four-colour map on H3 resolution 9 over the city (its status: a 4xx says what to ask instead).
 
-    .venv/bin/python bench/city_requests.py            # ~2 min on the 2-core VM
-    .venv/bin/python bench/city_requests.py --runs 1   # a quick look
+    .venv/bin/python bench/city_requests.py              # ~2 min on the 2-core VM
+    .venv/bin/python bench/city_requests.py --runs 1     # a quick look
+    .venv/bin/python bench/city_requests.py --only plan  # the plan's rows only (the others are kept)
 """
 
 from __future__ import annotations
@@ -44,12 +47,15 @@ from sqlalchemy import Engine, text  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.auth import current_principal  # noqa: E402
 from api.settings import DatabaseSettings, Settings  # noqa: E402
+from api.usecases.inspection_plan import draw_inspection_plan  # noqa: E402
 from geo.access import SYSTEM  # noqa: E402
+from geo.joint_prevention import parse_period  # noqa: E402
 from geo.store.engine import make_engine  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "city_requests.md"
 COMMAND = ".venv/bin/python bench/city_requests.py"
 CITY = "350500"
+PLAN = "双随机 plan, the city"
 NOTES = "<!-- notes: the bench rewrites what is above this line and keeps what is below -->"
 
 SUBTREE = """WITH RECURSIVE subtree AS (
@@ -96,6 +102,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--only",
+        choices=("all", "plan"),
+        default="all",
+        help="plan: measure the 双随机 plan's rows only and keep the other rows of the results file",
+    )
     args = parser.parse_args()
     import api
 
@@ -144,66 +156,110 @@ def main() -> None:
             print(f"{label}: {median:.3f} s {[round(t, 3) for t in times]} — {what}", flush=True)
             return result
 
-        page = {"adcode": CITY, "limit": 5000}
-        run("risk units, a page of 5,000 (GeoJSON)", get("/api/v1/risk-units", **page))
-        run("risk units, a page of 5,000, crs=gcj02", get("/api/v1/risk-units", **page, crs="gcj02"))
-        run("enterprises, a page of 5,000", get("/api/v1/enterprises", **page))
+        if args.only == "all":
+            page = {"adcode": CITY, "limit": 5000}
+            run("risk units, a page of 5,000 (GeoJSON)", get("/api/v1/risk-units", **page))
+            run("risk units, a page of 5,000, crs=gcj02", get("/api/v1/risk-units", **page, crs="gcj02"))
+            run("enterprises, a page of 5,000", get("/api/v1/enterprises", **page))
 
-        def json_agg() -> str:
-            with engine.connect() as conn:
-                body = conn.execute(text(JSON_AGG), {"adcode": CITY}).scalar_one()
-            return f"{len(body) / 2**20:.2f} MB"
+            def json_agg() -> str:
+                with engine.connect() as conn:
+                    body = conn.execute(text(JSON_AGG), {"adcode": CITY}).scalar_one()
+                return f"{len(body) / 2**20:.2f} MB"
 
-        run("peer: PostGIS json_agg of the same 5,000 rows", json_agg)
+            run("peer: PostGIS json_agg of the same 5,000 rows", json_agg)
 
-        export = {"kind": "risk_units", "adcode": CITY, "format": "geojson"}
-        run(f"GeoJSON export of the city's {units:,} risk units", get("/api/v1/exports", **export))
+            export = {"kind": "risk_units", "adcode": CITY, "format": "geojson"}
+            run(f"GeoJSON export of the city's {units:,} risk units", get("/api/v1/exports", **export))
 
-        def pyogrio_write() -> str:
-            with engine.connect() as conn:
-                frame = gpd.read_postgis(text(EXPORT_ROWS), conn, geom_col="geom", params={"adcode": CITY})
-            with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "units.geojson")
-                pyogrio.write_dataframe(frame, path, driver="GeoJSON")
-                return f"{len(frame):,} rows, {os.path.getsize(path) / 2**20:.2f} MB"
+            def pyogrio_write() -> str:
+                with engine.connect() as conn:
+                    frame = gpd.read_postgis(
+                        text(EXPORT_ROWS), conn, geom_col="geom", params={"adcode": CITY}
+                    )
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = os.path.join(tmp, "units.geojson")
+                    pyogrio.write_dataframe(frame, path, driver="GeoJSON")
+                    return f"{len(frame):,} rows, {os.path.getsize(path) / 2**20:.2f} MB"
 
-        run("peer: read_postgis + pyogrio GeoJSON of the same rows", pyogrio_write)
+            run("peer: read_postgis + pyogrio GeoJSON of the same rows", pyogrio_write)
 
-        notices = {"adcode": CITY}
-        run("neighbour notices, first page (100 units)", get("/api/v1/analysis/neighbour-notices", **notices))
-        run(
-            "neighbour notices, a page of 1,000 units",
-            get("/api/v1/analysis/neighbour-notices", **notices, limit=1000),
-        )
+            notices = {"adcode": CITY}
+            run(
+                "neighbour notices, first page (100 units)",
+                get("/api/v1/analysis/neighbour-notices", **notices),
+            )
+            run(
+                "neighbour notices, a page of 1,000 units",
+                get("/api/v1/analysis/neighbour-notices", **notices, limit=1000),
+            )
         year = str(dt.date.today().year)
+        plan = {"adcode": CITY, "period": year}
+        run(f"{PLAN} for {year}, JSON (default page)", get("/api/v1/analysis/inspection-plan", **plan))
         run(
-            f"双随机 plan, the city for {year} (JSON)",
-            get("/api/v1/analysis/inspection-plan", adcode=CITY, period=year),
+            f"{PLAN} for {year}, JSON page of 5,000 (the largest)",
+            get("/api/v1/analysis/inspection-plan", **plan, limit=5000),
         )
         run(
-            "four-colour map, H3 res 9 over the city",
-            get("/api/v1/analysis/four-color", adcode=CITY, zones="h3", h3_res=9),
+            f"{PLAN} for {year}, whole year as CSV (download)",
+            get("/api/v1/analysis/inspection-plan", **plan, format="csv"),
         )
+        run(
+            f"{PLAN} for {year}, whole year as Excel (download)",
+            get("/api/v1/analysis/inspection-plan", **plan, format="xlsx"),
+        )
+        run(
+            f"{PLAN} for {year}-12, JSON (one month, whole)",
+            get("/api/v1/analysis/inspection-plan", adcode=CITY, period=f"{year}-12", limit=5000),
+        )
+
+        def draw_only() -> str:
+            with engine.connect() as conn:
+                drawn = draw_inspection_plan(conn, SYSTEM, CITY, parse_period(year), 0, app.state.settings)
+            return f"{len(drawn.checks):,} checks, {len(drawn.self_checks):,} enterprises"
+
+        run(f"{PLAN} peer: the draw alone for {year} (no formatting)", draw_only)
+        if args.only == "all":
+            run(
+                "four-colour map, H3 res 9 over the city",
+                get("/api/v1/analysis/four-color", adcode=CITY, zones="h3", h3_res=9),
+            )
     engine.dispose()
-    write(rows, args.runs, units)
+    write(rows, args.runs, units, only=args.only)
 
 
-def write(rows: list[tuple[str, str, list[float], str, float]], runs: int, units: int) -> None:
-    notes = ""
-    if RESULTS.exists() and NOTES in RESULTS.read_text():
-        notes = RESULTS.read_text().split(NOTES, 1)[1]
-    lines = [
-        "# City requests (泉州市 350500)",
-        "",
-        f"`{COMMAND}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine()}, load average "
-        f"{os.getloadavg()[0]:.1f}; the demo city ({units:,} risk units); medians of {runs}; through the app "
-        "in process as an admin with `Accept-Encoding: gzip`; peak MB = how much the process's peak RSS grew during the runs (a lower bound; 0 when an earlier request had needed more).",
-        "",
-        "| request | answer | median s | runs s | peak RSS growth MB |",
-        "|---|---|---:|---|---:|",
+def write(rows: list[tuple[str, str, list[float], str, float]], runs: int, units: int, *, only: str) -> None:
+    """The results file: header, table, then the notes kept from the file. With --only plan the other rows
+    (and the header saying when they were measured) are kept and the plan's rows replaced in place."""
+    old = RESULTS.read_text() if RESULTS.exists() else ""
+    notes = old.split(NOTES, 1)[1] if NOTES in old else ""
+    when = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine()}, load average {os.getloadavg()[0]:.1f}"
+    table = [
+        f"| {label} | {what} | {median} | {', '.join(f'{t:.3f}' for t in times)} | {peak:.0f} |"
+        for label, what, times, median, peak in rows
     ]
-    for label, what, times, median, peak in rows:
-        lines.append(f"| {label} | {what} | {median} | {', '.join(f'{t:.3f}' for t in times)} | {peak:.0f} |")
+    if only == "plan" and "|---|" in old.split(NOTES, 1)[0]:
+        head, _, rest = old.split(NOTES, 1)[0].partition("|---|")
+        head_lines = head.splitlines()
+        kept = [ln for ln in ("|---|" + rest).splitlines()[1:] if ln.startswith("| ")]
+        at = next((i for i, ln in enumerate(kept) if ln.startswith(f"| {PLAN}")), len(kept))
+        others = [ln for ln in kept if not ln.startswith(f"| {PLAN}")]
+        at = min(at, len(others))
+        plan_run = f"The 双随机 plan's rows: `{COMMAND} --only plan --runs {runs}` — {when}."
+        header = [*head_lines[:3], "", plan_run, ""]  # title, blank, the run of the other rows
+        lines = [*header, head_lines[-1], "|---|" + rest.splitlines()[0], *others[:at], *table, *others[at:]]
+    else:
+        lines = [
+            "# City requests (泉州市 350500)",
+            "",
+            f"`{COMMAND}` — {when}; the demo city ({units:,} risk units); medians of {runs}; through the app "
+            "in process as an admin with `Accept-Encoding: gzip`; peak MB = how much the process's peak RSS "
+            "grew during the runs (a lower bound; 0 when an earlier request had needed more).",
+            "",
+            "| request | answer | median s | runs s | peak RSS growth MB |",
+            "|---|---|---:|---|---:|",
+            *table,
+        ]
     RESULTS.write_text("\n".join(lines) + "\n\n" + NOTES + (notes or "\n"))
 
 

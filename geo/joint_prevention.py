@@ -771,7 +771,7 @@ def random_checks(
     unassessed_level: int = 4,
     inspectors_per_check: int = 2,
 ) -> list[RandomCheck]:
-    """The regulators' 双随机 plan for the period (seed 003 三(四); 双随机、一公开).
+    """The regulators' 双随机 plan for the period (seed 003 三(四); 双随机、一公开), in date order.
 
     Random objects: each enterprise is inspected once in every window of its level's frequency
     (重大 each month, 较大 each two months, 一般 each quarter, 低 each year; calendar-aligned windows), on a
@@ -788,9 +788,19 @@ def random_checks(
       once every pair of the pool has been used);
     - only when the home pool has fewer than ``inspectors_per_check`` eligible people does the team come
       from elsewhere (``from_outside``). InvalidInput on field ``roster`` when even that is too few.
+
+    How: the checks fall into groups that share no inspector (a department's pool, with the checks of
+    enterprises some of its people avoid and those borrowing from elsewhere joining the groups they
+    touch). A group whose checks all draw two from one and the same pool (the usual case: no 回避 in it)
+    takes its pairs from a round-robin schedule of the pool (the circle method, its people, rounds and
+    pairs shuffled by the seed, a fresh schedule after every C(n, 2) checks): each round pairs everyone
+    once, so loads never differ by more than one (two in a pool of odd size, where one sits out each
+    round) and no pair repeats before all have inspected together. The other groups are drawn check by
+    check (`_draw_inspectors`). Same seed, same plan.
     """
     seed = _check_seed(seed)
-    if inspectors_per_check < 2:
+    k = inspectors_per_check
+    if k < 2:
         raise InvalidInput.one(
             "inspectors_per_check", "at least two inspectors per check", "每次检查至少两名执法人员"
         )
@@ -802,42 +812,119 @@ def random_checks(
     people = sorted(roster, key=lambda p: p.id)
     n = len(people)
     place = np.array([p.jurisdiction_adcode for p in people], dtype=object)
-    avoiding = [(i, p.avoid) for i, p in enumerate(people) if p.avoid]
+    avoiders: dict[int, list[int]] = {}
+    for i, p in enumerate(people):
+        for enterprise_id in p.avoid:
+            avoiders.setdefault(enterprise_id, []).append(i)
     regions = {e.id: e.regions for e in enterprises}
+    # Each check's kind: its home pool less those who avoid it (the mask it draws from), and whether that
+    # pool is too small so the team comes from outside. Few kinds: a department's, and one per 回避.
+    kind_of: dict[tuple[frozenset[str], tuple[int, ...]], int] = {}
+    masks: list[BoolArray] = []
+    outside: list[bool] = []
+    homes: dict[frozenset[str], BoolArray] = {}
+    kinds = np.zeros(len(drawn), dtype=np.int64)
+    for j, (_, enterprise_id, _, _) in enumerate(drawn):
+        region = regions[enterprise_id]
+        key = (region, tuple(avoiders.get(enterprise_id, ())))
+        kind = kind_of.get(key)
+        if kind is None:
+            home = homes.get(region)
+            if home is None:
+                home = np.array([p in region for p in place], dtype=np.bool_) if n else np.zeros(0, np.bool_)
+                homes[region] = home
+            free = np.ones(n, dtype=np.bool_)
+            free[list(key[1])] = False
+            short = int((home & free).sum()) < k
+            kind = kind_of[key] = len(masks)
+            masks.append(free & ~home if short else home & free)
+            outside.append(short)
+        kinds[j] = kind
+    teams = np.zeros((len(drawn), k), dtype=np.int64)
     rng = np.random.default_rng((seed, period.year, period.start.month if period.kind == "month" else 0))
     loads = np.zeros(n, dtype=np.int64)
     used = np.zeros((n, n), dtype=np.bool_)
-    homes: dict[frozenset[str], BoolArray] = {}
-    out: list[RandomCheck] = []
-    for date, enterprise_id, level, window in drawn:
-        region = regions[enterprise_id]
-        home = homes.get(region)
-        if home is None:
-            home = np.array([p in region for p in place], dtype=np.bool_) if n else np.zeros(0, np.bool_)
-            homes[region] = home
-        free = np.ones(n, dtype=np.bool_)
-        for i, avoid in avoiding:
-            if enterprise_id in avoid:
-                free[i] = False
-        outside = int((home & free).sum()) < inspectors_per_check
-        mask = free & ~home if outside else home & free
-        team = _draw_inspectors(mask, loads, used, rng, inspectors_per_check)
-        if team is None:
-            raise InvalidInput.one(
-                "roster",
-                f"the roster is too small: fewer than {inspectors_per_check} inspectors free of a conflict "
-                f"(回避) are left for enterprise {enterprise_id}",
-                "执法人员名录库人数不足：回避后可抽取的执法人员少于每次检查所需人数",
-            )
-        for a in team:
-            loads[a] += 1
-            for b in team:
-                if a != b:
-                    used[a, b] = True
-        out.append(
-            RandomCheck(date, enterprise_id, level, window, tuple(people[i].id for i in team), outside)
+    for group in _independent_groups(masks):
+        rows = np.flatnonzero(np.isin(kinds, group))
+        pool = np.flatnonzero(masks[group[0]])
+        if len(group) == 1 and k == 2 and not outside[group[0]] and pool.size >= 2:
+            teams[rows] = _round_robin(pool, rows.size, rng)
+            continue
+        for j in rows.tolist():
+            team = _draw_inspectors(masks[kinds[j]], loads, used, rng, k)
+            if team is None:
+                raise InvalidInput.one(
+                    "roster",
+                    f"the roster is too small: fewer than {k} inspectors free of a conflict "
+                    f"(回避) are left for enterprise {drawn[j][1]}",
+                    "执法人员名录库人数不足：回避后可抽取的执法人员少于每次检查所需人数",
+                )
+            for a in team:
+                loads[a] += 1
+                used[a, team] = True
+                used[a, a] = False
+            teams[j] = team
+    ids = [p.id for p in people]
+    return [
+        RandomCheck(date, enterprise_id, level, window, tuple(ids[i] for i in team), outside[kind])
+        for (date, enterprise_id, level, window), team, kind in zip(
+            drawn, teams.tolist(), kinds.tolist(), strict=True
         )
-    return out
+    ]
+
+
+def _independent_groups(masks: Sequence[BoolArray]) -> list[list[int]]:
+    """The masks' indices grouped so that no two groups share an inspector (connected components of
+    'draws from a common inspector'), in the order of each group's first inspector."""
+    parent = list(range(len(masks)))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    owner: dict[int, int] = {}
+    for m, mask in enumerate(masks):
+        for i in np.flatnonzero(mask).tolist():
+            other = owner.setdefault(i, m)
+            if root(other) != root(m):
+                parent[root(other)] = root(m)
+    groups: dict[int, list[int]] = {}
+    for m in range(len(masks)):
+        groups.setdefault(root(m), []).append(m)
+    first = {
+        r: min((int(np.argmax(masks[m])) for m in g if masks[m].any()), default=-1) for r, g in groups.items()
+    }
+    return [groups[r] for r in sorted(groups, key=lambda r: (first[r], r))]
+
+
+def _round_robin(pool: IntArray, m: int, rng: np.random.Generator) -> IntArray:
+    """m pairs (m, 2) of the pool's inspectors from round-robin schedules (the circle method): in round r
+    of a pool of N (N even; an odd pool gets a 'sits out' member), N-1 meets r and (r+i) mod (N-1) meets
+    (r-i) mod (N-1). Each schedule's members, round order, pair order and who is named first are
+    shuffled; a new schedule starts once all C(n, 2) pairs have inspected together."""
+    n = pool.size
+    size = n + n % 2
+    r = np.arange(size - 1)[:, None]
+    i = np.arange(1, size // 2)[None, :]
+    first = np.concatenate([np.full((size - 1, 1), size - 1), (r + i) % (size - 1)], axis=1)
+    second = np.concatenate([r, (r - i) % (size - 1)], axis=1)
+    rounds = np.stack([first, second], axis=-1)  # (rounds, pairs per round, 2)
+    out: list[IntArray] = []
+    made = 0
+    while made < m:
+        member = rng.permutation(n)
+        schedule = rounds[rng.permutation(size - 1)]
+        shuffle = np.argsort(rng.random(schedule.shape[:2]), axis=1)
+        schedule = np.take_along_axis(schedule, shuffle[..., None], axis=1)
+        flip = rng.random(schedule.shape[:2]) < 0.5
+        schedule = np.where(flip[..., None], schedule[..., ::-1], schedule)
+        pairs = schedule.reshape(-1, 2)
+        pairs = pairs[(pairs < n).all(axis=1)]  # an odd pool: the one sitting out is not drawn
+        out.append(pool[member[pairs]])
+        made += len(pairs)
+    return np.concatenate(out)[:m]
 
 
 def _least_loaded(candidates: IntArray, loads: IntArray, rng: np.random.Generator) -> IntArray:

@@ -599,7 +599,11 @@ def inspection_plan_page(request: Request, engine: EngineDep, principal: Princip
         areas = _areas(conn, principal)
     today = dt.date.today()
     return _render(
-        request, principal, "plan", "work_plan.html", {"areas": areas, "month": today.strftime("%Y-%m")}
+        request,
+        principal,
+        "plan",
+        "work_plan.html",
+        {"areas": areas, "month": today.strftime("%Y-%m"), "year": today.strftime("%Y")},
     )
 
 

@@ -11,10 +11,11 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from api.auth import PrincipalDep
+from api.compression import accepts_gzip
 from api.deps import EngineDep, SettingsDep
 from api.features import GEOJSON
 from api.schemas import (
@@ -31,7 +32,8 @@ from api.usecases.inspection_plan import Plan, check_sheet, draw_inspection_plan
 from api.usecases.joint_prevention import TRADES, ClusterParams, CrossInspection, choice
 from geo.errors import InvalidInput
 from geo.geometry import to_geojson
-from geo.io.writers import MEDIA_TYPES, write_rows_csv, write_sheets_xlsx
+from geo.io.streaming import csv_chunks, gzip_chunks, xlsx_chunks
+from geo.io.writers import MEDIA_TYPES
 from geo.joint_prevention import (
     DEFAULT_DISTANCE_M,
     KEY_TARGET_SCORE,
@@ -265,6 +267,8 @@ def _team_json(team: Team | None, person: dict[str, Inspector]) -> dict[str, Any
 # --- 3. the inspection plan ---------------------------------------------------------------------------------
 
 PlanFormat = Literal["json", "csv", "xlsx"]
+PLAN_PAGE = 1_000  # checks (and self-inspection rows) in a JSON page unless `limit` says otherwise
+PLAN_MAX_PAGE = 5_000
 
 
 @analysis.get(
@@ -282,6 +286,7 @@ PlanFormat = Literal["json", "csv", "xlsx"]
     },
 )
 def inspection_plan(
+    request: Request,
     adcode: Annotated[str, Query(description="行政区划代码", examples=["350505"])],
     period: Annotated[str, Query(description="a month YYYY-MM or a year YYYY", examples=["2026-12"])],
     engine: EngineDep,
@@ -289,11 +294,20 @@ def inspection_plan(
     settings: SettingsDep,
     seed: SeedDep = 0,
     format: Annotated[
-        str, Query(description="json, csv (one table, see part) or xlsx (all sheets)")
+        str, Query(description="json (paged), csv (one table, see part) or xlsx (all sheets): the whole plan")
     ] = "json",
     part: Annotated[
         str, Query(description="csv only: random (双随机 checks) or self (自查 calendar)")
     ] = "random",
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=PLAN_MAX_PAGE,
+            description="json only: checks (in date order) and self-inspection rows (by enterprise) per page",
+        ),
+    ] = PLAN_PAGE,
+    offset: Annotated[int, Query(ge=0, description="json only: rows of each list skipped")] = 0,
 ) -> Response:
     """Regulators' 双随机 draw (seed 003 三(四)): each enterprise inspected once in every window of its
     level's frequency (重大 monthly, 较大 every two months, 一般 quarterly, 低 yearly; data/inspection_frequencies.csv),
@@ -301,7 +315,11 @@ def inspection_plan(
     each check (those who must avoid it excluded; from elsewhere only when too few are left, marked
     `from_outside`), pairs not repeated while others are free, loads even. Self-inspection (seed 003 二(五)): 红 daily,
     橙 weekly, 黄 half-monthly, 蓝 monthly. Enterprises without an assessed unit follow the low-risk rows.
-    The roster is the one loaded with POST /api/v1/roster, else a synthetic one (marked so)."""
+    The roster is the one loaded with POST /api/v1/roster, else a synthetic one (marked so).
+
+    The JSON answer is paged (`limit`, `offset`; `next` links the following page; counts and `by_level`
+    are the whole plan's): a city's year is 43,000 checks. The CSV and Excel downloads hold the whole plan
+    and are streamed."""
     problems = []
     try:
         parsed = parse_period(period)
@@ -322,22 +340,46 @@ def inspection_plan(
     filename = f"inspection-plan-{adcode}-{parsed.label}"
     if format == "csv":
         sheet = self_sheet(plan) if part == "self" else check_sheet(plan)
-        return Response(
-            write_rows_csv(sheet.header, sheet.rows),
-            media_type=MEDIA_TYPES["csv"],
-            headers={"Content-Disposition": f'attachment; filename="{filename}-{part}.csv"'},
-        )
+        body = csv_chunks(sheet.header, sheet.rows)
+        headers = {
+            "Content-Disposition": f'attachment; filename="{filename}-{part}.csv"',
+        }
+        # the gzip middleware leaves a stream alone (and says Vary: Accept-Encoding for text/csv)
+        if accepts_gzip(request.headers.get("accept-encoding", "")):
+            body = gzip_chunks(body)
+            headers["Content-Encoding"] = "gzip"
+        return StreamingResponse(body, media_type=MEDIA_TYPES["csv"], headers=headers)
     if format == "xlsx":
-        return Response(
-            write_sheets_xlsx(plan_sheets(plan)),
+        return StreamingResponse(
+            xlsx_chunks(plan_sheets(plan)),
             media_type=MEDIA_TYPES["xlsx"],
             headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
         )
-    return _respond(_plan_json(plan))
+    return _respond(_plan_json(plan, request, limit, offset))
 
 
-def _plan_json(plan: Plan) -> dict[str, Any]:
+def _page_links(request: Request, limit: int, offset: int, total: int) -> list[dict[str, str]]:
+    def at(start: int) -> str:
+        return str(request.url.include_query_params(offset=start, limit=limit))
+
+    links = [{"rel": "self", "href": str(request.url), "type": "application/json"}]
+    if offset + limit < total:
+        links.append({"rel": "next", "href": at(offset + limit), "type": "application/json"})
+    if offset > 0:
+        links.append({"rel": "prev", "href": at(max(0, offset - limit)), "type": "application/json"})
+    for fmt, media in (("xlsx", MEDIA_TYPES["xlsx"]), ("csv", MEDIA_TYPES["csv"])):
+        whole = request.url.remove_query_params(["limit", "offset"]).include_query_params(format=fmt)
+        links.append({"rel": "alternate", "href": str(whole), "type": media, "title": "the whole plan"})
+    return links
+
+
+def _plan_json(plan: Plan, request: Request, limit: int, offset: int) -> dict[str, Any]:
+    """The plan's totals and one page of each list: checks [offset, offset + limit) in date order, and the
+    self-inspection rows of the same positions (by enterprise id)."""
     by_level = {str(lv): sum(1 for c in plan.checks if c.level == lv) for lv in (1, 2, 3, 4)}
+    checks = plan.checks[offset : offset + limit]
+    selfs = plan.self_checks[offset : offset + limit]
+    links = _page_links(request, limit, offset, max(len(plan.checks), len(plan.self_checks)))
     return {
         "adcode": plan.adcode,
         "name": plan.name,
@@ -364,9 +406,15 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
         },
         "enterprises": len(plan.enterprises),
         "unassessed_enterprises": sum(1 for lv in plan.levels.values() if lv is None),
+        "limit": limit,
+        "offset": offset,
+        "next": next((x["href"] for x in links if x["rel"] == "next"), None),
+        "links": links,
         "random_checks": {
             "count": len(plan.checks),
             "by_level": by_level,
+            "numberMatched": len(plan.checks),
+            "numberReturned": len(checks),
             "items": [
                 {
                     "date": c.date,
@@ -386,11 +434,13 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
                     ],
                     "from_outside": c.from_outside,
                 }
-                for c in plan.checks
+                for c in checks
             ],
         },
         "self_inspection": {
             "count": sum(s.count for s in plan.self_checks),
+            "numberMatched": len(plan.self_checks),
+            "numberReturned": len(selfs),
             "items": [
                 {
                     "enterprise_id": s.enterprise_id,
@@ -402,7 +452,7 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
                     "count": s.count,
                     **({"dates": s.dates(plan.period)} if plan.period.kind == "month" else {}),
                 }
-                for s in plan.self_checks
+                for s in selfs
             ],
         },
     }

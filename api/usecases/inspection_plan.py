@@ -142,28 +142,38 @@ SELF_HEADER = [
 
 
 def check_sheet(plan: Plan) -> Sheet:
-    """The 双随机 checks, one row each."""
+    """The 双随机 checks, one row each (a city's year: 43,000; each enterprise's and inspector's cells are
+    made once)."""
     freq = {f.level: f.name_zh for f in inspection_frequencies() if f.plan == "regulator"}
     names = sector_names()
+    enterprise_cells: dict[int, list[Any]] = {}
+    for c in plan.checks:
+        if c.enterprise_id not in enterprise_cells:
+            e = plan.enterprises[c.enterprise_id]
+            enterprise_cells[c.enterprise_id] = [
+                c.enterprise_id,
+                e.name,
+                e.credit_code,
+                names.get(e.sector, e.sector),
+                e.jname or e.jurisdiction_adcode,
+            ]
+    level_cells = {
+        (lv, assessed): [
+            f"{lv} {LEVEL_NAMES_ZH[lv]}" + ("" if assessed else "（未评估，按低风险）"),
+            freq[lv],
+        ]
+        for lv in freq
+        for assessed in (True, False)
+    }
+    person = {i: [f"{p.name}（{i}）", p.jurisdiction_name] for i, p in plan.inspectors.items()}
+    synthetic = {i for i, p in plan.inspectors.items() if p.synthetic}
     rows = []
     for c in plan.checks:
-        e = plan.enterprises[c.enterprise_id]
-        people = [plan.inspectors[i] for i in c.inspector_ids]
-        row = [
-            c.date.isoformat(),
-            c.window,
-            c.enterprise_id,
-            e.name,
-            e.credit_code,
-            names.get(e.sector, e.sector),
-            e.jname or e.jurisdiction_adcode,
-            f"{c.level} {LEVEL_NAMES_ZH[c.level]}"
-            + ("" if plan.levels[c.enterprise_id] else "（未评估，按低风险）"),
-            freq[c.level],
-        ]
-        for p in people[:2]:
-            row += [f"{p.name}（{p.id}）", p.jurisdiction_name]
-        row.append("合成（演示）synthetic" if any(p.synthetic for p in people) else "")
+        row = [c.date.isoformat(), c.window, *enterprise_cells[c.enterprise_id]]
+        row += level_cells[c.level, bool(plan.levels[c.enterprise_id])]
+        for i in c.inspector_ids[:2]:
+            row += person[i]
+        row.append("合成（演示）synthetic" if any(i in synthetic for i in c.inspector_ids) else "")
         rows.append(row)
     return Sheet("双随机抽查计划", CHECK_HEADER, rows)
 
@@ -243,18 +253,22 @@ def _names(ids: Sequence[str], inspectors: dict[str, Inspector]) -> str:
 
 
 def _random_records(plan: Plan) -> list[dict[str, Any]]:
+    """One planned inspection per check (a city's year: 43,000; what repeats is worked out once)."""
     out = []
+    label = {i: f"{p.name}（{i}）" for i, p in plan.inspectors.items()}
+    windows = {w: tuple(d.isoformat() for d in window_bounds(w)) for w in {c.window for c in plan.checks}}
+    plan_ref = f"双随机 {plan.adcode} {plan.period.label} seed {plan.seed}"
     for c in plan.checks:
         e = plan.enterprises[c.enterprise_id]
-        start, end = window_bounds(c.window)
+        start, end = windows[c.window]
         out.append(
             {
                 "kind": "random",
                 "enterprise_id": c.enterprise_id,
                 "jurisdiction_adcode": e.jurisdiction_adcode,
                 "inspected_on": c.date,
-                "inspectors": _names(c.inspector_ids, plan.inspectors),
-                "plan_ref": f"双随机 {plan.adcode} {plan.period.label} seed {plan.seed}",
+                "inspectors": "、".join(label.get(i, i) for i in c.inspector_ids),
+                "plan_ref": plan_ref,
                 "plan_key": random_key(c.enterprise_id, c.window),
                 "plan": {
                     "source": "random",
@@ -263,8 +277,8 @@ def _random_records(plan: Plan) -> list[dict[str, Any]]:
                     "seed": plan.seed,
                     "level": c.level,
                     "window": c.window,
-                    "window_start": start.isoformat(),
-                    "window_end": end.isoformat(),
+                    "window_start": start,
+                    "window_end": end,
                     "planned_on": c.date.isoformat(),
                     "inspector_ids": list(c.inspector_ids),
                     "from_outside": c.from_outside,

@@ -225,6 +225,63 @@ def test_the_plan_exports_as_csv_and_excel(layout: dict[str, Any]) -> None:
     assert "随机种子 seed" in notes
 
 
+def test_the_json_plan_is_paged_and_the_downloads_hold_it_all(layout: dict[str, Any]) -> None:
+    c = layout["client"]
+    params = {"adcode": "350505", "period": "2026", "seed": 3}
+    whole = ok(c.get(PLAN, params={**params, "limit": 5000}))
+    assert whole["next"] is None
+    assert whole["random_checks"]["numberReturned"] == whole["random_checks"]["numberMatched"] == 28
+    assert whole["self_inspection"]["numberMatched"] == 6
+    checks: list[dict[str, Any]] = []
+    selfs: list[dict[str, Any]] = []
+    url: str | None = str(c.get(PLAN, params={**params, "limit": 5}).url)
+    pages = 0
+    while url:
+        page = ok(c.get(url))
+        pages += 1
+        assert (page["limit"], page["offset"]) == (5, 5 * (pages - 1))
+        # totals are the whole plan's on every page
+        assert page["random_checks"]["count"] == 28
+        assert page["random_checks"]["by_level"] == whole["random_checks"]["by_level"]
+        assert page["self_inspection"]["count"] == whole["self_inspection"]["count"]
+        assert page["random_checks"]["numberReturned"] == len(page["random_checks"]["items"]) <= 5
+        checks += page["random_checks"]["items"]
+        selfs += page["self_inspection"]["items"]
+        rels = {x["rel"] for x in page["links"]}
+        assert ("prev" in rels) == (pages > 1)
+        assert ("next" in rels) == (page["next"] is not None)
+        url = page["next"]
+    assert pages == 6  # 28 checks by 5
+    assert checks == whole["random_checks"]["items"]
+    assert selfs == whole["self_inspection"]["items"]
+    assert [x["date"] for x in checks] == sorted(x["date"] for x in checks)
+    # the alternates are the whole plan, whatever the page
+    alternates = {x["type"]: x["href"] for x in whole["links"] if x["rel"] == "alternate"}
+    xlsx = alternates["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
+    assert "format=xlsx" in xlsx
+    assert "limit" not in xlsx
+    response = c.get(xlsx)
+    assert response.status_code == 200
+    from openpyxl import load_workbook
+
+    assert load_workbook(io.BytesIO(response.content))["双随机抽查计划"].max_row == 28 + 1
+    # the CSV stream is gzipped when the client takes it (the middleware leaves streams alone), else not
+    zipped = c.get(PLAN, params={**params, "format": "csv"}, headers={"Accept-Encoding": "gzip"})
+    plain = c.get(PLAN, params={**params, "format": "csv"}, headers={"Accept-Encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    assert "content-encoding" not in plain.headers
+    assert zipped.content == plain.content  # decoded by the client
+    rows = list(csv.reader(io.StringIO(plain.content.decode("utf-8-sig"))))
+    assert len(rows) == 28 + 1
+
+
+@pytest.mark.parametrize(("name", "value"), [("limit", 0), ("limit", 5001), ("offset", -1)])
+def test_a_plan_page_out_of_bounds_is_refused(layout: dict[str, Any], name: str, value: int) -> None:
+    response = layout["client"].get(PLAN, params={"adcode": "350505", "period": "2026", name: value})
+    problem(response, name)
+
+
 # --- neighbour notices ----------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ fields and the change history (who, when, old → new)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -237,7 +238,10 @@ def test_work_pages_render_for_each_role(world: dict[str, Any], engine: Engine) 
     assert "county-register/350505.xlsx" in reg.get("/work/exports").text
     assert "选址核查" in admin.get("/work/siting").text
     assert "/maps/joint-prevention?adcode=350505" in reg.get("/work/joint-prevention").text
-    assert "format=xlsx" in reg.get("/work/inspection-plan").text
+    plan_page = reg.get("/work/inspection-plan").text
+    assert "format=xlsx" in plan_page
+    year = dt.date.today().year
+    assert f"/api/v1/analysis/inspection-plan?adcode=350505&amp;period={year}&amp;format=xlsx" in plan_page
     for path in ("/work/enterprises", "/work/import", "/work/siting"):
         csp = admin.get(path).headers["content-security-policy"]
         assert "default-src 'self'" in csp

@@ -389,6 +389,44 @@ def test_a_month_plan_is_the_year_draw_cut_to_that_month(seed: int, month: int) 
     assert sorted(c.enterprise_id for c in checks if c.level == 1) == sorted(level_one)
 
 
+@pytest.mark.parametrize("size", [2, 3, 7, 8])
+def test_a_department_without_conflicts_is_drawn_round_robin(size: int) -> None:
+    # 50 重大 enterprises: 600 checks in a year for a pool of `size`; in the order they are drawn (by date)
+    # every block of C(size, 2) checks uses each pair once, and loads never drift apart.
+    enterprises = [PlanEnterprise(i, 1, frozenset({"C1", "CITY"})) for i in range(1, 51)]
+    roster, _ = synthetic_roster([("C1", "C1")], inspectors_per_jurisdiction=size, seed=5)
+    checks = random_checks(enterprises, roster, parse_period("2026"), seed=5)
+    assert len(checks) == 600
+    assert [(c.date, c.enterprise_id) for c in checks] == sorted((c.date, c.enterprise_id) for c in checks)
+    pairs = [frozenset(c.inspector_ids) for c in checks]
+    cycle = size * (size - 1) // 2
+    for start in range(0, len(pairs) - cycle + 1, cycle):
+        assert len(set(pairs[start : start + cycle])) == cycle
+    loads = Counter({p.id: 0 for p in roster})
+    for c in checks:
+        loads.update(c.inspector_ids)
+        assert max(loads.values()) - min(loads.values()) <= (1 if size % 2 == 0 else 2)
+    assert checks == random_checks(enterprises, roster, parse_period("2026"), seed=5)
+    assert checks != random_checks(enterprises, roster, parse_period("2026"), seed=6)
+
+
+def test_departments_with_and_without_conflicts_in_one_plan() -> None:
+    # C1 has a conflict (drawn check by check), C2 has none (round robin); both keep the rules.
+    enterprises = [PlanEnterprise(i, 1, frozenset({f"C{1 + i % 2}", "CITY"})) for i in range(1, 41)]
+    roster, _ = synthetic_roster([("C1", "C1"), ("C2", "C2")], inspectors_per_jurisdiction=6, seed=1)
+    c1 = [p for p in roster if p.jurisdiction_adcode == "C1"]
+    roster = [replace(p, avoid=frozenset({2, 4})) if p.id == c1[0].id else p for p in roster]
+    year = parse_period("2026")
+    checks = random_checks(enterprises, roster, year, seed=1)
+    _assert_plan_ok(checks, enterprises, roster, year)
+    assert not any(c1[0].id in c.inspector_ids for c in checks if c.enterprise_id in (2, 4))
+    assert any(c1[0].id in c.inspector_ids for c in checks)
+    loads = Counter(i for c in checks for i in c.inspector_ids)
+    for place in ("C1", "C2"):
+        staff = [loads[p.id] for p in roster if p.jurisdiction_adcode == place]
+        assert max(staff) - min(staff) <= 2
+
+
 def test_random_checks_differ_between_seeds() -> None:
     enterprises = _enterprises(30, np.random.default_rng(1))
     roster, _ = synthetic_roster([(p, p) for p in PLACES], inspectors_per_jurisdiction=10)
