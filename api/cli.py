@@ -436,7 +436,7 @@ def plan(
     /api/v1/analysis/inspection-plan with the same seed. The roster of inspectors is synthetic."""
     from api.usecases.inspection_plan import check_sheet, draw_inspection_plan, plan_sheets, self_sheet
     from api.usecases.joint_prevention import choice, collect
-    from geo.io.writers import write_rows_csv, write_sheets_xlsx
+    from geo.io.streaming import csv_chunks, xlsx_chunks
     from geo.joint_prevention import parse_period
     from geo.store.engine import make_engine
 
@@ -452,11 +452,15 @@ def plan(
         with engine.connect() as conn:
             drawn = draw_inspection_plan(conn, SYSTEM, adcode, parse_period(period), seed, settings)
         engine.dispose()
+        # the bytes the API's downloads stream (geo.io.streaming), written as they are made
         if suffix == ".csv":
             sheet = self_sheet(drawn) if part == "self" else check_sheet(drawn)
-            output.write_bytes(write_rows_csv(sheet.header, sheet.rows))
+            chunks = csv_chunks(sheet.header, sheet.rows)
         else:
-            output.write_bytes(write_sheets_xlsx(plan_sheets(drawn)))
+            chunks = xlsx_chunks(plan_sheets(drawn))
+        with output.open("wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
     except RiskmapError as exc:
         _fail(exc)
         return
