@@ -31,7 +31,6 @@ from typing import Any, Final
 from sqlalchemy import (
     BigInteger,
     Connection,
-    Engine,
     Float,
     Table,
     and_,
@@ -207,6 +206,14 @@ def _cell_scales(z: int, x: int, y: int) -> dict[str, float]:
 def layer_tile(
     conn: Connection, principal: Principal, layer: Layer, z: int, x: int, y: int, *, adcode: str | None = None
 ) -> bytes:
+    """The MVT of one layer's rows that `principal` may see (an empty tile is b""): `layer_tile_at`'s
+    tile."""
+    return layer_tile_at(conn, principal, layer, z, x, y, adcode=adcode).value
+
+
+def layer_tile_at(
+    conn: Connection, principal: Principal, layer: Layer, z: int, x: int, y: int, *, adcode: str | None = None
+) -> Made:
     """The MVT of one layer's rows that `principal` may see (an empty tile is b"").
 
     At zooms up to `CELL_MAX_ZOOM`, features smaller than a cell (`CELL_PX` pixels) are not drawn one by
@@ -215,7 +222,10 @@ def layer_tile(
     and n1–n4 (how many of each level); a cell holding only one is that feature's centre as a point with
     its `id` too. Each feature is counted in exactly one tile (the one its box's centre lies in), so
     none is left out. Features at least a cell wide are drawn as themselves with all their attributes,
-    as every feature is above `CELL_MAX_ZOOM`."""
+    as every feature is above `CELL_MAX_ZOOM`.
+
+    With it, in the same statement, the write counter (`epoch`) read after the statement's snapshot was
+    taken (so any write the tile holds has moved it): `cached` needs no statement of its own for that."""
     t: Table = layer.table
     where = [t.c.geom.op("&&")(_search_box(z, x, y)), *scope(principal, layer)]
     if layer.name == "hazards":
@@ -225,16 +235,19 @@ def layer_tile(
     attrs = columns(layer, t)
     aggregate = layer.cells and z <= CELL_MAX_ZOOM
     if not aggregate:
-        rows = select(_mvt_geom(t.c.geom, z, x, y).label("geom"), *attrs).where(*where).subquery("rows")
-        mvt: Any = select(rows).where(rows.c.geom.is_not(None)).subquery("mvt")
+        # No `geom IS NOT NULL` filter: ST_AsMVT skips a row whose geometry is NULL (outside the tile), and
+        # the filter made PostgreSQL compute every geometry twice (once for it, once for the tile).
+        mvt: Any = select(_mvt_geom(t.c.geom, z, x, y).label("geom"), *attrs).where(*where).subquery("mvt")
     else:
         level = level_of(layer, t) if layer.graded else None
         mvt = _cells_and_features(t, attrs, where, level, z, x, y)
     q = select(
-        func.ST_AsMVT(literal_column("mvt"), bindparam("layer", layer.name), EXTENT, "geom")
+        func.ST_AsMVT(literal_column("mvt"), bindparam("layer", layer.name), EXTENT, "geom"),
+        literal_column(f"({EPOCH_SQL})", BigInteger),
     ).select_from(mvt)
     params = _cell_scales(z, x, y) if aggregate else {}
-    return bytes(conn.execute(q, params).scalar() or b"")
+    body, at = conn.execute(q, params).one()
+    return Made(bytes(body or b""), int(at))
 
 
 def _cells_and_features(
@@ -420,13 +433,20 @@ class EpochCache:
 CACHE: Final = EpochCache(int(float(os.environ.get("RISKMAP_TILE_CACHE_MB", "64")) * 1024 * 1024))
 
 
+EPOCH_SQL: Final = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tile_epoch"
+
+
 def epoch(conn: Connection) -> int:
     """The write counter now (moved by each write statement of a mapped table)."""
-    return int(
-        conn.execute(
-            text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tile_epoch")
-        ).scalar_one()
-    )
+    return int(conn.execute(text(EPOCH_SQL)).scalar_one())
+
+
+@dataclass(frozen=True)
+class Made:
+    """A value made by a statement that also read the epoch after its snapshot (`layer_tile_at`)."""
+
+    value: Any
+    epoch: int
 
 
 def etag(at: int, key: Hashable) -> str:
@@ -441,7 +461,7 @@ class Answer:
 
 
 def cached(
-    engine: Engine,
+    conn: Connection,
     key: Hashable,
     make: Callable[[Connection], Any],
     *,
@@ -449,33 +469,39 @@ def cached(
     if_none_match: str | None = None,
     cache: EpochCache = CACHE,
 ) -> tuple[Any, str | None, bool]:
-    """(value, ETag, not_modified) for `key`: from the cache at the current epoch, else made by `make` under
-    the exclusive tile lock and stored. Authorisation must be checked before (the cache does not)."""
-    with engine.begin() as conn:  # one connection: hits and 304s cost one query
-        now = epoch(conn)
-        tag = etag(now, key)
-        if if_none_match is not None and tag in (s.strip() for s in if_none_match.split(",")):
-            return None, tag, True
-        hit = cache.get(key, now)
-        if hit is not None:
-            return hit, tag, False
-        # Is a write in flight? Every write statement of a mapped table holds TILE_LOCK shared until its
-        # transaction ends (and moves the epoch first). Taken exclusively and let go at once, the lock says
-        # no write was in flight at that instant, so the data made at `now` is all committed; a write that
-        # starts later moves the epoch, which is read again once the tile is made. Readers hold it only for
-        # that instant: concurrent tiles do not shut each other out of the cache, nor does a writer wait
-        # for a tile. For the rest of the transaction: no JIT (compiling a z8 tile's plan took 0.7 s,
-        # longer than the tile) and room to group a tile's rows in memory.
-        clear = conn.execute(
-            text(
-                "SELECT CASE WHEN pg_try_advisory_lock(:k) THEN pg_advisory_unlock(:k) ELSE false END, "
-                "set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
-            ),
-            {"k": TILE_LOCK},
-        ).scalar()
-        value = make(conn)
-        made_at = epoch(conn)
-        if not clear or made_at != now:
-            return value, None, False
+    """(value, ETag, not_modified) for `key`: from the cache at the current epoch, else made by `make` and
+    stored. `conn` is in a transaction (`engine.begin()`), which `make` and settings for the tile (JIT off,
+    work_mem) share; a hit or a 304 costs one statement, a miss two when `make` returns a `Made` (its
+    statement read the epoch), else three. Authorisation must be checked before (the cache does not)."""
+    # Is a write in flight? Every write statement of a mapped table holds TILE_LOCK shared until its
+    # transaction ends (and moves the epoch first). The epoch is read first (the sequence's row is scanned
+    # before the row's expressions are evaluated), then the lock, taken exclusively and let go at once,
+    # says no write was in flight at that instant, so the data made at `now` is all committed; a write that
+    # starts later moves the epoch, which is read again once the tile is made (after the snapshot the tile
+    # was made from). Readers hold the lock only for that instant: concurrent tiles do not shut each other
+    # out of the cache, nor does a writer wait for a tile. For the rest of the transaction: no JIT
+    # (compiling a z8 tile's plan took 0.7 s, longer than the tile), room to group a tile's rows in memory,
+    # and no parallel plan (a z12 tile's parallel scan of the whole table took 280 ms, against 9 ms from
+    # the index on one core: the planner weighs the per-row geometry functions into its choice).
+    now, clear = conn.execute(
+        text(
+            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END, "
+            "CASE WHEN pg_try_advisory_lock(:k) THEN pg_advisory_unlock(:k) ELSE false END, "
+            "set_config('jit', 'off', true), set_config('work_mem', '32MB', true), "
+            "set_config('max_parallel_workers_per_gather', '0', true) FROM tile_epoch"
+        ),
+        {"k": TILE_LOCK},
+    ).one()[:2]
+    now = int(now)
+    tag = etag(now, key)
+    if if_none_match is not None and tag in (s.strip() for s in if_none_match.split(",")):
+        return None, tag, True
+    hit = cache.get(key, now)
+    if hit is not None:
+        return hit, tag, False
+    made = make(conn)
+    value, made_at = (made.value, made.epoch) if isinstance(made, Made) else (made, epoch(conn))
+    if not clear or made_at != now:
+        return value, None, False
     cache.put(key, now, value, size(value))
-    return value, etag(now, key), False
+    return value, tag, False
