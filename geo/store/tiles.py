@@ -226,14 +226,46 @@ def layer_tile_at(
 
     With it, in the same statement, the write counter (`epoch`) read after the statement's snapshot was
     taken (so any write the tile holds has moved it): `cached` needs no statement of its own for that."""
+    where_scope = scope(principal, layer)  # raises (401/403) when the role may not read the layer
+    aggregate = layer.cells and z <= CELL_MAX_ZOOM
+    key = (layer.name, aggregate, scope_key(principal), adcode)
+    with _STATEMENTS_LOCK:
+        q = _STATEMENTS.get(key)
+        if q is not None:
+            _STATEMENTS.move_to_end(key)
+    if q is None:
+        q = _tile_statement(layer, where_scope, aggregate, adcode)
+        with _STATEMENTS_LOCK:
+            _STATEMENTS[key] = q
+            while len(_STATEMENTS) > _STATEMENTS_MAX:
+                _STATEMENTS.popitem(last=False)
+    # every value that differs from tile to tile is a named bound parameter of the statement
+    params: dict[str, Any] = {"z": z, "x": x, "y": y, "bz": z, "bx": x, "by": y, "tol": tolerance(z)}
+    if aggregate:
+        params.update(_cell_scales(z, x, y))
+    body, at = conn.execute(q, params).one()
+    return Made(bytes(body or b""), int(at))
+
+
+# Tile statements by (layer, cells or not, the principal's scope, adcode): building one took 0.3 ms (z12+)
+# to 6 ms (a z≤11 statement with cells) of Python a tile; built once, SQLAlchemy's compiled cache is hit
+# at once. Bounded: one entry per scope in use.
+_STATEMENTS: OrderedDict[Hashable, Any] = OrderedDict()
+_STATEMENTS_LOCK = threading.Lock()
+_STATEMENTS_MAX: Final = 512
+
+
+def _tile_statement(layer: Layer, where_scope: list[Any], aggregate: bool, adcode: str | None) -> Any:
+    """The statement of a tile of `layer` with the bound parameters z, x, y (bz, bx, by), tol (and ca–cd
+    for cells); its values at z = x = y = 0 are placeholders."""
+    z = x = y = 0
     t: Table = layer.table
-    where = [t.c.geom.op("&&")(_search_box(z, x, y)), *scope(principal, layer)]
+    where = [t.c.geom.op("&&")(_search_box(z, x, y)), *where_scope]
     if layer.name == "hazards":
         where.append(t.c.status.in_(OPEN_HAZARD_STATES))
     if adcode is not None:  # only the rows filed under this jurisdiction's subtree
         where.append(t.c.jurisdiction_adcode.in_(repo.jurisdiction_subtree(adcode)))
     attrs = columns(layer, t)
-    aggregate = layer.cells and z <= CELL_MAX_ZOOM
     if not aggregate:
         # No `geom IS NOT NULL` filter: ST_AsMVT skips a row whose geometry is NULL (outside the tile), and
         # the filter made PostgreSQL compute every geometry twice (once for it, once for the tile).
@@ -241,13 +273,10 @@ def layer_tile_at(
     else:
         level = level_of(layer, t) if layer.graded else None
         mvt = _cells_and_features(t, attrs, where, level, z, x, y)
-    q = select(
+    return select(
         func.ST_AsMVT(literal_column("mvt"), bindparam("layer", layer.name), EXTENT, "geom"),
         literal_column(f"({EPOCH_SQL})", BigInteger),
     ).select_from(mvt)
-    params = _cell_scales(z, x, y) if aggregate else {}
-    body, at = conn.execute(q, params).one()
-    return Made(bytes(body or b""), int(at))
 
 
 def _cells_and_features(
