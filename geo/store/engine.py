@@ -8,10 +8,14 @@ from sqlalchemy import Engine, create_engine, event
 
 
 def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 60_000) -> Engine:
+    """At most 2 × `pool_size` connections (`pool_size`, and as many again when busy), each kept open once
+    made: an overflow connection closed when given back (SQLAlchemy's default) was a new PostgreSQL backend
+    at the next busy moment, and a new backend's first `ST_Transform` pays PROJ's start-up (0.1–0.4 s), so
+    8 concurrent tile requests on a pool of 5 kept paying it (bench/results/tiles.md)."""
     engine = create_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        pool_size=2 * pool_size,
+        max_overflow=0,
         pool_pre_ping=True,  # a restarted database costs one failed ping, not a failed request
         pool_recycle=1800,
         connect_args={"connect_timeout": 5, "application_name": "riskmap"},
