@@ -6,7 +6,8 @@ Makes the database riskmap_bench_tiles with `rows` polygons (20–200 m squares,
 numpy seed 42) as risk units, at the density of shared/performance.md's 1 M polygons over a 300 km square
 (so a z10 tile holds about as many features as there). Serves it with riskmap (one uvicorn process, the
 cache off: every tile made fresh; and again with the cache on, as deployed) and with tipg (the peer, from its
-own venv, one uvicorn process), and asks both for the same tiles: sequential p50/p95 at z8/z10/z12/z14 (3
+own venv, one uvicorn process; up at the same time as riskmap with the cache off, the two measured in turn
+zoom by zoom), and asks both for the same tiles: sequential p50/p95 at z8/z10/z12/z14 (3
 passes over up to 12 tiles per zoom around the centre) and tiles/s with 8 concurrent clients on loopback
 (bounded: 8 × 12 requests per zoom). tipg is asked for the same attributes (`properties=`).
 
@@ -215,10 +216,11 @@ def measure_tiles(
     path: str,
     headers: dict[str, str],
     pick: Callable[[int], list[tuple[int, int, int]]],
+    zooms: tuple[int, ...] = ZOOMS,
 ) -> dict[int, dict[str, float]]:
     """`measure` with the tiles of each zoom chosen by `pick(z)`."""
     out = {}
-    for z in ZOOMS:
+    for z in zooms:
         tiles = pick(z)
         if not tiles:
             raise RuntimeError(f"no tiles at z{z}: is the table empty?")
@@ -286,11 +288,7 @@ def main() -> None:
         f"auth=AuthSettings(secret={SECRET!r}))), host='127.0.0.1', port=8791, log_level='warning')"
     )
     ours_path = "/tiles/risk_units/{z}/{x}/{y}.pbf"
-    results: dict[str, Any] = {}
-    print(machine(), flush=True)
-    for label, mb in (("riskmap, cache off", "0"), ("riskmap, cache on", "64")):
-        with server([sys.executable, "-c", launch], {"RISKMAP_TILE_CACHE_MB": mb}, 8791):
-            results[label] = measure_tiles(label, 8791, ours_path, {"X-API-Key": key}, pick)
+    ours = [sys.executable, "-c", launch]
     tipg = [
         args.peer_python,
         "-m",
@@ -304,9 +302,25 @@ def main() -> None:
         "warning",
     ]
     tipg_env = {"DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'}
-    with server(tipg, tipg_env, 8792):
-        path = "/collections/public.risk_units/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=" + ATTRS
-        results["tipg"] = measure_tiles("tipg", 8792, path, {}, pick)
+    tipg_path = "/collections/public.risk_units/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=" + ATTRS
+    results: dict[str, Any] = {"riskmap, cache off": {}, "riskmap, cache on": {}, "tipg": {}}
+    print(machine(), f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    # riskmap (cache off) and tipg are up at once and measured zoom by zoom in turn, the one going first
+    # alternating: on a shared machine the load moves by 2-4x within minutes, so a peer measured minutes
+    # later is not measured under the same load.
+    with server(ours, {"RISKMAP_TILE_CACHE_MB": "0"}, 8791), server(tipg, tipg_env, 8792):
+        for i, z in enumerate(ZOOMS):
+            turns = [
+                ("riskmap, cache off", 8791, ours_path, {"X-API-Key": key}),
+                ("tipg", 8792, tipg_path, {}),
+            ]
+            for label, port, path, headers in turns[:: -1 if i % 2 else 1]:
+                results[label].update(measure_tiles(label, port, path, headers, pick, (z,)))
+    with server(ours, {"RISKMAP_TILE_CACHE_MB": "64"}, 8791):
+        results["riskmap, cache on"] = measure_tiles(
+            "riskmap, cache on", 8791, ours_path, {"X-API-Key": key}, pick
+        )
+    print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     print("| zoom | " + " | ".join(f"{k} p50 / p95 ms, KB, tiles/s (8 clients)" for k in results) + " |")
     print("|---" * (len(results) + 1) + "|")
     for z in ZOOMS:

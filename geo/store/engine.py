@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import select
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 
 
 def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 60_000) -> Engine:
@@ -16,7 +17,7 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 60_
         url,
         pool_size=2 * pool_size,
         max_overflow=0,
-        pool_pre_ping=True,  # a restarted database costs one failed ping, not a failed request
+        pool_pre_ping=False,  # `_alive` instead: the same without a round trip
         pool_recycle=1800,
         connect_args={"connect_timeout": 5, "application_name": "riskmap"},
     )
@@ -29,4 +30,18 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 60_
             cur.execute("SET statement_timeout = %s", (statement_timeout_ms,))
         dbapi_conn.commit()
 
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        # A restarted (or stopped) database has closed its end of every pooled connection: the backend sends
+        # a FATAL message and closes, so the idle socket has something to read (an idle live one has
+        # nothing). Such a connection is replaced here, before a request uses it: a restart costs no failed
+        # request, as with SQLAlchemy's pre-ping, but without a round trip (a SELECT 1) per checkout.
+        if dbapi_conn.closed or _readable(dbapi_conn.fileno()):
+            raise exc.DisconnectionError("the database closed this connection")
+
     return engine
+
+
+def _readable(fd: int) -> bool:
+    ready, _, _ = select.select([fd], [], [], 0)
+    return bool(ready)
