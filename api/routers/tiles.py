@@ -8,7 +8,8 @@ process until a write of a mapped table.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import pandas as pd
@@ -89,6 +90,12 @@ def _zone_table(frame: Any) -> store.ZoneTable:
     )
 
 
+@contextmanager
+def _autocommit(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
 async def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine  # api.deps.get_engine, without a hop to the thread pool
     return engine
@@ -123,10 +130,11 @@ def tile(
     four-colour `zones` of `adcode` (level, colour, counts n1–n4 and unit_count) for everyone."""
     _check_tile(z, x, y)
     chosen = _layer(layer)
-    # One connection and transaction for the whole request: authentication, the jurisdiction of `adcode`,
-    # the cache's epoch and the tile (a tile's own work is a few milliseconds at z12–z14: every round trip
-    # and checkout counts; bench/results/tiles.md).
-    with engine.begin() as conn:
+    # One connection for the whole request: authentication, the jurisdiction of `adcode`, the cache's epoch
+    # and the tile (a tile's own work is a few milliseconds at z12–z14: every round trip and checkout counts;
+    # bench/results/tiles.md). A layer's tile reads in autocommit (each of its statements is read-only and
+    # stands alone: no BEGIN and COMMIT round trips); the zones' four-colour answer in a transaction.
+    with engine.begin() if chosen is None else _autocommit(engine) as conn:
         principal = auth.principal_on(conn, request, given)
         key: tuple[Any, ...]
         make: Callable[[Connection], Any]

@@ -228,29 +228,41 @@ def layer_tile_at(
     taken (so any write the tile holds has moved it): `cached` needs no statement of its own for that."""
     where_scope = scope(principal, layer)  # raises (401/403) when the role may not read the layer
     aggregate = layer.cells and z <= CELL_MAX_ZOOM
-    key = (layer.name, aggregate, scope_key(principal), adcode)
+    key = (layer.name, aggregate, scope_key(principal), adcode, conn.dialect.name)
     with _STATEMENTS_LOCK:
-        q = _STATEMENTS.get(key)
-        if q is not None:
+        kept = _STATEMENTS.get(key)
+        if kept is not None:
             _STATEMENTS.move_to_end(key)
-    if q is None:
-        q = _tile_statement(layer, where_scope, aggregate, adcode)
+    if kept is None:
+        compiled = _tile_statement(layer, where_scope, aggregate, adcode).compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        kept = (TILE_SETTINGS + str(compiled), dict(compiled.params))
         with _STATEMENTS_LOCK:
-            _STATEMENTS[key] = q
+            _STATEMENTS[key] = kept
             while len(_STATEMENTS) > _STATEMENTS_MAX:
                 _STATEMENTS.popitem(last=False)
+    sql, fixed = kept
     # every value that differs from tile to tile is a named bound parameter of the statement
     params: dict[str, Any] = {"z": z, "x": x, "y": y, "bz": z, "bx": x, "by": y, "tol": tolerance(z)}
     if aggregate:
         params.update(_cell_scales(z, x, y))
-    body, at = conn.execute(q, params).one()
+    body, at = conn.exec_driver_sql(sql, {**fixed, **params}).one()
     return Made(bytes(body or b""), int(at))
 
 
-# Tile statements by (layer, cells or not, the principal's scope, adcode): building one took 0.3 ms (z12+)
-# to 6 ms (a z≤11 statement with cells) of Python a tile; built once, SQLAlchemy's compiled cache is hit
-# at once. Bounded: one entry per scope in use.
-_STATEMENTS: OrderedDict[Hashable, Any] = OrderedDict()
+TILE_SETTINGS: Final = (
+    "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true); "
+)
+"""Sent with a tile's statement, in the same query (one round trip; one transaction, even on a connection in
+autocommit): no JIT (compiling a z8 tile's plan took 0.7 s, longer than the tile), room to group a tile's
+rows in memory, and no parallel plan (a z12 tile's parallel scan of the whole table took 280 ms, against
+9 ms from the index on one core: the planner weighs the per-row geometry functions into its choice)."""
+
+# Tile statements by (layer, cells or not, the principal's scope, adcode), compiled: building one took
+# 0.3 ms (z12+) to 6 ms (a z≤11 statement with cells) of Python a tile. Bounded: one entry per scope in use.
+_STATEMENTS: OrderedDict[Hashable, tuple[str, dict[str, Any]]] = OrderedDict()
 _STATEMENTS_LOCK = threading.Lock()
 _STATEMENTS_MAX: Final = 512
 
@@ -285,7 +297,7 @@ def _cells_and_features(
     """One pass over the tile's rows (no transform for the small ones: Mercator's formulas on the bounding
     box, in tile units), grouped by cell; a feature at least a cell wide is a group of its own."""
     f8 = Float(precision=53)
-    ca, cb, cc, cd = (bindparam(k, type_=f8) for k in ("ca", "cb", "cc", "cd"))
+    ca, cb, cc, cd = (bindparam(k, 0.0, type_=f8) for k in ("ca", "cb", "cc", "cd"))  # values: _cell_scales
 
     def num(v: float) -> Any:
         return literal_column(repr(float(v)), f8)
@@ -499,19 +511,18 @@ def cached(
     cache: EpochCache = CACHE,
 ) -> tuple[Any, str | None, bool]:
     """(value, ETag, not_modified) for `key`: from the cache at the current epoch, else made by `make` and
-    stored. `conn` is in a transaction (`engine.begin()`), which `make` and settings for the tile (JIT off,
-    work_mem) share; a hit or a 304 costs one statement, a miss two when `make` returns a `Made` (its
-    statement read the epoch), else three. Authorisation must be checked before (the cache does not)."""
+    stored. A hit or a 304 costs one statement, a miss two when `make` returns a `Made` (its statement read
+    the epoch: `layer_tile_at`), else three. `conn` may be in autocommit (the layers' tiles: no BEGIN and
+    COMMIT round trips; `layer_tile_at` sends its settings with its statement) or in a transaction
+    (`engine.begin()`: the zones, whose settings the first statement sets for it). Authorisation must be
+    checked before (the cache does not)."""
     # Is a write in flight? Every write statement of a mapped table holds TILE_LOCK shared until its
     # transaction ends (and moves the epoch first). The epoch is read first (the sequence's row is scanned
     # before the row's expressions are evaluated), then the lock, taken exclusively and let go at once,
     # says no write was in flight at that instant, so the data made at `now` is all committed; a write that
     # starts later moves the epoch, which is read again once the tile is made (after the snapshot the tile
     # was made from). Readers hold the lock only for that instant: concurrent tiles do not shut each other
-    # out of the cache, nor does a writer wait for a tile. For the rest of the transaction: no JIT
-    # (compiling a z8 tile's plan took 0.7 s, longer than the tile), room to group a tile's rows in memory,
-    # and no parallel plan (a z12 tile's parallel scan of the whole table took 280 ms, against 9 ms from
-    # the index on one core: the planner weighs the per-row geometry functions into its choice).
+    # out of the cache, nor does a writer wait for a tile.
     now, clear = conn.execute(
         text(
             "SELECT CASE WHEN is_called THEN last_value ELSE 0 END, "
