@@ -6,8 +6,8 @@ Makes the database riskmap_bench_tiles with `rows` polygons (20–200 m squares,
 numpy seed 42) as risk units, at the density of shared/performance.md's 1 M polygons over a 300 km square
 (so a z10 tile holds about as many features as there). Serves it with riskmap (one uvicorn process, the
 cache off: every tile made fresh; and again with the cache on, as deployed) and with tipg (the peer, from its
-own venv, one uvicorn process; up at the same time as riskmap with the cache off, the two measured in turn
-zoom by zoom), and asks both for the same tiles: sequential p50/p95 at z8/z10/z12/z14 (3
+own venv, one uvicorn process; up at the same time as riskmap with the cache off, the two asked request by
+request in turn), and asks both for the same tiles: sequential p50/p95 at z8/z10/z12/z14 (3
 passes over up to 12 tiles per zoom around the centre) and tiles/s with 8 concurrent clients on loopback
 (bounded: 8 × 12 requests per zoom). tipg is asked for the same attributes (`properties=`).
 
@@ -182,6 +182,35 @@ def sequential(client: Client, tiles: list[tuple[int, int, int]], passes: int = 
     }
 
 
+def alternating(
+    clients: dict[str, Client], tiles: list[tuple[int, int, int]], passes: int = 3
+) -> dict[str, dict[str, float]]:
+    """`sequential` for several servers at once, request by request in turn (the first of each turn
+    rotating), so each is measured under the same load of a shared machine."""
+    names = list(clients)
+    for c in clients.values():
+        c.get(*tiles[0])
+    times: dict[str, list[float]] = {n: [] for n in names}
+    sizes: dict[str, list[int]] = {n: [] for n in names}
+    k = 0
+    for _ in range(passes):
+        for t in tiles:
+            k += 1
+            for n in names[k % len(names) :] + names[: k % len(names)]:
+                secs, size = clients[n].get(*t)
+                times[n].append(secs)
+                sizes[n].append(size)
+    out = {}
+    for n in names:
+        ts = sorted(times[n])
+        out[n] = {
+            "p50": statistics.median(ts) * 1000,
+            "p95": ts[min(len(ts) - 1, int(0.95 * len(ts)))] * 1000,
+            "kb": statistics.median(sizes[n]) / 1024,
+        }
+    return out
+
+
 def concurrent(port: int, path: str, headers: dict[str, str], tiles: list[tuple[int, int, int]]) -> float:
     clients = [Client(port, path, headers) for _ in range(8)]
     errors: list[BaseException] = []
@@ -305,17 +334,26 @@ def main() -> None:
     tipg_path = "/collections/public.risk_units/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=" + ATTRS
     results: dict[str, Any] = {"riskmap, cache off": {}, "riskmap, cache on": {}, "tipg": {}}
     print(machine(), f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    # riskmap (cache off) and tipg are up at once and measured zoom by zoom in turn, the one going first
-    # alternating: on a shared machine the load moves by 2-4x within minutes, so a peer measured minutes
-    # later is not measured under the same load.
+    # riskmap (cache off) and tipg are up at once and asked request by request in turn (sequential), then
+    # zoom by zoom in turn (concurrent): on a shared machine the load moves by 2-4x within minutes, so a peer
+    # measured minutes later is not measured under the same load.
     with server(ours, {"RISKMAP_TILE_CACHE_MB": "0"}, 8791), server(tipg, tipg_env, 8792):
+        peers = {
+            "riskmap, cache off": (8791, ours_path, {"X-API-Key": key}),
+            "tipg": (8792, tipg_path, {}),
+        }
         for i, z in enumerate(ZOOMS):
-            turns = [
-                ("riskmap, cache off", 8791, ours_path, {"X-API-Key": key}),
-                ("tipg", 8792, tipg_path, {}),
-            ]
-            for label, port, path, headers in turns[:: -1 if i % 2 else 1]:
-                results[label].update(measure_tiles(label, port, path, headers, pick, (z,)))
+            tiles = pick(z)
+            seq = alternating({n: Client(*peer) for n, peer in peers.items()}, tiles)
+            for n in list(peers)[:: -1 if i % 2 else 1]:
+                seq[n]["tps"] = concurrent(*peers[n], tiles)
+                seq[n]["n"] = len(tiles)
+                results[n][z] = seq[n]
+                r = seq[n]
+                print(
+                    f"{n} z{z}: p50 {r['p50']:.1f} ms p95 {r['p95']:.1f} ms {r['kb']:.0f} KB {r['tps']:.0f} tiles/s",
+                    flush=True,
+                )
     with server(ours, {"RISKMAP_TILE_CACHE_MB": "64"}, 8791):
         results["riskmap, cache on"] = measure_tiles(
             "riskmap, cache on", 8791, ours_path, {"X-API-Key": key}, pick
