@@ -92,8 +92,19 @@ def _zone_table(frame: Any) -> store.ZoneTable:
 
 @contextmanager
 def _autocommit(engine: Engine) -> Iterator[Connection]:
+    """A connection in autocommit, by psycopg2's own flag (client side: no round trip; SQLAlchemy's
+    `isolation_level="AUTOCOMMIT"` cost one more when the level was reset at the connection's return)."""
     with engine.connect() as conn:
-        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        raw = conn.connection.dbapi_connection
+        if raw is None or not hasattr(raw, "autocommit"):  # another driver
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+            return
+        raw.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not raw.closed:  # as the pool expects it back (a closed one is discarded)
+                raw.autocommit = False
 
 
 async def _engine(request: Request) -> Engine:

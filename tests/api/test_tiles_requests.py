@@ -101,3 +101,20 @@ def test_each_enterprise_gets_its_own_units_from_the_kept_statements(client: Any
             assert {f["properties"]["id"] for f in both} == {ids["U1"], ids["U2"]}
     finally:
         store.CACHE.max_bytes = saved
+
+
+def test_a_tile_gives_its_connection_back_out_of_autocommit(client: Any) -> None:
+    """A layer's tile reads in autocommit; the connection goes back to the pool in transactions again (a
+    write of another route on it must stay atomic), after an error too."""
+    _register(client)
+    url = _url("risk_units", QUANGANG, z=14)
+    assert client.get(url).status_code == 200
+    assert client.get(url, params={"adcode": "999999"}).status_code == 404
+    engine = client.app.state.engine
+    held = [engine.connect() for _ in range(engine.pool.checkedin())]
+    try:
+        assert held
+        assert all(c.connection.dbapi_connection.autocommit is False for c in held)
+    finally:
+        for c in held:
+            c.close()
