@@ -22,12 +22,14 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jwt
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader, OAuth2PasswordBearer, OAuth2PasswordRequestForm
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from api import schemas
 from api.deps import EngineDep
@@ -86,7 +88,10 @@ def mint_token(principal: Principal, key: str, minutes: int) -> str:
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
-def _from_token(engine: Engine, token: str, key: str) -> Principal:
+Connect = Callable[[], AbstractContextManager[Connection]]
+
+
+def _from_token(connect: Connect, token: str, key: str) -> Principal:
     try:
         claims: dict[str, Any] = jwt.decode(
             token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
@@ -95,7 +100,7 @@ def _from_token(engine: Engine, token: str, key: str) -> Principal:
         raise Unauthenticated("the access token has expired: sign in again") from None
     except jwt.InvalidTokenError:
         raise Unauthenticated("the access token is not valid") from None
-    with engine.connect() as conn:
+    with connect() as conn:
         principal = users.principal_of(conn, str(claims["sub"]))
     if principal is None:
         raise Unauthenticated("the user of this token is unknown or deactivated")
@@ -104,32 +109,51 @@ def _from_token(engine: Engine, token: str, key: str) -> Principal:
 
 def principal_for_session(engine: Engine, session: str) -> Principal:
     """The principal of a live session cookie, else `SessionEnded` (401)."""
-    with engine.connect() as conn:
+    return _from_session(engine.connect, session)
+
+
+def _from_session(connect: Connect, session: str) -> Principal:
+    with connect() as conn:
         principal = users.principal_for_session(conn, session)
     if principal is None:
         raise SessionEnded("the session has ended (signed out, expired or deactivated): sign in again")
     return principal
 
 
-def _principal(
-    request: Request,
-    engine: EngineDep,
+@dataclass(frozen=True)
+class Credentials:
+    """What the request presents: a bearer token, an API key, a session cookie (each may be absent)."""
+
+    token: str | None
+    api_key: str | None
+    session: str | None
+
+
+async def credentials(
     token: Annotated[str | None, Depends(bearer)],
     api_key: Annotated[str | None, Depends(api_key_header)],
     session: Annotated[str | None, Depends(session_cookie)],
-) -> Principal:
-    if token:
-        return _from_token(engine, token, _signing_key(request))
-    if api_key:
-        with engine.connect() as conn:
-            principal = users.principal_for_key(conn, api_key)
+) -> Credentials:
+    """The request's credentials, unchecked (async: no database, so no hop to the thread pool)."""
+    return Credentials(token, api_key, session)
+
+
+CredentialsDep = Annotated[Credentials, Depends(credentials)]
+
+
+def _principal(request: Request, connect: Connect, given: Credentials) -> Principal:
+    if given.token:
+        return _from_token(connect, given.token, _signing_key(request))
+    if given.api_key:
+        with connect() as conn:
+            principal = users.principal_for_key(conn, given.api_key)
         if principal is None:
             raise Unauthenticated("unknown or revoked API key")
         return principal
-    if session:
-        principal = principal_for_session(engine, session)
+    if given.session:
+        principal = _from_session(connect, given.session)
         if request.method not in SAFE_METHODS and not csrf_matches(
-            _signing_key(request), session, request.headers.get(CSRF_HEADER)
+            _signing_key(request), given.session, request.headers.get(CSRF_HEADER)
         ):
             raise Forbidden(
                 f"a write signed in by the session cookie needs the session's CSRF token in the {CSRF_HEADER} "
@@ -147,7 +171,20 @@ def current_principal(
     session: Annotated[str | None, Depends(session_cookie)],
 ) -> Principal:
     """Who is calling (the anonymous public without credentials); kept on the request for the access log."""
-    principal = _principal(request, engine, token, api_key, session)
+    principal = _principal(request, engine.connect, Credentials(token, api_key, session))
+    request.state.principal = principal
+    return principal
+
+
+def principal_on(conn: Connection, request: Request, given: Credentials) -> Principal:
+    """`current_principal` on a connection the caller holds, for a route that does all its work on one
+    connection (the vector tiles: one checkout a request instead of two). The same checks, on every
+    request (nothing cached); an override of `current_principal` (tests) is used as it is."""
+    override = request.app.dependency_overrides.get(current_principal)
+    if override is not None:
+        principal: Principal = override()
+    else:
+        principal = _principal(request, lambda: nullcontext(conn), given)
     request.state.principal = principal
     return principal
 

@@ -8,16 +8,20 @@ process until a write of a mapped table.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from api.auth import PrincipalDep
-from api.deps import EngineDep, SettingsDep
+from api import auth
+from api.auth import CredentialsDep, PrincipalDep
+from api.deps import EngineDep
 from api.schemas import BINARY_OF, TileJSON
+from api.settings import Settings
 from api.usecases.four_colour import FourColourParams, compute
 from geo.errors import InvalidInput, NotFound
 from geo.store import repository as repo
@@ -86,6 +90,33 @@ def _zone_table(frame: Any) -> store.ZoneTable:
     )
 
 
+@contextmanager
+def _autocommit(engine: Engine) -> Iterator[Connection]:
+    """A connection in autocommit, by psycopg2's own flag (client side: no round trip; SQLAlchemy's
+    `isolation_level="AUTOCOMMIT"` cost one more when the level was reset at the connection's return)."""
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        if raw is None or not hasattr(raw, "autocommit"):  # another driver
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+            return
+        raw.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not raw.closed:  # as the pool expects it back (a closed one is discarded)
+                raw.autocommit = False
+
+
+async def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine  # api.deps.get_engine, without a hop to the thread pool
+    return engine
+
+
+async def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 @router.get(
     "/{layer}/{z}/{x}/{y}.pbf",
     summary="A vector tile (MVT) of a layer",
@@ -94,9 +125,9 @@ def _zone_table(frame: Any) -> store.ZoneTable:
 )
 def tile(
     request: Request,
-    engine: EngineDep,
-    principal: PrincipalDep,
-    settings: SettingsDep,
+    engine: Annotated[Engine, Depends(_engine)],
+    given: CredentialsDep,
+    settings: Annotated[Settings, Depends(_settings)],
     layer: LayerName,
     z: int,
     x: int,
@@ -110,32 +141,37 @@ def tile(
     four-colour `zones` of `adcode` (level, colour, counts n1–n4 and unit_count) for everyone."""
     _check_tile(z, x, y)
     chosen = _layer(layer)
-    key: tuple[Any, ...]
-    if chosen is None:
-        with engine.connect() as conn:
+    # One connection for the whole request: authentication, the jurisdiction of `adcode`, the cache's epoch
+    # and the tile (a tile's own work is a few milliseconds at z12–z14: every round trip and checkout counts;
+    # bench/results/tiles.md). A layer's tile reads in autocommit (each of its statements is read-only and
+    # stands alone: no BEGIN and COMMIT round trips); the zones' four-colour answer in a transaction.
+    with engine.begin() if chosen is None else _autocommit(engine) as conn:
+        principal = auth.principal_on(conn, request, given)
+        key: tuple[Any, ...]
+        make: Callable[[Connection], Any]
+        if chosen is None:
             code = _zone_args(conn, adcode, zones)
-        key = ("zones", code, zones, z, x, y)
-        params = FourColourParams(code, zones)
+            key = ("zones", code, zones, z, x, y)
+            params = FourColourParams(code, zones)
 
-        def make(conn: Connection) -> bytes:
-            table = _zone_table(compute(conn, principal, params, settings))
-            return store.zones_tile(conn, table, z, x, y)
+            def make(conn: Connection) -> bytes:
+                table = _zone_table(compute(conn, principal, params, settings))
+                return store.zones_tile(conn, table, z, x, y)
 
-        public = True
-    else:
-        store.scope(principal, chosen)  # 401/403 before the cache is looked at
-        public = chosen.resource is repo.JURISDICTIONS  # boundaries: the same rows for everyone
-        within: str | None = None
-        if adcode is not None:
-            with engine.connect() as conn:
+            public = True
+        else:
+            store.scope(principal, chosen)  # 401/403 before the cache is looked at
+            public = chosen.resource is repo.JURISDICTIONS  # boundaries: the same rows for everyone
+            within: str | None = None
+            if adcode is not None:
                 within = str(get_jurisdiction_row(conn, adcode)["adcode"])  # 404 when unknown
-        key = (chosen.name, ("any",) if public else store.scope_key(principal), within, z, x, y)
-        layer_def: store.Layer = chosen
+            key = (chosen.name, ("any",) if public else store.scope_key(principal), within, z, x, y)
+            layer_def: store.Layer = chosen
 
-        def make(conn: Connection) -> bytes:
-            return store.layer_tile(conn, principal, layer_def, z, x, y, adcode=within)
+            def make(conn: Connection) -> store.Made:
+                return store.layer_tile_at(conn, principal, layer_def, z, x, y, adcode=within)
 
-    body, tag, not_modified = store.cached(engine, key, make, if_none_match=if_none_match)
+        body, tag, not_modified = store.cached(conn, key, make, if_none_match=if_none_match)
     headers = _cache_headers(tag, public=public)
     if not_modified:
         return Response(status_code=304, headers=headers)

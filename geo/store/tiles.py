@@ -31,7 +31,6 @@ from typing import Any, Final
 from sqlalchemy import (
     BigInteger,
     Connection,
-    Engine,
     Float,
     Table,
     and_,
@@ -207,6 +206,14 @@ def _cell_scales(z: int, x: int, y: int) -> dict[str, float]:
 def layer_tile(
     conn: Connection, principal: Principal, layer: Layer, z: int, x: int, y: int, *, adcode: str | None = None
 ) -> bytes:
+    """The MVT of one layer's rows that `principal` may see (an empty tile is b""): `layer_tile_at`'s
+    tile."""
+    return layer_tile_at(conn, principal, layer, z, x, y, adcode=adcode).value
+
+
+def layer_tile_at(
+    conn: Connection, principal: Principal, layer: Layer, z: int, x: int, y: int, *, adcode: str | None = None
+) -> Made:
     """The MVT of one layer's rows that `principal` may see (an empty tile is b"").
 
     At zooms up to `CELL_MAX_ZOOM`, features smaller than a cell (`CELL_PX` pixels) are not drawn one by
@@ -215,26 +222,73 @@ def layer_tile(
     and n1–n4 (how many of each level); a cell holding only one is that feature's centre as a point with
     its `id` too. Each feature is counted in exactly one tile (the one its box's centre lies in), so
     none is left out. Features at least a cell wide are drawn as themselves with all their attributes,
-    as every feature is above `CELL_MAX_ZOOM`."""
+    as every feature is above `CELL_MAX_ZOOM`.
+
+    With it, in the same statement, the write counter (`epoch`) read after the statement's snapshot was
+    taken (so any write the tile holds has moved it): `cached` needs no statement of its own for that."""
+    where_scope = scope(principal, layer)  # raises (401/403) when the role may not read the layer
+    aggregate = layer.cells and z <= CELL_MAX_ZOOM
+    key = (layer.name, aggregate, scope_key(principal), adcode, conn.dialect.name)
+    with _STATEMENTS_LOCK:
+        kept = _STATEMENTS.get(key)
+        if kept is not None:
+            _STATEMENTS.move_to_end(key)
+    if kept is None:
+        compiled = _tile_statement(layer, where_scope, aggregate, adcode).compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        kept = (TILE_SETTINGS + str(compiled), dict(compiled.params))
+        with _STATEMENTS_LOCK:
+            _STATEMENTS[key] = kept
+            while len(_STATEMENTS) > _STATEMENTS_MAX:
+                _STATEMENTS.popitem(last=False)
+    sql, fixed = kept
+    # every value that differs from tile to tile is a named bound parameter of the statement
+    params: dict[str, Any] = {"z": z, "x": x, "y": y, "bz": z, "bx": x, "by": y, "tol": tolerance(z)}
+    if aggregate:
+        params.update(_cell_scales(z, x, y))
+    body, at = conn.exec_driver_sql(sql, {**fixed, **params}).one()
+    return Made(bytes(body or b""), int(at))
+
+
+TILE_SETTINGS: Final = (
+    "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true); "
+)
+"""Sent with a tile's statement, in the same query (one round trip; one transaction, even on a connection in
+autocommit): no JIT (compiling a z8 tile's plan took 0.7 s, longer than the tile), room to group a tile's
+rows in memory, and no parallel plan (a z12 tile's parallel scan of the whole table took 280 ms, against
+9 ms from the index on one core: the planner weighs the per-row geometry functions into its choice)."""
+
+# Tile statements by (layer, cells or not, the principal's scope, adcode), compiled: building one took
+# 0.3 ms (z12+) to 6 ms (a z≤11 statement with cells) of Python a tile. Bounded: one entry per scope in use.
+_STATEMENTS: OrderedDict[Hashable, tuple[str, dict[str, Any]]] = OrderedDict()
+_STATEMENTS_LOCK = threading.Lock()
+_STATEMENTS_MAX: Final = 512
+
+
+def _tile_statement(layer: Layer, where_scope: list[Any], aggregate: bool, adcode: str | None) -> Any:
+    """The statement of a tile of `layer` with the bound parameters z, x, y (bz, bx, by), tol (and ca–cd
+    for cells); its values at z = x = y = 0 are placeholders."""
+    z = x = y = 0
     t: Table = layer.table
-    where = [t.c.geom.op("&&")(_search_box(z, x, y)), *scope(principal, layer)]
+    where = [t.c.geom.op("&&")(_search_box(z, x, y)), *where_scope]
     if layer.name == "hazards":
         where.append(t.c.status.in_(OPEN_HAZARD_STATES))
     if adcode is not None:  # only the rows filed under this jurisdiction's subtree
         where.append(t.c.jurisdiction_adcode.in_(repo.jurisdiction_subtree(adcode)))
     attrs = columns(layer, t)
-    aggregate = layer.cells and z <= CELL_MAX_ZOOM
     if not aggregate:
-        rows = select(_mvt_geom(t.c.geom, z, x, y).label("geom"), *attrs).where(*where).subquery("rows")
-        mvt: Any = select(rows).where(rows.c.geom.is_not(None)).subquery("mvt")
+        # No `geom IS NOT NULL` filter: ST_AsMVT skips a row whose geometry is NULL (outside the tile), and
+        # the filter made PostgreSQL compute every geometry twice (once for it, once for the tile).
+        mvt: Any = select(_mvt_geom(t.c.geom, z, x, y).label("geom"), *attrs).where(*where).subquery("mvt")
     else:
         level = level_of(layer, t) if layer.graded else None
         mvt = _cells_and_features(t, attrs, where, level, z, x, y)
-    q = select(
-        func.ST_AsMVT(literal_column("mvt"), bindparam("layer", layer.name), EXTENT, "geom")
+    return select(
+        func.ST_AsMVT(literal_column("mvt"), bindparam("layer", layer.name), EXTENT, "geom"),
+        literal_column(f"({EPOCH_SQL})", BigInteger),
     ).select_from(mvt)
-    params = _cell_scales(z, x, y) if aggregate else {}
-    return bytes(conn.execute(q, params).scalar() or b"")
 
 
 def _cells_and_features(
@@ -243,7 +297,7 @@ def _cells_and_features(
     """One pass over the tile's rows (no transform for the small ones: Mercator's formulas on the bounding
     box, in tile units), grouped by cell; a feature at least a cell wide is a group of its own."""
     f8 = Float(precision=53)
-    ca, cb, cc, cd = (bindparam(k, type_=f8) for k in ("ca", "cb", "cc", "cd"))
+    ca, cb, cc, cd = (bindparam(k, 0.0, type_=f8) for k in ("ca", "cb", "cc", "cd"))  # values: _cell_scales
 
     def num(v: float) -> Any:
         return literal_column(repr(float(v)), f8)
@@ -420,13 +474,20 @@ class EpochCache:
 CACHE: Final = EpochCache(int(float(os.environ.get("RISKMAP_TILE_CACHE_MB", "64")) * 1024 * 1024))
 
 
+EPOCH_SQL: Final = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tile_epoch"
+
+
 def epoch(conn: Connection) -> int:
     """The write counter now (moved by each write statement of a mapped table)."""
-    return int(
-        conn.execute(
-            text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tile_epoch")
-        ).scalar_one()
-    )
+    return int(conn.execute(text(EPOCH_SQL)).scalar_one())
+
+
+@dataclass(frozen=True)
+class Made:
+    """A value made by a statement that also read the epoch after its snapshot (`layer_tile_at`)."""
+
+    value: Any
+    epoch: int
 
 
 def etag(at: int, key: Hashable) -> str:
@@ -441,7 +502,7 @@ class Answer:
 
 
 def cached(
-    engine: Engine,
+    conn: Connection,
     key: Hashable,
     make: Callable[[Connection], Any],
     *,
@@ -449,33 +510,38 @@ def cached(
     if_none_match: str | None = None,
     cache: EpochCache = CACHE,
 ) -> tuple[Any, str | None, bool]:
-    """(value, ETag, not_modified) for `key`: from the cache at the current epoch, else made by `make` under
-    the exclusive tile lock and stored. Authorisation must be checked before (the cache does not)."""
-    with engine.begin() as conn:  # one connection: hits and 304s cost one query
-        now = epoch(conn)
-        tag = etag(now, key)
-        if if_none_match is not None and tag in (s.strip() for s in if_none_match.split(",")):
-            return None, tag, True
-        hit = cache.get(key, now)
-        if hit is not None:
-            return hit, tag, False
-        # Is a write in flight? Every write statement of a mapped table holds TILE_LOCK shared until its
-        # transaction ends (and moves the epoch first). Taken exclusively and let go at once, the lock says
-        # no write was in flight at that instant, so the data made at `now` is all committed; a write that
-        # starts later moves the epoch, which is read again once the tile is made. Readers hold it only for
-        # that instant: concurrent tiles do not shut each other out of the cache, nor does a writer wait
-        # for a tile. For the rest of the transaction: no JIT (compiling a z8 tile's plan took 0.7 s,
-        # longer than the tile) and room to group a tile's rows in memory.
-        clear = conn.execute(
-            text(
-                "SELECT CASE WHEN pg_try_advisory_lock(:k) THEN pg_advisory_unlock(:k) ELSE false END, "
-                "set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
-            ),
-            {"k": TILE_LOCK},
-        ).scalar()
-        value = make(conn)
-        made_at = epoch(conn)
-        if not clear or made_at != now:
-            return value, None, False
+    """(value, ETag, not_modified) for `key`: from the cache at the current epoch, else made by `make` and
+    stored. A hit or a 304 costs one statement, a miss two when `make` returns a `Made` (its statement read
+    the epoch: `layer_tile_at`), else three. `conn` may be in autocommit (the layers' tiles: no BEGIN and
+    COMMIT round trips; `layer_tile_at` sends its settings with its statement) or in a transaction
+    (`engine.begin()`: the zones, whose settings the first statement sets for it). Authorisation must be
+    checked before (the cache does not)."""
+    # Is a write in flight? Every write statement of a mapped table holds TILE_LOCK shared until its
+    # transaction ends (and moves the epoch first). The epoch is read first (the sequence's row is scanned
+    # before the row's expressions are evaluated), then the lock, taken exclusively and let go at once,
+    # says no write was in flight at that instant, so the data made at `now` is all committed; a write that
+    # starts later moves the epoch, which is read again once the tile is made (after the snapshot the tile
+    # was made from). Readers hold the lock only for that instant: concurrent tiles do not shut each other
+    # out of the cache, nor does a writer wait for a tile.
+    now, clear = conn.execute(
+        text(
+            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END, "
+            "CASE WHEN pg_try_advisory_lock(:k) THEN pg_advisory_unlock(:k) ELSE false END, "
+            "set_config('jit', 'off', true), set_config('work_mem', '32MB', true), "
+            "set_config('max_parallel_workers_per_gather', '0', true) FROM tile_epoch"
+        ),
+        {"k": TILE_LOCK},
+    ).one()[:2]
+    now = int(now)
+    tag = etag(now, key)
+    if if_none_match is not None and tag in (s.strip() for s in if_none_match.split(",")):
+        return None, tag, True
+    hit = cache.get(key, now)
+    if hit is not None:
+        return hit, tag, False
+    made = make(conn)
+    value, made_at = (made.value, made.epoch) if isinstance(made, Made) else (made, epoch(conn))
+    if not clear or made_at != now:
+        return value, None, False
     cache.put(key, now, value, size(value))
-    return value, etag(now, key), False
+    return value, tag, False
