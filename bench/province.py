@@ -36,11 +36,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
+import http.client
+import json
 import math
 import os
 import resource
+import socket
+import statistics
+import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -664,9 +672,465 @@ def main(argv: list[str] | None = None) -> None:
         measure_main(args)
 
 
-if __name__ == "__main__":
-    main()
+# --- measure --------------------------------------------------------------------------------------------
+
+COUNTY, CITY, PROVINCE = "359101", "359100", "350000"
+PLACES = ((COUNTY, "county"), (CITY, "city"), (PROVINCE, "province"))
+ZOOMS = (8, 10, 12, 14)
+TIMEOUT = 60.0  # seconds: anything slower is recorded as such, not waited for
+SECRET = "bench-province-" + "q8Wm3Zr7Kx2Lp9Vb4Nt6Hc1Yd5Fg0Js"
+USER = "bench-province"
+# as bench/one_map.py waits: the zones drawn, and the vector tiles shown painted
+READY = (
+    "window.riskmapMap && document.querySelector('.leaflet-overlay-pane path') && "
+    "Array.from(document.querySelectorAll('canvas.leaflet-tile')).every(c => c.classList.contains('leaflet-tile-loaded'))"
+)
+
+SUBTREE = """WITH RECURSIVE subtree AS (
+    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
+    UNION ALL SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode)"""
+
+
+def json_agg_sql(table: str) -> str:
+    """The peer of a list page: the same 5,000 rows as GeoJSON Features in one statement (as
+    bench/city_requests.py asks PostGIS)."""
+    return (
+        SUBTREE
+        + f"""
+SELECT json_build_object('type', 'FeatureCollection', 'features', json_agg(f))::text FROM (
+    SELECT json_build_object('type', 'Feature', 'id', r.id, 'geometry', ST_AsGeoJSON(r.geom, 7, 0)::json,
+                             'properties', to_jsonb(r) - 'geom') AS f
+    FROM {table} r WHERE r.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+    ORDER BY r.id LIMIT 5000) page"""
+    )
+
+
+EXPORT_ROWS = (
+    SUBTREE
+    + """
+SELECT r.id, r.enterprise_id, r.kind, r.name, r.sector, r.level, r.assessment_method, r.assessment_score,
+       array_to_string(r.accident_types, ',') AS accident_types, r.hazards, r.control_measures,
+       r.control_level, r.responsible_department, r.responsible_person, r.responsible_phone,
+       r.assessed_on, r.next_assessment_due, r.max_occupancy, r.hazard_kind, r.capacity_m3,
+       r.jurisdiction_adcode, r.geom
+FROM risk_units r WHERE r.jurisdiction_adcode IN (SELECT adcode FROM subtree) ORDER BY r.id"""
+)
+
+
+def _status_kb(pid: int | str, field: str) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_peak(pid: int | str) -> int:
+    """Reset the process's peak RSS (VmHWM) to its RSS (Linux: clear_refs 5); returns the RSS in kB."""
+    with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as f:
+        f.write("5")
+    return _status_kb(pid, "VmRSS")
+
+
+def peak_mb(pid: int | str) -> float:
+    return _status_kb(pid, "VmHWM") / 1024
+
+
+def _children() -> set[int]:
+    out: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children", encoding="ascii") as f:
+            out |= {int(x) for x in f.read().split()}
+    return out
+
+
+@dataclass
+class Row:
+    part: str
+    label: str
+    answer: str
+    times: list[float]
+    peak: float | None  # MB: the server's peak RSS (riskmap, tipg) or this process's peak growth (peers)
+    who: str = "riskmap"
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.times) if self.times else None
+
+
+def riskmap_launch(url: str, port: int) -> list[str]:
+    code = (
+        "import uvicorn; from api.app import create_app; "
+        "from api.settings import AuthSettings, DatabaseSettings, Settings; "
+        f"uvicorn.run(create_app(Settings(db=DatabaseSettings(DATABASE_URL={url!r}), "
+        f"auth=AuthSettings(secret={SECRET!r}))), host='127.0.0.1', port={port}, log_level='warning')"
+    )
+    return [sys.executable, "-c", code]
+
+
+def free_port() -> int:
+    """A port nobody listens on now (other people's servers run on this machine too)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(cmd: list[str], env: dict[str, str], port: int) -> Iterator[int]:
+    """bench.tiles.server (started, log to a file, stopped), yielding the server's pid; refuses to go on if
+    the server that answers is not ours (another one took the port)."""
+    from bench.tiles import server
+
+    before = _children()
+    with server(cmd, env, port):
+        new = _children() - before
+        pid = max(new)
+        with open("/proc/net/tcp", encoding="ascii") as f:
+            table = [line.split() for line in f.readlines()[1:]]
+        listening = {r[9] for r in table if r[1].endswith(f":{port:04X}") and r[3] == "0A"}
+        fds = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        if not any(f"socket:[{inode}]" in fds for inode in listening):
+            raise RuntimeError(f"port {port} is served by another process, not the one started")
+        yield pid
+
+
+def http_get(port: int, path: str, headers: dict[str, str]) -> tuple[int, int, int, str]:
+    """(status, bytes received, bytes decoded, the first error of a 4xx/5xx) — TimeoutError past TIMEOUT."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        conn.request("GET", path, headers=headers)
+        r = conn.getresponse()
+        parts = []
+        while chunk := r.read(1 << 16):
+            parts.append(chunk)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"more than {TIMEOUT:.0f} s")
+        body = b"".join(parts)
+    except (TimeoutError, OSError) as exc:
+        raise TimeoutError(f"more than {TIMEOUT:.0f} s") from exc
+    finally:
+        conn.close()
+    decoded = gzip.decompress(body) if r.getheader("Content-Encoding") == "gzip" else body
+    head = ""
+    if r.status >= 400:
+        try:
+            err = (json.loads(decoded).get("errors") or [{}])[0]
+            head = f"{err.get('field')}: {err.get('reason')}"
+        except ValueError:
+            head = decoded[:200].decode(errors="replace")
+    return r.status, len(body), len(decoded), head
+
+
+def timed_runs(runs: int, fn: Any, pid: int | str) -> tuple[list[float], Any, float | None, str]:
+    """Run fn `runs` times (stopping at the first that fails or passes TIMEOUT): (seconds of each, the last
+    result, the peak RSS MB of process `pid` over the runs, what went wrong or "")."""
+    reset_peak(pid)
+    times: list[float] = []
+    result = None
+    for _ in range(runs):
+        t = time.perf_counter()
+        try:
+            result = fn()
+        except TimeoutError:
+            return times, result, peak_mb(pid), f"more than {TIMEOUT:.0f} s (abandoned)"
+        times.append(time.perf_counter() - t)
+        if isinstance(result, tuple) and result[0] >= 400:
+            return times, result, peak_mb(pid), f"{result[0]}: {result[3]}"
+    return times, result, peak_mb(pid), ""
+
+
+def tiles_near(z: int, p: Province, n: int = 12) -> list[tuple[int, int, int]]:
+    """Up to n tiles at zoom z nearest the province's centre, inside it."""
+    half_w, half_h = p.width_m / 2 * M_LON, p.height_m / 2 * M_LAT
+
+    def xy(lon: float, lat: float) -> tuple[float, float]:
+        k = 2**z
+        return (lon + 180) / 360 * k, (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * k
+
+    x0, y1 = xy(CENTRE[0] - half_w, CENTRE[1] - half_h)
+    x1, y0 = xy(CENTRE[0] + half_w, CENTRE[1] + half_h)
+    cx, cy = xy(*CENTRE)
+    found = [(z, x, y) for x in range(int(x0), int(x1) + 1) for y in range(int(y0), int(y1) + 1)]
+    found.sort(key=lambda t: (t[1] + 0.5 - cx) ** 2 + (t[2] + 0.5 - cy) ** 2)
+    return found[:n]
+
+
+def measure_tiles(
+    who: str, port: int, path: str, headers: dict[str, str], pid: int, p: Province
+) -> list[Row]:
+    """bench.tiles' sequential p50/p95 (3 passes over up to 12 tiles) and tiles/s with 8 concurrent clients;
+    a zoom whose first tile takes over 2 s is asked for 3 tiles only, over TIMEOUT it is recorded as such."""
+    from bench.tiles import Client, concurrent, sequential
+
+    rows = []
+    for z in ZOOMS:
+        tiles = tiles_near(z, p)
+        label = f"z{z} tiles"
+        reset_peak(pid)
+        client = Client(port, path, headers)
+        client.conn.timeout = TIMEOUT
+        try:
+            first, _ = client.get(*tiles[0])
+            if first > 2:
+                tiles = tiles[:3]
+            seq = sequential(client, tiles)
+            tps = concurrent(port, path, headers, tiles)
+        except (TimeoutError, OSError) as exc:
+            rows.append(
+                Row(
+                    "tiles",
+                    label,
+                    f"more than {TIMEOUT:.0f} s ({exc.__class__.__name__})",
+                    [],
+                    peak_mb(pid),
+                    who,
+                )
+            )
+            print(f"{who} {label}: timed out", flush=True)
+            continue
+        except RuntimeError as exc:  # a 4xx/5xx
+            rows.append(Row("tiles", label, str(exc)[:120], [], peak_mb(pid), who))
+            continue
+        answer = (
+            f"p50 {seq['p50']:.1f} ms, p95 {seq['p95']:.1f} ms, {seq['kb']:.0f} KB, "
+            f"{tps:.0f} tiles/s (8 clients), {len(tiles)} tiles"
+        )
+        rows.append(Row("tiles", label, answer, [seq["p50"] / 1000], peak_mb(pid), who))
+        print(f"{who} {label}: {answer}, peak {peak_mb(pid):.0f} MB", flush=True)
+    return rows
+
+
+def measure_lists(runs: int, port: int, key: str, pid: int, engine: Engine) -> list[Row]:
+    """List pages and exports through the server (gzip asked for), each beside its peer."""
+    import geopandas as gpd
+    import pyogrio
+
+    headers = {"X-API-Key": key, "Accept-Encoding": "gzip"}
+    rows: list[Row] = []
+
+    def ours(label: str, path: str) -> None:
+        times, result, peak, error = timed_runs(runs, lambda: http_get(port, path, headers), pid)
+        if error:
+            answer = error
+        else:
+            status, sent, size, _ = result
+            answer = f"{status}, {size / 2**20:.2f} MB ({sent / 2**20:.2f} MB gzipped)"
+        rows.append(Row("lists", label, answer, times, peak))
+        print(f"{label}: {answer} {[round(t, 3) for t in times]} peak {peak:.0f} MB", flush=True)
+
+    def peer(label: str, fn: Callable[[], str]) -> None:
+        before = reset_peak("self") / 1024
+        times, result, peak, error = timed_runs(runs, fn, "self")
+        grew = (peak or 0) - before
+        rows.append(Row("lists", label, error or str(result), times, grew, "peer"))
+        print(f"{label}: {error or result} {[round(t, 3) for t in times]} +{grew:.0f} MB", flush=True)
+
+    def json_agg(table: str, adcode: str) -> Callable[[], str]:
+        def call() -> str:
+            with engine.begin() as conn:
+                conn.execute(text(f"SET LOCAL statement_timeout = {int(TIMEOUT * 1000)}"))
+                body = conn.execute(text(json_agg_sql(table)), {"adcode": adcode}).scalar_one()
+            return f"{len(body) / 2**20:.2f} MB"
+
+        return call
+
+    def pyogrio_write(adcode: str) -> Callable[[], str]:
+        def call() -> str:
+            with engine.begin() as conn:
+                conn.execute(text(f"SET LOCAL statement_timeout = {int(TIMEOUT * 1000)}"))
+                frame = gpd.read_postgis(text(EXPORT_ROWS), conn, geom_col="geom", params={"adcode": adcode})
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "units.geojson")
+                pyogrio.write_dataframe(frame, path, driver="GeoJSON")
+                return f"{len(frame):,} rows, {os.path.getsize(path) / 2**20:.2f} MB"
+
+        return call
+
+    for adcode, what in ((COUNTY, "county"), (PROVINCE, "province")):
+        for table, path in (("risk_units", "risk-units"), ("enterprises", "enterprises")):
+            ours(
+                f"{table}: a page of 5,000 in the {what} ({adcode})",
+                f"/api/v1/{path}?adcode={adcode}&limit=5000",
+            )
+            peer(f"peer: PostGIS json_agg of the same 5,000 {table}", json_agg(table, adcode))
+    for adcode, what in ((COUNTY, "county"), (CITY, "city")):
+        ours(
+            f"GeoJSON export of the {what}'s risk units ({adcode})",
+            f"/api/v1/exports?kind=risk_units&adcode={adcode}&format=geojson",
+        )
+        peer("peer: read_postgis + pyogrio GeoJSON of the same rows", pyogrio_write(adcode))
+    return rows
+
+
+def measure_map(runs: int, port: int, key: str, pid: int) -> list[Row]:
+    """The one map of a county, the city and the province: made (over HTTP), loaded in Chromium."""
+    from tests.maps.browser import Browser
+
+    rows: list[Row] = []
+    headers = {"X-API-Key": key, "Accept": "text/html", "Accept-Encoding": "gzip"}
+    with Browser(window=(1400, 900)) as browser:
+        for adcode, what in PLACES:
+            path = f"/map?adcode={adcode}"
+            times, result, peak, error = timed_runs(
+                runs, lambda path=path: http_get(port, path, headers), pid
+            )
+            label = f"one map of the {what} ({adcode}): made"
+            if error:
+                rows.append(Row("map", label, error, times, peak))
+                print(f"{label}: {error}", flush=True)
+                continue
+            _, sent, size, _ = result
+            answer = f"{size / 2**20:.2f} MB ({sent / 2**20:.2f} MB gzipped)"
+            rows.append(Row("map", label, answer, times, peak))
+            print(f"{label}: {answer} {[round(t, 2) for t in times]} peak {peak:.0f} MB", flush=True)
+            loads, problem = [], ""
+            reset_peak(pid)
+            for _ in range(runs):
+                t = time.perf_counter()
+                try:
+                    report = browser.open(
+                        f"http://127.0.0.1:{port}{path}",
+                        wait_for=READY,
+                        headers={"X-API-Key": key},
+                        timeout=TIMEOUT,
+                    )
+                except Exception as exc:  # the browser's own timeout or a lost target: recorded, not raised
+                    problem = f"not ready within {TIMEOUT:.0f} s ({exc.__class__.__name__})"
+                    break
+                if not report.ready:
+                    problem = f"not ready within {TIMEOUT:.0f} s; console: {report.console_errors[:2]}"
+                    break
+                if report.external_requests:
+                    problem = f"asked outside the server: {report.external_requests[:2]}"
+                    break
+                loads.append(time.perf_counter() - t)
+            label = f"one map of the {what} ({adcode}): loaded in Chromium"
+            rows.append(
+                Row("map", label, problem or "ready (zones drawn, tiles painted)", loads, peak_mb(pid))
+            )
+            print(f"{label}: {problem or 'ready'} {[round(t, 2) for t in loads]}", flush=True)
+    return rows
 
 
 def measure_main(args: argparse.Namespace) -> None:
-    raise SystemExit("measure: not yet")
+    from sqlalchemy.engine import make_url
+
+    from bench.common import machine, server_url
+    from bench.tiles import ATTRS
+    from geo.access import SYSTEM
+    from geo.store import users
+
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    url = server_url().set(database=args.database).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        counts = {t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in TABLES}
+        users.remove_user(conn, SYSTEM, USER)
+        users.create_user(conn, SYSTEM, USER, "a long bench password 1", "admin")
+        key = users.create_api_key(conn, SYSTEM, USER)
+    if not counts["risk_units"]:
+        raise SystemExit(f"{args.database} has no risk units: run `python -m bench.province generate` first")
+    p = Province.make(1.0)
+    started = dt.datetime.now(dt.UTC)
+    load_before = load_average()
+    print(f"{machine()}; load average {load_before}; {counts}", flush=True)
+    rows: list[Row] = []
+    try:
+        if "tiles" not in skip:
+            for label, mb in (("riskmap, cache off", "0"), ("riskmap, cache on (64 MB)", "64")):
+                port = free_port()
+                with serving(riskmap_launch(url, port), {"RISKMAP_TILE_CACHE_MB": mb}, port) as pid:
+                    path = "/tiles/risk_units/{z}/{x}/{y}.pbf"
+                    rows += measure_tiles(label, port, path, {"X-API-Key": key}, pid, p)
+            u = make_url(url)
+            libpq = f"postgresql://{u.username}:{u.password or ''}@{u.host}:{u.port or 5432}/{u.database}"
+            tipg = [
+                args.peer_python,
+                "-m",
+                "uvicorn",
+                "tipg.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port := free_port()),
+            ]
+            env = {"DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'}
+            with serving([*tipg, "--log-level", "warning"], env, port) as pid:
+                path = "/collections/public.risk_units/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=" + ATTRS
+                rows += measure_tiles("tipg (peer)", port, path, {}, pid, p)
+        if "lists" not in skip or "map" not in skip:
+            port = free_port()
+            with serving(riskmap_launch(url, port), {}, port) as pid:
+                if "lists" not in skip:
+                    rows += measure_lists(args.runs, port, key, pid, engine)
+                if "map" not in skip:
+                    rows += measure_map(args.runs, port, key, pid)
+    finally:
+        with engine.begin() as conn:
+            users.remove_user(conn, SYSTEM, USER)
+        engine.dispose()
+    write_measure(args, rows, counts, started, load_before, machine())
+
+
+def write_measure(
+    args: argparse.Namespace,
+    rows: list[Row],
+    counts: dict[str, int],
+    started: dt.datetime,
+    load_before: str,
+    machine: str,
+) -> None:
+    lines = [
+        "## Measure",
+        "",
+        f"`python -m bench.province measure --runs {args.runs} --database {args.database}"
+        f"{' --skip ' + args.skip if args.skip else ''}` — started {started:%Y-%m-%d %H:%M} UTC, {machine}; "
+        f"load average {load_before} before, {load_average()} after. The province: "
+        + ", ".join(f"{n:,} {t}" for t, n in counts.items())
+        + f". Anything slower than {TIMEOUT:.0f} s is abandoned and recorded as such.",
+        "",
+        "Servers are one uvicorn process each on loopback (riskmap as an admin with an API key; tipg from its own "
+        "venv on the same table, asked for the same attributes). Peak MB: for riskmap and tipg the server "
+        "process's peak RSS (VmHWM, reset before each row's requests); for a peer run in this process, how much "
+        "this process's peak RSS grew over its RSS before (the PostgreSQL backend's memory is not counted).",
+        "",
+    ]
+    parts = {
+        "tiles": (
+            "### Vector tiles of the 1,000,000 risk units",
+            "Sequential p50 / p95 over 3 passes of up to 12 tiles nearest the centre (as bench/tiles.py), then "
+            "tiles/s with 8 concurrent clients each asking for every tile once.",
+        ),
+        "lists": (
+            "### List pages and exports",
+            f"Medians of {args.runs} (every run in the last column); `Accept-Encoding: gzip`.",
+        ),
+        "map": (
+            "### The one map (GET /map)",
+            "Made: the page over HTTP (the first run is cold, later ones may come from the answer cache). "
+            "Loaded: headless Chromium from navigation until the zones are drawn and the vector tiles painted.",
+        ),
+    }
+    for part, (title, note) in parts.items():
+        mine = [r for r in rows if r.part == part]
+        if not mine:
+            continue
+        lines += [title, "", note, ""]
+        if part == "tiles":
+            lines += ["| server | zoom | answer | peak MB |", "|---|---|---|---:|"]
+            lines += [f"| {r.who} | {r.label} | {r.answer} | {r.peak or 0:.0f} |" for r in mine]
+        else:
+            lines += ["| request | answer | median s | runs s | peak MB |", "|---|---|---:|---|---:|"]
+            for r in mine:
+                med = f"{r.median:.3f}" if r.median is not None else "—"
+                runs = ", ".join(f"{t:.3f}" for t in r.times)
+                peak = f"{r.peak:.0f}" if r.peak is not None else "—"
+                lines.append(f"| {r.label} | {r.answer} | {med} | {runs} | {peak} |")
+        lines.append("")
+    write_section("measure", lines)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
