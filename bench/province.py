@@ -717,6 +717,14 @@ FROM risk_units r WHERE r.jurisdiction_adcode IN (SELECT adcode FROM subtree) OR
 )
 
 
+FOUR_COLOUR_PEER = """
+SELECT j.adcode, min(r.level) AS level, count(*) FILTER (WHERE r.level = 1) AS n1,
+       count(*) FILTER (WHERE r.level = 2) AS n2, count(*) FILTER (WHERE r.level = 3) AS n3,
+       count(*) FILTER (WHERE r.level = 4) AS n4
+FROM jurisdictions j JOIN risk_units r ON ST_Intersects(j.geom, r.geom)
+WHERE j.parent_adcode = :adcode GROUP BY j.adcode"""
+
+
 def _status_kb(pid: int | str, field: str) -> int:
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
@@ -960,6 +968,31 @@ def measure_lists(runs: int, port: int, key: str, pid: int, engine: Engine) -> l
             f"/api/v1/exports?kind=risk_units&adcode={adcode}&format=geojson",
         )
         peer("peer: read_postgis + pyogrio GeoJSON of the same rows", pyogrio_write(adcode))
+
+    def zone_levels(adcode: str) -> Callable[[], str]:
+        def call() -> str:
+            with engine.begin() as conn:
+                conn.execute(text(f"SET LOCAL statement_timeout = {int(TIMEOUT * 1000)}"))
+                conn.execute(text("SET LOCAL jit = off"))
+                conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+                found = conn.execute(text(FOUR_COLOUR_PEER), {"adcode": adcode}).all()
+            return f"{len(found)} zones"
+
+        return call
+
+    for adcode, what, zones in (
+        (COUNTY, "county", "its 440 townships"),
+        (CITY, "city", "its counties"),
+        (PROVINCE, "province", "its 9 cities"),
+    ):
+        ours(
+            f"four-colour map of the {what} ({adcode}) over {zones} (default zones; run 1 cold)",
+            f"/api/v1/analysis/four-color?adcode={adcode}",
+        )
+        peer(
+            "peer: PostGIS join, highest level and counts per zone (GiST, jit off, no parallel)",
+            zone_levels(adcode),
+        )
     return rows
 
 
