@@ -9,6 +9,11 @@ cache off: every tile made fresh; and again with the cache on, as deployed) and 
 own venv, one uvicorn process), and asks both for the same tiles: sequential p50/p95 at z8/z10/z12/z14 (3
 passes over up to 12 tiles per zoom around the centre) and tiles/s with 8 concurrent clients on loopback
 (bounded: 8 × 12 requests per zoom). tipg is asked for the same attributes (`properties=`).
+
+    python -m bench.tiles --database riskmap_bench_province --peer-python ...
+
+measures an existing riskmap database's risk_units as they are (nothing loaded; a user `bench-tiles`, an
+admin, is made there for the API key): the tiles nearest the centre of the table's extent.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,7 +36,7 @@ import numpy as np
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.common import create_database, machine
+from bench.common import create_database, database_exists, machine, server_url
 from geo.access import SYSTEM
 from geo.store import users
 
@@ -97,14 +102,21 @@ def tiles_at(z: int, rows: int, n: int = 12) -> list[tuple[int, int, int]]:
     """Up to n tiles at zoom z nearest the centre, inside the data square."""
     half = 150_000 * math.sqrt(rows / 1_000_000)
     lat_d, lon_d = half / 111_320, half / (111_320 * math.cos(math.radians(CENTRE[1])))
+    return tiles_around(z, CENTRE, lon_d, lat_d, n)
+
+
+def tiles_around(
+    z: int, centre: tuple[float, float], lon_d: float, lat_d: float, n: int = 12
+) -> list[tuple[int, int, int]]:
+    """Up to n tiles at zoom z nearest `centre`, inside the box of half-sides lon_d × lat_d degrees."""
 
     def xy(lon: float, lat: float) -> tuple[float, float]:
         k = 2**z
         return (lon + 180) / 360 * k, (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * k
 
-    x0, y1 = xy(CENTRE[0] - lon_d, CENTRE[1] - lat_d)
-    x1, y0 = xy(CENTRE[0] + lon_d, CENTRE[1] + lat_d)
-    cx, cy = xy(*CENTRE)
+    x0, y1 = xy(centre[0] - lon_d, centre[1] - lat_d)
+    x1, y0 = xy(centre[0] + lon_d, centre[1] + lat_d)
+    cx, cy = xy(*centre)
     found = [(z, x, y) for x in range(int(x0), int(x1) + 1) for y in range(int(y0), int(y1) + 1)]
     found.sort(key=lambda t: (t[1] + 0.5 - cx) ** 2 + (t[2] + 0.5 - cy) ** 2)
     return found[:n]
@@ -194,9 +206,22 @@ def concurrent(port: int, path: str, headers: dict[str, str], tiles: list[tuple[
 def measure(
     name: str, port: int, path: str, headers: dict[str, str], rows: int
 ) -> dict[int, dict[str, float]]:
+    return measure_tiles(name, port, path, headers, lambda z: tiles_at(z, rows))
+
+
+def measure_tiles(
+    name: str,
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    pick: Callable[[int], list[tuple[int, int, int]]],
+) -> dict[int, dict[str, float]]:
+    """`measure` with the tiles of each zoom chosen by `pick(z)`."""
     out = {}
     for z in ZOOMS:
-        tiles = tiles_at(z, rows)
+        tiles = pick(z)
+        if not tiles:
+            raise RuntimeError(f"no tiles at z{z}: is the table empty?")
         seq = sequential(Client(port, path, headers), tiles)
         seq["tps"] = concurrent(port, path, headers, tiles)
         seq["n"] = len(tiles)
@@ -208,14 +233,46 @@ def measure(
     return out
 
 
+def existing(name: str) -> tuple[str, Callable[[int], list[tuple[int, int, int]]]]:
+    """The URL of an existing riskmap database `name` (with an admin `bench-tiles` for the API key) and the
+    tiles to ask there: those nearest the centre of risk_units' extent."""
+    if not database_exists(name):
+        raise SystemExit(f"no database {name!r}")
+    url = server_url().set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        box = conn.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM risk_units) b"
+            )
+        ).one()
+        if not users.principal_of(conn, "bench-tiles"):
+            users.remove_user(conn, SYSTEM, "bench-tiles")  # an inactive one
+            users.create_user(conn, SYSTEM, "bench-tiles", "a long bench password 1", "admin")
+    engine.dispose()
+    if box[0] is None:
+        raise SystemExit(f"{name}: risk_units is empty")
+    x0, y0, x1, y1 = (float(v) for v in box)
+    centre, lon_d, lat_d = ((x0 + x1) / 2, (y0 + y1) / 2), (x1 - x0) / 2, (y1 - y0) / 2
+    return url, lambda z: tiles_around(z, centre, lon_d, lat_d)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--peer-python", default=os.environ.get("BENCH_TIPG_PYTHON", "python3"))
     ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument(
+        "--database", help="measure this existing riskmap database's risk_units as they are (no load)"
+    )
     args = ap.parse_args()
-    url = create_database(DB) if not args.skip_load else str(make_url(os.environ.get("BENCH_URL", "")))
-    if not args.skip_load:
+    pick: Callable[[int], list[tuple[int, int, int]]] = lambda z: tiles_at(z, args.rows)  # noqa: E731
+    if args.database:
+        url, pick = existing(args.database)
+    elif args.skip_load:
+        url = str(make_url(os.environ.get("BENCH_URL", "")))
+    else:
+        url = create_database(DB)
         t = time.perf_counter()
         load(url, args.rows)
         print(f"loaded {args.rows} polygons in {time.perf_counter() - t:.1f} s", flush=True)
@@ -233,7 +290,7 @@ def main() -> None:
     print(machine(), flush=True)
     for label, mb in (("riskmap, cache off", "0"), ("riskmap, cache on", "64")):
         with server([sys.executable, "-c", launch], {"RISKMAP_TILE_CACHE_MB": mb}, 8791):
-            results[label] = measure(label, 8791, ours_path, {"X-API-Key": key}, args.rows)
+            results[label] = measure_tiles(label, 8791, ours_path, {"X-API-Key": key}, pick)
     tipg = [
         args.peer_python,
         "-m",
@@ -249,7 +306,7 @@ def main() -> None:
     tipg_env = {"DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'}
     with server(tipg, tipg_env, 8792):
         path = "/collections/public.risk_units/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=" + ATTRS
-        results["tipg"] = measure("tipg", 8792, path, {}, args.rows)
+        results["tipg"] = measure_tiles("tipg", 8792, path, {}, pick)
     print("| zoom | " + " | ".join(f"{k} p50 / p95 ms, KB, tiles/s (8 clients)" for k in results) + " |")
     print("|---" * (len(results) + 1) + "|")
     for z in ZOOMS:
