@@ -849,19 +849,10 @@ def timed_runs(runs: int, fn: Any, pid: int | str) -> tuple[list[float], Any, fl
 
 
 def tiles_near(z: int, p: Province, n: int = 12) -> list[tuple[int, int, int]]:
-    """Up to n tiles at zoom z nearest the province's centre, inside it."""
-    half_w, half_h = p.width_m / 2 * M_LON, p.height_m / 2 * M_LAT
+    """Up to n tiles at zoom z nearest the province's centre, inside it (bench.tiles.tiles_around)."""
+    from bench.tiles import tiles_around
 
-    def xy(lon: float, lat: float) -> tuple[float, float]:
-        k = 2**z
-        return (lon + 180) / 360 * k, (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * k
-
-    x0, y1 = xy(CENTRE[0] - half_w, CENTRE[1] - half_h)
-    x1, y0 = xy(CENTRE[0] + half_w, CENTRE[1] + half_h)
-    cx, cy = xy(*CENTRE)
-    found = [(z, x, y) for x in range(int(x0), int(x1) + 1) for y in range(int(y0), int(y1) + 1)]
-    found.sort(key=lambda t: (t[1] + 0.5 - cx) ** 2 + (t[2] + 0.5 - cy) ** 2)
-    return found[:n]
+    return tiles_around(z, CENTRE, p.width_m / 2 * M_LON, p.height_m / 2 * M_LAT, n)
 
 
 def measure_tiles(
