@@ -830,6 +830,13 @@ def http_get(port: int, path: str, headers: dict[str, str]) -> tuple[int, int, i
     return r.status, len(body), len(decoded), head
 
 
+def _sizes(size: int, sent: int) -> str:
+    """The body's MB and what was sent: gzipped, or as it is (streams are not compressed)."""
+    if sent < size:
+        return f"{size / 2**20:.2f} MB ({sent / 2**20:.2f} MB gzipped)"
+    return f"{size / 2**20:.2f} MB (sent as it is)"
+
+
 def timed_runs(runs: int, fn: Any, pid: int | str) -> tuple[list[float], Any, float | None, str]:
     """Run fn `runs` times (stopping at the first that fails or passes TIMEOUT): (seconds of each, the last
     result, the peak RSS MB of process `pid` over the runs, what went wrong or "")."""
@@ -914,7 +921,7 @@ def measure_lists(runs: int, port: int, key: str, pid: int, engine: Engine) -> l
             answer = error
         else:
             status, sent, size, _ = result
-            answer = f"{status}, {size / 2**20:.2f} MB ({sent / 2**20:.2f} MB gzipped)"
+            answer = f"{status}, {_sizes(size, sent)}"
         rows.append(Row("lists", label, answer, times, peak))
         print(f"{label}: {answer} {[round(t, 3) for t in times]} peak {peak:.0f} MB", flush=True)
 
@@ -1005,7 +1012,7 @@ def measure_map(runs: int, port: int, key: str, pid: int) -> list[Row]:
                 print(f"{label}: {error}", flush=True)
                 continue
             _, sent, size, _ = result
-            answer = f"{size / 2**20:.2f} MB ({sent / 2**20:.2f} MB gzipped)"
+            answer = _sizes(size, sent)
             rows.append(Row("map", label, answer, times, peak))
             print(f"{label}: {answer} {[round(t, 2) for t in times]} peak {peak:.0f} MB", flush=True)
             loads, problem = [], ""
