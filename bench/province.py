@@ -725,6 +725,15 @@ FROM jurisdictions j JOIN risk_units r ON ST_Intersects(j.geom, r.geom)
 WHERE j.parent_adcode = :adcode GROUP BY j.adcode"""
 
 
+CLUSTERS_PEER = (
+    SUBTREE
+    + """
+SELECT count(DISTINCT c) FROM (
+    SELECT ST_ClusterDBSCAN(ST_Transform(e.geom, 4548), 500, 1) OVER () AS c
+    FROM enterprises e WHERE e.jurisdiction_adcode IN (SELECT adcode FROM subtree)) k"""
+)
+
+
 def _status_kb(pid: int | str, field: str) -> int:
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
@@ -990,6 +999,26 @@ def measure_lists(runs: int, port: int, key: str, pid: int, engine: Engine) -> l
         peer(
             "peer: PostGIS join, highest level and counts per zone (GiST, jit off, no parallel)",
             zone_levels(adcode),
+        )
+
+    def peer_sql(sql: str, adcode: str, what: str) -> Callable[[], str]:
+        def call() -> str:
+            with engine.begin() as conn:
+                conn.execute(text(f"SET LOCAL statement_timeout = {int(TIMEOUT * 1000)}"))
+                conn.execute(text("SET LOCAL jit = off"))
+                found = conn.execute(text(sql), {"adcode": adcode}).scalar_one()
+            return f"{found:,} {what}"
+
+        return call
+
+    for adcode, what in ((COUNTY, "county"), (CITY, "city")):
+        ours(
+            f"joint prevention: clusters of the {what}'s enterprises within 500 m ({adcode})",
+            f"/api/v1/analysis/joint-prevention?adcode={adcode}",
+        )
+        peer(
+            "peer: PostGIS ST_ClusterDBSCAN(500 m, 1) of the same enterprises (CGCS2000 GK, CM 117° E)",
+            peer_sql(CLUSTERS_PEER, adcode, "clusters"),
         )
     return rows
 
