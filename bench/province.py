@@ -721,7 +721,7 @@ FOUR_COLOUR_PEER = """
 SELECT j.adcode, min(r.level) AS level, count(*) FILTER (WHERE r.level = 1) AS n1,
        count(*) FILTER (WHERE r.level = 2) AS n2, count(*) FILTER (WHERE r.level = 3) AS n3,
        count(*) FILTER (WHERE r.level = 4) AS n4
-FROM jurisdictions j JOIN risk_units r ON ST_Intersects(j.geom, r.geom)
+FROM jurisdictions j LEFT JOIN risk_units r ON ST_Intersects(j.geom, r.geom)
 WHERE j.parent_adcode = :adcode GROUP BY j.adcode"""
 
 
