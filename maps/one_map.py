@@ -6,12 +6,18 @@ hazards (overdue marked) and zone names as labels — each a layer the user can 
 Data in (frames), folium.Map out. Each layer is one JSON object drawn in the browser by a builder added to
 `riskmap` (maps.four_colour); every value is escaped by `riskmap.esc` before it reaches HTML. A click on
 any feature calls `window.riskmapSelect(kind, properties)` when the page defines it (the side panel).
+
+An `Overlay` (the violations, the clusters) is not in the page: the browser fetches its answer from our
+JSON API after the map is drawn and draws it with the same builder. Until it has answered, its layer and
+a status box on the map say "加载中" (loading); a failed or refused one says it was not checked, so an
+empty layer never reads as an all-clear.
 """
 
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import folium
@@ -20,8 +26,10 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Figure, MacroElement
+from folium.map import Layer
 from folium.template import Template
 
+from geo.escape import script_json
 from maps.assets import DEFAULT_PREFIX, localise
 from maps.four_colour import (
     DEFAULT_TITLE,
@@ -36,7 +44,7 @@ from maps.four_colour import (
     level_label,
     resolve_palette,
 )
-from maps.tiles import add_tile_layer, level_style
+from maps.tiles import TileStyle, add_tile_layer, level_style
 
 TARGET_CLASSES: Final = {
     # GB 36894-2018 protection-target classes: colour and label
@@ -52,6 +60,27 @@ STATUS_STYLES: Final = {
     "advise": {"color": "#E65100", "weight": 2, "dashArray": "6 4", "label": "需定量风险评价"},
 }
 GRADE_STYLES: Final = {"major": ("#C00000", "重大隐患"), "general": ("#F5A623", "一般隐患")}
+OVERLAY_KINDS: Final = ("violations", "clusters")
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """An analysis layer the browser fetches after the map is drawn: `url` (same origin, our JSON API: the
+    answer the caller may see, by its own cookie or bearer token), or None when it is not fetched, with
+    `refused` saying why and `children` ((name, page URL) pairs) where to look instead."""
+
+    key: str  # one of OVERLAY_KINDS: the builder that draws it and the answer it reads
+    name: str
+    url: str | None
+    refused: str = ""
+    children: Sequence[tuple[str, str]] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.key not in OVERLAY_KINDS:
+            raise ValueError(f"no overlay {self.key!r}; overlays: {', '.join(OVERLAY_KINDS)}")
+        if self.url is not None and not self.url.startswith("/"):
+            raise ValueError(f"an overlay's URL is a path on this server: {self.url!r}")
+
 
 _JS: Final = """
 (function (R) {
@@ -138,10 +167,130 @@ _JS: Final = """
     }
     return group;
   };
+  // The overlays fetched after the map (riskmap.overlays): the API's answer as the builders' properties.
+  function shown(v) { return v === null || v === undefined ? "" : v; }
+  var FROM_API = {
+    violations: function (fc) {
+      var out = [];
+      (fc.features || []).forEach(function (f) {
+        if (!f.geometry) { return; }
+        var p = f.properties || {}, h = p.hazard || {}, t = p.target || {}, basis = p.basis || [];
+        out.push({type: "Feature", geometry: f.geometry, properties: {
+          s: basis.indexOf("consultation_inner") >= 0 ? "veto" : "violation",
+          h: h.name || "（辖区外）", t: t.name || "（辖区外）", d: shown(p.distance_m), r: shown(p.required_m),
+          b: basis.join("、"), x: p.explanation_zh || ""}});
+      });
+      return out;
+    },
+    clusters: function (fc) {
+      var out = [];
+      (fc.features || []).forEach(function (f) {
+        if (!f.geometry) { return; }
+        var p = f.properties || {};
+        out.push({type: "Feature", geometry: f.geometry,
+                  properties: {n: p.id, k: p.member_count || 0, l: p.level || 0}});
+      });
+      return out;
+    }
+  };
+  // What an answer says, in words: never "none" without what was checked.
+  var SAID = {
+    violations: function (fc) {
+      var s = fc.summary || {}, n = (fc.features || []).length;
+      var text = (n ? n + " 处不符合安全防护距离" : "未发现不符合安全防护距离") +
+        "（已核查 " + shown(s.hazards_checked) + " 个风险单元";
+      if (s.unchecked) { text += "，" + s.unchecked + " 个无法核查"; }
+      if (s.needs_assessment) { text += "；" + s.needs_assessment + " 对需定量风险评价"; }
+      return [text + "）", n ? String(n) : "未发现"];
+    },
+    clusters: function (fc) {
+      var n = (fc.features || []).length;
+      return [n ? n + " 个，" + shown(fc.enterprises_in_clusters) + " 家企业" :
+              "无（已分析 " + shown(fc.enterprises_considered) + " 家企业）", String(n)];
+    }
+  };
+  function failure(r, body) {
+    var reason = body && (body.errors && body.errors.length && body.errors[0].reason_zh || body.detail);
+    return new Error("HTTP " + r.status + (reason ? "：" + reason : ""));
+  }
+  // The first paint first: the analyses are asked for once the tiles in view have come (at most 5 s later),
+  // so that they do not compete with them for the server.
+  function afterTiles(map) {
+    if (!map._riskmapTiles) {
+      map._riskmapTiles = new Promise(function (resolve) {
+        var started = Date.now();
+        setTimeout(function wait() {
+          var busy = false;
+          map.eachLayer(function (l) { if (l instanceof L.GridLayer && l.isLoading && l.isLoading()) { busy = true; } });
+          if (!busy || Date.now() - started > 5000) { resolve(); } else { setTimeout(wait, 100); }
+        }, 50);
+      });
+    }
+    return map._riskmapTiles;
+  }
+  R.overlays = function (map, control) {
+    var list = [];
+    map.eachLayer(function (l) { if (l.riskmapOverlay) { list.push(l); } });
+    if (!list.length) { return; }
+    var box = L.DomUtil.create("div", "rm-overlays leaflet-bar");
+    box.id = "rm-overlays";
+    L.DomUtil.create("div", "rm-overlays-head", box).textContent = "分析图层（地图显示后加载）";
+    var ul = L.DomUtil.create("ul", "", box);
+    var Box = L.Control.extend({onAdd: function () { return box; }});
+    new Box({position: "bottomleft"}).addTo(map);
+    L.DomEvent.disableClickPropagation(box);
+    L.DomEvent.disableScrollPropagation(box);
+    list.forEach(function (group) {
+      var d = group.riskmapOverlay, li = L.DomUtil.create("li", "", ul);
+      li.dataset.overlay = d.key;
+      function say(state, text, short) {
+        li.dataset.state = state;
+        if (state !== "loading") { li.dataset.settled = String(Math.round(performance.now())); }
+        group.riskmapState = state;
+        li.textContent = d.name + "：" + text;
+        var entry = control && control._layers && control._layers.filter(function (e) { return e.layer === group; })[0];
+        if (entry) { entry.name = esc(d.name) + "（" + esc(short) + "）"; control._update(); }
+      }
+      if (!d.url) {
+        say("refused", d.refused, "未计算");
+        (d.children || []).forEach(function (c) {
+          var a = L.DomUtil.create("a", "", li);
+          a.href = c[1];
+          a.textContent = c[0];
+        });
+        return;
+      }
+      say("loading", "加载中…", "加载中…");
+      afterTiles(map).then(function () { return fetch(d.url, {credentials: "same-origin", headers: {Accept: "application/geo+json, application/json"}}); })
+        .then(function (r) {
+          return r.json().then(null, function () { return null; }).then(function (body) {
+            if (!r.ok || !body) { throw failure(r, body); }
+            return body;
+          });
+        })
+        .then(function (fc) {
+          var features = FROM_API[d.key](fc);
+          group.addLayer(R[d.key]({geojson: {type: "FeatureCollection", features: features},
+                                   styles: d.styles, labels: d.labels}));
+          var words = SAID[d.key](fc);
+          say("ready", words[0], words[1]);
+        })
+        .then(null, function (err) {
+          say("failed", "加载失败（" + (err && err.message || err) + "）——未核查，不代表没有问题", "加载失败");
+        });
+    });
+  };
 })(window.riskmap);
 """
 
 _CSS: Final = """
+.rm-overlays{background:#fff;padding:4px 8px;max-width:360px;font:12px/1.5 "Noto Sans CJK SC","Source Han Sans SC",
+  "Microsoft YaHei",sans-serif}
+.rm-overlays-head{font-weight:bold}
+.rm-overlays ul{margin:0;padding-left:1.1em}
+.rm-overlays li[data-state=loading]{color:#5f6b7a}
+.rm-overlays li[data-state=failed],.rm-overlays li[data-state=refused]{color:#B00020}
+.rm-overlays li a{margin-left:0.4em}
 .rm-label span{display:inline-block;transform:translate(-50%,-50%);white-space:nowrap;pointer-events:none;
   font:bold 13px/1.2 "Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;color:#222;
   text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff}
@@ -152,6 +301,9 @@ def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     return str(value)
+
+
+TARGETS_NAME: Final = "防护目标（GB 36894 分类）"
 
 
 def _targets_layer(targets: gpd.GeoDataFrame) -> _DataLayer:
@@ -203,8 +355,33 @@ def _targets_layer(targets: gpd.GeoDataFrame) -> _DataLayer:
             points=points,
             classes={g: label for g, (_, label) in TARGET_CLASSES.items()},
         ),
-        name="防护目标（GB 36894 分类）",
+        name=TARGETS_NAME,
     )
+
+
+def _violation_styles() -> dict[str, dict[str, Any]]:
+    return {
+        s: {
+            "color": v["color"],
+            "weight": v["weight"],
+            "dashArray": v["dashArray"],
+            "className": f"rm-violation rm-{s}",
+        }
+        for s, v in STATUS_STYLES.items()
+    }
+
+
+def _cluster_styles(palette: Mapping[int, str]) -> dict[int, dict[str, Any]]:
+    return {
+        lvl: {
+            "color": palette.get(lvl, "#555555"),
+            "weight": 2,
+            "dashArray": "4 3",
+            "fillOpacity": 0.05,
+            "className": f"rm-cluster rm-level-{lvl or 'none'}",
+        }
+        for lvl in (0, 1, 2, 3, 4)
+    }
 
 
 def _violations_layer(pairs: pd.DataFrame) -> _DataLayer:
@@ -230,20 +407,11 @@ def _violations_layer(pairs: pd.DataFrame) -> _DataLayer:
                 "x": _text(r.get("explanation_zh")),
             }
         )
-    styles = {
-        s: {
-            "color": v["color"],
-            "weight": v["weight"],
-            "dashArray": v["dashArray"],
-            "className": f"rm-violation rm-{s}",
-        }
-        for s, v in STATUS_STYLES.items()
-    }
     return _DataLayer(
         "violations",
         _data(
             _feature_collection(np.asarray(geoms, dtype=object), props),
-            styles=styles,
+            styles=_violation_styles(),
             labels={s: v["label"] for s, v in STATUS_STYLES.items()},
         ),
         name="安全防护距离问题",
@@ -264,19 +432,9 @@ def _clusters_layer(clusters: gpd.GeoDataFrame, palette: Mapping[int, str]) -> _
         {"n": _text(r.get("id")), "k": int(r.get("member_count") or 0), "l": int(r.get("level") or 0)}
         for r in _rows(frame, ("id", "member_count", "level"))
     ]
-    styles = {
-        lvl: {
-            "color": palette.get(lvl, "#555555"),
-            "weight": 2,
-            "dashArray": "4 3",
-            "fillOpacity": 0.05,
-            "className": f"rm-cluster rm-level-{lvl or 'none'}",
-        }
-        for lvl in (0, 1, 2, 3, 4)
-    }
     return _DataLayer(
         "clusters",
-        _data(_feature_collection(frame.geometry.to_numpy(), props), styles=styles),
+        _data(_feature_collection(frame.geometry.to_numpy(), props), styles=_cluster_styles(palette)),
         name="联防联控组",
     )
 
@@ -330,7 +488,8 @@ def _labels_layer(zones: gpd.GeoDataFrame) -> _DataLayer:
 
 
 def _tile_layers(m: folium.Map, tiled: Collection[str], adcode: str, palette: Mapping[int, str]) -> None:
-    """The layers of `tiled` from /tiles/{layer}/… of the jurisdiction, coloured by level like inline ones."""
+    """The layers of `tiled` from /tiles/{layer}/… of the jurisdiction, coloured like the inline ones (by
+    level; targets by GB 36894 class, hazards by grade)."""
     query = "?" + urllib.parse.urlencode({"adcode": adcode})
     if "risk_units" in tiled:
         style = level_style(
@@ -342,19 +501,84 @@ def _tile_layers(m: folium.Map, tiled: Collection[str], adcode: str, palette: Ma
             "enterprises", palette, "point", popup_fields=("name", "level"), select="enterprise", radius=5
         )
         add_tile_layer(m, "/tiles/enterprises/{z}/{x}/{y}.pbf" + query, style, name="企业")
+    if "protection_targets" in tiled:
+        style = TileStyle(
+            "protection_targets",
+            "point",
+            "gb_class",
+            {g: colour for g, (colour, _) in TARGET_CLASSES.items()},
+            default="#bbbbbb",
+            stroke="#ffffff",
+            radius=5,
+            popup_fields=("name", "type", "gb_class"),
+            select="protection_target",
+        )
+        add_tile_layer(m, "/tiles/protection_targets/{z}/{x}/{y}.pbf" + query, style, name=TARGETS_NAME)
+    if "hazards" in tiled:
+        style = TileStyle(
+            "hazards",
+            "point",
+            "grade",
+            {g: colour for g, (colour, _) in GRADE_STYLES.items()},
+            stroke="#ffffff",
+            radius=6,
+            popup_fields=("grade", "status"),
+            select="hazard",
+        )
+        add_tile_layer(m, "/tiles/hazards/{z}/{x}/{y}.pbf" + query, style, name="未销号隐患")
+
+
+class _LazyLayer(Layer):
+    """An `Overlay`: an empty layer group in the layer control, filled by `riskmap.overlays` when its
+    answer comes (its name says it is loading, or not computed, until then)."""
+
+    def __init__(self, overlay: Overlay, palette: Mapping[int, str]) -> None:
+        short = "加载中…" if overlay.url else "未计算"
+        super().__init__(name=f"{overlay.name}（{short}）", overlay=True, control=True, show=True)
+        self._name = "RiskmapOverlay"
+        config: dict[str, Any] = {
+            "key": overlay.key,
+            "name": overlay.name,
+            "url": overlay.url,
+            "refused": overlay.refused,
+            "children": [list(c) for c in overlay.children],
+        }
+        if overlay.key == "violations":
+            config["styles"] = _violation_styles()
+            config["labels"] = {k: v["label"] for k, v in STATUS_STYLES.items()}
+        else:
+            config["styles"] = _cluster_styles(palette)
+        self.config = script_json(config)
+
+    def render(self, **kwargs: Any) -> str:
+        figure = self.get_root()
+        if not isinstance(figure, Figure) or self._parent is None:
+            raise TypeError("a map layer can only be rendered inside a folium Map")
+        var = self.get_name()
+        script = f"var {var} = L.featureGroup();\n{var}.riskmapOverlay = {self.config};\n"
+        if self.show:
+            script += f"{var}.addTo({self._parent.get_name()});\n"
+        figure.script.add_child(_Text(script), name=var)
+        return ""
 
 
 class _Hook(MacroElement):
-    """Names the map for the page's script (`window.riskmapMap`) once the map exists."""
+    """Names the map for the page's script (`window.riskmapMap`) once the map exists, and starts fetching
+    the overlays (after the layer control, whose labels say how each is doing)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         window.riskmapMap = {{ this._parent.get_name() }};
         if (window.riskmapMapReady) { window.riskmapMapReady({{ this._parent.get_name() }}); }
+        riskmap.overlays({{ this._parent.get_name() }}, {{ this.control.get_name() }});
         {% endmacro %}
         """
     )
+
+    def __init__(self, control: folium.LayerControl) -> None:
+        super().__init__()
+        self.control = control
 
 
 def legend_html(palette: Mapping[int, str]) -> str:
@@ -397,15 +621,19 @@ def one_map(
     zone_labels: bool = True,
     tiled: Collection[str] = (),
     tiles_adcode: str | None = None,
+    overlays: Sequence[Overlay] = (),
 ) -> folium.Map:
     """The four-colour map with the workspace's layers. `public=True` draws what the public map does and
     nothing more (zones, labels, boundaries): no target, violation, cluster or hazard, whatever is passed.
     `zone_labels=False` leaves the zones unnamed (grid cells, whose names say nothing); the boundaries'
     names are then the labels.
 
-    `tiled` names the layers ("risk_units", "enterprises") drawn from our vector tiles of `tiles_adcode`
-    instead of inline (maps.tiles: too many features for the page); their frames are then not needed. A
-    click on a tiled feature opens the side panel as an inline one does."""
+    `tiled` names the layers ("risk_units", "enterprises", "protection_targets", "hazards") drawn from our
+    vector tiles of `tiles_adcode` instead of inline (maps.tiles: too many features for the page); their
+    frames are then not needed. A click on a tiled feature opens the side panel as an inline one does.
+
+    `overlays` are fetched by the browser after the map is drawn (`Overlay`), in place of the `violations`
+    and `clusters` frames (pass one or the other)."""
     kwargs: dict[str, Any] = {"asset_prefix": asset_prefix} if asset_prefix else {}
     if tiled and tiles_adcode is None:
         raise ValueError("tiled layers need the adcode of their jurisdiction")
@@ -448,8 +676,11 @@ def one_map(
             _clusters_layer(clusters, palette_).add_to(m)
         if hazards is not None and len(hazards):
             _hazards_layer(hazards).add_to(m)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    _Hook().add_to(m)
+        for overlay in overlays:
+            _LazyLayer(overlay, palette_).add_to(m)
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(m)
+    _Hook(control).add_to(m)
     if tiled and not public:  # the tile layers' script, added after four_colour_map localised its own
         localise(m, asset_prefix or DEFAULT_PREFIX)
     return m
@@ -480,8 +711,10 @@ def add_overlays(
 
 __all__ = [
     "GRADE_STYLES",
+    "OVERLAY_KINDS",
     "STATUS_STYLES",
     "TARGET_CLASSES",
+    "Overlay",
     "add_overlays",
     "legend_html",
     "level_label",

@@ -38,6 +38,10 @@ def _rounded(value: Any, digits: int = 1) -> float | None:
     return round(float(value), digits)
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
+
+
 def _int(value: Any) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
@@ -67,7 +71,7 @@ def _violation_feature(row: Mapping[Any, Any], crs: InputCrs) -> dict[str, Any]:
         "hazard": {
             "risk_unit_id": int(row["hazard_id"]),
             "name": row["hazard_name"],
-            "hazard_kind": row["hazard_kind"],
+            "hazard_kind": _text(row["hazard_kind"]),  # None: a level-1/2 unit of no kind (screened by level)
             "hazard_kind_zh": kind.name_zh if kind else None,
             "capacity_m3": _rounded(row["capacity_m3"]),
             "enterprise_id": _int(row["enterprise_id"]),
@@ -94,9 +98,9 @@ def _violation_feature(row: Mapping[Any, Any], crs: InputCrs) -> dict[str, Any]:
         "criterion_per_year": None if crit is None or pd.isna(crit) else float(crit),
         "people_exposed": int(row["people"]),
         "population_estimated": bool(row["population_estimated"]),
-        "population_rule": row["population_rule"],
+        "population_rule": _text(row["population_rule"]),  # None: the register's own figure
         "situation": row["situation"],
-        "side": row.get("side"),
+        "side": _text(row.get("side")),
         "metric_crs": f"EPSG:{int(row['epsg'])}",
         "explanation_zh": row["explanation_zh"],
         "explanation_en": row["explanation_en"],

@@ -1,26 +1,32 @@
 """The one map (风险一张图) of a jurisdiction, as the caller may see it: what each layer shows, fetched
-once, and the map drawn from it. The page (/map) and the command line call this; each role gets what it
-may see and nothing more:
+once, and the map drawn from it (the page /map). Each role gets what it may see and nothing more:
 
 - admins and the area's regulators: zones, boundaries, enterprises, risk units, protection targets,
   safety-distance problems, joint-prevention clusters and open hidden hazards;
 - an enterprise user: the published zones, its own enterprise and risk units and its own open hazards;
 - the public: the published map (zones and counts).
+
+The page is bounded at any scale: a register layer above `maps.tiles.FEATURE_THRESHOLD` features is drawn
+from the vector tiles (never read for the page), and the analyses (safety-distance violations,
+joint-prevention clusters) are not run for the page at all: the browser fetches them after the map is
+drawn, from their JSON API with the user's own credentials (`Overlay`), and says "loading" until they
+answer. Above `ANALYSIS_MAX_UNITS` risk units (a province) they are not fetched: the page says so and
+offers the children instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import urllib.parse
 from dataclasses import dataclass, field
+from typing import Final
 
 import folium
 import geopandas as gpd
-import pandas as pd
 import shapely
 from sqlalchemy import Connection
 
 from api.settings import Settings
-from api.usecases import joint_prevention as jp
 from api.usecases.four_colour import (
     FourColourParams,
     compute,
@@ -37,12 +43,19 @@ from geo.store import hazards as hazard_store
 from geo.store import repository as repo
 from geo.store import safety_distance as safety_store
 from geo.store.repository import get_jurisdiction_row, may_see_detail
-from geo.store.summary import map_boundaries, map_risk_units
-from geo.store.summary import summary as register_summary
-from maps.one_map import one_map
-from maps.tiles import use_tiles
+from geo.store.summary import level_counts, map_boundaries, map_risk_units
+from maps.one_map import Overlay, one_map
+from maps.tiles import FEATURE_THRESHOLD, use_tiles
 
 MAX_HAZARDS = 20_000
+ANALYSIS_MAX_UNITS: Final = 200_000
+"""Above this many risk units in the jurisdiction (a province), the page does not fetch the analyses: the
+violations of a province take about 15 s of the database and its clusters' answer tens of megabytes
+(bench/results/one_map.md); the page asks for a city or county instead."""
+MAX_CHILD_LINKS: Final = 30
+TARGETS_THRESHOLD: Final = 1000
+"""Protection targets are tiled above this many (not `FEATURE_THRESHOLD`): they are outlines, about 200
+bytes each inline — the demo city's 3,486 were 0.7 MB of its 1 MB page and as many SVG paths to draw."""
 
 
 @dataclass
@@ -59,17 +72,19 @@ class OneMap:
     enterprises: gpd.GeoDataFrame | None = None
     risk_units: gpd.GeoDataFrame | None = None
     targets: gpd.GeoDataFrame | None = None
-    violations: pd.DataFrame | None = None
-    clusters: gpd.GeoDataFrame | None = None
     hazards: gpd.GeoDataFrame | None = None
     unit_counts: dict[int, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     tiled: list[str] = field(default_factory=list)  # layers drawn from vector tiles (their frames not read)
+    overlays: list[Overlay] = field(default_factory=list)  # analyses the browser fetches after the map
 
 
-def _hazards_frame(conn: Connection, principal: Principal, adcode: str, as_of: dt.date) -> gpd.GeoDataFrame:
+def _hazards_frame(
+    conn: Connection, principal: Principal, adcode: str, as_of: dt.date, *, limit: int = MAX_HAZARDS
+) -> gpd.GeoDataFrame:
+    """Open hazards (the first `limit`; attrs["total"]: how many there are)."""
     rows, total = hazard_store.list_hazards(
-        conn, principal, as_of=as_of, adcode=adcode, open_only=True, limit=MAX_HAZARDS
+        conn, principal, as_of=as_of, adcode=adcode, open_only=True, limit=limit
     )
     frame = gpd.GeoDataFrame(
         {
@@ -108,49 +123,79 @@ def gather(
         boundaries=map_boundaries(conn, adcode),
         public=not detail and principal.role is not Role.enterprise,
     )
-    counted = register_summary(conn, principal, adcode, overdue_limit=0)
-    out.unit_counts = {int(k): v for k, v in counted["counts"].items()}
+    counts = level_counts(conn, principal, adcode)  # the legend's counts, each unit once
+    out.unit_counts = {lv: int(counts[str(lv)]) for lv in (1, 2, 3, 4)}
     if params.zones != "children":
         out.notes.append(params.zones_reason_zh)
     today = as_of or beijing_today()
     if detail:
-        if use_tiles(int(counted["enterprises"])) and settings.analysis.enterprise_level_rule == "max":
-            out.tiled.append("enterprises")  # the tiles' level is the highest of the units' (就高); not read
-        else:
-            out.enterprises = enterprises_with_levels(conn, principal, adcode, settings)
-        if use_tiles(sum(out.unit_counts.values())):
-            out.tiled.append("risk_units")  # every unit, from the tiles: the page stays small
-        else:
-            units = map_risk_units(conn, principal, adcode)
-            if len(units) > settings.maps.max_risk_units:
-                units = map_risk_units(conn, principal, adcode, max_level=2)
-                out.notes.append("风险单元较多：图上只画重大、较大风险单元")
-            out.risk_units = units
-        targets = safety_store.targets_in(conn, principal, adcode)
-        out.targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=4490)
-        report = safety_store.violations_sql(conn, principal, adcode, advice=False)  # lines only
-        found = report.violations.copy()
-        found["status"] = [
-            "veto" if str(b) == "consultation_inner" else "violation" for b in found.get("basis", [])
-        ]
-        out.violations = found
-        result = jp.find_clusters(conn, principal, jp.cluster_params(adcode), settings)
-        out.clusters = gpd.GeoDataFrame(
-            {
-                "id": [c.id for c in result.clusters],
-                "member_count": [len(c.members) for c in result.clusters],
-                "level": [c.level or 0 for c in result.clusters],
-            },
-            geometry=[c.hull for c in result.clusters],
-            crs=4490,
-        )
-        out.hazards = _hazards_frame(conn, principal, adcode, today)
+        _detail_layers(conn, principal, adcode, settings, out, today)
     elif not public and principal.role is Role.enterprise and principal.enterprise_id is not None:
         out.enterprises = _own(conn, principal, repo.ENTERPRISES, adcode)
         out.risk_units = _own(conn, principal, repo.RISK_UNITS, adcode)
         out.hazards = _hazards_frame(conn, principal, adcode, today)
         out.notes.append("企业用户：分区为公开版，只显示本企业及其风险点、隐患")
     return out
+
+
+def _count(conn: Connection, principal: Principal, res: repo.Resource, adcode: str) -> int:
+    """How many rows of `res` the principal sees in the jurisdiction (the data-access layer's scope)."""
+    return repo.list_features(conn, principal, res, adcode=adcode, limit=0).total
+
+
+def _detail_layers(
+    conn: Connection, principal: Principal, adcode: str, settings: Settings, out: OneMap, today: dt.date
+) -> None:
+    """What an admin or the area's regulator sees: each register layer inline when small, tiled when not;
+    the analyses as overlays the browser fetches."""
+    enterprises = _count(conn, principal, repo.ENTERPRISES, adcode)
+    if use_tiles(enterprises) and settings.analysis.enterprise_level_rule == "max":
+        out.tiled.append("enterprises")  # the tiles' level is the highest of the units' (就高); not read
+    else:
+        out.enterprises = enterprises_with_levels(conn, principal, adcode, settings)
+    units = sum(out.unit_counts.values())
+    if use_tiles(units):
+        out.tiled.append("risk_units")  # every unit, from the tiles: the page stays small
+    else:
+        frame = map_risk_units(conn, principal, adcode)
+        if len(frame) > settings.maps.max_risk_units:
+            frame = map_risk_units(conn, principal, adcode, max_level=2)
+            out.notes.append("风险单元较多：图上只画重大、较大风险单元")
+        out.risk_units = frame
+    if use_tiles(_count(conn, principal, repo.PROTECTION_TARGETS, adcode), TARGETS_THRESHOLD):
+        out.tiled.append("protection_targets")
+    else:
+        targets = safety_store.targets_in(conn, principal, adcode)
+        out.targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=4490)
+    hazards = _hazards_frame(conn, principal, adcode, today, limit=FEATURE_THRESHOLD)
+    if use_tiles(int(hazards.attrs["total"])):
+        out.tiled.append("hazards")
+    else:
+        out.hazards = hazards
+    out.overlays = analysis_overlays(adcode, units, out.boundaries)
+
+
+def analysis_overlays(adcode: str, units: int, boundaries: gpd.GeoDataFrame) -> list[Overlay]:
+    """The safety-distance violations and the joint-prevention clusters of `adcode`, as the URLs of their
+    JSON API (the same answers as /api/v1/analysis/…, scoped by the caller's own credentials), or, above
+    `ANALYSIS_MAX_UNITS` units, refused with the children to choose from."""
+    query = urllib.parse.urlencode({"adcode": adcode})
+    made = (
+        ("violations", "安全防护距离问题", f"/api/v1/analysis/safety-distance?{query}"),
+        ("clusters", "联防联控组", f"/api/v1/analysis/joint-prevention?{query}"),
+    )
+    if units <= ANALYSIS_MAX_UNITS:
+        return [Overlay(key, name, url) for key, name, url in made]
+    children = [
+        (str(r["name"]), "/map?" + urllib.parse.urlencode({"adcode": r["adcode"]}))
+        for r in boundaries.to_dict("records")
+        if str(r["adcode"]) != adcode
+    ][:MAX_CHILD_LINKS]
+    refused = (
+        f"本辖区风险单元 {units:,} 个，超过一张图分析上限 {ANALYSIS_MAX_UNITS:,} 个，未计算——"
+        "请选择下级行政区（市、县）查看"
+    )
+    return [Overlay(key, name, None, refused=refused, children=children) for key, name, _ in made]
 
 
 def _own(conn: Connection, principal: Principal, res: repo.Resource, adcode: str) -> gpd.GeoDataFrame:
@@ -167,8 +212,6 @@ def draw(data: OneMap, settings: Settings) -> folium.Map:
         enterprises=data.enterprises,
         risk_units=data.risk_units,
         targets=data.targets,
-        violations=data.violations,
-        clusters=data.clusters,
         hazards=data.hazards,
         public=data.public,
         palette=settings.maps.palette_map(),
@@ -179,4 +222,5 @@ def draw(data: OneMap, settings: Settings) -> folium.Map:
         zone_labels=data.zones_kind == "children",
         tiled=data.tiled,
         tiles_adcode=data.adcode,
+        overlays=data.overlays,
     )

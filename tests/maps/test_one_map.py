@@ -18,6 +18,7 @@ from api.app import create_app
 from api.settings import AuthSettings, DatabaseSettings, Settings
 from geo.access import SYSTEM
 from geo.store import users
+from geo.store.answer_cache import CACHE
 from tests.api.builders import (
     ENTERPRISES,
     HUIAN,
@@ -138,6 +139,31 @@ def test_each_role_gets_its_own_map(world: dict[str, Any], engine: Engine) -> No
     assert elsewhere.status_code == 200
     assert OTHER not in elsewhere.text
     assert "riskmap.enterprises(" not in elsewhere.text
+
+
+def test_the_map_is_kept_until_a_write(world: dict[str, Any], engine: Engine) -> None:
+    """Two regulators of one area: the second gets the first's map from the answer cache, with its own name
+    and session in the page around it; a new protection target shows at the next request."""
+    first = add_test_user(engine, "regulator", adcodes=("350505",))
+    second = add_test_user(engine, "regulator", adcodes=("350505",))
+    app = world["app"]
+    made = TestClient(app, headers=bearer(first, "regulator")).get("/map?adcode=350505", headers=HTML)
+    hits = CACHE.store.hits
+    kept = TestClient(app, headers=bearer(second, "regulator")).get("/map?adcode=350505", headers=HTML)
+    assert kept.status_code == 200
+    assert CACHE.store.hits == hits + 1  # served from the cache
+    assert f'<span id="rm-user">{second}</span>' in kept.text
+    assert first not in kept.text
+    assert "一张图小学" in kept.text
+    assert kept.text.count("<header") == 1
+    assert kept.text.index("onemap.js") < kept.text.index("</head>") < kept.text.index('id="rm-panel"')
+    x, y = QUANGANG
+    world["admin"].post(
+        TARGETS, json=protection_target_feature(at=(x + 0.004, y + 0.004), name="一张图幼儿园")
+    )
+    after = TestClient(app, headers=bearer(second, "regulator")).get("/map?adcode=350505", headers=HTML)
+    assert "一张图幼儿园" in after.text  # the write moved the epoch: made again
+    assert made.status_code == 200
 
 
 @pytest.fixture(scope="module")

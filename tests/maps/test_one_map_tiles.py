@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 
 from api.app import create_app
 from api.settings import AuthSettings, DatabaseSettings, Settings
+from geo.store.answer_cache import AnswerCache
 from tests.api.builders import QUANGANG, RISK_UNITS, box_polygon, created, risk_unit_feature
 from tests.maps.browser import Browser, require_chromium, serve_app
 from tests.maps.frames import ARTIFACTS
@@ -65,7 +66,8 @@ def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict[
 
 @pytest.fixture
 def tiled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("api.usecases.one_map.use_tiles", lambda n: n > 0)
+    monkeypatch.setattr("api.usecases.one_map.use_tiles", lambda n, threshold=0: n > 0)
+    monkeypatch.setattr("api.pages.one_map.CACHE", AnswerCache(0))  # made afresh, tiled
 
 
 def test_the_page_holds_tile_layers_not_the_units(world: dict[str, Any], tiled: None) -> None:
