@@ -44,6 +44,7 @@ import os
 import resource
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -680,12 +681,6 @@ ZOOMS = (8, 10, 12, 14)
 TIMEOUT = 60.0  # seconds: anything slower is recorded as such, not waited for
 SECRET = "bench-province-" + "q8Wm3Zr7Kx2Lp9Vb4Nt6Hc1Yd5Fg0Js"
 USER = "bench-province"
-# as bench/one_map.py waits: the zones drawn, and the vector tiles shown painted
-READY = (
-    "window.riskmapMap && document.querySelector('.leaflet-overlay-pane path') && "
-    "Array.from(document.querySelectorAll('canvas.leaflet-tile')).every(c => c.classList.contains('leaflet-tile-loaded'))"
-)
-
 SUBTREE = """WITH RECURSIVE subtree AS (
     SELECT adcode FROM jurisdictions WHERE adcode = :adcode
     UNION ALL SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode)"""
@@ -1023,54 +1018,65 @@ def measure_lists(runs: int, port: int, key: str, pid: int, engine: Engine) -> l
     return rows
 
 
-def measure_map(runs: int, port: int, key: str, pid: int) -> list[Row]:
-    """The one map of a county, the city and the province: made (over HTTP), loaded in Chromium."""
-    from tests.maps.browser import Browser
+MAP_PAGES = (
+    f"{COUNTY}:合成1市1县 {COUNTY} (county):2",
+    f"{CITY}:合成1市 {CITY} (city):3",
+    f"{PROVINCE}:福建省（合成） {PROVINCE} (province):5",
+)
 
-    rows: list[Row] = []
-    headers = {"X-API-Key": key, "Accept": "text/html", "Accept-Encoding": "gzip"}
-    with Browser(window=(1400, 900)) as browser:
-        for adcode, what in PLACES:
-            path = f"/map?adcode={adcode}"
-            times, result, peak, error = timed_runs(
-                runs, lambda path=path: http_get(port, path, headers), pid
-            )
-            label = f"one map of the {what} ({adcode}): made"
-            if error:
-                rows.append(Row("map", label, error, times, peak))
-                print(f"{label}: {error}", flush=True)
-                continue
-            _, sent, size, _ = result
-            answer = _sizes(size, sent)
-            rows.append(Row("map", label, answer, times, peak))
-            print(f"{label}: {answer} {[round(t, 2) for t in times]} peak {peak:.0f} MB", flush=True)
-            loads, problem = [], ""
-            reset_peak(pid)
-            for _ in range(runs):
-                t = time.perf_counter()
-                try:
-                    report = browser.open(
-                        f"http://127.0.0.1:{port}{path}",
-                        wait_for=READY,
-                        headers={"X-API-Key": key},
-                        timeout=TIMEOUT,
-                    )
-                except Exception as exc:  # the browser's own timeout or a lost target: recorded, not raised
-                    problem = f"not ready within {TIMEOUT:.0f} s ({exc.__class__.__name__})"
-                    break
-                if not report.ready:
-                    problem = f"not ready within {TIMEOUT:.0f} s; console: {report.console_errors[:2]}"
-                    break
-                if report.external_requests:
-                    problem = f"asked outside the server: {report.external_requests[:2]}"
-                    break
-                loads.append(time.perf_counter() - t)
-            label = f"one map of the {what} ({adcode}): loaded in Chromium"
-            rows.append(
-                Row("map", label, problem or "ready (zones drawn, tiles painted)", loads, peak_mb(pid))
-            )
-            print(f"{label}: {problem or 'ready'} {[round(t, 2) for t in loads]}", flush=True)
-    return rows
+
+def measure_map(args: argparse.Namespace) -> list[str]:
+    """The one map of a county, the city and the province by bench/one_map.py (its own app in process, its
+    own Chromium), run as a subprocess with a time limit; its table, or how it failed, as markdown lines."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "one_map.py")
+    limit = 20 * 60
+    with tempfile.TemporaryDirectory() as tmp:
+        output = os.path.join(tmp, "one_map.md")
+        cmd = [
+            sys.executable,
+            script,
+            "--database",
+            args.database,
+            "--runs",
+            str(args.runs),
+            "--output",
+            output,
+        ]
+        for page in MAP_PAGES:
+            cmd += ["--page", page]
+        shown = "python bench/one_map.py --database {} --runs {} {}".format(
+            args.database, args.runs, " ".join(f"--page '{p}'" for p in MAP_PAGES)
+        )
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started, load_before = dt.datetime.now(dt.UTC), load_average()
+        t = time.perf_counter()
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, check=False)
+            failed = "" if done.returncode == 0 else f"exit {done.returncode}: {done.stderr.strip()[-600:]}"
+        except subprocess.TimeoutExpired:
+            failed = f"not finished within {limit} s (stopped)"
+        took = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        table = []
+        if not failed and os.path.exists(output):
+            with open(output, encoding="utf-8") as f:
+                table = [line for line in f.read().splitlines() if line.startswith("|")]
+    lines = [
+        "### The one map (GET /map), by bench/one_map.py",
+        "",
+        f"`{shown}` — started {started:%Y-%m-%d %H:%M} UTC, load average {load_before} before, "
+        f"{load_average()} after, {took:.0f} s in all. Made: the page over HTTP on loopback (the app in the "
+        "bench's process); in Chromium from navigation start: painted = the zones drawn and the vector tiles "
+        "shown painted; analyses = the last overlay fetched after the paint answered; quiet = the wall time "
+        "until the network is quiet. Medians (runs). Peak RSS of the largest process of the bench (the app "
+        "and its server run in it; Chromium's processes are its children): "
+        + (f"{peak / 1024:.0f} MB." if peak > before else "not above an earlier child's."),
+        "",
+    ]
+    if failed:
+        lines.append(f"Failed: {failed}")
+    lines += table
+    return lines
 
 
 def measure_main(args: argparse.Namespace) -> None:
@@ -1119,18 +1125,20 @@ def measure_main(args: argparse.Namespace) -> None:
             with serving([*tipg, "--log-level", "warning"], env, port) as pid:
                 path = "/collections/public.risk_units/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=" + ATTRS
                 rows += measure_tiles("tipg (peer)", port, path, {}, pid, p)
-        if "lists" not in skip or "map" not in skip:
+        if "lists" not in skip:
             port = free_port()
             with serving(riskmap_launch(url, port), {}, port) as pid:
-                if "lists" not in skip:
-                    rows += measure_lists(args.runs, port, key, pid, engine)
-                if "map" not in skip:
-                    rows += measure_map(args.runs, port, key, pid)
+                rows += measure_lists(args.runs, port, key, pid, engine)
     finally:
         with engine.begin() as conn:
             users.remove_user(conn, SYSTEM, USER)
         engine.dispose()
-    write_measure(args, rows, counts, started, load_before, machine())
+    if rows:
+        write_measure(args, rows, counts, started, load_before, machine())
+    if "map" not in skip:
+        lines = measure_map(args)
+        write_section("measure map", lines)
+        print("\n".join(lines))
 
 
 def write_measure(
@@ -1165,11 +1173,6 @@ def write_measure(
         "lists": (
             "### List pages and exports",
             f"Medians of {args.runs} (every run in the last column); `Accept-Encoding: gzip`.",
-        ),
-        "map": (
-            "### The one map (GET /map)",
-            "Made: the page over HTTP (the first run is cold, later ones may come from the answer cache). "
-            "Loaded: headless Chromium from navigation until the zones are drawn and the vector tiles painted.",
         ),
     }
     for part, (title, note) in parts.items():
