@@ -131,7 +131,7 @@ def _database_error(_: Request, exc: Exception) -> JSONResponse:
             status_code=503,
             headers={"Retry-After": "5"},
         )
-    log.exception("database error")
+    log.error("database error: %s", exc.orig, exc_info=exc)  # a handler runs outside the except block
     return JSONResponse(_body("internal database error"), status_code=500)
 
 

@@ -531,7 +531,7 @@ def load_units_frame(
 # (the same test as the totals), the first few by id, with the unit's and its enterprise's names; named only
 # when filed inside the mapped jurisdiction (units across the border count but are not named).
 _DECIDING = """
-WITH RECURSIVE {subtree},
+WITH
 -- materialised: each zone's geometry is parsed once (and prepared once for the containment tests), not
 -- per candidate unit
 zones AS MATERIALIZED (
@@ -541,16 +541,27 @@ zones AS MATERIALIZED (
 SELECT z.ord, d.id, d.name, d.enterprise_name
 FROM zones AS z
 CROSS JOIN LATERAL (
+    -- the geometric test last, on the candidates in id order until `per_zone` pass: the cheap tests and
+    -- the sort first (OFFSET 0 keeps the planner from folding the geometric test in: on a province's city
+    -- zones it tested every candidate, minutes), then the exact test row by row
     SELECT u.id, u.name, e.name AS enterprise_name
-    FROM risk_units u
-    LEFT JOIN unnest(CAST(:raised_ids AS bigint[]), CAST(:raised_levels AS int[])) AS r(id, shown) ON r.id = u.id
+    FROM (
+        SELECT u.id, u.name, u.enterprise_id, u.geom, u.area_m2
+        FROM risk_units u
+        LEFT JOIN unnest(CAST(:raised_ids AS bigint[]), CAST(:raised_levels AS int[])) AS r(id, shown)
+            ON r.id = u.id
+        WHERE u.geom && z.geom
+            -- only units of the zone's level (or raised ones) go on
+            AND (u.level = z.level OR u.id = ANY(CAST(:raised_ids AS bigint[])))
+            AND coalesce(r.shown, u.level) = z.level
+            -- the area's codes as one constant array (hashed by PostgreSQL): a join with the recursive walk
+            -- was planned as a loop over its rows per candidate (a province's 40,000 codes: minutes)
+            AND u.jurisdiction_adcode::text = ANY(CAST(:codes AS text[]))
+        ORDER BY u.id
+        OFFSET 0
+    ) AS u
     LEFT JOIN enterprises e ON e.id = u.enterprise_id
-    WHERE u.geom && z.geom
-        -- cheap first: only units of the zone's level (or raised ones) pay for the geometric test
-        AND (u.level = z.level OR u.id = ANY(CAST(:raised_ids AS bigint[])))
-        AND coalesce(r.shown, u.level) = z.level
-        AND u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
-        AND ({counted}) IS NOT NULL
+    WHERE ({counted}) IS NOT NULL
     ORDER BY u.id
     LIMIT :per_zone
 ) AS d
@@ -572,7 +583,7 @@ def deciding_units(
     decide its level: {"ids": the first `per_zone` ids, "names": "unit（enterprise）", "more": how many
     others count at that level, named or not} (an empty dict for a zone without level). Only for those who may see the jurisdiction's detail (admins,
     its regulators): None for anyone else, and None above DECIDING_MAX_ZONES zones (the counts say it)."""
-    from geo.store.repository import SUBTREE_CTE, may_see_detail
+    from geo.store.repository import jurisdiction_subtree, may_see_detail
 
     if len(zones) > DECIDING_MAX_ZONES or not may_see_detail(conn, principal, adcode):
         return None
@@ -583,11 +594,12 @@ def deciding_units(
         return out
     raised = dict(shown_levels or {})
     counted = _COUNTED_AREA.rsplit(" AS area", 1)[0]
-    sql = _DECIDING.replace("{subtree}", SUBTREE_CTE).replace("{counted}", counted)
+    sql = _DECIDING.replace("{counted}", counted)
+    codes = [str(c) for c in conn.execute(jurisdiction_subtree(adcode)).scalars()]
     rows = conn.execute(
         text(sql),
         {
-            "adcode": adcode,
+            "codes": codes,
             "ords": at,
             "wkbs": list(shapely.to_wkb(np.asarray(zones.geometry.array, dtype=object)[at])),
             "levels": [levels[i] for i in at],
