@@ -75,8 +75,12 @@ def test_a_tiny_province_has_the_promised_shape(engine: Engine, loaded: dict[str
                 f"""SELECT max(abs(ST_Area(p.geom) - s.area) / ST_Area(p.geom)) FROM jurisdictions p
                 JOIN (SELECT parent_adcode, sum(ST_Area(geom)) AS area FROM jurisdictions
                       WHERE level = '{child}' AND adcode LIKE '359%' GROUP BY 1) s ON s.parent_adcode = p.adcode
-                WHERE p.level = '{parent}'"""
+                WHERE p.level = '{parent}' AND p.synthetic"""
             )
+            if gap is None and parent == "province":
+                # a real 350000 was stored before (the demo's boundaries, by an earlier test of this process):
+                # the generator keeps it and files its cities under it, without tiling it
+                continue
             assert float(gap) < 1e-9, (child, parent, gap)  # type: ignore[arg-type]
             overlap = one(
                 f"""SELECT count(*) FROM jurisdictions a JOIN jurisdictions b

@@ -17,6 +17,7 @@ from geo.access import SYSTEM
 from geo.errors import SetupError
 from geo.store.backup import backup, dump_revision, restore
 from geo.store.migrate import head_revision, upgrade
+from tests.databases import drop_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +49,7 @@ def new_database(database_url: str) -> Iterator[Callable[[], str]]:
     yield make
     with admin.connect() as conn:
         for name in made:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            drop_database(conn, name)
     admin.dispose()
 
 

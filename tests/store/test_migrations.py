@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from geo.store.migrate import current_revision, downgrade, head_revision, upgrade
 from geo.store.models import SPATIAL_COLUMNS, Base
+from tests.databases import drop_database
 
 TEMPLATE = "riskmap_template"
 REGISTER_TABLES = {"jurisdictions", "enterprises", "risk_units", "protection_targets"}
@@ -50,7 +51,7 @@ def fresh_url(database_url: str) -> Iterator[str]:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            drop_database(conn, name)
         admin.dispose()
 
 
