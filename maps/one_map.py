@@ -491,41 +491,55 @@ def _tile_layers(m: folium.Map, tiled: Collection[str], adcode: str, palette: Ma
     """The layers of `tiled` from /tiles/{layer}/… of the jurisdiction, coloured like the inline ones (by
     level; targets by GB 36894 class, hazards by grade)."""
     query = "?" + urllib.parse.urlencode({"adcode": adcode})
-    if "risk_units" in tiled:
-        style = level_style(
-            "risk_units", palette, "polygon", popup_fields=("name", "level"), select="risk_unit", opacity=0.7
-        )
-        add_tile_layer(m, "/tiles/risk_units/{z}/{x}/{y}.pbf" + query, style, name="风险单元（全部等级）")
-    if "enterprises" in tiled:
-        style = level_style(
-            "enterprises", palette, "point", popup_fields=("name", "level"), select="enterprise", radius=5
-        )
-        add_tile_layer(m, "/tiles/enterprises/{z}/{x}/{y}.pbf" + query, style, name="企业")
-    if "protection_targets" in tiled:
-        style = TileStyle(
-            "protection_targets",
-            "point",
-            "gb_class",
-            {g: colour for g, (colour, _) in TARGET_CLASSES.items()},
-            default="#bbbbbb",
-            stroke="#ffffff",
-            radius=5,
-            popup_fields=("name", "type", "gb_class"),
-            select="protection_target",
-        )
-        add_tile_layer(m, "/tiles/protection_targets/{z}/{x}/{y}.pbf" + query, style, name=TARGETS_NAME)
-    if "hazards" in tiled:
-        style = TileStyle(
-            "hazards",
-            "point",
-            "grade",
-            {g: colour for g, (colour, _) in GRADE_STYLES.items()},
-            stroke="#ffffff",
-            radius=6,
-            popup_fields=("grade", "status"),
-            select="hazard",
-        )
-        add_tile_layer(m, "/tiles/hazards/{z}/{x}/{y}.pbf" + query, style, name="未销号隐患")
+    layers: dict[str, tuple[TileStyle, str]] = {  # drawn in this order
+        "risk_units": (
+            level_style(
+                "risk_units",
+                palette,
+                "polygon",
+                popup_fields=("name", "level"),
+                select="risk_unit",
+                opacity=0.7,
+            ),
+            "风险单元（全部等级）",
+        ),
+        "enterprises": (
+            level_style(
+                "enterprises", palette, "point", popup_fields=("name", "level"), select="enterprise", radius=5
+            ),
+            "企业",
+        ),
+        "protection_targets": (
+            TileStyle(
+                "protection_targets",
+                "point",
+                "gb_class",
+                {g: colour for g, (colour, _) in TARGET_CLASSES.items()},
+                default="#bbbbbb",
+                stroke="#ffffff",
+                radius=5,
+                popup_fields=("name", "type", "gb_class"),
+                select="protection_target",
+            ),
+            TARGETS_NAME,
+        ),
+        "hazards": (
+            TileStyle(
+                "hazards",
+                "point",
+                "grade",
+                {g: colour for g, (colour, _) in GRADE_STYLES.items()},
+                stroke="#ffffff",
+                radius=6,
+                popup_fields=("grade", "status"),
+                select="hazard",
+            ),
+            "未销号隐患",
+        ),
+    }
+    for layer, (style, name) in layers.items():
+        if layer in tiled:
+            add_tile_layer(m, f"/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf{query}", style, name=name)
 
 
 class _LazyLayer(Layer):
