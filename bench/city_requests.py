@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed copy of 
 
 import geopandas as gpd  # noqa: E402
 import pyogrio  # noqa: E402
-from common import machine  # noqa: E402
+from common import EXPORT_ROWS, NOTES, SUBTREE, json_agg_sql, machine, write_report  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
 
@@ -56,32 +56,6 @@ RESULTS = ROOT / "bench" / "results" / "city_requests.md"
 COMMAND = ".venv/bin/python bench/city_requests.py"
 CITY = "350500"
 PLAN = "双随机 plan, the city"
-NOTES = "<!-- notes: the bench rewrites what is above this line and keeps what is below -->"
-
-SUBTREE = """WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode)"""
-
-JSON_AGG = (
-    SUBTREE
-    + """
-SELECT json_build_object('type', 'FeatureCollection', 'features', json_agg(f))::text FROM (
-    SELECT json_build_object('type', 'Feature', 'id', r.id, 'geometry', ST_AsGeoJSON(r.geom, 7, 0)::json,
-                             'properties', to_jsonb(r) - 'geom') AS f
-    FROM risk_units r WHERE r.jurisdiction_adcode IN (SELECT adcode FROM subtree)
-    ORDER BY r.id LIMIT 5000) page"""
-)
-
-EXPORT_ROWS = (
-    SUBTREE
-    + """
-SELECT r.id, r.enterprise_id, r.kind, r.name, r.sector, r.level, r.assessment_method, r.assessment_score,
-       array_to_string(r.accident_types, ',') AS accident_types, r.hazards, r.control_measures,
-       r.control_level, r.responsible_department, r.responsible_person, r.responsible_phone,
-       r.assessed_on, r.next_assessment_due, r.max_occupancy, r.hazard_kind, r.capacity_m3,
-       r.jurisdiction_adcode, r.geom
-FROM risk_units r WHERE r.jurisdiction_adcode IN (SELECT adcode FROM subtree) ORDER BY r.id"""
-)
 
 
 def timed(runs: int, fn: Callable[[], Any]) -> tuple[float, list[float], Any, float]:
@@ -164,7 +138,7 @@ def main() -> None:
 
             def json_agg() -> str:
                 with engine.connect() as conn:
-                    body = conn.execute(text(JSON_AGG), {"adcode": CITY}).scalar_one()
+                    body = conn.execute(text(json_agg_sql("risk_units")), {"adcode": CITY}).scalar_one()
                 return f"{len(body) / 2**20:.2f} MB"
 
             run("peer: PostGIS json_agg of the same 5,000 rows", json_agg)
@@ -231,8 +205,7 @@ def main() -> None:
 def write(rows: list[tuple[str, str, list[float], str, float]], runs: int, units: int, *, only: str) -> None:
     """The results file: header, table, then the notes kept from the file. With --only plan the other rows
     (and the header saying when they were measured) are kept and the plan's rows replaced in place."""
-    old = RESULTS.read_text() if RESULTS.exists() else ""
-    notes = old.split(NOTES, 1)[1] if NOTES in old else ""
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
     when = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine()}, load average {os.getloadavg()[0]:.1f}"
     table = [
         f"| {label} | {what} | {median} | {', '.join(f'{t:.3f}' for t in times)} | {peak:.0f} |"
@@ -260,7 +233,7 @@ def write(rows: list[tuple[str, str, list[float], str, float]], runs: int, units
             "|---|---|---:|---|---:|",
             *table,
         ]
-    RESULTS.write_text("\n".join(lines) + "\n\n" + NOTES + (notes or "\n"))
+    write_report(RESULTS, "\n".join(lines))
 
 
 if __name__ == "__main__":

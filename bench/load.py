@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's code (and migrations), not an i
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
-from common import create_database, database_exists, machine, server_url  # noqa: E402
+from common import create_database, database_exists, machine, server_url, write_report  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from api.cli import default_workers  # noqa: E402
@@ -136,9 +136,6 @@ class TimedClient(httpx.Client):
         response = super().send(request, **kwargs)
         self._record(time.perf_counter() - began)
         return response
-
-
-NOTES = "<!-- notes: the bench rewrites what is above this line and keeps what is below -->"
 
 
 def run(
@@ -379,12 +376,7 @@ def main() -> None:
             f"- {label}, {r['clients']} clients: {cells}; writes by GET+PATCH rounds {{{rounds}}}; "
             f"errors by op: {r['failures'] or 'none'}"
         )
-    kept = ""
-    if args.out.exists():
-        old = args.out.read_text(encoding="utf-8")
-        if NOTES in old:
-            kept = old[old.index(NOTES) :]
-    args.out.write_text("\n".join(lines) + "\n\n" + (kept or NOTES + "\n"), encoding="utf-8")
+    write_report(args.out, "\n".join(lines))
     print(f"wrote {args.out}")
 
 

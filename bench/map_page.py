@@ -25,7 +25,7 @@ from typing import Any
 
 import folium
 import shapely
-from common import machine
+from common import machine, write_report
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine, text
@@ -43,7 +43,6 @@ from tests.maps.browser import Browser, chromium_path, serve_app  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "map_page.md"
 COMMAND = ".venv/bin/python bench/map_page.py"
-NOTES = "<!-- notes: the bench rewrites what is above this line and keeps what is below -->"
 
 
 @dataclass(frozen=True)
@@ -353,11 +352,7 @@ def main() -> None:
     ]
     if before is not None:
         out += ["", f"## Before: `maps/four_colour.py` at {args.compare}", "", table(before)]
-    # What was written by hand below the notes marker stays.
-    previous = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
-    notes = previous[previous.index(NOTES) :] if NOTES in previous else NOTES + "\n"
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(out) + "\n\n" + notes, encoding="utf-8")
+    write_report(args.output, "\n".join(out))  # what was written by hand below the notes marker stays
     print(f"wrote {args.output}")
     engine.dispose()
 

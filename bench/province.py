@@ -57,6 +57,7 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, Engine, create_engine, text
 
+from bench.common import EXPORT_ROWS, SUBTREE, json_agg_sql
 from geo import vocab
 from geo.codes import make_credit_code
 from geo.resources import read_table
@@ -681,35 +682,6 @@ ZOOMS = (8, 10, 12, 14)
 TIMEOUT = 60.0  # seconds: anything slower is recorded as such, not waited for
 SECRET = "bench-province-" + "q8Wm3Zr7Kx2Lp9Vb4Nt6Hc1Yd5Fg0Js"
 USER = "bench-province"
-SUBTREE = """WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode)"""
-
-
-def json_agg_sql(table: str) -> str:
-    """The peer of a list page: the same 5,000 rows as GeoJSON Features in one statement (as
-    bench/city_requests.py asks PostGIS)."""
-    return (
-        SUBTREE
-        + f"""
-SELECT json_build_object('type', 'FeatureCollection', 'features', json_agg(f))::text FROM (
-    SELECT json_build_object('type', 'Feature', 'id', r.id, 'geometry', ST_AsGeoJSON(r.geom, 7, 0)::json,
-                             'properties', to_jsonb(r) - 'geom') AS f
-    FROM {table} r WHERE r.jurisdiction_adcode IN (SELECT adcode FROM subtree)
-    ORDER BY r.id LIMIT 5000) page"""
-    )
-
-
-EXPORT_ROWS = (
-    SUBTREE
-    + """
-SELECT r.id, r.enterprise_id, r.kind, r.name, r.sector, r.level, r.assessment_method, r.assessment_score,
-       array_to_string(r.accident_types, ',') AS accident_types, r.hazards, r.control_measures,
-       r.control_level, r.responsible_department, r.responsible_person, r.responsible_phone,
-       r.assessed_on, r.next_assessment_due, r.max_occupancy, r.hazard_kind, r.capacity_m3,
-       r.jurisdiction_adcode, r.geom
-FROM risk_units r WHERE r.jurisdiction_adcode IN (SELECT adcode FROM subtree) ORDER BY r.id"""
-)
 
 
 FOUR_COLOUR_PEER = """
@@ -768,16 +740,6 @@ class Row:
     @property
     def median(self) -> float | None:
         return statistics.median(self.times) if self.times else None
-
-
-def riskmap_launch(url: str, port: int) -> list[str]:
-    code = (
-        "import uvicorn; from api.app import create_app; "
-        "from api.settings import AuthSettings, DatabaseSettings, Settings; "
-        f"uvicorn.run(create_app(Settings(db=DatabaseSettings(DATABASE_URL={url!r}), "
-        f"auth=AuthSettings(secret={SECRET!r}))), host='127.0.0.1', port={port}, log_level='warning')"
-    )
-    return [sys.executable, "-c", code]
 
 
 def free_port() -> int:
@@ -1080,10 +1042,9 @@ def measure_map(args: argparse.Namespace) -> list[str]:
 
 
 def measure_main(args: argparse.Namespace) -> None:
-    from sqlalchemy.engine import make_url
 
     from bench.common import machine, server_url
-    from bench.tiles import ATTRS
+    from bench.tiles import OURS_PATH, TIPG_PATH, riskmap_command, tipg_command
     from geo.access import SYSTEM
     from geo.store import users
 
@@ -1106,28 +1067,14 @@ def measure_main(args: argparse.Namespace) -> None:
         if "tiles" not in skip:
             for label, mb in (("riskmap, cache off", "0"), ("riskmap, cache on (64 MB)", "64")):
                 port = free_port()
-                with serving(riskmap_launch(url, port), {"RISKMAP_TILE_CACHE_MB": mb}, port) as pid:
-                    path = "/tiles/risk_units/{z}/{x}/{y}.pbf"
-                    rows += measure_tiles(label, port, path, {"X-API-Key": key}, pid, p)
-            u = make_url(url)
-            libpq = f"postgresql://{u.username}:{u.password or ''}@{u.host}:{u.port or 5432}/{u.database}"
-            tipg = [
-                args.peer_python,
-                "-m",
-                "uvicorn",
-                "tipg.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port := free_port()),
-            ]
-            env = {"DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'}
-            with serving([*tipg, "--log-level", "warning"], env, port) as pid:
-                path = "/collections/public.risk_units/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=" + ATTRS
-                rows += measure_tiles("tipg (peer)", port, path, {}, pid, p)
+                with serving(riskmap_command(url, port, SECRET), {"RISKMAP_TILE_CACHE_MB": mb}, port) as pid:
+                    rows += measure_tiles(label, port, OURS_PATH, {"X-API-Key": key}, pid, p)
+            tipg, env = tipg_command(args.peer_python, url, port := free_port())
+            with serving(tipg, env, port) as pid:
+                rows += measure_tiles("tipg (peer)", port, TIPG_PATH, {}, pid, p)
         if "lists" not in skip:
             port = free_port()
-            with serving(riskmap_launch(url, port), {}, port) as pid:
+            with serving(riskmap_command(url, port, SECRET), {}, port) as pid:
                 rows += measure_lists(args.runs, port, key, pid, engine)
     finally:
         with engine.begin() as conn:

@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's api/, before an installed one
 
-from common import machine  # noqa: E402
+from common import machine, write_report  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from fastapi.responses import HTMLResponse, JSONResponse  # noqa: E402
 
@@ -34,7 +34,6 @@ from api.security_headers import SecurityHeaders, add_nonce  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "security_headers.md"
 COMMAND = ".venv/bin/python bench/security_headers.py"
-NOTES = "<!-- notes: the bench rewrites what is above this line and keeps what is below -->"
 
 
 def page(megabytes: float) -> str:
@@ -167,8 +166,7 @@ def main() -> None:
             f"{(secured - bare) * 1e3:+.2f} ms | {nonce_ms} |"
         )
     text = "\n".join(lines) + "\n"
-    kept = RESULTS.read_text(encoding="utf-8").partition(NOTES)[2] if RESULTS.exists() else ""
-    RESULTS.write_text(f"{text}\n{NOTES}{kept or chr(10)}", encoding="utf-8")
+    write_report(RESULTS, text)
     print(text)
 
 

@@ -37,7 +37,7 @@ import numpy as np
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.common import create_database, database_exists, machine, server_url
+from bench.common import create_database, database_exists, libpq_url, machine, server_url
 from geo.access import SYSTEM
 from geo.store import users
 
@@ -45,6 +45,29 @@ DB = "riskmap_bench_tiles"
 CENTRE = (118.5, 25.0)
 ZOOMS = (8, 10, 12, 14)
 ATTRS = "id,name,level,kind,enterprise_id,jurisdiction_adcode"
+OURS_PATH = "/tiles/risk_units/{z}/{x}/{y}.pbf"
+TIPG_PATH = "/collections/public.risk_units/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=" + ATTRS
+"""tipg's tile of the same table, asked for the same attributes as riskmap's risk_units layer."""
+
+
+def riskmap_command(url: str, port: int, secret: str) -> list[str]:
+    """riskmap serving database `url` on loopback `port` (one uvicorn process)."""
+    code = (
+        "import uvicorn; from api.app import create_app; "
+        "from api.settings import AuthSettings, DatabaseSettings, Settings; "
+        f"uvicorn.run(create_app(Settings(db=DatabaseSettings(DATABASE_URL={url!r}), "
+        f"auth=AuthSettings(secret={secret!r}))), host='127.0.0.1', port={port}, log_level='warning')"
+    )
+    return [sys.executable, "-c", code]
+
+
+def tipg_command(peer_python: str, url: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The peer: tipg (from the venv of `peer_python`) serving the public schema of `url` on loopback `port`,
+    as (command, environment)."""
+    cmd = [peer_python, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    return [*cmd, "--log-level", "warning"], {"DATABASE_URL": libpq_url(url), "TIPG_DB_SCHEMAS": '["public"]'}
+
+
 SECRET = "bench-tiles-" + "k3J9xQ2mZr7Lw8Vb5Nt1Hc6Yp4Fd0Gs"
 
 
@@ -308,30 +331,8 @@ def main() -> None:
         load(url, args.rows)
         print(f"loaded {args.rows} polygons in {time.perf_counter() - t:.1f} s", flush=True)
     key = api_key(url)
-    u = make_url(url)
-    libpq = f"postgresql://{u.username}:{u.password or ''}@{u.host}:{u.port or 5432}/{u.database}"
-    launch = (
-        "import uvicorn; from api.app import create_app; "
-        "from api.settings import AuthSettings, DatabaseSettings, Settings; "
-        f"uvicorn.run(create_app(Settings(db=DatabaseSettings(DATABASE_URL={url!r}), "
-        f"auth=AuthSettings(secret={SECRET!r}))), host='127.0.0.1', port=8791, log_level='warning')"
-    )
-    ours_path = "/tiles/risk_units/{z}/{x}/{y}.pbf"
-    ours = [sys.executable, "-c", launch]
-    tipg = [
-        args.peer_python,
-        "-m",
-        "uvicorn",
-        "tipg.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "8792",
-        "--log-level",
-        "warning",
-    ]
-    tipg_env = {"DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'}
-    tipg_path = "/collections/public.risk_units/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=" + ATTRS
+    ours = riskmap_command(url, 8791, SECRET)
+    tipg, tipg_env = tipg_command(args.peer_python, url, 8792)
     results: dict[str, Any] = {"riskmap, cache off": {}, "riskmap, cache on": {}, "tipg": {}}
     print(machine(), f"load average {os.getloadavg()[0]:.1f}", flush=True)
     # riskmap (cache off) and tipg are up at once and asked request by request in turn (sequential), then
@@ -339,8 +340,8 @@ def main() -> None:
     # measured minutes later is not measured under the same load.
     with server(ours, {"RISKMAP_TILE_CACHE_MB": "0"}, 8791), server(tipg, tipg_env, 8792):
         peers = {
-            "riskmap, cache off": (8791, ours_path, {"X-API-Key": key}),
-            "tipg": (8792, tipg_path, {}),
+            "riskmap, cache off": (8791, OURS_PATH, {"X-API-Key": key}),
+            "tipg": (8792, TIPG_PATH, {}),
         }
         for i, z in enumerate(ZOOMS):
             tiles = pick(z)
@@ -356,7 +357,7 @@ def main() -> None:
                 )
     with server(ours, {"RISKMAP_TILE_CACHE_MB": "64"}, 8791):
         results["riskmap, cache on"] = measure_tiles(
-            "riskmap, cache on", 8791, ours_path, {"X-API-Key": key}, pick
+            "riskmap, cache on", 8791, OURS_PATH, {"X-API-Key": key}, pick
         )
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     print("| zoom | " + " | ".join(f"{k} p50 / p95 ms, KB, tiles/s (8 clients)" for k in results) + " |")
