@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from api.settings import AuthSettings, DatabaseSettings
 from geo.store.engine import make_engine
 from geo.store.migrate import upgrade
+from tests.databases import drop_database
 from tests.principals import TEST_SECRET, add_test_user, bearer
 
 
@@ -46,7 +47,7 @@ def database_url() -> Iterator[str]:
         yield url
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            drop_database(conn, name)
         admin.dispose()
 
 
