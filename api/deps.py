@@ -14,12 +14,13 @@ from geo.errors import InvalidInput
 from geo.four_colour import RULES
 
 
-def get_settings(request: Request) -> Settings:
+# async: they only read the app's state, so no hop to the thread pool for them (a sync dependency takes one)
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 

@@ -13,15 +13,14 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection, Engine
 
 from api import auth
 from api.auth import CredentialsDep, PrincipalDep
-from api.deps import EngineDep
+from api.deps import EngineDep, SettingsDep
 from api.schemas import BINARY_OF, TileJSON
-from api.settings import Settings
 from api.usecases.four_colour import FourColourParams, compute
 from geo.errors import InvalidInput, NotFound
 from geo.store import repository as repo
@@ -107,16 +106,6 @@ def _autocommit(engine: Engine) -> Iterator[Connection]:
                 raw.autocommit = False
 
 
-async def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine  # api.deps.get_engine, without a hop to the thread pool
-    return engine
-
-
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 @router.get(
     "/{layer}/{z}/{x}/{y}.pbf",
     summary="A vector tile (MVT) of a layer",
@@ -125,9 +114,9 @@ async def _settings(request: Request) -> Settings:
 )
 def tile(
     request: Request,
-    engine: Annotated[Engine, Depends(_engine)],
+    engine: EngineDep,
     given: CredentialsDep,
-    settings: Annotated[Settings, Depends(_settings)],
+    settings: SettingsDep,
     layer: LayerName,
     z: int,
     x: int,
