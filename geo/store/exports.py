@@ -125,16 +125,15 @@ def export_rows(
 
 
 def export_batches(
-    conn: Connection, q: ExportQuery, batch: int = BATCH
+    conn: Connection, q: ExportQuery, batch: int | None = None
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """export_rows in batches of `batch` rows, read through a server-side cursor (psycopg2's named cursor:
-    libpq holds one batch, never the whole result), each batch as export_rows makes its rows. The planner
+    """export_rows in batches of `batch` rows (default BATCH), read through a server-side cursor (yield_per:
+    psycopg2's named cursor, FETCH FORWARD `batch`; libpq holds one batch, never the whole result), each batch as export_rows makes its rows. The planner
     is told the whole result will be read (cursor_tuple_fraction 1, for this transaction), so it plans as
     for export_rows, not for the first rows fast."""
+    batch = batch or BATCH
     conn.execute(text("SET LOCAL cursor_tuple_fraction = 1"))
-    result = conn.execute(
-        text(q.sql), q.params, execution_options={"stream_results": True, "max_row_buffer": batch}
-    )
+    result = conn.execute(text(q.sql), q.params, execution_options={"yield_per": batch})
     columns = list(result.keys())
     try:
         for rows in result.partitions(batch):
