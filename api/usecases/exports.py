@@ -30,6 +30,7 @@ from geo.io.writers import (
     csv_stream,
     geojson_stream,
     write_table,
+    xlsx_stream,
 )
 from geo.store import exports as store
 from geo.store.imports import parse_kind
@@ -57,8 +58,12 @@ def check_format(fmt: str, field: str = "format") -> str:
     return fmt
 
 
-STREAMED = ("geojson", "csv")  # written batch by batch as the rows are read: memory bounded by a batch
-MAX_FILE_ROWS = 100_000  # the other formats are made whole before the first byte is sent (see export_table)
+STREAMED = (
+    "geojson",
+    "csv",
+    "xlsx",
+)  # written batch by batch as the rows are read: memory bounded by a batch
+MAX_FILE_ROWS = 100_000  # the other formats (and any export not streamed) are made whole in memory
 
 
 def export_table(
@@ -77,12 +82,13 @@ def export_table(
     """The rows of `kind` the principal may see (in `adcode`'s subtree), with the Chinese headers an import
     reads, so the file imports back to the same rows. GeoJSON follows `crs`; the others are CGCS2000.
 
-    `stream`: GeoJSON and CSV come as chunks, written from batches of rows read through a server-side cursor
-    while the answer is sent (the connection is held until the last byte, in a REPEATABLE READ, read-only
-    transaction: the file is one snapshot). GeoPackage, Shapefile and Excel need the whole table before the
-    file is written (a SQLite file, a .dbf with its row count in the header, a zip whose shared-string
-    table follows the sheet), so they hold it in memory: above `max_rows` rows they are refused (422 naming
-    `format`, asking for CSV or GeoJSON or a smaller `adcode`)."""
+    `stream`: GeoJSON, CSV and Excel come as chunks, written from batches of rows read through a server-side
+    cursor while the answer is sent (the connection is held until the last byte, in a REPEATABLE READ,
+    read-only transaction: the file is one snapshot; Excel with its text inline, not shared). GeoPackage and
+    Shapefile need the whole table before the file is written (GDAL writes a SQLite file and a .dbf whose
+    header holds the row count, both seeked into), as does any export not streamed: they hold it in memory,
+    and above `max_rows` rows they are refused (422 naming `format`, asking for CSV, GeoJSON or Excel, or a
+    smaller `adcode`)."""
     checked = parse_kind(kind)
     check_format(fmt)
     if encoding.upper() not in SHAPEFILE_ENCODINGS:
@@ -96,14 +102,14 @@ def export_table(
     with engine.connect() as conn:
         _snapshot(conn)
         query = store.export_query(conn, checked, principal, adcode)
-        if max_rows is not None and fmt not in STREAMED:
+        if max_rows is not None:
             rows, _ = store.export_size(conn, query)
             if rows > max_rows:
                 raise InvalidInput.one(
                     "format",
                     f"a {fmt} export is made whole in memory and holds at most {max_rows:,} rows; this one has "
-                    f"{rows:,}: ask for format=csv or format=geojson (streamed, any size), or a smaller adcode",
-                    f"{fmt} 格式导出最多 {max_rows:,} 行，本次 {rows:,} 行：请改用 csv 或 geojson 格式，或缩小行政区划",
+                    f"{rows:,}: ask for format=csv, geojson or xlsx (streamed, any size), or a smaller adcode",
+                    f"{fmt} 格式导出最多 {max_rows:,} 行，本次 {rows:,} 行：请改用 csv、geojson 或 xlsx 格式，或缩小行政区划",
                 )
         frame, geoms = store.export_rows(conn, checked, principal, adcode)
     content = write_table(checked, frame, geoms, fmt, crs, encoding=encoding.upper())
@@ -124,7 +130,8 @@ def _streamed(
     crs: InputCrs | str,
     name: str,
 ) -> Download:
-    """A GeoJSON or CSV download written as its rows are read. The scope (403, 404) and, for CSV, the size
+    """A GeoJSON, CSV or Excel download written as its rows are read. The scope (403, 404) and, for CSV and
+    Excel, the size
     are settled here, before the answer starts; the rows are read by the chunks, which close the
     connection when the last is taken or the answer is dropped."""
     conn = engine.connect()
@@ -132,9 +139,10 @@ def _streamed(
         _snapshot(conn)
         query = store.export_query(conn, kind, principal, adcode)
         rows: int | None = None
-        if fmt == "csv":  # the columns (经度/纬度 or WKT) are chosen before the first row
+        if fmt in ("csv", "xlsx"):  # the columns (经度/纬度 or WKT) are chosen before the first row
             rows, points = store.export_size(conn, query)
-            chunks = csv_stream(kind, store.export_batches(conn, query), points=points)
+            write = csv_stream if fmt == "csv" else xlsx_stream
+            chunks = write(kind, store.export_batches(conn, query), points=points)
         else:
             chunks = geojson_stream(kind, store.export_batches(conn, query), crs)
     except BaseException:

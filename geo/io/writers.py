@@ -312,6 +312,31 @@ def csv_stream(
         yield buf.getvalue().encode(encoding)
 
 
+def xlsx_stream(
+    kind: Kind, batches: Iterable[tuple[pd.DataFrame, np.ndarray]], *, points: bool, sheet: str = "数据"
+) -> Iterator[bytes]:
+    """The workbook of a register table given in batches (the cells write_xlsx writes: Chinese headers, text
+    escaped, dates as date cells), written as the rows come (geo.io.streaming.xlsx_chunks, text inline:
+    nothing kept but the first 199 rows, which size the columns). `points` as for csv_stream."""
+    from geo.io.streaming import xlsx_chunks
+
+    batches = iter(batches)
+    header, _ = tabular(kind, pd.DataFrame(), np.empty(0, dtype=object), points=points)
+    first: list[list[Any]] = []
+    for frame, geoms in batches:
+        if len(geoms):
+            header, first = tabular(kind, frame, geoms, typed_dates=True, points=points)
+            break
+
+    def every() -> Iterator[list[Any]]:
+        yield from first
+        for frame, geoms in batches:
+            if len(geoms):
+                yield from tabular(kind, frame, geoms, typed_dates=True, points=points)[1]
+
+    yield from xlsx_chunks([Sheet(sheet, header, every())], inline=True)  # type: ignore[arg-type]
+
+
 def _geojson_crs_member(crs: str) -> dict[str, Any]:
     """RFC 7946 GeoJSON is WGS 84 lon/lat; a file in another CRS says which (GDAL, QGIS and our importer read
     the 2008 `crs` member; GCJ-02 and BD-09 have no EPSG code, so they are named in a foreign member)."""

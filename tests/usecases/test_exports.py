@@ -91,6 +91,38 @@ def test_a_streamed_export_is_the_whole_file_in_batches(
     assert usecase.export_table(engine, SYSTEM, "risk_units", fmt=fmt).rows == 5  # more than a batch
 
 
+def _cells(content: bytes) -> list[tuple[Any, ...]]:
+    """The workbook's cells, floats to 1e-12 (openpyxl writes 16 significant digits, the stream all 17)."""
+    rows = load_workbook(io.BytesIO(content)).active.iter_rows(values_only=True)
+    return [tuple(round(v, 12) if isinstance(v, float) else v for v in row) for row in rows]
+
+
+@pytest.mark.parametrize("who", [SYSTEM, REGULATOR, ELSEWHERE])
+def test_a_streamed_workbook_has_the_cells_of_the_whole_one(
+    engine: Engine, layout: dict[str, Any], monkeypatch: pytest.MonkeyPatch, who: Principal
+) -> None:
+    """Excel streamed (text inline, batches of 2) holds the cells openpyxl writes for the whole table: text
+    defused, dates as dates, numbers as numbers (coordinates exact, where openpyxl rounds the 17th digit)."""
+    monkeypatch.setattr(store, "BATCH", 2)
+    for kind in KINDS:
+        whole = usecase.export_table(engine, who, kind, fmt="xlsx")
+        streamed = usecase.export_table(engine, who, kind, fmt="xlsx", stream=True)
+        assert _cells(_body(streamed)) == _cells(whole.content), kind
+    cells = _cells(_body(usecase.export_table(engine, SYSTEM, "enterprises", fmt="xlsx", stream=True)))
+    assert "'=E店" in {v for row in cells for v in row}  # defused
+    read: list[int] = []
+    batches = store.export_batches
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        for frame, geoms in batches(*args, **kwargs):
+            read.append(len(geoms))
+            yield frame, geoms
+
+    monkeypatch.setattr(store, "export_batches", counted)
+    _body(usecase.export_table(engine, SYSTEM, "risk_units", fmt="xlsx", stream=True))
+    assert read == [2, 2, 1]  # written from the cursor's batches (see the next test), never the whole table
+
+
 def _exporting(engine: Engine) -> list[tuple[str, str]]:
     """(state, last statement) of the backends reading an export's cursor."""
     with engine.connect() as conn:
@@ -156,6 +188,8 @@ def test_a_format_made_whole_is_refused_above_its_size_and_the_stream_is_not(
         assert usecase.export_table(engine, SYSTEM, "risk_units", fmt=fmt, max_rows=5).rows == 5
     streamed = usecase.export_table(engine, SYSTEM, "risk_units", fmt="csv", stream=True, max_rows=4)
     assert _body(streamed).count(b"\r\n") == 6
+    book = usecase.export_table(engine, SYSTEM, "risk_units", fmt="xlsx", stream=True, max_rows=4)
+    assert load_workbook(io.BytesIO(_body(book))).active.max_row == 6
 
 
 def test_a_streamed_export_checks_scope_and_place_before_it_starts(engine: Engine) -> None:
