@@ -1253,7 +1253,7 @@ def measure_exports_main(args: argparse.Namespace) -> None:
         f"--label '{args.label}' --formats {args.formats}{'' if args.peers else ' --no-peers'}` — started "
         f"{started:%Y-%m-%d %H:%M} UTC, {machine()}; load average {load_before} before, {load_average()} after "
         "(and at each row, in its last column). One riskmap server (uvicorn, one process, an admin's API key, "
-        "`Accept-Encoding: gzip`; streams are sent as they are) answers every row in turn: RSS before = its "
+        "`Accept-Encoding: gzip`; GeoJSON and Excel streams are sent as they are, CSV gzipped: on main by the middleware, whole; on the branch as it is streamed) answers every row in turn: RSS before = its "
         "RSS when the row starts (what earlier rows left), peak = its peak RSS (VmHWM, reset at the row's "
         f"start) over the row's {args.runs} runs. A peer runs in this bench's process: its RSS before the row and "
         "its peak over the row. Medians (every run listed).",
