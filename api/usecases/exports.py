@@ -6,12 +6,14 @@ except a streamed GeoJSON or CSV export, which reads its rows in batches while i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from geo.access import Principal
 from geo.coords import InputCrs
@@ -155,7 +157,9 @@ def _closing(conn: Connection, chunks: Iterator[bytes]) -> Iterator[bytes]:
     try:
         yield from chunks
     finally:
-        conn.close()  # ends the transaction: the server-side cursor goes with it
+        # PostgreSQL may have ended the session (a client that stalled past STALL_S): the pool drops it
+        with contextlib.suppress(DBAPIError):
+            conn.close()  # ends the transaction: the server-side cursor goes with it
 
 
 def import_template(kind: str) -> Download:

@@ -69,6 +69,7 @@ def _where(
 
 
 BATCH = 2_000  # rows fetched from the server-side cursor at a time, and written at a time
+STALL_S = 300  # a streamed export whose client takes no batch for this long is ended by PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -130,9 +131,15 @@ def export_batches(
     """export_rows in batches of `batch` rows (default BATCH), read through a server-side cursor (yield_per:
     psycopg2's named cursor, FETCH FORWARD `batch`; libpq holds one batch, never the whole result), each batch as export_rows makes its rows. The planner
     is told the whole result will be read (cursor_tuple_fraction 1, for this transaction), so it plans as
-    for export_rows, not for the first rows fast."""
+    for export_rows, not for the first rows fast; a reader that stalls for STALL_S seconds is cut off."""
     batch = batch or BATCH
     conn.execute(text("SET LOCAL cursor_tuple_fraction = 1"))
+    # a client that stops reading must not hold the snapshot (and a pooled connection) for ever: PostgreSQL
+    # ends the session after STALL_S seconds idle between two fetches
+    conn.execute(
+        text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"),
+        {"ms": str(STALL_S * 1000)},
+    )
     result = conn.execute(text(q.sql), q.params, execution_options={"yield_per": batch})
     columns = list(result.keys())
     try:

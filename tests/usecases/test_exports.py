@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import time
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from api.usecases import exports as usecase
 from geo.access import ANONYMOUS, SYSTEM, Forbidden, Principal, Role, Unauthenticated
@@ -198,3 +200,22 @@ def test_a_streamed_export_checks_scope_and_place_before_it_starts(engine: Engin
     with pytest.raises(Forbidden):
         usecase.export_table(engine, ENTERPRISE, "zones", fmt="csv", stream=True)
     assert _exporting(engine) == []
+
+
+def test_a_stalled_stream_is_cut_off_and_its_connection_dropped(
+    engine: Engine, layout: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that stops reading for STALL_S seconds loses its answer (PostgreSQL ends the session), and
+    nothing is left holding the snapshot."""
+    monkeypatch.setattr(store, "BATCH", 2)
+    monkeypatch.setattr(store, "STALL_S", 1)
+    download = usecase.export_table(engine, SYSTEM, "risk_units", fmt="csv", stream=True)
+    assert download.chunks is not None
+    next(download.chunks)
+    assert len(_exporting(engine)) == 1
+    time.sleep(2.5)
+    with pytest.raises(DBAPIError):
+        list(download.chunks)
+    assert _exporting(engine) == []
+    again = usecase.export_table(engine, SYSTEM, "risk_units", fmt="csv", stream=True)
+    assert _body(again).count(b"\r\n") == 6  # the pool hands out a live connection
