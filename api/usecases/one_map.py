@@ -39,11 +39,12 @@ from geo import hazards as hazard_rules
 from geo.access import Principal, Role
 from geo.closeout import today as beijing_today
 from geo.hazards import Status
+from geo.store import filed
 from geo.store import hazards as hazard_store
 from geo.store import repository as repo
 from geo.store import safety_distance as safety_store
 from geo.store.repository import get_jurisdiction_row, may_see_detail
-from geo.store.summary import level_counts, map_boundaries, map_risk_units
+from geo.store.summary import map_boundaries, map_risk_units
 from maps.one_map import Overlay, one_map
 from maps.tiles import FEATURE_THRESHOLD, use_tiles
 
@@ -123,7 +124,8 @@ def gather(
         boundaries=map_boundaries(conn, adcode),
         public=not detail and principal.role is not Role.enterprise,
     )
-    counts = level_counts(conn, principal, adcode)  # the legend's counts, each unit once
+    # the legend's counts, each unit once (summary.level_counts's, found from the units' filing codes)
+    counts = filed.unit_level_counts(conn, principal, adcode)
     out.unit_counts = {lv: int(counts[str(lv)]) for lv in (1, 2, 3, 4)}
     if params.zones != "children":
         out.notes.append(params.zones_reason_zh)
@@ -138,9 +140,10 @@ def gather(
     return out
 
 
-def _count(conn: Connection, principal: Principal, res: repo.Resource, adcode: str) -> int:
-    """How many rows of `res` the principal sees in the jurisdiction (the data-access layer's scope)."""
-    return repo.list_features(conn, principal, res, adcode=adcode, limit=0).total
+def _count(conn: Connection, principal: Principal, res: repo.Resource, adcode: str, threshold: int) -> int:
+    """How many rows of `res` the principal sees in the jurisdiction (the data-access layer's scope), counted
+    up to threshold + 1: enough for `use_tiles` to decide, without counting a province's 100,000."""
+    return filed.count_upto(conn, principal, res, adcode, threshold + 1)
 
 
 def _detail_layers(
@@ -148,7 +151,7 @@ def _detail_layers(
 ) -> None:
     """What an admin or the area's regulator sees: each register layer inline when small, tiled when not;
     the analyses as overlays the browser fetches."""
-    enterprises = _count(conn, principal, repo.ENTERPRISES, adcode)
+    enterprises = _count(conn, principal, repo.ENTERPRISES, adcode, FEATURE_THRESHOLD)
     if use_tiles(enterprises) and settings.analysis.enterprise_level_rule == "max":
         out.tiled.append("enterprises")  # the tiles' level is the highest of the units' (就高); not read
     else:
@@ -162,7 +165,9 @@ def _detail_layers(
             frame = map_risk_units(conn, principal, adcode, max_level=2)
             out.notes.append("风险单元较多：图上只画重大、较大风险单元")
         out.risk_units = frame
-    if use_tiles(_count(conn, principal, repo.PROTECTION_TARGETS, adcode), TARGETS_THRESHOLD):
+    if use_tiles(
+        _count(conn, principal, repo.PROTECTION_TARGETS, adcode, TARGETS_THRESHOLD), TARGETS_THRESHOLD
+    ):
         out.tiled.append("protection_targets")
     else:
         targets = safety_store.targets_in(conn, principal, adcode)
