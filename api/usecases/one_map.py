@@ -53,6 +53,12 @@ ANALYSIS_MAX_UNITS: Final = 200_000
 """Above this many risk units in the jurisdiction (a province), the page does not fetch the analyses: the
 violations of a province take about 15 s of the database and its clusters' answer tens of megabytes
 (bench/results/one_map.md); the page asks for a city or county instead."""
+DETAIL_MIN_ZOOM: int | None = 9
+"""Above `ANALYSIS_MAX_UNITS` units the tiled units, enterprises and targets are drawn from this zoom in (a
+city of the synthetic province fills the window at 9): at the province's whole view (zoom 7) 1,000,000
+units are a smear of cells that says less than the zones, and their tiles were most of its first load (a
+cold z7 unit tile 1.3 s; bench/results/one_map.md). The map and its layer control say so."""
+DETAIL_LAYERS_ZH: Final = {"risk_units": "风险单元", "enterprises": "企业", "protection_targets": "防护目标"}
 MAX_CHILD_LINKS: Final = 30
 TARGETS_THRESHOLD: Final = 1000
 """Protection targets are tiled above this many (not `FEATURE_THRESHOLD`): they are outlines, about 200
@@ -78,6 +84,7 @@ class OneMap:
     notes: list[str] = field(default_factory=list)
     tiled: list[str] = field(default_factory=list)  # layers drawn from vector tiles (their frames not read)
     overlays: list[Overlay] = field(default_factory=list)  # analyses the browser fetches after the map
+    detail_zoom: int | None = None  # the tiled units, enterprises and targets drawn from this zoom in
 
 
 def _hazards_frame(
@@ -172,6 +179,13 @@ def _detail_layers(
     else:
         targets = safety_store.targets_in(conn, principal, adcode)
         out.targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=4490)
+    held = [zh for layer, zh in DETAIL_LAYERS_ZH.items() if layer in out.tiled]
+    if DETAIL_MIN_ZOOM is not None and units > ANALYSIS_MAX_UNITS and held:
+        out.detail_zoom = DETAIL_MIN_ZOOM
+        out.notes.append(
+            f"本辖区风险单元 {units:,} 个：{'、'.join(held)}放大至第 {DETAIL_MIN_ZOOM} 级（约一个市的范围）显示，"
+            "全域视图只显示四色分区"
+        )
     hazards = _hazards_frame(conn, principal, adcode, today, limit=FEATURE_THRESHOLD)
     if use_tiles(int(hazards.attrs["total"])):
         out.tiled.append("hazards")
@@ -228,4 +242,6 @@ def draw(data: OneMap, settings: Settings) -> folium.Map:
         tiled=data.tiled,
         tiles_adcode=data.adcode,
         overlays=data.overlays,
+        detail_zoom=data.detail_zoom,
+        detail_reason=f"本辖区风险单元 {sum(data.unit_counts.values()):,} 个，全域视图只显示四色分区",
     )
