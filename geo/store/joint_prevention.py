@@ -462,14 +462,10 @@ WITH RECURSIVE up AS (
     SELECT j.adcode, j.parent_adcode, j.level FROM jurisdictions j JOIN up ON j.adcode = up.parent_adcode
 ), county AS (
     SELECT adcode, parent_adcode FROM up WHERE level = 'county' LIMIT 1
-), down AS (
-    SELECT adcode, level FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode, j.level FROM jurisdictions j JOIN down d ON j.parent_adcode = d.adcode
 )
 SELECT adcode, name, level, parent_adcode FROM jurisdictions
 WHERE level = 'county' AND (
-    adcode IN (SELECT adcode FROM down)
+    adcode IN (SELECT descendant FROM jurisdiction_closure WHERE ancestor = :adcode)
     OR parent_adcode = (SELECT parent_adcode FROM county)
     OR adcode = (SELECT adcode FROM county)
 )
@@ -688,10 +684,9 @@ _KEY_ENTERPRISES: Final = (
     _SUBTREE  # noqa: S608 (fixed fragments; values are bound)
     + """,
 tree AS (
-    SELECT c.adcode AS zone, c.adcode FROM jurisdictions c
+    SELECT c.adcode AS zone, d.descendant AS adcode FROM jurisdictions c
+    JOIN jurisdiction_closure d ON d.ancestor = c.adcode
     WHERE c.parent_adcode = :adcode AND c.level = ANY(CAST(:tree_levels AS text[]))
-    UNION ALL
-    SELECT t.zone, j.adcode FROM jurisdictions j JOIN tree t ON j.parent_adcode = t.adcode
 ), parks AS (
     SELECT adcode, geom FROM jurisdictions WHERE parent_adcode = :adcode AND level = 'park' AND :by_park
 )
@@ -717,10 +712,9 @@ _KEY_PUBLIC: Final = (
     _SUBTREE  # noqa: S608 (fixed fragments; values are bound)
     + """,
 tree AS (
-    SELECT c.adcode AS zone, c.adcode FROM jurisdictions c
+    SELECT c.adcode AS zone, d.descendant AS adcode FROM jurisdictions c
+    JOIN jurisdiction_closure d ON d.ancestor = c.adcode
     WHERE c.parent_adcode = :adcode AND c.level = ANY(CAST(:tree_levels AS text[]))
-    UNION ALL
-    SELECT t.zone, j.adcode FROM jurisdictions j JOIN tree t ON j.parent_adcode = t.adcode
 ), parks AS (
     SELECT adcode, geom FROM jurisdictions WHERE parent_adcode = :adcode AND level = 'park' AND :by_park
 )

@@ -35,10 +35,11 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from geo.access import Forbidden, Principal, Role, Unauthenticated
 from geo.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, Problem
-from geo.store.models import SRID, Enterprise, Jurisdiction, ProtectionTarget, RiskUnit
+from geo.store.models import SRID, Enterprise, Jurisdiction, JurisdictionClosure, ProtectionTarget, RiskUnit
 from geo.vocab import ADMIN_LEVELS
 
 J = cast(Table, Jurisdiction.__table__)
+JC = cast(Table, JurisdictionClosure.__table__)
 E = cast(Table, Enterprise.__table__)
 R = cast(Table, RiskUnit.__table__)
 P = cast(Table, ProtectionTarget.__table__)
@@ -186,10 +187,8 @@ def set_actor(conn: Connection, principal: Principal) -> None:
 def area_of(principal: Principal) -> Select[Any]:
     """The adcodes a regulator oversees: the union of its subtrees."""
     if not principal.adcodes:
-        return select(J.c.adcode).where(func.false())
-    top = select(J.c.adcode).where(J.c.adcode.in_(list(principal.adcodes))).cte("area", recursive=True)
-    top = top.union_all(select(J.c.adcode).where(J.c.parent_adcode == top.c.adcode))
-    return select(top.c.adcode)
+        return select(JC.c.descendant.label("adcode")).where(false())
+    return select(JC.c.descendant.label("adcode")).where(JC.c.ancestor.in_(list(principal.adcodes)))
 
 
 def in_area(conn: Connection, principal: Principal, adcode: str | None) -> bool:
@@ -301,20 +300,18 @@ def check_no_self_delete(principal: Principal, res: Resource, existing: Mapping[
 # --- jurisdictions -------------------------------------------------------------------------------
 
 
-# The same walk as `jurisdiction_subtree`, as a CTE for hand-written SQL: `WITH RECURSIVE {SUBTREE_CTE}`
-# gives `subtree(adcode)` for the bound parameter :adcode.
+# The same set as `jurisdiction_subtree`, as a CTE for hand-written SQL: `WITH {SUBTREE_CTE}` (or `WITH
+# RECURSIVE`, when other CTEs of the statement recurse) gives `subtree(adcode)` for the bound :adcode.
 SUBTREE_CTE: Final = """subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
 )"""
 
 
 def jurisdiction_subtree(adcode: str) -> Select[Any]:
-    """adcode and everything below it (a recursive walk down parent_adcode)."""
-    top = select(J.c.adcode).where(J.c.adcode == adcode).cte("subtree", recursive=True)
-    top = top.union_all(select(J.c.adcode).where(J.c.parent_adcode == top.c.adcode))
-    return select(top.c.adcode)
+    """adcode and everything below it, from the closure table `jurisdiction_closure` (migration 0022s), which
+    PostgreSQL estimates from its statistics: a recursive walk down parent_adcode was estimated at a guess
+    (every jurisdiction), so a county's statements scanned all the risk units instead of their index."""
+    return select(JC.c.descendant.label("adcode")).where(JC.c.ancestor == adcode)
 
 
 def get_jurisdiction_row(conn: Connection, adcode: str) -> dict[str, Any]:

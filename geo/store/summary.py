@@ -13,13 +13,12 @@ from sqlalchemy import Connection, text
 from geo.access import Principal
 from geo.store.repository import may_see_detail, require_area
 
-# Each query walks down the jurisdiction tree from :adcode; every value is a bound parameter.
+# Each query reads the subtree of :adcode from jurisdiction_closure (estimated from its statistics, where a
+# recursive walk was a guess); every value is a bound parameter.
 _ENTERPRISE_LEVELS = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+WITH subtree AS (
+    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
 )
 SELECT e.id, e.name, e.credit_code, e.sector, e.business_type, e.jurisdiction_adcode,
     e.contact_person, e.contact_phone, ST_AsBinary(e.geom) AS wkb,
@@ -35,10 +34,8 @@ ORDER BY e.id
 
 _TOTALS = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+WITH subtree AS (
+    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
 )
 SELECT count(*) AS n, count(*) FILTER (WHERE u.kind = 'public_area') AS public,
     count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
@@ -49,10 +46,8 @@ FROM risk_units u WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
 
 _ENTERPRISE_COUNT = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+WITH subtree AS (
+    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
 )
 SELECT count(*) FROM enterprises WHERE jurisdiction_adcode IN (SELECT adcode FROM subtree)
 """
@@ -60,10 +55,8 @@ SELECT count(*) FROM enterprises WHERE jurisdiction_adcode IN (SELECT adcode FRO
 
 _BY_SECTOR = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+WITH subtree AS (
+    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
 )
 SELECT coalesce(e.sector, u.sector) AS sector, count(DISTINCT e.id) AS enterprises, count(*) AS units,
     count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
@@ -76,11 +69,10 @@ GROUP BY 1 ORDER BY min(u.level), count(*) DESC, 1
 
 _BY_ZONE = text(
     """
-WITH RECURSIVE tree AS (
-    SELECT c.adcode AS zone, c.adcode FROM jurisdictions c
+WITH tree AS (
+    SELECT c.adcode AS zone, d.descendant AS adcode FROM jurisdictions c
+    JOIN jurisdiction_closure d ON d.ancestor = c.adcode
     WHERE c.parent_adcode = :adcode AND c.level NOT IN ('park', 'grid')
-    UNION ALL
-    SELECT t.zone, j.adcode FROM jurisdictions j JOIN tree t ON j.parent_adcode = t.adcode
 )
 SELECT z.adcode, z.name, count(u.id) AS units, count(DISTINCT u.enterprise_id) AS enterprises,
     min(u.level) AS level,
@@ -96,10 +88,8 @@ GROUP BY z.adcode, z.name ORDER BY z.adcode
 
 _OVERDUE_COUNT = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+WITH subtree AS (
+    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
 )
 SELECT count(*) FROM risk_units u WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree) AND u.next_assessment_due < :today
 """
@@ -107,10 +97,8 @@ SELECT count(*) FROM risk_units u WHERE u.jurisdiction_adcode IN (SELECT adcode 
 
 _OVERDUE = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+WITH subtree AS (
+    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
 )
 SELECT u.id, u.name, u.level, u.enterprise_id, e.name AS enterprise_name, u.next_assessment_due,
     (:today - u.next_assessment_due) AS days_overdue
@@ -270,10 +258,8 @@ def summary(
 
 _MAP_UNITS = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+WITH subtree AS (
+    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
 )
 SELECT u.id, u.name, u.level, u.kind, u.enterprise_id, coalesce(u.sector, e.sector) AS sector,
     u.accident_types, u.control_measures, u.control_level, u.responsible_person, u.responsible_phone,
