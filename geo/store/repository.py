@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Table,
     Text,
+    any_,
     case,
     delete,
     false,
@@ -30,6 +31,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -227,13 +230,16 @@ def require_detail(principal: Principal, what: str = "see single risk units, ent
         raise deny(principal, what)
 
 
-def visible(principal: Principal, res: Resource) -> list[ColumnElement[bool]]:
+def visible(principal: Principal, res: Resource, conn: Connection | None = None) -> list[ColumnElement[bool]]:
     """WHERE clauses limiting `res` to the principal's scope (none for an admin); raises if the role may
-    not read this resource at all."""
+    not read this resource at all. With `conn`, a regulator's area is read first and bound as one
+    constant array (`in_area_codes`), which plans better than the subquery built without it."""
     t = res.table
     if principal.is_admin or res is JURISDICTIONS:
         return []
     if principal.role is Role.regulator:
+        if conn is not None:
+            return [in_area_codes(conn, t.c.jurisdiction_adcode, principal)]
         return [t.c.jurisdiction_adcode.in_(area_of(principal))]
     if principal.role is Role.enterprise and principal.enterprise_id is not None:
         if res is ENTERPRISES:
@@ -312,6 +318,39 @@ def jurisdiction_subtree(adcode: str) -> Select[Any]:
     PostgreSQL estimates from its statistics: a recursive walk down parent_adcode was estimated at a guess
     (every jurisdiction), so a county's statements scanned all the risk units instead of their index."""
     return select(JC.c.descendant.label("adcode")).where(JC.c.ancestor == adcode)
+
+
+def subtree_codes(conn: Connection, adcodes: Sequence[str]) -> list[str]:
+    """The adcodes of the subtrees of `adcodes` (each with itself), sorted, from the closure table."""
+    if not adcodes:
+        return []
+    q = select(JC.c.descendant).where(JC.c.ancestor.in_(list(adcodes))).distinct().order_by(JC.c.descendant)
+    return [str(c) for c in conn.execute(q).scalars()]
+
+
+def in_codes(column: ColumnElement[Any], codes: Sequence[str]) -> ColumnElement[bool]:
+    """`column = ANY(CAST(:codes AS text[]))`: one constant array, which PostgreSQL estimates element by
+    element from the column's statistics and probes an index with (or hashes, in a filter)."""
+    return column == any_(sql_cast(literal(list(codes), ARRAY(Text)), ARRAY(Text)))
+
+
+def in_subtree(conn: Connection, column: ColumnElement[Any], adcode: str) -> ColumnElement[bool]:
+    """`column` lies in adcode's subtree: the codes read first, then bound as one constant array. On the
+    synthetic province (bench/subtree.py) 3–10× faster than `column IN (jurisdiction_subtree(adcode))`:
+    units are filed mostly at a few codes of a subtree, which a join with the subtree (estimated by the
+    average rows per code) cannot know, and the constant array can."""
+    return in_codes(column, subtree_codes(conn, [adcode]))
+
+
+def in_area_codes(conn: Connection, column: ColumnElement[Any], principal: Principal) -> ColumnElement[bool]:
+    """`column` lies in a regulator's area, as `in_subtree` (no adcodes: nothing)."""
+    if not principal.adcodes:
+        return false()
+    return in_codes(column, subtree_codes(conn, principal.adcodes))
+
+
+# The predicate of hand-written SQL for `in_subtree`: bind :subtree to `subtree_codes(conn, [adcode])`.
+IN_SUBTREE_SQL: Final = "{column} = ANY(CAST(:subtree AS text[]))"
 
 
 def get_jurisdiction_row(conn: Connection, adcode: str) -> dict[str, Any]:
@@ -500,7 +539,7 @@ def get_feature(conn: Connection, principal: Principal, res: Resource, key: Any)
     q = (
         select(*_columns(res), *_enterprise_extras(res))
         .where(res.table.c[res.key] == key)
-        .where(*visible(principal, res))
+        .where(*visible(principal, res, conn))
     )
     row = conn.execute(q).mappings().first()
     if row is None:
@@ -548,13 +587,13 @@ def _list_where(
 ) -> list[ColumnElement[bool]]:
     """The WHERE of a list: the principal's scope, then the request's filters."""
     t = res.table
-    where: list[ColumnElement[bool]] = visible(principal, res)
+    where: list[ColumnElement[bool]] = visible(principal, res, conn)
     if adcode is not None:
         j = get_jurisdiction_row(conn, adcode)
         if res is JURISDICTIONS:
-            where.append(t.c.adcode.in_(jurisdiction_subtree(adcode)))
+            where.append(in_subtree(conn, t.c.adcode, adcode))
         elif j["level"] in _LEVEL_RANK:
-            where.append(t.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+            where.append(in_subtree(conn, t.c.jurisdiction_adcode, adcode))
         else:  # parks and grids are zones cutting across the admin tree: filter by place
             zone = select(J.c.geom).where(J.c.adcode == adcode).scalar_subquery()
             where.append(func.ST_Intersects(t.c[res.geometry], zone))

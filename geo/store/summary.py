@@ -11,22 +11,20 @@ import shapely
 from sqlalchemy import Connection, text
 
 from geo.access import Principal
-from geo.store.repository import may_see_detail, require_area
+from geo.store.repository import may_see_detail, require_area, subtree_codes
 
-# Each query reads the subtree of :adcode from jurisdiction_closure (estimated from its statistics, where a
-# recursive walk was a guess); every value is a bound parameter.
+# Each query filters by :subtree, the adcodes of the jurisdiction's subtree read first
+# (repository.subtree_codes) and bound as one constant array (repository.in_subtree says why); every value
+# is a bound parameter.
 _ENTERPRISE_LEVELS = text(
     """
-WITH subtree AS (
-    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
-)
 SELECT e.id, e.name, e.credit_code, e.sector, e.business_type, e.jurisdiction_adcode,
     e.contact_person, e.contact_phone, ST_AsBinary(e.geom) AS wkb,
     count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
     count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
 FROM enterprises e
 LEFT JOIN risk_units u ON u.enterprise_id = e.id
-WHERE e.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+WHERE e.jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
 GROUP BY e.id
 ORDER BY e.id
 """
@@ -34,35 +32,26 @@ ORDER BY e.id
 
 _TOTALS = text(
     """
-WITH subtree AS (
-    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
-)
 SELECT count(*) AS n, count(*) FILTER (WHERE u.kind = 'public_area') AS public,
     count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
     count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
-FROM risk_units u WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+FROM risk_units u WHERE u.jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
 """
 )
 
 _ENTERPRISE_COUNT = text(
     """
-WITH subtree AS (
-    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
-)
-SELECT count(*) FROM enterprises WHERE jurisdiction_adcode IN (SELECT adcode FROM subtree)
+SELECT count(*) FROM enterprises WHERE jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
 """
 )
 
 _BY_SECTOR = text(
     """
-WITH subtree AS (
-    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
-)
 SELECT coalesce(e.sector, u.sector) AS sector, count(DISTINCT e.id) AS enterprises, count(*) AS units,
     count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
     count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
 FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
-WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+WHERE u.jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
 GROUP BY 1 ORDER BY min(u.level), count(*) DESC, 1
 """
 )
@@ -88,22 +77,16 @@ GROUP BY z.adcode, z.name ORDER BY z.adcode
 
 _OVERDUE_COUNT = text(
     """
-WITH subtree AS (
-    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
-)
-SELECT count(*) FROM risk_units u WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree) AND u.next_assessment_due < :today
+SELECT count(*) FROM risk_units u WHERE u.jurisdiction_adcode = ANY(CAST(:subtree AS text[])) AND u.next_assessment_due < :today
 """
 )
 
 _OVERDUE = text(
     """
-WITH subtree AS (
-    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
-)
 SELECT u.id, u.name, u.level, u.enterprise_id, e.name AS enterprise_name, u.next_assessment_due,
     (:today - u.next_assessment_due) AS days_overdue
 FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
-WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree) AND u.next_assessment_due < :today
+WHERE u.jurisdiction_adcode = ANY(CAST(:subtree AS text[])) AND u.next_assessment_due < :today
 ORDER BY u.level, u.next_assessment_due, u.id
 LIMIT :limit
 """
@@ -139,7 +122,7 @@ def enterprise_levels(conn: Connection, principal: Principal, adcode: str) -> gp
     Names, credit codes and contacts: admins and regulators of the area only.
     """
     require_area(conn, principal, adcode, detail=True)
-    rows = conn.execute(_ENTERPRISE_LEVELS, {"adcode": adcode}).all()
+    rows = conn.execute(_ENTERPRISE_LEVELS, {"subtree": subtree_codes(conn, [adcode])}).all()
     frame = gpd.GeoDataFrame(
         {
             "id": [r.id for r in rows],
@@ -162,7 +145,7 @@ def level_counts(conn: Connection, principal: Principal, adcode: str) -> dict[st
     """The jurisdiction's risk units by level, each once — the `counts` of `summary`, by the same statement,
     without the rest of the summary (it reads risk units and jurisdictions only)."""
     require_area(conn, principal, adcode, detail=False)
-    return _levels(conn.execute(_TOTALS, {"adcode": adcode}).one())
+    return _levels(conn.execute(_TOTALS, {"subtree": subtree_codes(conn, [adcode])}).one())
 
 
 def summary(
@@ -185,6 +168,7 @@ def summary(
     ids = list(shown_levels or {})
     p = {
         "adcode": adcode,
+        "subtree": subtree_codes(conn, [adcode]),
         "today": today,
         "limit": overdue_limit,
         "shown_ids": ids,
@@ -258,14 +242,11 @@ def summary(
 
 _MAP_UNITS = text(
     """
-WITH subtree AS (
-    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
-)
 SELECT u.id, u.name, u.level, u.kind, u.enterprise_id, coalesce(u.sector, e.sector) AS sector,
     u.accident_types, u.control_measures, u.control_level, u.responsible_person, u.responsible_phone,
     e.name AS enterprise_name, ST_AsBinary(u.geom) AS wkb
 FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
-WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+WHERE u.jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
   AND u.level <= :max_level
   AND (GeometryType(u.geom) NOT IN ('POINT', 'MULTIPOINT') OR u.kind = 'public_area')
 ORDER BY u.level, u.id
@@ -287,7 +268,7 @@ def map_risk_units(
     """Risk areas and pipelines (and public-area points) to draw on a map: enterprise risk points are
     shown through their enterprise's marker."""
     require_area(conn, principal, adcode, detail=True)
-    rows = conn.execute(_MAP_UNITS, {"adcode": adcode, "max_level": max_level}).all()
+    rows = conn.execute(_MAP_UNITS, {"subtree": subtree_codes(conn, [adcode]), "max_level": max_level}).all()
     columns = [
         "id", "name", "level", "kind", "enterprise_id", "sector", "accident_types", "control_measures",
         "control_level", "responsible_person", "responsible_phone", "enterprise_name",
