@@ -62,6 +62,9 @@ WITH tree AS (
     SELECT c.adcode AS zone, d.descendant AS adcode FROM jurisdictions c
     JOIN jurisdiction_closure d ON d.ancestor = c.adcode
     WHERE c.parent_adcode = :adcode AND c.level NOT IN ('park', 'grid')
+), u AS MATERIALIZED (  -- the subtree's units first, by the index (a join per zone probed it per code)
+    SELECT id, enterprise_id, level, jurisdiction_adcode FROM risk_units
+    WHERE jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
 )
 SELECT z.adcode, z.name, count(u.id) AS units, count(DISTINCT u.enterprise_id) AS enterprises,
     min(u.level) AS level,
@@ -69,7 +72,7 @@ SELECT z.adcode, z.name, count(u.id) AS units, count(DISTINCT u.enterprise_id) A
     count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
 FROM jurisdictions z
 LEFT JOIN tree t ON t.zone = z.adcode
-LEFT JOIN risk_units u ON u.jurisdiction_adcode = t.adcode
+LEFT JOIN u ON u.jurisdiction_adcode = t.adcode
 WHERE z.parent_adcode = :adcode AND z.level NOT IN ('park', 'grid')
 GROUP BY z.adcode, z.name ORDER BY z.adcode
 """

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, select, text
 
 from geo.access import Principal, Role
 from geo.store import repository as repo
@@ -144,3 +144,29 @@ def test_a_regulators_area_is_the_union_of_its_subtrees(conn: Connection) -> Non
     assert not repo.in_area(conn, reg, "T1")
     nobody = Principal(Role.regulator, "reg", user_id=1, adcodes=())
     assert list(conn.execute(repo.area_of(nobody)).scalars()) == []
+
+
+def test_the_constant_array_clauses_follow_the_closure(conn: Connection) -> None:
+    """in_subtree / in_area_codes / IN_SUBTREE_SQL (the codes read first, bound as one array) select the
+    same rows as the subtree, also after a move."""
+    _insert(conn, ("T1", "city", "350000"), ("T2", "county", "T1"), ("T3", "township", "T2"))
+    _insert(conn, ("U1", "city", "350000"), ("U2", "county", "U1"))
+    J = repo.JURISDICTIONS.table
+
+    def by_clause(clause: Any) -> set[str]:
+        return set(conn.execute(select(J.c.adcode).where(clause)).scalars())
+
+    def by_sql(adcode: str) -> set[str]:
+        sql = "SELECT adcode FROM jurisdictions WHERE " + repo.IN_SUBTREE_SQL.format(column="adcode")
+        return set(conn.execute(text(sql), {"subtree": repo.subtree_codes(conn, [adcode])}).scalars())
+
+    assert by_clause(repo.in_subtree(conn, J.c.adcode, "T1")) == {"T1", "T2", "T3"} == by_sql("T1")
+    conn.execute(text("UPDATE jurisdictions SET parent_adcode = 'U2' WHERE adcode = 'T2'"))
+    assert by_clause(repo.in_subtree(conn, J.c.adcode, "T1")) == {"T1"} == by_sql("T1")
+    assert by_clause(repo.in_subtree(conn, J.c.adcode, "U1")) == {"U1", "U2", "T2", "T3"} == by_sql("U1")
+    assert by_clause(repo.in_subtree(conn, J.c.adcode, "nosuch")) == set() == by_sql("nosuch")
+    reg = Principal(Role.regulator, "reg", user_id=1, adcodes=("T1", "U2"))
+    assert by_clause(repo.in_area_codes(conn, J.c.adcode, reg)) == {"T1", "U2", "T2", "T3"}
+    nobody = Principal(Role.regulator, "reg", user_id=1, adcodes=())
+    assert by_clause(repo.in_area_codes(conn, J.c.adcode, nobody)) == set()
+    assert repo.subtree_codes(conn, []) == []
