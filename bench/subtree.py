@@ -13,7 +13,8 @@ distances, the summary); the subtree they filter by is swapped, in the same run 
 
 `walk` and `closure` replace `repository.in_subtree` / `in_area_codes` (and `subtree_codes` by nothing) and
 rewrite the hand-written statements' `= ANY(CAST(:subtree AS text[]))` to their subquery as the statement
-leaves SQLAlchemy; every statement sent is checked to carry its variant's subtree only. Each cell is the
+leaves SQLAlchemy; every statement sent is checked to carry its variant's subtree. The statements are
+otherwise today's (the summary's zone counts read the subtree's units in a CTE first, for every variant). Each cell is the
 median of `--runs` calls after one untimed warm-up call.
 
     python bench/subtree.py --database riskmap_bench_province_st   # a copy upgraded to 0022s
@@ -160,9 +161,12 @@ def cases(county: str, city: str) -> list[tuple[str, str, Callable[[Connection],
         report = safety_distance.violations_sql(conn, ADMIN, county)
         return f"{len(report.violations):,} violations"
 
-    def totals(conn: Connection) -> str:
-        answer = summary.summary(conn, ADMIN, county)
-        return f"{answer['risk_units']:,} units, {len(answer['by_zone'])} zones"
+    def totals(adcode: str) -> Callable[[Connection], str]:
+        def call(conn: Connection) -> str:
+            answer = summary.summary(conn, ADMIN, adcode)
+            return f"{answer['risk_units']:,} units, {len(answer['by_zone'])} zones"
+
+        return call
 
     return [
         (f"risk-unit list of county {county} (admin, `?jurisdiction=`)", county, listing(ADMIN, county)),
@@ -171,7 +175,8 @@ def cases(county: str, city: str) -> list[tuple[str, str, Callable[[Connection],
         (f"risk-unit list of a regulator of city {city}", city, listing(regulator(city), None)),
         (f"joint-prevention clusters of county {county}", county, clusters),
         (f"safety distances of county {county}", county, distances),
-        (f"summary of county {county}", county, totals),
+        (f"summary of county {county}", county, totals(county)),
+        (f"summary of city {city}", city, totals(city)),
     ]
 
 

@@ -334,22 +334,37 @@ def in_codes(column: ColumnElement[Any], codes: Sequence[str]) -> ColumnElement[
     return column == any_(sql_cast(literal(list(codes), ARRAY(Text)), ARRAY(Text)))
 
 
+# Above this many codes a subtree (a province's 39,700) is filtered by the closure subquery instead: planning
+# and sending the array cost more than the join saves (bench/results/subtree.md).
+ARRAY_MAX: Final = 10_000
+
+
+def _codes_or_none(conn: Connection, adcodes: Sequence[str]) -> list[str] | None:
+    q = select(JC.c.descendant).where(JC.c.ancestor.in_(list(adcodes))).distinct().limit(ARRAY_MAX + 1)
+    codes = [str(c) for c in conn.execute(q).scalars()]
+    return None if len(codes) > ARRAY_MAX else codes
+
+
 def in_subtree(conn: Connection, column: ColumnElement[Any], adcode: str) -> ColumnElement[bool]:
-    """`column` lies in adcode's subtree: the codes read first, then bound as one constant array. On the
-    synthetic province (bench/subtree.py) 3–10× faster than `column IN (jurisdiction_subtree(adcode))`:
-    units are filed mostly at a few codes of a subtree, which a join with the subtree (estimated by the
-    average rows per code) cannot know, and the constant array can."""
-    return in_codes(column, subtree_codes(conn, [adcode]))
+    """`column` lies in adcode's subtree: the codes read first, then bound as one constant array (up to
+    ARRAY_MAX codes). On the synthetic province (bench/subtree.py) a county's statements run 5–15× faster
+    than with `column IN (jurisdiction_subtree(adcode))`: its units are filed at a few of its 441 codes,
+    which a join with the subtree (estimated at the average rows per code) cannot know and the constant
+    array, estimated code by code from the column's statistics, can."""
+    codes = _codes_or_none(conn, [adcode])
+    return column.in_(jurisdiction_subtree(adcode)) if codes is None else in_codes(column, codes)
 
 
 def in_area_codes(conn: Connection, column: ColumnElement[Any], principal: Principal) -> ColumnElement[bool]:
     """`column` lies in a regulator's area, as `in_subtree` (no adcodes: nothing)."""
     if not principal.adcodes:
         return false()
-    return in_codes(column, subtree_codes(conn, principal.adcodes))
+    codes = _codes_or_none(conn, principal.adcodes)
+    return column.in_(area_of(principal)) if codes is None else in_codes(column, codes)
 
 
-# The predicate of hand-written SQL for `in_subtree`: bind :subtree to `subtree_codes(conn, [adcode])`.
+# The predicate of hand-written SQL for `in_subtree`: bind :subtree to `subtree_codes(conn, [adcode])` (always
+# the array: a province's summary takes 3.1 s so, 2.5 s by the closure join, 3.7 s walked).
 IN_SUBTREE_SQL: Final = "{column} = ANY(CAST(:subtree AS text[]))"
 
 
