@@ -170,3 +170,22 @@ def test_the_constant_array_clauses_follow_the_closure(conn: Connection) -> None
     nobody = Principal(Role.regulator, "reg", user_id=1, adcodes=())
     assert by_clause(repo.in_area_codes(conn, J.c.adcode, nobody)) == set()
     assert repo.subtree_codes(conn, []) == []
+
+
+def test_a_big_subtree_is_filtered_by_the_closure_subquery(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ARRAY_MAX codes the clause is the closure subquery (a province's 39,700 codes plan slower as an
+    array), with the same rows."""
+    _insert(conn, ("T1", "city", "350000"), ("T2", "county", "T1"), ("T3", "township", "T2"))
+    J = repo.JURISDICTIONS.table
+    reg = Principal(Role.regulator, "reg", user_id=1, adcodes=("T2",))
+    monkeypatch.setattr(repo, "ARRAY_MAX", 2)
+    clause = repo.in_subtree(conn, J.c.adcode, "T1")
+    assert "jurisdiction_closure" in str(clause)
+    assert set(conn.execute(select(J.c.adcode).where(clause)).scalars()) == {"T1", "T2", "T3"}
+    assert "jurisdiction_closure" not in str(repo.in_subtree(conn, J.c.adcode, "T2"))  # 2 codes: the array
+    monkeypatch.setattr(repo, "ARRAY_MAX", 1)
+    area = repo.in_area_codes(conn, J.c.adcode, reg)
+    assert "jurisdiction_closure" in str(area)
+    assert set(conn.execute(select(J.c.adcode).where(area)).scalars()) == {"T2", "T3"}
