@@ -89,6 +89,16 @@ class Jurisdiction(Base):
     )
 
 
+class JurisdictionClosure(Base):
+    """Every (ancestor, descendant) pair of the jurisdiction tree, each jurisdiction with itself too; kept
+    by statement triggers on jurisdictions (migration 0023s). `jurisdiction_subtree` reads it."""
+
+    __tablename__ = "jurisdiction_closure"
+
+    ancestor: Mapped[str] = mapped_column(String(12), primary_key=True)
+    descendant: Mapped[str] = mapped_column(String(12), primary_key=True, index=True)
+
+
 class Enterprise(TimestampMixin, Base):
     """A production or business unit (生产经营单位) and its register header (一企一册)."""
 
