@@ -228,6 +228,30 @@ _JS: Final = """
     }
     return map._riskmapTiles;
   }
+  // Layers drawn only from a zoom in (a province's units, enterprises and targets: at its whole view their
+  // tiles would be a smear of cells): while the map is farther out, a box says which and where they start,
+  // so an empty map is never read as "nothing here".
+  R.zoomNote = function (map, d) {
+    var box = L.DomUtil.create("div", "rm-zoom-note leaflet-bar");
+    box.id = "rm-zoom-note";
+    var text = L.DomUtil.create("div", "", box);
+    var go = L.DomUtil.create("a", "", box);
+    go.href = "#";
+    go.textContent = "放大至第 " + d.zoom + " 级";
+    L.DomEvent.on(go, "click", function (e) { L.DomEvent.preventDefault(e); map.setZoom(d.zoom); });
+    L.DomEvent.disableClickPropagation(box);
+    var Box = L.Control.extend({onAdd: function () { return box; }});
+    new Box({position: "bottomleft"}).addTo(map);
+    function update() {
+      var z = map.getZoom(), below = z < d.zoom;
+      box.dataset.state = below ? "hidden" : "shown";
+      box.style.display = below ? "" : "none";
+      text.textContent = d.names.join("、") + "：放大至第 " + d.zoom + " 级显示（当前第 " + z + " 级；" +
+        d.reason + "）/ zoom in to level " + d.zoom + " to see " + d.names_en.join(", ");
+    }
+    map.on("zoomend", update);
+    update();
+  };
   R.overlays = function (map, control) {
     var list = [];
     map.eachLayer(function (l) { if (l.riskmapOverlay) { list.push(l); } });
@@ -291,6 +315,11 @@ _CSS: Final = """
 .rm-overlays li[data-state=loading]{color:#5f6b7a}
 .rm-overlays li[data-state=failed],.rm-overlays li[data-state=refused]{color:#B00020}
 .rm-overlays li a{margin-left:0.4em}
+.rm-zoom-note{background:#fffbe6;padding:4px 8px;max-width:360px;font:12px/1.5 "Noto Sans CJK SC",
+  "Source Han Sans SC","Microsoft YaHei",sans-serif;color:#5c3c00}
+.leaflet-bar.rm-overlays a,.leaflet-bar.rm-zoom-note a{display:inline;width:auto;height:auto;line-height:1.5;
+  text-align:left;border:0;background:none;color:#0b57d0;text-decoration:underline}
+.leaflet-bar.rm-zoom-note a{font-weight:bold;margin-left:0.4em}
 .rm-label span{display:inline-block;transform:translate(-50%,-50%);white-space:nowrap;pointer-events:none;
   font:bold 13px/1.2 "Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;color:#222;
   text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff}
@@ -487,9 +516,25 @@ def _labels_layer(zones: gpd.GeoDataFrame) -> _DataLayer:
     )
 
 
-def _tile_layers(m: folium.Map, tiled: Collection[str], adcode: str, palette: Mapping[int, str]) -> None:
+DETAIL_LAYERS: Final = {
+    "risk_units": "risk units",
+    "enterprises": "enterprises",
+    "protection_targets": "protection targets",
+}
+"""The tiled layers a `detail_zoom` holds back (hazards stay at every zoom: few, and each one matters)."""
+
+
+def _tile_layers(
+    m: folium.Map,
+    tiled: Collection[str],
+    adcode: str,
+    palette: Mapping[int, str],
+    detail_zoom: int | None = None,
+) -> list[tuple[str, str]]:
     """The layers of `tiled` from /tiles/{layer}/… of the jurisdiction, coloured like the inline ones (by
-    level; targets by GB 36894 class, hazards by grade)."""
+    level; targets by GB 36894 class, hazards by grade). With `detail_zoom`, those of `DETAIL_LAYERS` are
+    drawn from that zoom in, their names in the layer control saying so; returns their (Chinese, English)
+    names."""
     query = "?" + urllib.parse.urlencode({"adcode": adcode})
     layers: dict[str, tuple[TileStyle, str]] = {  # drawn in this order
         "risk_units": (
@@ -537,9 +582,20 @@ def _tile_layers(m: folium.Map, tiled: Collection[str], adcode: str, palette: Ma
             "未销号隐患",
         ),
     }
+    held: list[tuple[str, str]] = []
     for layer, (style, name) in layers.items():
-        if layer in tiled:
-            add_tile_layer(m, f"/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf{query}", style, name=name)
+        if layer not in tiled:
+            continue
+        url = f"/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf{query}"
+        if detail_zoom is not None and layer in DETAIL_LAYERS:
+            short = name.split("（")[0]
+            held.append((short, DETAIL_LAYERS[layer]))
+            add_tile_layer(
+                m, url, style, name=f"{short}（放大至第 {detail_zoom} 级显示）", min_zoom=detail_zoom
+            )
+        else:
+            add_tile_layer(m, url, style, name=name)
+    return held
 
 
 class _LazyLayer(Layer):
@@ -574,6 +630,30 @@ class _LazyLayer(Layer):
             script += f"{var}.addTo({self._parent.get_name()});\n"
         figure.script.add_child(_Text(script), name=var)
         return ""
+
+
+class _ZoomNote(MacroElement):
+    """The box saying which layers show only from `zoom` in (riskmap.zoomNote)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        riskmap.zoomNote({{ this._parent.get_name() }}, {{ this.config }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, zoom: int, names: Sequence[tuple[str, str]], reason: str) -> None:
+        super().__init__()
+        self._name = "RiskmapZoomNote"
+        self.config = script_json(
+            {
+                "zoom": int(zoom),
+                "names": [zh for zh, _ in names],
+                "names_en": [en for _, en in names],
+                "reason": reason,
+            }
+        )
 
 
 class _Hook(MacroElement):
@@ -636,6 +716,8 @@ def one_map(
     tiled: Collection[str] = (),
     tiles_adcode: str | None = None,
     overlays: Sequence[Overlay] = (),
+    detail_zoom: int | None = None,
+    detail_reason: str = "",
 ) -> folium.Map:
     """The four-colour map with the workspace's layers. `public=True` draws what the public map does and
     nothing more (zones, labels, boundaries): no target, violation, cluster or hazard, whatever is passed.
@@ -647,7 +729,12 @@ def one_map(
     frames are then not needed. A click on a tiled feature opens the side panel as an inline one does.
 
     `overlays` are fetched by the browser after the map is drawn (`Overlay`), in place of the `violations`
-    and `clusters` frames (pass one or the other)."""
+    and `clusters` frames (pass one or the other).
+
+    `detail_zoom`: the tiled units, enterprises and targets are drawn only from that zoom in (a province's
+    at its whole view would be a smear of cells, and their tiles the slowest part of its first paint);
+    their names in the layer control and a box on the map say so (with `detail_reason`) while the map is
+    farther out."""
     kwargs: dict[str, Any] = {"asset_prefix": asset_prefix} if asset_prefix else {}
     if tiled and tiles_adcode is None:
         raise ValueError("tiled layers need the adcode of their jurisdiction")
@@ -675,8 +762,9 @@ def one_map(
     for key, child in list(m._children.items()):
         if isinstance(child, folium.LayerControl):
             del m._children[key]
+    held: list[tuple[str, str]] = []
     if not public:
-        _tile_layers(m, tiled, str(tiles_adcode), palette_)
+        held = _tile_layers(m, tiled, str(tiles_adcode), palette_, detail_zoom)
     if zone_labels and len(zones):
         _labels_layer(zones).add_to(m)
     elif boundaries is not None and len(boundaries) and "name" in boundaries.columns:
@@ -694,6 +782,8 @@ def one_map(
             _LazyLayer(overlay, palette_).add_to(m)
     control = folium.LayerControl(collapsed=False, position="topright")
     control.add_to(m)
+    if held and detail_zoom is not None:
+        _ZoomNote(detail_zoom, held, detail_reason).add_to(m)
     _Hook(control).add_to(m)
     if tiled and not public:  # the tile layers' script, added after four_colour_map localised its own
         localise(m, asset_prefix or DEFAULT_PREFIX)

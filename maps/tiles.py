@@ -101,12 +101,21 @@ class VectorTileLayer(JSCSSMixin, folium.map.Layer):
                 paintRules: rules,
                 labelRules: [],
                 attribution: "",
+                {% if this.min_zoom is not none %}minZoom: {{ this.min_zoom }},{% endif %}
                 maxDataZoom: {{ this.max_data_zoom }}
             });
             layer.riskmapStyle = style;
+            layer.riskmapMinZoom = {{ this.min_zoom if this.min_zoom is not none else "null" }};
             layer.riskmapColour = colour;  // the colour a feature is painted with (tests read it)
             return layer;
         })();
+        {% if this.min_zoom is not none %}
+        // Leaflet bounds a map without a minZoom of its own by its layers' (the highest of them when every
+        // layer has one): without this, the map could not be zoomed out past this layer's first zoom.
+        if ({{ this._parent.get_name() }}.options.minZoom === undefined) {
+            {{ this._parent.get_name() }}.options.minZoom = 0;
+        }
+        {% endif %}
         {{ this._parent.get_name() }}.addLayer({{ this.get_name() }});
         {% if this.style.popup_fields or this.style.select %}
         {{ this._parent.get_name() }}.on("click", function (e) {
@@ -152,6 +161,7 @@ class VectorTileLayer(JSCSSMixin, folium.map.Layer):
         control: bool = True,
         show: bool = True,
         max_data_zoom: int = 16,
+        min_zoom: int | None = None,
     ) -> None:
         super().__init__(name=name or style.layer, overlay=overlay, control=control, show=show)
         self._name = "VectorTileLayer"
@@ -160,6 +170,7 @@ class VectorTileLayer(JSCSSMixin, folium.map.Layer):
         self.url_json = script_json(url)
         self.style_json = script_json(style.as_json())
         self.max_data_zoom = int(max_data_zoom)
+        self.min_zoom = None if min_zoom is None else int(min_zoom)  # below it, no tile is asked for
 
 
 def add_tile_layer(
@@ -169,11 +180,13 @@ def add_tile_layer(
     *,
     name: str | None = None,
     show: bool = True,
+    min_zoom: int | None = None,
 ) -> VectorTileLayer:
-    """Add a tiled layer of `url` (an XYZ template with {z}/{x}/{y}, same origin) drawn with `style`."""
+    """Add a tiled layer of `url` (an XYZ template with {z}/{x}/{y}, same origin) drawn with `style`;
+    with `min_zoom`, drawn (and its tiles fetched) only from that zoom in: say so where the map is shown."""
     if not all(part in url for part in ("{z}", "{x}", "{y}")):
         raise ValueError(f"a tile URL template needs {{z}}, {{x}} and {{y}}: {url!r}")
-    layer = VectorTileLayer(url, style, name=name, show=show)
+    layer = VectorTileLayer(url, style, name=name, show=show, min_zoom=min_zoom)
     layer.add_to(m)
     return layer
 

@@ -39,11 +39,12 @@ from geo import hazards as hazard_rules
 from geo.access import Principal, Role
 from geo.closeout import today as beijing_today
 from geo.hazards import Status
+from geo.store import filed
 from geo.store import hazards as hazard_store
 from geo.store import repository as repo
 from geo.store import safety_distance as safety_store
 from geo.store.repository import get_jurisdiction_row, may_see_detail
-from geo.store.summary import level_counts, map_boundaries, map_risk_units
+from geo.store.summary import map_boundaries, map_risk_units
 from maps.one_map import Overlay, one_map
 from maps.tiles import FEATURE_THRESHOLD, use_tiles
 
@@ -52,6 +53,12 @@ ANALYSIS_MAX_UNITS: Final = 200_000
 """Above this many risk units in the jurisdiction (a province), the page does not fetch the analyses: the
 violations of a province take about 15 s of the database and its clusters' answer tens of megabytes
 (bench/results/one_map.md); the page asks for a city or county instead."""
+DETAIL_MIN_ZOOM: int | None = 9
+"""Above `ANALYSIS_MAX_UNITS` units the tiled units, enterprises and targets are drawn from this zoom in (a
+city of the synthetic province fills the window at 9): at the province's whole view (zoom 7) 1,000,000
+units are a smear of cells that says less than the zones, and their tiles were most of its first load (a
+cold z7 unit tile 1.3 s; bench/results/one_map.md). The map and its layer control say so."""
+DETAIL_LAYERS_ZH: Final = {"risk_units": "风险单元", "enterprises": "企业", "protection_targets": "防护目标"}
 MAX_CHILD_LINKS: Final = 30
 TARGETS_THRESHOLD: Final = 1000
 """Protection targets are tiled above this many (not `FEATURE_THRESHOLD`): they are outlines, about 200
@@ -77,6 +84,7 @@ class OneMap:
     notes: list[str] = field(default_factory=list)
     tiled: list[str] = field(default_factory=list)  # layers drawn from vector tiles (their frames not read)
     overlays: list[Overlay] = field(default_factory=list)  # analyses the browser fetches after the map
+    detail_zoom: int | None = None  # the tiled units, enterprises and targets drawn from this zoom in
 
 
 def _hazards_frame(
@@ -123,7 +131,8 @@ def gather(
         boundaries=map_boundaries(conn, adcode),
         public=not detail and principal.role is not Role.enterprise,
     )
-    counts = level_counts(conn, principal, adcode)  # the legend's counts, each unit once
+    # the legend's counts, each unit once (summary.level_counts's, found from the units' filing codes)
+    counts = filed.unit_level_counts(conn, principal, adcode)
     out.unit_counts = {lv: int(counts[str(lv)]) for lv in (1, 2, 3, 4)}
     if params.zones != "children":
         out.notes.append(params.zones_reason_zh)
@@ -138,9 +147,10 @@ def gather(
     return out
 
 
-def _count(conn: Connection, principal: Principal, res: repo.Resource, adcode: str) -> int:
-    """How many rows of `res` the principal sees in the jurisdiction (the data-access layer's scope)."""
-    return repo.list_features(conn, principal, res, adcode=adcode, limit=0).total
+def _count(conn: Connection, principal: Principal, res: repo.Resource, adcode: str, threshold: int) -> int:
+    """How many rows of `res` the principal sees in the jurisdiction (the data-access layer's scope), counted
+    up to threshold + 1: enough for `use_tiles` to decide, without counting a province's 100,000."""
+    return filed.count_upto(conn, principal, res, adcode, threshold + 1)
 
 
 def _detail_layers(
@@ -148,7 +158,7 @@ def _detail_layers(
 ) -> None:
     """What an admin or the area's regulator sees: each register layer inline when small, tiled when not;
     the analyses as overlays the browser fetches."""
-    enterprises = _count(conn, principal, repo.ENTERPRISES, adcode)
+    enterprises = _count(conn, principal, repo.ENTERPRISES, adcode, FEATURE_THRESHOLD)
     if use_tiles(enterprises) and settings.analysis.enterprise_level_rule == "max":
         out.tiled.append("enterprises")  # the tiles' level is the highest of the units' (就高); not read
     else:
@@ -162,11 +172,20 @@ def _detail_layers(
             frame = map_risk_units(conn, principal, adcode, max_level=2)
             out.notes.append("风险单元较多：图上只画重大、较大风险单元")
         out.risk_units = frame
-    if use_tiles(_count(conn, principal, repo.PROTECTION_TARGETS, adcode), TARGETS_THRESHOLD):
+    if use_tiles(
+        _count(conn, principal, repo.PROTECTION_TARGETS, adcode, TARGETS_THRESHOLD), TARGETS_THRESHOLD
+    ):
         out.tiled.append("protection_targets")
     else:
         targets = safety_store.targets_in(conn, principal, adcode)
         out.targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=4490)
+    held = [zh for layer, zh in DETAIL_LAYERS_ZH.items() if layer in out.tiled]
+    if DETAIL_MIN_ZOOM is not None and units > ANALYSIS_MAX_UNITS and held:
+        out.detail_zoom = DETAIL_MIN_ZOOM
+        out.notes.append(
+            f"本辖区风险单元 {units:,} 个：{'、'.join(held)}放大至第 {DETAIL_MIN_ZOOM} 级（约一个市的范围）显示，"
+            "全域视图只显示四色分区"
+        )
     hazards = _hazards_frame(conn, principal, adcode, today, limit=FEATURE_THRESHOLD)
     if use_tiles(int(hazards.attrs["total"])):
         out.tiled.append("hazards")
@@ -223,4 +242,6 @@ def draw(data: OneMap, settings: Settings) -> folium.Map:
         tiled=data.tiled,
         tiles_adcode=data.adcode,
         overlays=data.overlays,
+        detail_zoom=data.detail_zoom,
+        detail_reason=f"本辖区风险单元 {sum(data.unit_counts.values()):,} 个，全域视图只显示四色分区",
     )

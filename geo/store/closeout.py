@@ -23,7 +23,7 @@ from geo.closeout import Action, CaseConflict, CaseNotFound, Status
 from geo.errors import InvalidInput
 from geo.store.history import set_actor
 from geo.store.models import CloseOut, CloseOutEvent
-from geo.store.repository import E, J, R, area_of, deny, in_area, jurisdiction_subtree
+from geo.store.repository import E, J, R, area_of, deny, in_area, in_area_codes, in_subtree
 from geo.vocab import LEVEL_NAMES_ZH
 
 C = cast(Table, CloseOut.__table__)
@@ -138,7 +138,7 @@ def list_cases(
     if status is not None:
         where.append(C.c.status == status.value)
     if adcode is not None:
-        where.append(CASE_ADCODE.in_(jurisdiction_subtree(adcode)))
+        where.append(in_subtree(conn, CASE_ADCODE, adcode))
     total = conn.execute(select(func.count()).select_from(CASES).where(*where)).scalar_one()
     q = select(*CASE_COLUMNS).select_from(CASES).where(*where).order_by(C.c.id).limit(limit).offset(offset)
     return [_with_deadlines(dict(r), as_of) for r in conn.execute(q).mappings()], total
@@ -413,9 +413,9 @@ def overdue(
         raise _forbidden(principal, "read the overdue lists")
     where: list[ColumnElement[bool]] = [R.c.level.in_(rules.MAJOR_OR_LARGE)]
     if principal.role is Role.regulator:
-        where.append(R.c.jurisdiction_adcode.in_(area_of(principal)))
+        where.append(in_area_codes(conn, R.c.jurisdiction_adcode, principal))
     if adcode is not None:
-        where.append(R.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+        where.append(in_subtree(conn, R.c.jurisdiction_adcode, adcode))
     has_open_case = (
         select(C.c.id).where(C.c.risk_unit_id == R.c.id, C.c.status != Status.approved.value).exists()
     )
@@ -472,7 +472,7 @@ def announcements(conn: Connection, *, adcode: str | None = None) -> list[dict[s
         .order_by(C.c.decided_on.desc(), C.c.id.desc())
     )
     if adcode is not None:
-        q = q.where(CASE_ADCODE.in_(jurisdiction_subtree(adcode)))
+        q = q.where(in_subtree(conn, CASE_ADCODE, adcode))
     return [
         {
             **r,

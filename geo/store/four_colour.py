@@ -430,8 +430,11 @@ def _totals(rows: Sequence[Any], keys: list[Any], zone_area: np.ndarray, *, with
     counts[at] = numbers[:, 0:4]
     area[at] = numbers[:, 4:8]
     joined = ",".join(r[10] for r in rows if r[10])
-    ids = np.array(joined.split(","), dtype=np.int64) if joined else np.zeros(0, dtype=np.int64)
+    # numpy's text parser: a tenth of the time of str.split and int() per id (1,000,000 ids: 0.03 s)
+    ids = np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
     zone = np.repeat(at, numbers[:, 8].astype(np.int64))
+    if zone.size != ids.size:  # the parser stops at what it cannot read: never count from a partial list
+        raise ValueError(f"enterprise ids: {ids.size} read, {zone.size} expected")
     return ZoneTotals(counts, area if with_area else None, zone_area, distinct_ids_per_zone(n, zone, ids))
 
 
@@ -555,7 +558,8 @@ CROSS JOIN LATERAL (
             AND (u.level = z.level OR u.id = ANY(CAST(:raised_ids AS bigint[])))
             AND coalesce(r.shown, u.level) = z.level
             -- the area's codes as one constant array (hashed by PostgreSQL): a join with the recursive walk
-            -- was planned as a loop over its rows per candidate (a province's 40,000 codes: minutes)
+            -- was planned as a loop over its rows per candidate (a province's 40,000 codes: minutes); the codes
+            -- units are filed under (geo.store.filed), not the whole subtree
             AND u.jurisdiction_adcode::text = ANY(CAST(:codes AS text[]))
         ORDER BY u.id
         OFFSET 0
@@ -583,7 +587,8 @@ def deciding_units(
     decide its level: {"ids": the first `per_zone` ids, "names": "unit（enterprise）", "more": how many
     others count at that level, named or not} (an empty dict for a zone without level). Only for those who may see the jurisdiction's detail (admins,
     its regulators): None for anyone else, and None above DECIDING_MAX_ZONES zones (the counts say it)."""
-    from geo.store.repository import jurisdiction_subtree, may_see_detail
+    from geo.store.filed import filed_codes
+    from geo.store.repository import may_see_detail
 
     if len(zones) > DECIDING_MAX_ZONES or not may_see_detail(conn, principal, adcode):
         return None
@@ -595,7 +600,9 @@ def deciding_units(
     raised = dict(shown_levels or {})
     counted = _COUNTED_AREA.rsplit(" AS area", 1)[0]
     sql = _DECIDING.replace("{counted}", counted)
-    codes = [str(c) for c in conn.execute(jurisdiction_subtree(adcode)).scalars()]
+    # the codes the area's units are filed under (a province's 90, found in milliseconds), not every code of
+    # its subtree (39,700: their walk and the statement's planning with them took 0.15 s)
+    codes = filed_codes(conn, "risk_units", adcode)
     rows = conn.execute(
         text(sql),
         {

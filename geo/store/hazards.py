@@ -52,7 +52,7 @@ from geo.store.repository import (
     assign_jurisdiction,
     deny,
     in_area,
-    jurisdiction_subtree,
+    in_subtree,
     require_area,
     set_actor,
 )
@@ -286,7 +286,7 @@ def list_inspections(
 ) -> tuple[list[dict[str, Any]], int]:
     where = [w for w in (_scope_filter(principal, IN),) if w is not None]
     if adcode is not None:
-        where.append(IN.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+        where.append(in_subtree(conn, IN.c.jurisdiction_adcode, adcode))
     if enterprise_id is not None:
         where.append(IN.c.enterprise_id == enterprise_id)
     if kind is not None:
@@ -546,7 +546,7 @@ def list_hazards(
     if bbox is not None:
         where.append(func.ST_Intersects(H.c.geom, func.ST_MakeEnvelope(*bbox, SRID)))
     if adcode is not None:
-        where.append(H.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+        where.append(in_subtree(conn, H.c.jurisdiction_adcode, adcode))
     if status is not None:
         where.append(H.c.status == status.value)
     if grade is not None:
@@ -865,7 +865,7 @@ def monthly_statistics(
     if adcode is not None:
         if principal.role is not Role.enterprise:
             require_area(conn, principal, adcode, detail=True)
-        where.append(H.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+        where.append(in_subtree(conn, H.c.jurisdiction_adcode, adcode))
     where.append(H.c.reported_on <= last)
     open_at_end = or_(H.c.closed_on.is_(None), H.c.closed_on > last)
     overdue_at_end = and_(
@@ -955,7 +955,7 @@ def announcements(conn: Connection, *, adcode: str | None = None) -> list[dict[s
         .order_by(H.c.closed_on.desc(), H.c.id.desc())
     )
     if adcode is not None:
-        q = q.where(H.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+        q = q.where(in_subtree(conn, H.c.jurisdiction_adcode, adcode))
     known = rules.criteria()
     out = []
     for r in conn.execute(q).mappings():
@@ -1181,7 +1181,7 @@ def units_at_dynamic_levels(
         .order_by(H.c.risk_unit_id, H.c.id)
     )
     if adcode is not None:
-        q = q.where(R.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+        q = q.where(in_subtree(conn, R.c.jurisdiction_adcode, adcode))
     found: dict[int, tuple[Any, list[tuple[int, str]]]] = {}
     for unit, level, name, enterprise, jurisdiction, hazard, grade in conn.execute(q).all():
         found.setdefault(int(unit), ((int(level), name, enterprise, jurisdiction), []))[1].append(
@@ -1221,7 +1221,7 @@ def measures_of(
     if adcode is not None:
         if principal.role is not Role.enterprise:
             require_area(conn, principal, adcode, detail=True)
-        where.append(R.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+        where.append(in_subtree(conn, R.c.jurisdiction_adcode, adcode))
     if enterprise_id is not None:
         where.append(R.c.enterprise_id == enterprise_id)
     q = (

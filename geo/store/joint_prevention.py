@@ -31,7 +31,7 @@ from geo.joint_prevention import (
     components,
     trade_links,
 )
-from geo.store.repository import SUBTREE_CTE, deny, get_jurisdiction_row, require_area
+from geo.store.repository import IN_SUBTREE_SQL, deny, get_jurisdiction_row, require_area, subtree_codes
 
 Method = Literal["auto", "dbscan", "cliques", "pairs"]
 METHODS: Final[Mapping[str, str]] = {
@@ -45,8 +45,6 @@ METHODS: Final[Mapping[str, str]] = {
 DBSCAN_WORK_MEM: Final = "128MB"
 HULL_PAD_M: Final = 30.0
 """The cluster hull is widened by this many metres so that two points or a line still make a polygon."""
-
-_SUBTREE: Final = "\nWITH RECURSIVE " + SUBTREE_CTE
 
 # The GRS80 (CGCS2000) ellipsoid: metres per degree, for the index boxes only (the test itself is metric).
 _A: Final = 6_378_137.0
@@ -73,6 +71,13 @@ class Frame:
     level: str
     srid: int
     max_abs_lat: float
+    subtree: tuple[
+        str, ...
+    ] = ()  # an administrative unit's subtree, bound as :subtree (repository.in_subtree)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"adcode": self.adcode, "subtree": list(self.subtree)}
 
 
 def metric_frame(conn: Connection, principal: Principal, adcode: str) -> Frame:
@@ -87,7 +92,8 @@ def metric_frame(conn: Connection, principal: Principal, adcode: str) -> Frame:
         ),
         {"adcode": adcode},
     ).one()
-    return Frame(adcode, j["name"], j["level"], gauss_kruger_epsg(float(row.lon)), float(row.lat))
+    subtree = () if j["level"] in ("park", "grid") else tuple(subtree_codes(conn, [adcode]))
+    return Frame(adcode, j["name"], j["level"], gauss_kruger_epsg(float(row.lon)), float(row.lat), subtree)
 
 
 # --- clusters ----------------------------------------------------------------------------------------------
@@ -95,7 +101,7 @@ def metric_frame(conn: Connection, principal: Principal, adcode: str) -> Frame:
 # Which rows a jurisdiction holds: those filed under it or below it (administrative units), or, for a park or
 # grid (zones filtered by place), those whose point lies in it. Fixed fragments, chosen by the level.
 _ZONE_GEOM: Final = "(SELECT geom FROM jurisdictions WHERE adcode = :adcode)"
-_IN_ADMIN: Final = "{a}.jurisdiction_adcode IN (SELECT adcode FROM subtree)"
+_IN_ADMIN: Final = IN_SUBTREE_SQL.replace("{column}", "{a}.jurisdiction_adcode")  # :subtree, Frame.subtree
 _IN_PLACE: Final = f"{{a}}.geom && {_ZONE_GEOM} AND ST_Covers({_ZONE_GEOM}, {{a}}.geom)"
 _UNIT_IN_PLACE: Final = f"{{a}}.geom && {_ZONE_GEOM} AND ST_Intersects({_ZONE_GEOM}, {{a}}.geom)"
 
@@ -127,11 +133,10 @@ _TRADE_INDEX: Final = (
 # jurisdiction, and (when asked) those outside it whose site is within d of its boundary, the neighbours
 # across the border with whom a cross-region (跨区域) cluster can form. One CTE prefix for the statements below.
 _SITES: Final = (
-    _SUBTREE  # noqa: S608 (fixed fragments; values are bound)
-    + """,
-j AS MATERIALIZED (
+    """
+WITH j AS MATERIALIZED (
     SELECT ST_Transform(geom, :srid) AS g FROM jurisdictions WHERE adcode = :adcode
-), """
+), """  # noqa: S608 (fixed fragments; values are bound)
     + _RING
     + """, sites AS MATERIALIZED (
     SELECT e.id, t.trade, e.sector, true AS inside, ST_Transform(coalesce(e.site, e.geom), :srid) AS g
@@ -154,8 +159,7 @@ j AS MATERIALIZED (
 # The trades that may be present: those of the jurisdiction and of the enterprises near its border (a
 # superset of the sites' trades, found without transforming anything).
 _TRADES: Final = (
-    _SUBTREE  # noqa: S608 (fixed fragments; values are bound)
-    + ", "
+    "\nWITH "  # noqa: S608 (fixed fragments; values are bound)
     + _RING
     + """
 SELECT DISTINCT e.sector, coalesce(e.business_type, '') FROM enterprises e WHERE {inside}
@@ -214,7 +218,7 @@ class ClusterRun:
 def _scope(frame: Frame, distance_m: float, neighbours: bool) -> dict[str, Any]:
     dlon, dlat = box_degrees(distance_m, frame.max_abs_lat)
     return {
-        "adcode": frame.adcode,
+        **frame.params,
         "srid": frame.srid,
         "dlon": dlon,
         "dlat": dlat,
@@ -462,14 +466,10 @@ WITH RECURSIVE up AS (
     SELECT j.adcode, j.parent_adcode, j.level FROM jurisdictions j JOIN up ON j.adcode = up.parent_adcode
 ), county AS (
     SELECT adcode, parent_adcode FROM up WHERE level = 'county' LIMIT 1
-), down AS (
-    SELECT adcode, level FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode, j.level FROM jurisdictions j JOIN down d ON j.parent_adcode = d.adcode
 )
 SELECT adcode, name, level, parent_adcode FROM jurisdictions
 WHERE level = 'county' AND (
-    adcode IN (SELECT adcode FROM down)
+    adcode IN (SELECT descendant FROM jurisdiction_closure WHERE ancestor = :adcode)
     OR parent_adcode = (SELECT parent_adcode FROM county)
     OR adcode = (SELECT adcode FROM county)
 )
@@ -505,9 +505,7 @@ def roster_units(conn: Connection, principal: Principal, adcode: str) -> RosterU
 
 # --- enterprises for the plans --------------------------------------------------------------------------------
 
-_PLAN_ENTERPRISES: Final = (
-    _SUBTREE
-    + """
+_PLAN_ENTERPRISES: Final = """
 SELECT e.id, e.name, e.credit_code, e.sector, e.business_type, e.jurisdiction_adcode, j.name AS jname,
     count(u.id) FILTER (WHERE u.level = 1) AS l1, count(u.id) FILTER (WHERE u.level = 2) AS l2,
     count(u.id) FILTER (WHERE u.level = 3) AS l3, count(u.id) FILTER (WHERE u.level = 4) AS l4
@@ -518,7 +516,6 @@ WHERE {inside}
 GROUP BY e.id, j.name
 ORDER BY e.id
 """
-)
 
 
 def plan_enterprises(conn: Connection, principal: Principal, adcode: str) -> list[Any]:
@@ -526,14 +523,12 @@ def plan_enterprises(conn: Connection, principal: Principal, adcode: str) -> lis
     sector, business_type, jurisdiction_adcode, jname, l1–l4)."""
     frame = metric_frame(conn, principal, adcode)
     query = text(_PLAN_ENTERPRISES.format(inside=_inside(frame, "e")))
-    return list(conn.execute(query, {"adcode": adcode}).all())
+    return list(conn.execute(query, frame.params).all())
 
 
 # --- neighbour notices (seed 004 二(一)4) -------------------------------------------------------------------
 
-_NOTICE_UNITS: Final = (
-    _SUBTREE
-    + """
+_NOTICE_UNITS: Final = """
 SELECT u.id, u.name, u.level, u.kind, u.enterprise_id, e.name AS enterprise_name,
     coalesce(u.sector, e.sector) AS sector, u.accident_types, u.hazards, u.control_measures,
     u.responsible_person, u.responsible_phone, u.jurisdiction_adcode
@@ -542,14 +537,10 @@ WHERE {inside} AND u.level <= :max_level
 ORDER BY u.level, u.id
 LIMIT :limit OFFSET :offset
 """
-)
 
-_NOTICE_COUNT: Final = (
-    _SUBTREE
-    + """
+_NOTICE_COUNT: Final = """
 SELECT count(*) FROM risk_units u WHERE {inside} AND u.level <= :max_level
 """
-)
 
 # Index prefilter in lon/lat (&& with a box that surely holds every site within d), exact test and
 # distance in metres in the Gauss–Krüger zone. EXPLAIN shows the GiST indexes of enterprises.geom/site and
@@ -610,7 +601,7 @@ def neighbour_notices(
     if max_level not in (1, 2):
         raise InvalidInput.one("max_level", "must be 1 (重大) or 2 (重大 and 较大)", "只能为 1 或 2")
     frame = metric_frame(conn, principal, adcode)
-    p = {"adcode": adcode, "max_level": max_level}
+    p = {**frame.params, "max_level": max_level}
     inside = _inside(frame, "u", unit=True)
     total = int(conn.execute(text(_NOTICE_COUNT.format(inside=inside)), p).scalar_one())
     units = list(
@@ -684,14 +675,11 @@ ORDER BY adcode
 
 # Each enterprise with its units and overdue units by level, and the zone it falls in: a child admin unit
 # by the tree (its filing unit or an ancestor under the jurisdiction), or a park (园区) by place.
-_KEY_ENTERPRISES: Final = (
-    _SUBTREE  # noqa: S608 (fixed fragments; values are bound)
-    + """,
-tree AS (
-    SELECT c.adcode AS zone, c.adcode FROM jurisdictions c
+_KEY_ENTERPRISES: Final = """
+WITH tree AS (
+    SELECT c.adcode AS zone, d.descendant AS adcode FROM jurisdictions c
+    JOIN jurisdiction_closure d ON d.ancestor = c.adcode
     WHERE c.parent_adcode = :adcode AND c.level = ANY(CAST(:tree_levels AS text[]))
-    UNION ALL
-    SELECT t.zone, j.adcode FROM jurisdictions j JOIN tree t ON j.parent_adcode = t.adcode
 ), parks AS (
     SELECT adcode, geom FROM jurisdictions WHERE parent_adcode = :adcode AND level = 'park' AND :by_park
 )
@@ -711,16 +699,12 @@ WHERE {inside}
 GROUP BY e.id
 ORDER BY e.id
 """
-)
 
-_KEY_PUBLIC: Final = (
-    _SUBTREE  # noqa: S608 (fixed fragments; values are bound)
-    + """,
-tree AS (
-    SELECT c.adcode AS zone, c.adcode FROM jurisdictions c
+_KEY_PUBLIC: Final = """
+WITH tree AS (
+    SELECT c.adcode AS zone, d.descendant AS adcode FROM jurisdictions c
+    JOIN jurisdiction_closure d ON d.ancestor = c.adcode
     WHERE c.parent_adcode = :adcode AND c.level = ANY(CAST(:tree_levels AS text[]))
-    UNION ALL
-    SELECT t.zone, j.adcode FROM jurisdictions j JOIN tree t ON j.parent_adcode = t.adcode
 ), parks AS (
     SELECT adcode, geom FROM jurisdictions WHERE parent_adcode = :adcode AND level = 'park' AND :by_park
 )
@@ -733,7 +717,6 @@ FROM risk_units u
 WHERE u.kind = 'public_area' AND {inside}
 ORDER BY u.id
 """
-)
 
 
 @dataclass(frozen=True)
@@ -769,7 +752,7 @@ def key_target_data(
             by_park = kind == "park"
             break
     tree_levels = [] if by_park or kind == "none" else [kind]
-    p = {"adcode": adcode, "today": today, "tree_levels": tree_levels, "by_park": by_park}
+    p = {**frame.params, "today": today, "tree_levels": tree_levels, "by_park": by_park}
     enterprises = list(conn.execute(text(_KEY_ENTERPRISES.format(inside=_inside(frame, "e"))), p).all())
     public = list(conn.execute(text(_KEY_PUBLIC.format(inside=_inside(frame, "u", unit=True))), p).all())
     return KeyTargetData(kind, zones, enterprises, public)

@@ -18,10 +18,8 @@ SELECT count(*) FROM jurisdictions
 WHERE parent_adcode = :adcode AND level IN ('province', 'city', 'county', 'township', 'village')
 """
 _ZONE_SET = """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+WITH subtree AS (
+    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
 )
 SELECT count(*) FROM jurisdictions WHERE level = :level AND parent_adcode IN (SELECT adcode FROM subtree)
 """

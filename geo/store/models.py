@@ -89,6 +89,16 @@ class Jurisdiction(Base):
     )
 
 
+class JurisdictionClosure(Base):
+    """Every (ancestor, descendant) pair of the jurisdiction tree, each jurisdiction with itself too; kept
+    by statement triggers on jurisdictions (migration 0023s). `jurisdiction_subtree` reads it."""
+
+    __tablename__ = "jurisdiction_closure"
+
+    ancestor: Mapped[str] = mapped_column(String(12), primary_key=True)
+    descendant: Mapped[str] = mapped_column(String(12), primary_key=True, index=True)
+
+
 class Enterprise(TimestampMixin, Base):
     """A production or business unit (生产经营单位) and its register header (一企一册)."""
 
@@ -151,8 +161,9 @@ class RiskUnit(TimestampMixin, Base):
     # volume-banded rules (LPG supply bases, GB 50028) need.
     hazard_kind: Mapped[str | None] = mapped_column(String(40))
     capacity_m3: Mapped[float | None] = mapped_column(Float)
+    # indexed with the level (ix_risk_units_jurisdiction_adcode_level below, migration 0022p)
     jurisdiction_adcode: Mapped[str | None] = mapped_column(
-        String(12), ForeignKey("jurisdictions.adcode", ondelete="SET NULL"), index=True
+        String(12), ForeignKey("jurisdictions.adcode", ondelete="SET NULL")
     )
     # Geodesic area (CGCS2000 spheroid) of polygonal units, 0 for points and lines: the four-colour
     # map's area shares use it for every unit that lies wholly inside a zone.
@@ -162,6 +173,8 @@ class RiskUnit(TimestampMixin, Base):
         Index("ix_risk_units_geom_gist", "geom", postgresql_using="gist"),
         # Partial indexes: each index is work on every inserted row (migration 0008).
         Index("ix_risk_units_level_major", "level", postgresql_where=text("level <= 2")),
+        # a jurisdiction's counts by level from the index alone (geo.store.filed.unit_level_counts)
+        Index("ix_risk_units_jurisdiction_adcode_level", "jurisdiction_adcode", "level"),
         Index("ix_risk_units_hazard_kind", "hazard_kind", postgresql_where=text("hazard_kind IS NOT NULL")),
         CheckConstraint("level BETWEEN 1 AND 4", name="level_range"),
         CheckConstraint("kind IN ('enterprise','public_area')", name="kind_known"),

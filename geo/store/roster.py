@@ -15,7 +15,7 @@ from geo.errors import InvalidInput, Problem
 from geo.joint_prevention import Inspector, Team
 from geo.roster import RosterEntry
 from geo.store.models import RosterInspector
-from geo.store.repository import E, J, area_of, deny, in_area, jurisdiction_subtree, set_actor
+from geo.store.repository import E, J, deny, in_area, in_area_codes, in_subtree, set_actor
 
 T = cast(Table, RosterInspector.__table__)
 
@@ -99,9 +99,9 @@ def list_roster(conn: Connection, principal: Principal, *, adcode: str | None = 
         T.join(J, J.c.adcode == T.c.jurisdiction_adcode)
     )
     if principal.role is Role.regulator:
-        q = q.where(T.c.jurisdiction_adcode.in_(area_of(principal)))
+        q = q.where(in_area_codes(conn, T.c.jurisdiction_adcode, principal))
     if adcode is not None:
-        q = q.where(T.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+        q = q.where(in_subtree(conn, T.c.jurisdiction_adcode, adcode))
     return [dict(r) for r in conn.execute(q.order_by(T.c.jurisdiction_adcode, T.c.code)).mappings()]
 
 

@@ -22,7 +22,7 @@ from geo.access import Forbidden, Principal, Role
 from geo.errors import InvalidInput, NotFound
 from geo.geometry import as_multipolygon
 from geo.store import repository as repo
-from geo.store.repository import SUBTREE_CTE, get_jurisdiction_row
+from geo.store.repository import IN_SUBTREE_SQL, get_jurisdiction_row, subtree_codes
 from geo.vocab import ADMIN_LEVELS
 
 # How the spatial index is used: storage is lon/lat (EPSG:4490) with GiST indexes, so candidates are found with
@@ -39,9 +39,9 @@ _M_PER_DEG_LAT: Final = sd.M_PER_DEG_LAT  # low, so the box in degrees errs wide
 _M_PER_DEG_LON_EQ: Final = sd.M_PER_DEG_LON_EQ
 _MARGIN: Final = sd.BOX_MARGIN
 
-_SUBTREE = "\n" + SUBTREE_CTE
-# Scope predicates: rows filed under the jurisdiction's subtree, or (parks, grids) rows inside the zone.
-_ADMIN_SCOPE = "{t}.jurisdiction_adcode IN (SELECT adcode FROM subtree)"
+# Scope predicates: rows filed under the jurisdiction's subtree (:subtree, its adcodes read first and bound as
+# one constant array: repository.in_subtree says why), or (parks, grids) rows inside the zone.
+_ADMIN_SCOPE = IN_SUBTREE_SQL.replace("{column}", "{t}.jurisdiction_adcode")
 _ZONE_SCOPE = "ST_Intersects({t}.geom, (SELECT geom FROM jurisdictions WHERE adcode = :adcode))"
 _EPSG_SQL = "(4534 + (3 * floor((ST_X(ST_PointOnSurface({g})) + 1.5) / 3)::int - 75) / 3)"
 _AREA_SQL = "CASE WHEN GeometryType(t.geom) IN ('POLYGON', 'MULTIPOLYGON') THEN ST_Area(t.geom::geography, true) ELSE 0 END"
@@ -57,8 +57,7 @@ _TARGET_COLUMNS = f"""
 # filed here. reach per hazard = the largest distance of the rules that match its kind and volume (× factor),
 # or its level's consultation distance (levels 1, 2: every such unit, whatever its kind), the larger.
 _CANDIDATES = f"""
-WITH RECURSIVE {_SUBTREE},
-rules AS (
+WITH rules AS (
     SELECT * FROM unnest(CAST(:r_kind AS text[]), CAST(:r_min AS float8[]), CAST(:r_max AS float8[]),
         CAST(:r_dist AS float8[])) AS r(kind, min_cap, max_cap, distance_m)
 ),
@@ -104,7 +103,6 @@ _LINE = ",\n    ST_AsBinary(ST_Transform(ST_ShortestLine(hm.gm, x.tm), 4490)) AS
 
 # Targets intersecting a risk contour (any level), where the contour's unit or the target is filed here.
 _CONTOUR_HITS = f"""
-WITH RECURSIVE {_SUBTREE}
 SELECT {_HAZARD_COLUMNS.format(h="u")}, {_TARGET_COLUMNS},
     ST_Distance(ST_Transform(u.geom, z.epsg), ST_Transform(t.geom, z.epsg)) AS distance_m, z.epsg,
     ({{h_scope}}) AS hazard_in_scope, ({{t_scope}}) AS target_in_scope,
@@ -119,13 +117,11 @@ WHERE ({{h_scope}}) OR ({{t_scope}})
 # Screened units: a hazard kind, or a level with a consultation zone (:levels).
 _SCREENED = "(u.hazard_kind IS NOT NULL OR u.level = ANY(CAST(:levels AS int[])))"
 _HAZARD_KINDS_HERE = f"""
-WITH RECURSIVE {_SUBTREE}
 SELECT u.id, u.name, u.hazard_kind, u.capacity_m3, u.level FROM risk_units u
 WHERE {_SCREENED} AND ({{h_scope}})
 ORDER BY u.id
 """
 _HAZARDS_HERE = f"""
-WITH RECURSIVE {_SUBTREE}
 SELECT u.id, u.name, u.hazard_kind, u.capacity_m3, u.enterprise_id, u.jurisdiction_adcode, u.level,
     e.name AS enterprise_name, ST_AsBinary(u.geom) AS wkb
 FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
@@ -133,7 +129,6 @@ WHERE {_SCREENED} AND ({{h_scope}})
 ORDER BY u.id
 """
 _TARGETS_HERE = f"""
-WITH RECURSIVE {_SUBTREE}
 SELECT t.id, t.name, t.type, t.gb_class, t.population, t.households, t.population_estimated,
     t.jurisdiction_adcode, {_AREA_SQL} AS target_area_m2, ST_AsBinary(t.geom) AS wkb
 FROM protection_targets t
@@ -235,6 +230,11 @@ class _Scope:
     bounds: tuple[float, float, float, float]
     h_scope: str
     t_scope: str
+    subtree: list[str]  # the adcodes of an administrative unit's subtree (none for a park or grid)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"adcode": self.adcode, "subtree": self.subtree}
 
 
 def _scope(conn: Connection, adcode: str) -> _Scope:
@@ -254,6 +254,7 @@ def _scope(conn: Connection, adcode: str) -> _Scope:
         tuple(float(v) for v in bounds),  # type: ignore[arg-type]
         pattern.format(t="u"),
         pattern.format(t="t"),
+        subtree_codes(conn, [adcode]) if admin else [],
     )
 
 
@@ -310,7 +311,7 @@ def _candidates_statement(
     )
     sql = _CANDIDATES.format(h_scope=scope.h_scope, t_scope=scope.t_scope, line=_LINE if with_lines else "")
     params = {
-        "adcode": scope.adcode,
+        **scope.params,
         "factor": float(reach_factor),
         "xmin": xmin,
         "ymin": ymin,
@@ -326,7 +327,7 @@ def contour_hits_sql(conn: Connection, adcode: str) -> pd.DataFrame:
     """Targets inside risk contours (any level), the contour's unit or the target filed in adcode."""
     scope = _scope(conn, adcode)
     result = conn.execute(
-        text(_CONTOUR_HITS.format(h_scope=scope.h_scope, t_scope=scope.t_scope)), {"adcode": adcode}
+        text(_CONTOUR_HITS.format(h_scope=scope.h_scope, t_scope=scope.t_scope)), scope.params
     )
     return _frame(result.all(), list(result.keys()))
 
@@ -364,7 +365,7 @@ def violations_sql(
             _fill_missing_lines(conn, found)
     result = conn.execute(
         text(_HAZARD_KINDS_HERE.format(h_scope=scope.h_scope)),
-        {"adcode": adcode, "levels": sd.screened_levels()},
+        {**scope.params, "levels": sd.screened_levels()},
     )
     hazards = _frame(result.all(), list(result.keys()))
     unchecked = sd.unchecked_hazards(hazards)
@@ -426,7 +427,7 @@ def hazards_in(conn: Connection, principal: Principal, adcode: str) -> gpd.GeoDa
     repo.require_area(conn, principal, adcode, detail=True)
     scope = _scope(conn, adcode)
     result = conn.execute(
-        text(_HAZARDS_HERE.format(h_scope=scope.h_scope)), {"adcode": adcode, "levels": sd.screened_levels()}
+        text(_HAZARDS_HERE.format(h_scope=scope.h_scope)), {**scope.params, "levels": sd.screened_levels()}
     )
     return _geo_frame(result.all(), list(result.keys()))
 
@@ -435,7 +436,7 @@ def targets_in(conn: Connection, principal: Principal, adcode: str) -> gpd.GeoDa
     """Protection targets filed in the adcode, with their outline's geodesic area (target_area_m2)."""
     repo.require_area(conn, principal, adcode, detail=True)
     scope = _scope(conn, adcode)
-    result = conn.execute(text(_TARGETS_HERE.format(t_scope=scope.t_scope)), {"adcode": adcode})
+    result = conn.execute(text(_TARGETS_HERE.format(t_scope=scope.t_scope)), scope.params)
     return _geo_frame(result.all(), list(result.keys()))
 
 

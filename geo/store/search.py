@@ -16,7 +16,8 @@ from geo.store.repository import (
     PROTECTION_TARGETS,
     RISK_UNITS,
     Resource,
-    jurisdiction_subtree,
+    in_codes,
+    subtree_codes,
     visible,
 )
 
@@ -32,7 +33,7 @@ def _part(
     res: Resource,
     principal: Principal,
     needle: str,
-    adcode: str | None,
+    subtree: list[str] | None,
     *,
     kind: str,
     detail: Any,
@@ -42,8 +43,8 @@ def _part(
     pattern = _like(needle)
     where = [or_(*(f.ilike(pattern, escape="\\") for f in fields))]
     where += visible(principal, res)
-    if adcode is not None and res is not JURISDICTIONS:
-        where.append(t.c.jurisdiction_adcode.in_(jurisdiction_subtree(adcode)))
+    if subtree is not None and res is not JURISDICTIONS:
+        where.append(in_codes(t.c.jurisdiction_adcode, subtree))
     geom = t.c.geom
     key = t.c.adcode if res is JURISDICTIONS else t.c.id
     return select(
@@ -68,13 +69,14 @@ def search(
         raise InvalidInput.one("q", "type what to look for", "请输入要查找的内容")
     if len(text) > MAX_QUERY:
         raise InvalidInput.one("q", f"at most {MAX_QUERY} characters", f"最多 {MAX_QUERY} 个字符")
+    subtree = subtree_codes(conn, [adcode]) if adcode is not None else None
     J, E, R, P = JURISDICTIONS.table, ENTERPRISES.table, RISK_UNITS.table, PROTECTION_TARGETS.table
     parts = [
         _part(
             JURISDICTIONS,
             principal,
             text,
-            adcode,
+            subtree,
             kind="jurisdiction",
             detail=J.c.adcode,
             fields=[J.c.name, J.c.adcode],
@@ -86,7 +88,7 @@ def search(
         (PROTECTION_TARGETS, "protection_target", P.c.address, [P.c.name, P.c.address]),
     ):
         try:
-            parts.append(_part(res, principal, text, adcode, kind=kind, detail=detail, fields=fields))
+            parts.append(_part(res, principal, text, subtree, kind=kind, detail=detail, fields=fields))
         except (Forbidden, Unauthenticated):
             continue  # a role that may not read this table finds nothing in it
     # One statement per table (each with its own scope CTE), merged here: best first.

@@ -11,23 +11,20 @@ import shapely
 from sqlalchemy import Connection, text
 
 from geo.access import Principal
-from geo.store.repository import may_see_detail, require_area
+from geo.store.repository import may_see_detail, require_area, subtree_codes
 
-# Each query walks down the jurisdiction tree from :adcode; every value is a bound parameter.
+# Each query filters by :subtree, the adcodes of the jurisdiction's subtree read first
+# (repository.subtree_codes) and bound as one constant array (repository.in_subtree says why); every value
+# is a bound parameter.
 _ENTERPRISE_LEVELS = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
-)
 SELECT e.id, e.name, e.credit_code, e.sector, e.business_type, e.jurisdiction_adcode,
     e.contact_person, e.contact_phone, ST_AsBinary(e.geom) AS wkb,
     count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
     count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
 FROM enterprises e
 LEFT JOIN risk_units u ON u.enterprise_id = e.id
-WHERE e.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+WHERE e.jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
 GROUP BY e.id
 ORDER BY e.id
 """
@@ -35,52 +32,39 @@ ORDER BY e.id
 
 _TOTALS = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
-)
 SELECT count(*) AS n, count(*) FILTER (WHERE u.kind = 'public_area') AS public,
     count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
     count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
-FROM risk_units u WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+FROM risk_units u WHERE u.jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
 """
 )
 
 _ENTERPRISE_COUNT = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
-)
-SELECT count(*) FROM enterprises WHERE jurisdiction_adcode IN (SELECT adcode FROM subtree)
+SELECT count(*) FROM enterprises WHERE jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
 """
 )
 
 _BY_SECTOR = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
-)
 SELECT coalesce(e.sector, u.sector) AS sector, count(DISTINCT e.id) AS enterprises, count(*) AS units,
     count(*) FILTER (WHERE u.level = 1) AS l1, count(*) FILTER (WHERE u.level = 2) AS l2,
     count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
 FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
-WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+WHERE u.jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
 GROUP BY 1 ORDER BY min(u.level), count(*) DESC, 1
 """
 )
 
 _BY_ZONE = text(
     """
-WITH RECURSIVE tree AS (
-    SELECT c.adcode AS zone, c.adcode FROM jurisdictions c
+WITH tree AS (
+    SELECT c.adcode AS zone, d.descendant AS adcode FROM jurisdictions c
+    JOIN jurisdiction_closure d ON d.ancestor = c.adcode
     WHERE c.parent_adcode = :adcode AND c.level NOT IN ('park', 'grid')
-    UNION ALL
-    SELECT t.zone, j.adcode FROM jurisdictions j JOIN tree t ON j.parent_adcode = t.adcode
+), u AS MATERIALIZED (  -- the subtree's units first, by the index (a join per zone probed it per code)
+    SELECT id, enterprise_id, level, jurisdiction_adcode FROM risk_units
+    WHERE jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
 )
 SELECT z.adcode, z.name, count(u.id) AS units, count(DISTINCT u.enterprise_id) AS enterprises,
     min(u.level) AS level,
@@ -88,7 +72,7 @@ SELECT z.adcode, z.name, count(u.id) AS units, count(DISTINCT u.enterprise_id) A
     count(*) FILTER (WHERE u.level = 3) AS l3, count(*) FILTER (WHERE u.level = 4) AS l4
 FROM jurisdictions z
 LEFT JOIN tree t ON t.zone = z.adcode
-LEFT JOIN risk_units u ON u.jurisdiction_adcode = t.adcode
+LEFT JOIN u ON u.jurisdiction_adcode = t.adcode
 WHERE z.parent_adcode = :adcode AND z.level NOT IN ('park', 'grid')
 GROUP BY z.adcode, z.name ORDER BY z.adcode
 """
@@ -96,26 +80,16 @@ GROUP BY z.adcode, z.name ORDER BY z.adcode
 
 _OVERDUE_COUNT = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
-)
-SELECT count(*) FROM risk_units u WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree) AND u.next_assessment_due < :today
+SELECT count(*) FROM risk_units u WHERE u.jurisdiction_adcode = ANY(CAST(:subtree AS text[])) AND u.next_assessment_due < :today
 """
 )
 
 _OVERDUE = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
-)
 SELECT u.id, u.name, u.level, u.enterprise_id, e.name AS enterprise_name, u.next_assessment_due,
     (:today - u.next_assessment_due) AS days_overdue
 FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
-WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree) AND u.next_assessment_due < :today
+WHERE u.jurisdiction_adcode = ANY(CAST(:subtree AS text[])) AND u.next_assessment_due < :today
 ORDER BY u.level, u.next_assessment_due, u.id
 LIMIT :limit
 """
@@ -151,7 +125,7 @@ def enterprise_levels(conn: Connection, principal: Principal, adcode: str) -> gp
     Names, credit codes and contacts: admins and regulators of the area only.
     """
     require_area(conn, principal, adcode, detail=True)
-    rows = conn.execute(_ENTERPRISE_LEVELS, {"adcode": adcode}).all()
+    rows = conn.execute(_ENTERPRISE_LEVELS, {"subtree": subtree_codes(conn, [adcode])}).all()
     frame = gpd.GeoDataFrame(
         {
             "id": [r.id for r in rows],
@@ -174,7 +148,7 @@ def level_counts(conn: Connection, principal: Principal, adcode: str) -> dict[st
     """The jurisdiction's risk units by level, each once — the `counts` of `summary`, by the same statement,
     without the rest of the summary (it reads risk units and jurisdictions only)."""
     require_area(conn, principal, adcode, detail=False)
-    return _levels(conn.execute(_TOTALS, {"adcode": adcode}).one())
+    return _levels(conn.execute(_TOTALS, {"subtree": subtree_codes(conn, [adcode])}).one())
 
 
 def summary(
@@ -197,6 +171,7 @@ def summary(
     ids = list(shown_levels or {})
     p = {
         "adcode": adcode,
+        "subtree": subtree_codes(conn, [adcode]),
         "today": today,
         "limit": overdue_limit,
         "shown_ids": ids,
@@ -270,16 +245,11 @@ def summary(
 
 _MAP_UNITS = text(
     """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
-)
 SELECT u.id, u.name, u.level, u.kind, u.enterprise_id, coalesce(u.sector, e.sector) AS sector,
     u.accident_types, u.control_measures, u.control_level, u.responsible_person, u.responsible_phone,
     e.name AS enterprise_name, ST_AsBinary(u.geom) AS wkb
 FROM risk_units u LEFT JOIN enterprises e ON e.id = u.enterprise_id
-WHERE u.jurisdiction_adcode IN (SELECT adcode FROM subtree)
+WHERE u.jurisdiction_adcode = ANY(CAST(:subtree AS text[]))
   AND u.level <= :max_level
   AND (GeometryType(u.geom) NOT IN ('POINT', 'MULTIPOINT') OR u.kind = 'public_area')
 ORDER BY u.level, u.id
@@ -301,7 +271,7 @@ def map_risk_units(
     """Risk areas and pipelines (and public-area points) to draw on a map: enterprise risk points are
     shown through their enterprise's marker."""
     require_area(conn, principal, adcode, detail=True)
-    rows = conn.execute(_MAP_UNITS, {"adcode": adcode, "max_level": max_level}).all()
+    rows = conn.execute(_MAP_UNITS, {"subtree": subtree_codes(conn, [adcode]), "max_level": max_level}).all()
     columns = [
         "id", "name", "level", "kind", "enterprise_id", "sector", "accident_types", "control_measures",
         "control_level", "responsible_person", "responsible_phone", "enterprise_name",

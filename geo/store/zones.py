@@ -27,20 +27,16 @@ ORDER BY adcode
 """
 # Parks (or user grids) filed anywhere under the jurisdiction.
 _ZONE_SET = """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+WITH subtree AS (
+    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
 )
 SELECT adcode AS code, name, geom FROM jurisdictions
 WHERE level = :level AND parent_adcode IN (SELECT adcode FROM subtree)
 ORDER BY adcode
 """
 _ZONE_SET_COUNT = """
-WITH RECURSIVE subtree AS (
-    SELECT adcode FROM jurisdictions WHERE adcode = :adcode
-    UNION ALL
-    SELECT j.adcode FROM jurisdictions j JOIN subtree s ON j.parent_adcode = s.adcode
+WITH subtree AS (
+    SELECT descendant AS adcode FROM jurisdiction_closure WHERE ancestor = :adcode
 )
 SELECT count(*) FROM jurisdictions WHERE level = :level AND parent_adcode IN (SELECT adcode FROM subtree)
 """

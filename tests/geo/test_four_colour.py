@@ -17,6 +17,7 @@ from geo.four_colour import (
     DEFAULT_PALETTE,
     RULES,
     ZoneTotals,
+    distinct_ids_per_zone,
     four_colour,
     four_colour_options,
     geodesic_area_m2,
@@ -354,3 +355,25 @@ def test_every_zone_says_why_it_has_its_level() -> None:
     assert density["index"] == pytest.approx(100.0 / density["area_km2"], rel=1e-2)
     assert density["break"] == 60.0
     assert why_text(density, 1).startswith("风险密度 D = 100 ÷ 1.1")
+
+
+@pytest.mark.parametrize(
+    ("n", "low", "high"),
+    [
+        (50, 1, 1_000),  # one int64 key per (zone, id)
+        (50, -5, 1_000),  # negative ids: the two-key sort
+        (3, 0, 2**61),  # a key that would overflow int64: the two-key sort
+        (1, 7, 8),
+    ],
+)
+def test_distinct_ids_per_zone_are_each_zones_sorted_set(n: int, low: int, high: int) -> None:
+    rng = np.random.default_rng(16)
+    zone = rng.integers(0, n, 5_000)
+    ids = rng.integers(low, high, 5_000, dtype=np.int64)
+    assert distinct_ids_per_zone(n, zone, ids) == [sorted(set(ids[zone == z].tolist())) for z in range(n)]
+    assert distinct_ids_per_zone(4, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)) == [
+        [],
+        [],
+        [],
+        [],
+    ]

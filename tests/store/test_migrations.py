@@ -258,3 +258,54 @@ def test_0009_moves_the_authors_of_creates_onto_the_rows_and_back(fresh_url: str
     finally:
         eng.dispose()
         upgrade(fresh_url)
+
+
+def test_0023_fills_the_closure_of_existing_jurisdictions_and_drops_it(fresh_url: str) -> None:
+    """Upgrading to 0023s fills jurisdiction_closure from the rows already there (and its triggers keep it);
+    the downgrade drops the table, its functions and triggers."""
+    upgrade(fresh_url)
+    downgrade(fresh_url, "0022p")
+    eng = create_engine(fresh_url, poolclass=pool.NullPool)
+    box = f"ST_Multi(ST_Buffer({POINT}, 0.1))"
+    try:
+        with eng.begin() as conn:
+            conn.execute(text("TRUNCATE jurisdictions CASCADE"))
+            conn.execute(
+                text(
+                    "INSERT INTO jurisdictions (adcode, name, level, parent_adcode, geom) VALUES "
+                    f"('350000', 'p', 'province', NULL, {box}), ('350500', 'c', 'city', '350000', {box}), "
+                    f"('350505', 'x', 'county', '350500', {box})"
+                )
+            )
+        upgrade(fresh_url)
+        with eng.begin() as conn:
+            pairs = set(conn.execute(text("SELECT ancestor, descendant FROM jurisdiction_closure")).all())
+            assert pairs == {
+                ("350000", "350000"),
+                ("350000", "350500"),
+                ("350000", "350505"),
+                ("350500", "350500"),
+                ("350500", "350505"),
+                ("350505", "350505"),
+            }
+            conn.execute(
+                text(
+                    f"INSERT INTO jurisdictions (adcode, name, level, parent_adcode, geom) VALUES ('350505001', 't', 'township', '350505', {box})"
+                )
+            )
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM jurisdiction_closure WHERE descendant = '350505001'")
+                ).scalar()
+                == 4
+            )
+        downgrade(fresh_url, "0022p")
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT to_regclass('jurisdiction_closure')")).scalar() is None
+            assert conn.execute(text("SELECT to_regproc('jurisdiction_closure_sync')")).scalar() is None
+            assert not conn.execute(
+                text("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'closure_%'")
+            ).scalar()
+    finally:
+        eng.dispose()
+        upgrade(fresh_url)
