@@ -617,14 +617,17 @@ def export(
             raise InvalidInput.one("output", f"the file name must end in .{', .'.join(FORMATS)}")
         engine = make_engine(_settings().db.sqlalchemy_url)
         try:
-            download = export_table(engine, SYSTEM, kind, adcode=adcode, fmt=fmt)
+            # GeoJSON, CSV and Excel written as their rows are read; no row limit for the administrator
+            download = export_table(engine, SYSTEM, kind, adcode=adcode, fmt=fmt, stream=True, max_rows=None)
+            with output.open("wb") as f:
+                for chunk in download.chunks if download.chunks is not None else [download.content]:
+                    f.write(chunk)
         finally:
             engine.dispose()
-        output.write_bytes(download.content)
     except RiskmapError as exc:
         _fail(exc)
         return
-    typer.echo(f"wrote {output} ({download.rows} rows)")
+    typer.echo(f"wrote {output}" + (f" ({download.rows} rows)" if download.rows is not None else ""))
 
 
 calendar_app = typer.Typer(

@@ -668,9 +668,22 @@ def main(argv: list[str] | None = None) -> None:
     m.add_argument("--database", default=DB)
     m.add_argument("--peer-python", default=os.environ.get("BENCH_TIPG_PYTHON", "/tmp/tipgvenv/bin/python"))
     m.add_argument("--skip", default="", help="comma-separated parts to skip: tiles, lists, map")
+    x = sub.add_parser(
+        "exports", help="the server's memory and time exporting a county's and the city's units"
+    )
+    x.add_argument("--runs", type=int, default=3)
+    x.add_argument("--database", default=DB)
+    x.add_argument(
+        "--source", default=".", help="the checkout the server runs (e.g. main, for the figure before)"
+    )
+    x.add_argument("--label", default="this branch", help="names the section and the rows")
+    x.add_argument("--formats", default=",".join(EXPORT_FORMATS))
+    x.add_argument("--no-peers", dest="peers", action="store_false")
     args = ap.parse_args(argv)
     if args.command == "generate":
         generate_main(args)
+    elif args.command == "exports":
+        measure_exports_main(args)
     else:
         measure_main(args)
 
@@ -1155,6 +1168,116 @@ def write_measure(
                 lines.append(f"| {r.label} | {r.answer} | {med} | {runs} | {peak} |")
         lines.append("")
     write_section("measure", lines)
+    print("\n".join(lines))
+
+
+# --- exports: the server's memory and time, before and after a change -----------------------------------
+
+EXPORT_USER = "bench-province-exports"  # not USER: a `measure` run at the same time keeps its own key
+EXPORT_FORMATS = ("geojson", "csv", "xlsx")
+
+
+def peer_export(engine: Engine, adcode: str, fmt: str) -> Callable[[], str]:
+    """The peer of an export: read_postgis of the same rows, written by GDAL through pyogrio (GeoJSON; CSV
+    with WKT; XLSX, which has no geometry column)."""
+
+    def call() -> str:
+        import geopandas as gpd
+        import pyogrio
+
+        with engine.begin() as conn:
+            conn.execute(text(f"SET LOCAL statement_timeout = {int(TIMEOUT * 1000)}"))
+            frame = gpd.read_postgis(text(EXPORT_ROWS), conn, geom_col="geom", params={"adcode": adcode})
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, f"units.{fmt}")
+            options: dict[str, Any] = {"GEOMETRY": "AS_WKT"} if fmt == "csv" else {}
+            driver = {"geojson": "GeoJSON", "csv": "CSV", "xlsx": "XLSX"}[fmt]
+            if fmt == "xlsx":
+                frame = frame.drop(columns="geom")
+                frame = gpd.GeoDataFrame(frame)
+                pyogrio.write_dataframe(frame, path, driver=driver)
+            else:
+                pyogrio.write_dataframe(frame, path, driver=driver, layer_options=options)
+            return f"{len(frame):,} rows, {os.path.getsize(path) / 2**20:.2f} MB"
+
+    return call
+
+
+def measure_exports_main(args: argparse.Namespace) -> None:
+    """The city's (and a county's) risk-unit exports through one riskmap server started from `--source`
+    (a checkout: main before a change, the branch after), with the server's RSS before, its peak during
+    the runs, the time; each beside its peer in this process. Writes its own section, named by `--label`."""
+    from bench.common import machine, server_url
+    from bench.tiles import riskmap_command
+    from geo.access import SYSTEM
+    from geo.store import users
+
+    url = server_url().set(database=args.database).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        users.remove_user(conn, SYSTEM, EXPORT_USER)
+        users.create_user(conn, SYSTEM, EXPORT_USER, "a long bench password 1", "admin")
+        key = users.create_api_key(conn, SYSTEM, EXPORT_USER)
+    source = os.path.abspath(args.source)
+    headers = {"X-API-Key": key, "Accept-Encoding": "gzip"}
+    started = dt.datetime.now(dt.UTC)
+    load_before = load_average()
+    table = [
+        "| export | answer | median s | runs s | RSS before MB | peak MB | load average |",
+        "|---|---|---:|---|---:|---:|---|",
+    ]
+    try:
+        cmd = riskmap_command(url, port := free_port(), SECRET)
+        cmd[-1] = f"import sys; sys.path.insert(0, {source!r}); " + cmd[-1]
+        with serving(cmd, {}, port) as pid:
+            http_get(port, "/api/v1/exports?kind=enterprises&adcode=359101&format=csv", headers)  # warm
+            for adcode, what in ((COUNTY, "county"), (CITY, "city")):
+                for fmt in args.formats.split(","):
+                    path = f"/api/v1/exports?kind=risk_units&adcode={adcode}&format={fmt}"
+                    before = reset_peak(pid) / 1024
+                    times, result, peak, error = timed_runs(
+                        args.runs, lambda p=path: http_get(port, p, headers), pid
+                    )
+                    answer = error or f"{result[0]}, {_sizes(result[2], result[1])}"
+                    med = f"{statistics.median(times):.3f}" if times and not error else "—"
+                    runs = ", ".join(f"{t:.3f}" for t in times)
+                    table.append(
+                        f"| riskmap ({args.label}): {fmt} of the {what}'s risk units ({adcode}) | {answer} | {med} "
+                        f"| {runs} | {before:.0f} | {peak or 0:.0f} | {load_average()} |"
+                    )
+                    print(table[-1], flush=True)
+                    if args.peers:
+                        before = reset_peak("self") / 1024
+                        times, result, peak, error = timed_runs(
+                            args.runs, peer_export(engine, adcode, fmt), "self"
+                        )
+                        med = f"{statistics.median(times):.3f}" if times and not error else "—"
+                        runs = ", ".join(f"{t:.3f}" for t in times)
+                        table.append(
+                            f"| peer: read_postgis + pyogrio {fmt} of the same rows | {error or result} | {med} | {runs} "
+                            f"| {before:.0f} (this process) | {peak or 0:.0f} (this process) | {load_average()} |"
+                        )
+                        print(table[-1], flush=True)
+    finally:
+        with engine.begin() as conn:
+            users.remove_user(conn, SYSTEM, EXPORT_USER)
+        engine.dispose()
+    lines = [
+        f"## Exports: the server's memory ({args.label})",
+        "",
+        f"`python -m bench.province exports --runs {args.runs} --database {args.database} --source <{args.label}> "
+        f"--label '{args.label}' --formats {args.formats}{'' if args.peers else ' --no-peers'}` — started "
+        f"{started:%Y-%m-%d %H:%M} UTC, {machine()}; load average {load_before} before, {load_average()} after "
+        "(and at each row, in its last column). One riskmap server (uvicorn, one process, an admin's API key, "
+        "`Accept-Encoding: gzip`; GeoJSON and Excel streams are sent as they are, CSV gzipped: on main by the middleware, whole; on the branch as it is streamed) answers every row in turn: RSS before = its "
+        "RSS when the row starts (what earlier rows left), peak = its peak RSS (VmHWM, reset at the row's "
+        f"start) over the row's {args.runs} runs. A peer runs in this bench's process: its RSS before the row and "
+        "its peak over the row. Medians (every run listed).",
+        "",
+        *table,
+        "",
+    ]
+    write_section(f"measure exports {args.label}", lines)
     print("\n".join(lines))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import math
 import zipfile
 import zlib
@@ -117,13 +118,24 @@ def _column(i: int) -> str:
     return name
 
 
-def _cell(ref: str, value: Any, strings: dict[str, int], style: int = 0) -> str:
+def _text_cell(ref: str, value: str, strings: dict[str, int] | None, s: str = "") -> str:
+    """A text cell: an index into the shared strings, or (`strings` None) the text inline, escaped."""
+    if strings is None:
+        text = escape_cell(value).translate(_ESCAPE)
+        space = ' xml:space="preserve"' if text and (text[0] in _SPACES or text[-1] in _SPACES) else ""
+        return f'<c r="{ref}" t="inlineStr"{s}><is><t{space}>{text}</t></is></c>'
+    k = strings.get(value)
+    if k is None:
+        k = strings[value] = len(strings)
+    return f'<c r="{ref}" t="s"{s}><v>{k}</v></c>'
+
+
+def _cell(ref: str, value: Any, strings: dict[str, int] | None, style: int = 0) -> str:
     s = f' s="{style}"' if style else ""
     if value is None:
         return ""
     if isinstance(value, str):
-        k = strings.setdefault(value, len(strings))
-        return f'<c r="{ref}" t="s"{s}><v>{k}</v></c>'
+        return _text_cell(ref, value, strings, s)
     if isinstance(value, bool):
         return f'<c r="{ref}" t="b"{s}><v>{int(value)}</v></c>'
     if isinstance(value, int):
@@ -135,8 +147,7 @@ def _cell(ref: str, value: Any, strings: dict[str, int], style: int = 0) -> str:
         return f'<c r="{ref}" s="{_DATETIME}"><v>{days!r}</v></c>'
     if isinstance(value, dt.date):
         return f'<c r="{ref}" s="{_DATE}"><v>{(value - _EPOCH.date()).days}</v></c>'
-    k = strings.setdefault(str(value), len(strings))  # anything else as its text
-    return f'<c r="{ref}" t="s"{s}><v>{k}</v></c>'
+    return _text_cell(ref, str(value), strings, s)  # anything else as its text
 
 
 def _shared_strings(strings: dict[str, int]) -> Iterator[str]:
@@ -157,10 +168,14 @@ def _width(value: Any) -> int:
     return len(str(escape_cell(value) if value is not None else ""))
 
 
-def _sheet_xml(sheet: Sheet, max_width: int, strings: dict[str, int]) -> Iterator[str]:
-    columns = [_column(i) for i in range(len(sheet.header))]
-    widths = [_width(h) for h in sheet.header]
-    for row in sheet.rows[:199]:
+def _sheet_xml(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], max_width: int, strings: dict[str, int] | None
+) -> Iterator[str]:
+    columns = [_column(i) for i in range(len(header))]
+    widths = [_width(h) for h in header]
+    rows = iter(rows)
+    first = list(itertools.islice(rows, 199))
+    for row in first:
         for i, v in enumerate(row[: len(widths)]):
             widths[i] = max(widths[i], _width(v))
     cols = "".join(
@@ -175,13 +190,15 @@ def _sheet_xml(sheet: Sheet, max_width: int, strings: dict[str, int]) -> Iterato
         '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
         f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>'
     )
-    head = "".join(_cell(f"{c}1", h, strings, _BOLD) for c, h in zip(columns, sheet.header, strict=False))
+    head = "".join(_cell(f"{c}1", h, strings, _BOLD) for c, h in zip(columns, header, strict=False))
     yield f'<row r="1">{head}</row>'
     part: list[str] = []
-    for n, row in enumerate(sheet.rows, start=2):
+    for n, row in enumerate(itertools.chain(first, rows), start=2):
         part.append(f'<row r="{n}">')
         for c, v in zip(columns, row, strict=False):
-            if type(v) is str:  # most cells: _cell's first case, without its call
+            if strings is None:
+                part.append(_cell(f"{c}{n}", v, None))
+            elif type(v) is str:  # most cells: _cell's first case, without its call
                 k = strings.get(v)
                 if k is None:
                     k = strings[v] = len(strings)
@@ -227,9 +244,13 @@ def _attr(value: str) -> str:
     return _text(value).replace('"', "&quot;")
 
 
-def xlsx_chunks(sheets: Sequence[Sheet], *, max_width: int = 60, compresslevel: int = 1) -> Iterator[bytes]:
+def xlsx_chunks(
+    sheets: Sequence[Sheet], *, max_width: int = 60, compresslevel: int = 1, inline: bool = False
+) -> Iterator[bytes]:
     """The workbook of `sheets` (see the module's docstring) as a stream of bytes, each sheet's XML
-    deflated into the zip as it is made."""
+    deflated into the zip as it is made. `inline`: text written in its cell, not in a shared-string table
+    (more bytes, but nothing kept from row to row: the memory of a sheet whose rows come from an iterator
+    stays that of its first 199 rows, however long it is)."""
     n = len(sheets)
     types = "".join(
         f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{_SHEET_TYPE}"/>'
@@ -273,7 +294,7 @@ def xlsx_chunks(sheets: Sequence[Sheet], *, max_width: int = 60, compresslevel: 
         + f'<Relationship Id="rId{n + 2}" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
         + "</Relationships>"
     )
-    strings: dict[str, int] = {}
+    strings: dict[str, int] | None = None if inline else {}
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
         for name, text in (
@@ -286,12 +307,12 @@ def xlsx_chunks(sheets: Sequence[Sheet], *, max_width: int = 60, compresslevel: 
             zf.writestr(name, text)
         for i, sheet in enumerate(sheets, 1):
             with zf.open(f"xl/worksheets/sheet{i}.xml", "w") as member:
-                for piece in _sheet_xml(sheet, max_width, strings):
+                for piece in _sheet_xml(sheet.header, sheet.rows, max_width, strings):
                     member.write(piece.encode("utf-8"))
                     if sink.size >= CHUNK:
                         yield sink.take()
         with zf.open("xl/sharedStrings.xml", "w") as member:
-            for piece in _shared_strings(strings):
+            for piece in _shared_strings(strings or {}):
                 member.write(piece.encode("utf-8"))
                 if sink.size >= CHUNK:
                     yield sink.take()

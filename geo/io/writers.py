@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -77,10 +77,16 @@ def _points_only(geoms: np.ndarray) -> bool:
 
 
 def tabular(
-    kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, *, typed_dates: bool = False
+    kind: Kind,
+    frame: pd.DataFrame,
+    geoms: np.ndarray,
+    *,
+    typed_dates: bool = False,
+    points: bool | None = None,
 ) -> tuple[list[str], list[list[Any]]]:
     """(headers, rows) for a spreadsheet: fields by their Chinese headers, then 经度/纬度 for points or WKT;
-    `typed_dates`: date fields as date objects (a workbook's date cells), else ISO text."""
+    `typed_dates`: date fields as date objects (a workbook's date cells), else ISO text; `points`: whether
+    the whole table is points, when `geoms` is a batch of it (else: whether `geoms` are all points)."""
     headers = primary_headers(kind)
     cols = table_columns(kind, frame)
     out_headers = [headers[c] for c in cols]
@@ -93,7 +99,7 @@ def tabular(
         if len(frame)
         else []
     )
-    if _points_only(geoms) and kind is not Kind.zones:
+    if (_points_only(geoms) if points is None else points) and kind is not Kind.zones:
         out_headers += [headers["lon"], headers["lat"]]
         xy = shapely.get_coordinates(geoms.astype(object))
         for rec, (x, y) in zip(records, xy, strict=True):
@@ -113,6 +119,10 @@ class Sheet(NamedTuple):
     rows: Sequence[Sequence[Any]]
 
 
+def _csv_cell(v: Any) -> Any:
+    return "" if v is None else (repr(v) if isinstance(v, float) else escape_cell(str(v)))
+
+
 def write_rows_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     """CSV in UTF-8 with a byte-order mark (Excel then reads the Chinese), CRLF line ends; text cells
     escaped, floats written exactly (repr), None as an empty cell."""
@@ -120,9 +130,7 @@ def write_rows_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> byte
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(header)
     for r in rows:
-        w.writerow(
-            ["" if v is None else (repr(v) if isinstance(v, float) else escape_cell(str(v))) for v in r]
-        )
+        w.writerow([_csv_cell(v) for v in r])
     return buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
 
 
@@ -236,31 +244,97 @@ def geojson_chunks(
     kind: Kind, frame: pd.DataFrame, geoms: np.ndarray, crs: InputCrs | str = "cgcs2000", *, batch: int = 2000
 ) -> Iterator[bytes]:
     """The GeoJSON FeatureCollection of a register table in pieces of `batch` features (for a streamed
-    answer): each column read once as a list, the geometries converted (GCJ-02, BD-09) and written as
-    GeoJSON text by shapely in one vectorised call each, not cell by cell."""
-    headers = primary_headers(kind)
-    columns = {headers[c]: _plain_column(frame[c]) for c in table_columns(kind, frame)}
+    answer): geojson_stream of the table cut into batches."""
     n = len(geoms)
-    out: Any = np.asarray(geoms, dtype=object)
-    if crs != InputCrs.cgcs2000 and n:
-        out = from_storage(out, crs)  # shapely.transform: every coordinate of every geometry at once
-    texts = shapely.to_geojson(out).tolist() if n else []
+    parts = ((frame.iloc[s : s + batch], geoms[s : s + batch]) for s in range(0, n, batch))
+    return geojson_stream(kind, parts, crs)
+
+
+def geojson_stream(
+    kind: Kind, batches: Iterable[tuple[pd.DataFrame, np.ndarray]], crs: InputCrs | str = "cgcs2000"
+) -> Iterator[bytes]:
+    """The GeoJSON FeatureCollection of a register table given in batches (frame, geometries), one piece
+    per batch, each written as it comes (nothing kept from one to the next): the same bytes however the
+    table is cut. Each column is read once as a list, the geometries converted (GCJ-02, BD-09) and written
+    as GeoJSON text by shapely in one vectorised call per batch, not cell by cell."""
     doc: dict[str, Any] = {"type": "FeatureCollection"}
     doc.update(_geojson_crs_member(str(crs)))
     doc["features"] = []
     head = json.dumps(doc, ensure_ascii=False)
     yield head[:-2].encode("utf-8")  # up to and with the features' "["
-    for start in range(0, n, batch):
+    first = True
+    for frame, geoms in batches:
+        n = len(geoms)
+        if not n:
+            continue
+        headers = primary_headers(kind)
+        columns = {headers[c]: _plain_column(frame[c]) for c in table_columns(kind, frame)}
+        out: Any = np.asarray(geoms, dtype=object)
+        if crs != InputCrs.cgcs2000:
+            out = from_storage(out, crs)  # shapely.transform: every coordinate of the batch at once
+        texts = shapely.to_geojson(out).tolist()
         parts = []
-        for i in range(start, min(n, start + batch)):
+        for i in range(n):
             props = {h: values[i] for h, values in columns.items()}
             geometry = texts[i] if texts[i] is not None else "null"
             parts.append(
                 f'{{"type": "Feature", "geometry": {geometry}, '
                 f'"properties": {json.dumps(props, ensure_ascii=False)}}}'
             )
-        yield ((", " if start else "") + ", ".join(parts)).encode("utf-8")
+        yield (("" if first else ", ") + ", ".join(parts)).encode("utf-8")
+        first = False
     yield b"]}"
+
+
+def csv_stream(
+    kind: Kind, batches: Iterable[tuple[pd.DataFrame, np.ndarray]], *, points: bool
+) -> Iterator[bytes]:
+    """The bytes of write_csv of a register table given in batches, one piece per batch. `points`: whether
+    every geometry of the whole table is a point (then 经度/纬度 columns, else WKT), known before the first
+    row is written."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    encoding = "utf-8-sig"  # the BOM, once, at the start
+    for frame, geoms in batches:
+        if not len(geoms):
+            continue
+        headers, rows = tabular(kind, frame, geoms, points=points)
+        if encoding == "utf-8-sig":
+            w.writerow(headers)
+        w.writerows([_csv_cell(v) for v in r] for r in rows)
+        yield buf.getvalue().encode(encoding)
+        encoding = "utf-8"
+        buf.seek(0)
+        buf.truncate()
+    if encoding == "utf-8-sig":  # no rows: the header alone, as write_csv writes it
+        headers, _ = tabular(kind, pd.DataFrame(), np.empty(0, dtype=object), points=points)
+        w.writerow(headers)
+        yield buf.getvalue().encode(encoding)
+
+
+def xlsx_stream(
+    kind: Kind, batches: Iterable[tuple[pd.DataFrame, np.ndarray]], *, points: bool, sheet: str = "数据"
+) -> Iterator[bytes]:
+    """The workbook of a register table given in batches (the cells write_xlsx writes: Chinese headers, text
+    escaped, dates as date cells), written as the rows come (geo.io.streaming.xlsx_chunks, text inline:
+    nothing kept but the first 199 rows, which size the columns). `points` as for csv_stream."""
+    from geo.io.streaming import xlsx_chunks
+
+    batches = iter(batches)
+    header, _ = tabular(kind, pd.DataFrame(), np.empty(0, dtype=object), points=points)
+    first: list[list[Any]] = []
+    for frame, geoms in batches:
+        if len(geoms):
+            header, first = tabular(kind, frame, geoms, typed_dates=True, points=points)
+            break
+
+    def every() -> Iterator[list[Any]]:
+        yield from first
+        for frame, geoms in batches:
+            if len(geoms):
+                yield from tabular(kind, frame, geoms, typed_dates=True, points=points)[1]
+
+    yield from xlsx_chunks([Sheet(sheet, header, every())], inline=True)  # type: ignore[arg-type]
 
 
 def _geojson_crs_member(crs: str) -> dict[str, Any]:

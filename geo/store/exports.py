@@ -7,6 +7,8 @@ control-level and class names; accident types by name): exporting and importing 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -66,43 +68,117 @@ def _where(
     return " AND ".join(parts), params
 
 
-def _frame(conn: Connection, query: str, params: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray]:
-    result = conn.execute(text(query), params)
-    columns = list(result.keys())
-    rows = result.all()  # tuples, made into columns by pandas at once (not a dict per row)
-    frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame()
-    if not len(frame):
-        return frame, np.empty(0, dtype=object)
+BATCH = 2_000  # rows fetched from the server-side cursor at a time, and written at a time
+STALL_S = 300  # a streamed export whose client takes no batch for this long is ended by PostgreSQL
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    """The SELECT of an export (`source`: its FROM … WHERE with the scope's condition; values bound in
+    `params`), and `finish`, which makes a frame of its rows into import fields (per batch: row by row)."""
+
+    columns: str
+    source: str
+    order: str
+    params: dict[str, Any]
+    finish: Callable[[pd.DataFrame], pd.DataFrame]
+
+    @property
+    def sql(self) -> str:
+        return f"SELECT {self.columns} FROM {self.source} ORDER BY {self.order}"  # noqa: S608 (fixed fragments; values bound)
+
+
+def _to_frame(rows: Sequence[Any], columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows as a frame of Python objects (an integer column with a NULL stays integers, so a batch is
+    written the same whatever else is in the export) and their geometries from the `wkb` column."""
+    if not rows:
+        return pd.DataFrame(), np.empty(0, dtype=object)
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=columns, dtype=object)
     geoms = shapely.from_wkb([bytes(b) for b in frame.pop("wkb")])
     return frame, geoms
+
+
+def _frame(conn: Connection, query: str, params: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray]:
+    result = conn.execute(text(query), params)
+    return _to_frame(result.all(), list(result.keys()))
 
 
 def _names(table: dict[str, vocab.Term] | dict[str, vocab.Sector], codes: pd.Series) -> pd.Series:
     return codes.map(lambda c: table[c].name_zh if c in table else c)
 
 
-def export_rows(
+def export_query(
     conn: Connection, kind: Kind, principal: Principal, adcode: str | None = None
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """The rows of `kind` as a frame of import fields (values as an import reads them) and geometries."""
+) -> ExportQuery:
+    """The query of `kind`'s export in the principal's scope (403 for a kind they may not export, 404 for an
+    unknown `adcode`): what export_rows and export_batches read."""
     check_export_allowed(principal, kind)
     return _EXPORTERS[kind](conn, principal, adcode)
 
 
-def _enterprises(
-    conn: Connection, principal: Principal, adcode: str | None
+def export_rows(
+    conn: Connection, kind: Kind, principal: Principal, adcode: str | None = None
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    where, params = _where(conn, principal, adcode, "t.jurisdiction_adcode", "t.id")
-    frame, geoms = _frame(
-        conn,
-        "SELECT credit_code, name, sector, business_type, address, employees, supervising_department, "  # noqa: S608 (identifiers from our specs; values bound)
-        "contact_person, contact_phone, jurisdiction_adcode AS jurisdiction, ST_AsBinary(geom) AS wkb "
-        f"FROM enterprises t WHERE {where} ORDER BY credit_code",
-        params,
+    """The rows of `kind` as a frame of import fields (values as an import reads them) and geometries."""
+    q = export_query(conn, kind, principal, adcode)
+    frame, geoms = _frame(conn, q.sql, q.params)
+    return q.finish(frame), geoms
+
+
+def export_batches(
+    conn: Connection, q: ExportQuery, batch: int | None = None
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """export_rows in batches of `batch` rows (default BATCH), read through a server-side cursor (yield_per:
+    psycopg2's named cursor, FETCH FORWARD `batch`; libpq holds one batch, never the whole result), each batch as export_rows makes its rows. The planner
+    is told the whole result will be read (cursor_tuple_fraction 1, for this transaction), so it plans as
+    for export_rows, not for the first rows fast; a reader that stalls for STALL_S seconds is cut off."""
+    batch = batch or BATCH
+    conn.execute(text("SET LOCAL cursor_tuple_fraction = 1"))
+    # a client that stops reading must not hold the snapshot (and a pooled connection) for ever: PostgreSQL
+    # ends the session after STALL_S seconds idle between two fetches
+    conn.execute(
+        text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"),
+        {"ms": str(STALL_S * 1000)},
     )
+    result = conn.execute(text(q.sql), q.params, execution_options={"yield_per": batch})
+    columns = list(result.keys())
+    try:
+        for rows in result.partitions(batch):
+            frame, geoms = _to_frame(rows, columns)
+            yield q.finish(frame), geoms
+    finally:
+        result.close()
+
+
+def export_size(conn: Connection, q: ExportQuery) -> tuple[int, bool]:
+    """(rows, whether every geometry is a point) of the export: a spreadsheet's columns (经度/纬度 or WKT)
+    are chosen before its first row is written."""
+    n, points = conn.execute(
+        text(
+            "SELECT count(*), COALESCE(bool_and(ST_GeometryType(t.geom) = 'ST_Point'), false) "  # noqa: S608 (fixed fragments; values bound)
+            f"FROM {q.source}"
+        ),
+        q.params,
+    ).one()
+    return int(n), bool(points)
+
+
+def _enterprise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if len(frame):
         frame["sector"] = _names(vocab.sectors(), frame["sector"])
-    return frame, geoms
+    return frame
+
+
+def _enterprises(conn: Connection, principal: Principal, adcode: str | None) -> ExportQuery:
+    where, params = _where(conn, principal, adcode, "t.jurisdiction_adcode", "t.id")
+    return ExportQuery(
+        "credit_code, name, sector, business_type, address, employees, supervising_department, "
+        "contact_person, contact_phone, jurisdiction_adcode AS jurisdiction, ST_AsBinary(geom) AS wkb",
+        f"enterprises t WHERE {where}",
+        "credit_code",
+        params,
+        _enterprise_frame,
+    )
 
 
 def _risk_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -132,65 +208,73 @@ _RISK_SELECT = (
 )
 
 
-def _risk_units(
-    conn: Connection, principal: Principal, adcode: str | None
-) -> tuple[pd.DataFrame, np.ndarray]:
+def _risk_units(conn: Connection, principal: Principal, adcode: str | None) -> ExportQuery:
     where, params = _where(conn, principal, adcode, "t.jurisdiction_adcode", "t.enterprise_id")
-    frame, geoms = _frame(
-        conn,
-        f"SELECT e.credit_code AS enterprise_credit_code, e.name AS enterprise_name, {_RISK_SELECT} "  # noqa: S608
-        f"FROM risk_units t JOIN enterprises e ON e.id = t.enterprise_id WHERE {where} ORDER BY e.credit_code, t.name",
+    return ExportQuery(
+        f"e.credit_code AS enterprise_credit_code, e.name AS enterprise_name, {_RISK_SELECT}",
+        f"risk_units t JOIN enterprises e ON e.id = t.enterprise_id WHERE {where}",
+        "e.credit_code, t.name",
         params,
+        _risk_frame,
     )
-    return _risk_frame(frame), geoms
 
 
-def _public_risks(
-    conn: Connection, principal: Principal, adcode: str | None
-) -> tuple[pd.DataFrame, np.ndarray]:
-    where, params = _where(conn, principal, adcode, "t.jurisdiction_adcode", None)
-    frame, geoms = _frame(
-        conn,
-        f"SELECT t.sector, {_RISK_SELECT} FROM risk_units t WHERE t.enterprise_id IS NULL AND {where} "  # noqa: S608
-        "ORDER BY t.jurisdiction_adcode, t.sector, t.name",
-        params,
-    )
+def _public_risk_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if len(frame):
         frame["sector"] = _names(vocab.sectors(), frame["sector"])
-    return _risk_frame(frame), geoms
+    return _risk_frame(frame)
 
 
-def _targets(conn: Connection, principal: Principal, adcode: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+def _public_risks(conn: Connection, principal: Principal, adcode: str | None) -> ExportQuery:
     where, params = _where(conn, principal, adcode, "t.jurisdiction_adcode", None)
-    frame, geoms = _frame(
-        conn,
-        "SELECT name, type, CASE WHEN gb_class_derived THEN NULL ELSE gb_class END AS gb_class, population, "  # noqa: S608 (identifiers from our specs; values bound)
-        "households, address, jurisdiction_adcode AS jurisdiction, ST_AsBinary(geom) AS wkb "
-        f"FROM protection_targets t WHERE {where} ORDER BY jurisdiction_adcode, type, name",
+    return ExportQuery(
+        f"t.sector, {_RISK_SELECT}",
+        f"risk_units t WHERE t.enterprise_id IS NULL AND {where}",
+        "t.jurisdiction_adcode, t.sector, t.name",
         params,
+        _public_risk_frame,
     )
+
+
+def _target_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if len(frame):
         frame["type"] = _names(vocab.target_types(), frame["type"])
         frame["gb_class"] = frame["gb_class"].map(
             lambda c: vocab.GB_CLASS_NAMES_ZH[vocab.GBClass(c)] if isinstance(c, str) else None
         )
-    return frame, geoms
+    return frame
 
 
-def _zones(conn: Connection, principal: Principal, adcode: str | None) -> tuple[pd.DataFrame, np.ndarray]:
-    where, params = _where(conn, principal, adcode, "t.parent_adcode", None)
-    frame, geoms = _frame(
-        conn,
-        "SELECT adcode, name, level, parent_adcode, source, ST_AsBinary(geom) AS wkb FROM jurisdictions t "  # noqa: S608 (identifiers from our specs; values bound)
-        f"WHERE level IN ('park', 'grid') AND {where} ORDER BY adcode",
+def _targets(conn: Connection, principal: Principal, adcode: str | None) -> ExportQuery:
+    where, params = _where(conn, principal, adcode, "t.jurisdiction_adcode", None)
+    return ExportQuery(
+        "name, type, CASE WHEN gb_class_derived THEN NULL ELSE gb_class END AS gb_class, population, "
+        "households, address, jurisdiction_adcode AS jurisdiction, ST_AsBinary(geom) AS wkb",
+        f"protection_targets t WHERE {where}",
+        "jurisdiction_adcode, type, name",
         params,
+        _target_frame,
     )
+
+
+def _zone_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if len(frame):
         frame["level"] = frame["level"].map(ZONE_LEVEL_NAMES_ZH)
-    return frame, geoms
+    return frame
 
 
-_EXPORTERS = {
+def _zones(conn: Connection, principal: Principal, adcode: str | None) -> ExportQuery:
+    where, params = _where(conn, principal, adcode, "t.parent_adcode", None)
+    return ExportQuery(
+        "adcode, name, level, parent_adcode, source, ST_AsBinary(geom) AS wkb",
+        f"jurisdictions t WHERE level IN ('park', 'grid') AND {where}",
+        "adcode",
+        params,
+        _zone_frame,
+    )
+
+
+_EXPORTERS: dict[Kind, Callable[[Connection, Principal, str | None], ExportQuery]] = {
     Kind.enterprises: _enterprises,
     Kind.risk_units: _risk_units,
     Kind.public_risks: _public_risks,

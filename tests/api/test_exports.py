@@ -327,3 +327,18 @@ def test_xlsx_and_gpkg_exports_keep_dates_as_dates(client: Any, tmp_path: Path) 
     info = pyogrio.read_info(path)
     types = dict(zip(info["fields"], info["ogr_types"], strict=True))
     assert types["评估日期"] == "OFTDate"
+
+
+def test_streamed_csv_is_gzipped_for_a_client_that_asks(client: Any, engine: Engine, tmp_path: Path) -> None:
+    from api.usecases import exports as usecase
+    from geo.access import SYSTEM
+
+    api = guarded(client)
+    _load_register(api, tmp_path)
+    params = {"kind": "risk_units", "format": "csv"}
+    gzipped = api.get(EXPORTS, params=params, headers={"Accept-Encoding": "gzip"})
+    assert gzipped.headers["content-encoding"] == "gzip"
+    plain = api.get(EXPORTS, params=params, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    whole = usecase.export_table(engine, SYSTEM, "risk_units", fmt="csv").content
+    assert gzipped.content == plain.content == whole  # httpx takes the gzip off
