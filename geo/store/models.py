@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Final
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -34,6 +34,27 @@ AREA_M2_SQL = (
     "CASE WHEN GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON') "
     "THEN ST_Area(geom::geography, true) ELSE 0 END"
 )
+
+# Where a risk unit lies on the web-Mercator tile grid (display only), kept by PostgreSQL from its geometry
+# (migration 0024t, which has the same expressions): its box centre in tile units of zoom 11 (2^23 a side),
+# the box's larger side in those units, and the Morton code of the centre, so that a tile of zoom ≤ 11 is
+# one range of codes (geo.store.tiles draws small units per cell from an index-only scan).
+_BOX = "geom::box3d"
+TILE_X_SQL = (
+    f"LEAST(8388607, GREATEST(0, floor(((ST_XMin({_BOX}) + ST_XMax({_BOX})) * 0.5 + 180.0) / 360.0 * 8388608.0)))"
+    "::integer"
+)
+TILE_Y_SQL = (
+    "LEAST(8388607, GREATEST(0, floor((1.0 - ln(tan(pi() / 4.0 + radians(LEAST(85.0511287798, GREATEST("
+    f"-85.0511287798, (ST_YMin({_BOX}) + ST_YMax({_BOX})) * 0.5))) / 2.0)) / pi()) / 2.0 * 8388608.0)))::integer"
+)
+TILE_SPAN_SQL = (
+    f"GREATEST((ST_XMax({_BOX}) - ST_XMin({_BOX})) / 360.0 * 8388608.0, radians(ST_YMax({_BOX}) - ST_YMin({_BOX})) "
+    f"* (8388608.0 / (2.0 * pi())) / cos(radians((ST_YMin({_BOX}) + ST_YMax({_BOX})) * 0.5)))"
+)
+TILE_M_SQL = f"riskmap_morton({TILE_X_SQL}, {TILE_Y_SQL})"
+TILE_WIDE: Final = 64
+"""tile_span (zoom-11 units) from which a unit is in the partial index of wide units (a cell at zoom 11)."""
 
 
 class Base(DeclarativeBase):
@@ -168,9 +189,33 @@ class RiskUnit(TimestampMixin, Base):
     # Geodesic area (CGCS2000 spheroid) of polygonal units, 0 for points and lines: the four-colour
     # map's area shares use it for every unit that lies wholly inside a zone.
     area_m2: Mapped[float] = mapped_column(Float, Computed(AREA_M2_SQL, persisted=True))
+    tile_x: Mapped[int] = mapped_column(Integer, Computed(TILE_X_SQL, persisted=True))
+    tile_y: Mapped[int] = mapped_column(Integer, Computed(TILE_Y_SQL, persisted=True))
+    tile_span: Mapped[float] = mapped_column(DOUBLE_PRECISION, Computed(TILE_SPAN_SQL, persisted=True))
+    tile_m: Mapped[int] = mapped_column(BigInteger, Computed(TILE_M_SQL, persisted=True))
 
     __table_args__ = (
         Index("ix_risk_units_geom_gist", "geom", postgresql_using="gist"),
+        # a low-zoom tile's small units by an index-only range scan; its wide ones by a small GiST (0024t)
+        Index(
+            "ix_risk_units_tile_m",
+            "tile_m",
+            postgresql_include=[
+                "tile_x",
+                "tile_y",
+                "tile_span",
+                "level",
+                "id",
+                "enterprise_id",
+                "jurisdiction_adcode",
+            ],
+        ),
+        Index(
+            "ix_risk_units_geom_wide",
+            "geom",
+            postgresql_using="gist",
+            postgresql_where=text(f"tile_span >= {TILE_WIDE}"),
+        ),
         # Partial indexes: each index is work on every inserted row (migration 0008).
         Index("ix_risk_units_level_major", "level", postgresql_where=text("level <= 2")),
         # a jurisdiction's counts by level from the index alone (geo.store.filed.unit_level_counts)

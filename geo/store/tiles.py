@@ -39,17 +39,19 @@ from sqlalchemy import (
     cast,
     func,
     literal_column,
+    null,
     or_,
     select,
     text,
     true,
+    union_all,
 )
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import UserDefinedType
 
 from geo.access import Principal, Role
 from geo.store import repository as repo
-from geo.store.models import Hazard
+from geo.store.models import TILE_WIDE, Hazard
 
 TILE_LOCK: Final = 0x54494C45  # the same constant as migration 0017's
 EXTENT: Final = 4096
@@ -72,6 +74,7 @@ class Layer:
     description: str
     cells: bool = True  # small features drawn per cell at low zooms (not boundaries)
     graded: bool = False  # has a risk level 1–4 (`level_of`; cells carry the highest and n1–n4)
+    placed: bool = False  # stores its place on the tile grid (tile_x, tile_y, tile_span, tile_m: 0024t)
 
 
 LAYERS: Final[dict[str, Layer]] = {
@@ -90,6 +93,7 @@ LAYERS: Final[dict[str, Layer]] = {
         repo.RISK_UNITS,
         "risk units (风险单元) with their level 1–4",
         graded=True,
+        placed=True,
     ),
     "enterprises": Layer(
         "enterprises",
@@ -246,7 +250,7 @@ def layer_tile_at(
     # every value that differs from tile to tile is a named bound parameter of the statement
     params: dict[str, Any] = {"z": z, "x": x, "y": y, "bz": z, "bx": x, "by": y, "tol": tolerance(z)}
     if aggregate:
-        params.update(_cell_scales(z, x, y))
+        params.update(_placed_params(z, x, y) if layer.placed else _cell_scales(z, x, y))
     body, at = conn.exec_driver_sql(sql, {**fixed, **params}).one()
     return Made(bytes(body or b""), int(at))
 
@@ -282,6 +286,8 @@ def _tile_statement(layer: Layer, where_scope: list[Any], aggregate: bool, adcod
         # No `geom IS NOT NULL` filter: ST_AsMVT skips a row whose geometry is NULL (outside the tile), and
         # the filter made PostgreSQL compute every geometry twice (once for it, once for the tile).
         mvt: Any = select(_mvt_geom(t.c.geom, z, x, y).label("geom"), *attrs).where(*where).subquery("mvt")
+    elif layer.placed:
+        mvt = _placed_cells_and_features(t, attrs, where[1:], z, x, y)
     else:
         level = level_of(layer, t) if layer.graded else None
         mvt = _cells_and_features(t, attrs, where, level, z, x, y)
@@ -362,6 +368,101 @@ def _cells_and_features(
     one = select(*own).where(t.c.id == grouped.c.id).limit(1).lateral("one")  # a lookup per feature
     shown = [grouped.c[a.name] if a.name in kept else one.c[a.name] for a in attrs]
     counts = [grouped.c.count, *(grouped.c[f"n{k}"] for k in LEVELS if graded)]
+    return (
+        select(grouped.c.geom, *shown, *counts)
+        .select_from(grouped.outerjoin(one, true()))
+        .where(grouped.c.geom.is_not(None))
+        .subquery("mvt")
+    )
+
+
+PLACED_ZOOM: Final = 11
+"""The zoom of the stored tile_x / tile_y / tile_span (tile units of zoom 11: 2^23 a side)."""
+
+
+def morton(x: int, y: int) -> int:
+    """x's bits in the even places, y's in the odd ones: `riskmap_morton` of migration 0024t."""
+    m = 0
+    for bit in range(32):
+        m |= ((x >> bit) & 1) << (2 * bit) | ((y >> bit) & 1) << (2 * bit + 1)
+    return m
+
+
+def _placed_params(z: int, x: int, y: int) -> dict[str, Any]:
+    """The bound values of a placed layer's cells at tile z/x/y: the tile's range of Morton codes, the shift
+    from a stored place to its cell, and the scale from stored units to this tile's."""
+    down = PLACED_ZOOM - z  # zoom-11 units per unit of this zoom: 2**down
+    first = morton(x, y) << (2 * (down + 12))
+    return {
+        "mlo": first,
+        "mhi": first + (1 << (2 * (down + 12))),
+        "csh": down + 6,  # a cell is 64 = 2**6 units of this zoom
+        "cx0": x * (EXTENT // CELL),
+        "cy0": y * (EXTENT // CELL),
+        "scale": 2.0**-down,
+        "ox": float(x * EXTENT),
+        "oy": float(y * EXTENT),
+        "wide": float(CELL << down),
+    }
+
+
+def _placed_cells_and_features(t: Table, attrs: list[Any], scoped: list[Any], z: int, x: int, y: int) -> Any:
+    """`_cells_and_features` for a table that stores each row's place (risk units): the small rows of the
+    tile, those whose box centre lies in it, from an index-only range scan of their Morton codes grouped by
+    cell (no geometry read); the rows at least a cell wide that meet the tile, from the partial GiST index
+    of wide rows, drawn as themselves. The same cells, counts and levels as the per-row placement (a single
+    row's point is placed to 2^(z-11) of a tile unit: under a pixel)."""
+    i8, f8 = BigInteger(), Float(precision=53)
+    mlo, mhi, csh, cx0, cy0 = (bindparam(k, 0, type_=i8) for k in ("mlo", "mhi", "csh", "cx0", "cy0"))
+    scale, ox, oy, wide = (bindparam(k, 0.0, type_=f8) for k in ("scale", "ox", "oy", "wide"))
+    side = EXTENT // CELL
+    cell = ((t.c.tile_x.op(">>")(csh) - cx0) * side + (t.c.tile_y.op(">>")(csh) - cy0)).label("cell")
+    n = func.count()
+    small = (
+        select(
+            cell,
+            n.label("n"),
+            func.min(t.c.level).label("level"),
+            *(func.count().filter(t.c.level == k).label(f"n{k}") for k in LEVELS),
+            func.min(t.c.id).label("id"),
+            func.min(t.c.tile_x).label("px"),
+            func.min(t.c.tile_y).label("py"),
+        )
+        .where(t.c.tile_m >= mlo, t.c.tile_m < mhi, t.c.tile_span < wide, *scoped)
+        .group_by(literal_column("1"))
+        .subquery("small")
+    )
+    cx, cy = small.c.cell / side, small.c.cell % side
+    square = func.ST_Reverse(func.ST_MakeEnvelope(cx * CELL, cy * CELL, cx * CELL + CELL, cy * CELL + CELL))
+    point = func.ST_MakePoint(
+        func.round(cast(small.c.px, f8) * scale - ox), func.round(cast(small.c.py, f8) * scale - oy)
+    )
+    cells = select(
+        case((small.c.n == 1, point), else_=square).label("geom"),
+        case((small.c.n == 1, small.c.id)).label("id"),
+        small.c.n.label("count"),
+        small.c.level,
+        *(small.c[f"n{k}"] for k in LEVELS),
+    )
+    none = cast(null(), i8)
+    wide_rows = select(
+        _mvt_geom(t.c.geom, z, x, y).label("geom"),
+        t.c.id,
+        none.label("count"),
+        t.c.level,
+        *(none.label(f"n{k}") for k in LEVELS),
+    ).where(
+        t.c.geom.op("&&")(_search_box(z, x, y)),
+        t.c.tile_span >= literal_column(str(TILE_WIDE), f8),  # the partial index's own condition
+        t.c.tile_span >= wide,
+        *scoped,
+    )
+    grouped = union_all(cells, wide_rows).subquery("grouped")
+    kept = {"id", "level"}
+    own = [a for a in attrs if a.name not in kept]
+    one = select(*own).where(t.c.id == grouped.c.id).limit(1).lateral("one")  # a lookup per feature
+    shown = [grouped.c[a.name] if a.name in kept else one.c[a.name] for a in attrs]
+    counts = [grouped.c.count, *(grouped.c[f"n{k}"] for k in LEVELS)]
     return (
         select(grouped.c.geom, *shown, *counts)
         .select_from(grouped.outerjoin(one, true()))
