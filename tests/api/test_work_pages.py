@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from api.app import create_app
-from api.settings import AuthSettings, DatabaseSettings, Settings
 from tests.api.builders import (
     ENTERPRISES,
     HUIAN,
@@ -26,7 +24,8 @@ from tests.api.builders import (
     protection_target_feature,
     risk_unit_feature,
 )
-from tests.principals import TEST_SECRET, add_test_user, bearer
+from tests.principals import add_test_user, bearer
+from tests.worlds import admin_app, empty_register
 
 HTML = {"Accept": "text/html"}
 OWN = "泉港工作页石化有限公司"
@@ -38,12 +37,9 @@ TARGET = "工作页小学"
 
 @pytest.fixture(scope="module")
 def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict[str, Any]]:
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE risk_units, protection_targets, enterprises RESTART IDENTITY CASCADE"))
-        conn.execute(text("TRUNCATE hazards, inspections RESTART IDENTITY CASCADE"))
-    settings = Settings(db=DatabaseSettings(DATABASE_URL=database_url), auth=AuthSettings(secret=TEST_SECRET))
-    app = create_app(settings)
-    with TestClient(app, headers=bearer(add_test_user(engine, "admin"), "admin")) as admin:
+    empty_register(engine)
+    app, headers = admin_app(database_url, engine)
+    with TestClient(app, headers=headers) as admin:
         own = created(admin.post(ENTERPRISES, json=enterprise_feature(81, at=QUANGANG, name=OWN)))
         other = created(admin.post(ENTERPRISES, json=enterprise_feature(82, at=HUIAN, name=OTHER)))
         unit = created(admin.post(RISK_UNITS, json=risk_unit_feature(own["id"], level=1, name=UNIT)))

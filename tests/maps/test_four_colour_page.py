@@ -31,6 +31,7 @@ from tests.api.builders import guarded
 from tests.maps.browser import Browser, require_chromium, serve_app
 from tests.maps.frames import ARTIFACTS
 from tests.principals import TEST_SECRET, add_test_user, bearer
+from tests.worlds import empty_register
 
 FOUR = "/api/v1/analysis/four-color"
 COUNTY, CITY = "350505", "350500"  # 泉港区 has no townships loaded; 泉州市 has its 12 districts
@@ -39,9 +40,7 @@ COUNTY, CITY = "350505", "350500"  # 泉港区 has no townships loaded; 泉州�
 @pytest.fixture(scope="module")
 def demo(engine: Engine, boundaries: None) -> Iterator[None]:
     """The demo register as `riskmap demo` loads it (full size: the density breaks are set on it)."""
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE risk_units, protection_targets, enterprises RESTART IDENTITY CASCADE"))
-        conn.execute(text("TRUNCATE hazards, inspections RESTART IDENTITY CASCADE"))
+    empty_register(engine)
     load_demo(engine, echo=lambda _: None)
     yield
     with engine.begin() as conn:

@@ -12,10 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from api.app import create_app
-from api.settings import AuthSettings, DatabaseSettings, Settings
 from geo.access import SYSTEM
 from geo.store import users
 from geo.store.answer_cache import CACHE
@@ -34,7 +32,8 @@ from tests.api.builders import (
 from tests.maps.browser import Browser, require_chromium, serve_app
 from tests.maps.frames import ARTIFACTS
 from tests.maps.test_pages_browser import Tab, _fill_and_submit
-from tests.principals import TEST_SECRET, add_test_user, bearer
+from tests.principals import add_test_user, bearer
+from tests.worlds import admin_app, empty_register
 
 PASSWORD = "a long enough password"
 HTML = {"Accept": "text/html"}
@@ -53,14 +52,12 @@ LAYERS = {
 
 @pytest.fixture(scope="module")
 def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict[str, Any]]:
+    empty_register(engine)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE risk_units, protection_targets, enterprises RESTART IDENTITY CASCADE"))
-        conn.execute(text("TRUNCATE hazards, inspections RESTART IDENTITY CASCADE"))
         for name in ("onemap-reg", "onemap-ent"):
             users.remove_user(conn, SYSTEM, name)
-    settings = Settings(db=DatabaseSettings(DATABASE_URL=database_url), auth=AuthSettings(secret=TEST_SECRET))
-    app = create_app(settings)
-    with TestClient(app, headers=bearer(add_test_user(engine, "admin"), "admin")) as admin:
+    app, headers = admin_app(database_url, engine)
+    with TestClient(app, headers=headers) as admin:
         own = created(admin.post(ENTERPRISES, json=enterprise_feature(71, at=QUANGANG, name=OWN)))
         other = created(admin.post(ENTERPRISES, json=enterprise_feature(72, at=HUIAN, name=OTHER)))
         x, y = QUANGANG

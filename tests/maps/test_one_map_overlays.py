@@ -16,8 +16,6 @@ from fastapi.testclient import TestClient
 from pyproj import Geod
 from sqlalchemy import Engine, text
 
-from api.app import create_app
-from api.settings import AuthSettings, DatabaseSettings, Settings
 from geo.store import safety_distance
 from geo.store.answer_cache import AnswerCache
 from tests.api.builders import (
@@ -32,7 +30,8 @@ from tests.api.builders import (
     risk_unit_feature,
 )
 from tests.maps.browser import Browser, require_chromium, serve_app
-from tests.principals import TEST_SECRET, add_test_user, bearer
+from tests.principals import add_test_user, bearer
+from tests.worlds import admin_app, empty_register
 
 HTML = {"Accept": "text/html"}
 SAFETY = "/api/v1/analysis/safety-distance"
@@ -78,12 +77,8 @@ def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict[
     """泉港: a tank group (level 1, 150 m) with a school 120 m north (a violation by distance); 2 km east a
     level-1 unit of no hazard kind with a kindergarten 80 m from it (inside its inner consultation zone:
     vetoed); the two enterprises 300 m apart, of one trade (a joint-prevention cluster)."""
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE risk_units, protection_targets, enterprises RESTART IDENTITY CASCADE"))
-        conn.execute(text("TRUNCATE hazards, inspections RESTART IDENTITY CASCADE"))
-    settings = Settings(db=DatabaseSettings(DATABASE_URL=database_url), auth=AuthSettings(secret=TEST_SECRET))
-    app = create_app(settings)
-    admin_headers = bearer(add_test_user(engine, "admin"), "admin")
+    empty_register(engine)
+    app, admin_headers = admin_app(database_url, engine)
     with TestClient(app, headers=admin_headers) as admin:
         plant = created(admin.post(ENTERPRISES, json=enterprise_feature(81, name="泉港一张图储运公司")))
         far = at(2000, 90)

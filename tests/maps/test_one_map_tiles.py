@@ -14,8 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from api.app import create_app
-from api.settings import AuthSettings, DatabaseSettings, Settings
 from geo.store.answer_cache import AnswerCache
 from maps.one_map import TARGET_CLASSES
 from tests.api.builders import (
@@ -29,7 +27,7 @@ from tests.api.builders import (
 )
 from tests.maps.browser import Browser, require_chromium, serve_app
 from tests.maps.frames import ARTIFACTS
-from tests.principals import TEST_SECRET, add_test_user, bearer
+from tests.worlds import admin_app, empty_register
 
 HTML = {"Accept": "text/html"}
 SIDE = 0.0006  # about 60 m: many pixels at zoom 16
@@ -37,12 +35,8 @@ SIDE = 0.0006  # about 60 m: many pixels at zoom 16
 
 @pytest.fixture(scope="module")
 def world(database_url: str, engine: Engine, boundaries: None) -> Iterator[dict[str, Any]]:
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE risk_units, protection_targets, enterprises RESTART IDENTITY CASCADE"))
-        conn.execute(text("TRUNCATE hazards, inspections RESTART IDENTITY CASCADE"))
-    settings = Settings(db=DatabaseSettings(DATABASE_URL=database_url), auth=AuthSettings(secret=TEST_SECRET))
-    app = create_app(settings)
-    headers = bearer(add_test_user(engine, "admin"), "admin")
+    empty_register(engine)
+    app, headers = admin_app(database_url, engine)
     units = []
     with TestClient(app, headers=headers) as admin:
         x, y = QUANGANG
