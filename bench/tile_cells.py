@@ -22,10 +22,9 @@ import os
 import statistics
 import time
 from pathlib import Path
-from typing import Any
 
 import mapbox_vector_tile
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import create_engine, text
 
 from bench.common import machine, server_url, write_report
 from geo.access import Principal, Role
@@ -34,13 +33,7 @@ from geo.store import tiles
 ADMIN = Principal(Role.admin, "bench")
 PLACED = tiles.LAYERS["risk_units"]
 PER_ROW = tiles.Layer(**{**PLACED.__dict__, "placed": False})
-
-
-def _statement(conn: Connection, layer: tiles.Layer) -> tuple[str, dict[str, Any]]:
-    compiled = tiles._tile_statement(layer, [], True, None).compile(
-        dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
-    )
-    return tiles.TILE_SETTINGS + str(compiled), dict(compiled.params)
+LAYERS = {"placed": PLACED, "per row": PER_ROW}
 
 
 def _units(body: bytes) -> int:
@@ -71,7 +64,8 @@ def main() -> None:
             ).one()
             lon, lat = (x0 + x1) / 2, (y0 + y1) / 2
             sql = {
-                name: _statement(conn, layer) for name, layer in (("placed", PLACED), ("per row", PER_ROW))
+                name: tiles.compiled_tile_statement(conn, layer, [], True, None)
+                for name, layer in LAYERS.items()
             }
             for z in args.zooms:
                 n = 2**z
@@ -82,11 +76,8 @@ def main() -> None:
                 size = 0
                 for x in (cx - 1, cx, cx + 1):
                     for y in (cy - 1, cy, cy + 1):
-                        base: dict[str, Any] = {"z": z, "x": x, "y": y, "bz": z, "bx": x, "by": y}
-                        base["tol"] = tiles.tolerance(z)
                         params = {
-                            "placed": {**base, **tiles._placed_params(z, x, y)},
-                            "per row": {**base, **tiles._cell_scales(z, x, y)},
+                            name: tiles.tile_params(layer, True, z, x, y) for name, layer in LAYERS.items()
                         }
                         for run in range(args.runs + 1):  # the first making of each warms the cache
                             for name in ("placed", "per row"):

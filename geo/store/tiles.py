@@ -238,21 +238,33 @@ def layer_tile_at(
         if kept is not None:
             _STATEMENTS.move_to_end(key)
     if kept is None:
-        compiled = _tile_statement(layer, where_scope, aggregate, adcode).compile(
-            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
-        )
-        kept = (TILE_SETTINGS + str(compiled), dict(compiled.params))
+        kept = compiled_tile_statement(conn, layer, where_scope, aggregate, adcode)
         with _STATEMENTS_LOCK:
             _STATEMENTS[key] = kept
             while len(_STATEMENTS) > _STATEMENTS_MAX:
                 _STATEMENTS.popitem(last=False)
     sql, fixed = kept
-    # every value that differs from tile to tile is a named bound parameter of the statement
+    body, at = conn.exec_driver_sql(sql, {**fixed, **tile_params(layer, aggregate, z, x, y)}).one()
+    return Made(bytes(body or b""), int(at))
+
+
+def compiled_tile_statement(
+    conn: Connection, layer: Layer, where_scope: list[Any], aggregate: bool, adcode: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The SQL of a tile of `layer` (with `TILE_SETTINGS`) and its parameters that are the same for every tile;
+    `tile_params` gives the others."""
+    compiled = _tile_statement(layer, where_scope, aggregate, adcode).compile(
+        dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    return TILE_SETTINGS + str(compiled), dict(compiled.params)
+
+
+def tile_params(layer: Layer, aggregate: bool, z: int, x: int, y: int) -> dict[str, Any]:
+    """Every value that differs from tile to tile: the named bound parameters of a compiled tile statement."""
     params: dict[str, Any] = {"z": z, "x": x, "y": y, "bz": z, "bx": x, "by": y, "tol": tolerance(z)}
     if aggregate:
         params.update(_placed_params(z, x, y) if layer.placed else _cell_scales(z, x, y))
-    body, at = conn.exec_driver_sql(sql, {**fixed, **params}).one()
-    return Made(bytes(body or b""), int(at))
+    return params
 
 
 TILE_SETTINGS: Final = (
@@ -362,7 +374,13 @@ def _cells_and_features(
         .group_by(keyed.c.cell)
         .subquery("grouped")
     )
-    # the attributes of a feature drawn alone (or alone in its cell), by its primary key
+    return _with_attributes(t, attrs, grouped, graded)
+
+
+def _with_attributes(t: Table, attrs: list[Any], grouped: Any, graded: bool) -> Any:
+    """The MVT rows of `grouped` (geom, id of a feature drawn alone or alone in its cell, count, and for a graded
+    layer level and n1–n4), with the other attributes of each feature drawn alone looked up by its primary key;
+    rows whose geometry fell outside the tile dropped."""
     kept = {"id", "level"} if graded else {"id"}
     own = [a for a in attrs if a.name not in kept]
     one = select(*own).where(t.c.id == grouped.c.id).limit(1).lateral("one")  # a lookup per feature
@@ -457,18 +475,7 @@ def _placed_cells_and_features(t: Table, attrs: list[Any], scoped: list[Any], z:
         t.c.tile_span >= wide,
         *scoped,
     )
-    grouped = union_all(cells, wide_rows).subquery("grouped")
-    kept = {"id", "level"}
-    own = [a for a in attrs if a.name not in kept]
-    one = select(*own).where(t.c.id == grouped.c.id).limit(1).lateral("one")  # a lookup per feature
-    shown = [grouped.c[a.name] if a.name in kept else one.c[a.name] for a in attrs]
-    counts = [grouped.c.count, *(grouped.c[f"n{k}"] for k in LEVELS)]
-    return (
-        select(grouped.c.geom, *shown, *counts)
-        .select_from(grouped.outerjoin(one, true()))
-        .where(grouped.c.geom.is_not(None))
-        .subquery("mvt")
-    )
+    return _with_attributes(t, attrs, union_all(cells, wide_rows).subquery("grouped"), graded=True)
 
 
 class Box3D(UserDefinedType[Any]):

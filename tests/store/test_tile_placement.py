@@ -34,12 +34,8 @@ def _made(
 ) -> list[Any]:
     """The decoded tile, made by the stored places or row by row (statements built here, not kept)."""
     layer = LAYER if placed else tiles.Layer(**{**LAYER.__dict__, "placed": False})
-    statement = tiles._tile_statement(layer, tiles.scope(principal, layer), True, adcode)
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params: dict[str, Any] = {**compiled.params, "z": z, "x": x, "y": y, "bz": z, "bx": x, "by": y}
-    params["tol"] = tiles.tolerance(z)
-    params.update(tiles._placed_params(z, x, y) if placed else tiles._cell_scales(z, x, y))
-    body = conn.exec_driver_sql(tiles.TILE_SETTINGS + str(compiled), params).one()[0]
+    sql, fixed = tiles.compiled_tile_statement(conn, layer, tiles.scope(principal, layer), True, adcode)
+    body = conn.exec_driver_sql(sql, {**fixed, **tiles.tile_params(layer, True, z, x, y)}).one()[0]
     return list(mapbox_vector_tile.decode(bytes(body or b"")).get("risk_units", {}).get("features", []))
 
 
