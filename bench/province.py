@@ -830,6 +830,12 @@ def _sizes(size: int, sent: int) -> str:
     return f"{size / 2**20:.2f} MB (sent as it is)"
 
 
+def _median_and_runs(times: list[float], error: str) -> tuple[str, str]:
+    """A row's median seconds ("—" when a run failed or none ran) and every run's, as the tables print them."""
+    median = f"{statistics.median(times):.3f}" if times and not error else "—"
+    return median, ", ".join(f"{t:.3f}" for t in times)
+
+
 def timed_runs(runs: int, fn: Any, pid: int | str) -> tuple[list[float], Any, float | None, str]:
     """Run fn `runs` times (stopping at the first that fails or passes TIMEOUT): (seconds of each, the last
     result, the peak RSS MB of process `pid` over the runs, what went wrong or "")."""
@@ -1239,8 +1245,7 @@ def measure_exports_main(args: argparse.Namespace) -> None:
                         args.runs, lambda p=path: http_get(port, p, headers), pid
                     )
                     answer = error or f"{result[0]}, {_sizes(result[2], result[1])}"
-                    med = f"{statistics.median(times):.3f}" if times and not error else "—"
-                    runs = ", ".join(f"{t:.3f}" for t in times)
+                    med, runs = _median_and_runs(times, error)
                     table.append(
                         f"| riskmap ({args.label}): {fmt} of the {what}'s risk units ({adcode}) | {answer} | {med} "
                         f"| {runs} | {before:.0f} | {peak or 0:.0f} | {load_average()} |"
@@ -1251,8 +1256,7 @@ def measure_exports_main(args: argparse.Namespace) -> None:
                         times, result, peak, error = timed_runs(
                             args.runs, peer_export(engine, adcode, fmt), "self"
                         )
-                        med = f"{statistics.median(times):.3f}" if times and not error else "—"
-                        runs = ", ".join(f"{t:.3f}" for t in times)
+                        med, runs = _median_and_runs(times, error)
                         table.append(
                             f"| peer: read_postgis + pyogrio {fmt} of the same rows | {error or result} | {med} | {runs} "
                             f"| {before:.0f} (this process) | {peak or 0:.0f} (this process) | {load_average()} |"
