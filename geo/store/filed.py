@@ -1,12 +1,12 @@
 """What is filed under a jurisdiction (its subtree), found from the rows' side: the few distinct codes the
 rows of a register table are filed under (a loose scan of the table's `jurisdiction_adcode` index, one
-probe per distinct code), each walked up the tree to see whether `adcode` is among its ancestors.
+probe per distinct code), kept when `jurisdiction_closure` has `adcode` among their ancestors.
 
-The walk down a province's tree (`repository.SUBTREE_CTE`: 39,700 jurisdictions in the synthetic
-province of bench/province.py) and the hash join of 1,000,000 risk units against it cost more than reading
-the units: the level counts of the one map took 0.55 s that way on a quiet machine, 0.3 s this way (the
-units' 90 filing codes found in 0.02 s, then the units of those codes counted in one scan). The answers are
-those of the walk down (the same rows counted), which the tests check.
+Matching the units against a province's whole subtree (39,700 jurisdictions in the synthetic province of
+bench/province.py; then walked down recursively) cost more than reading the units: the level counts of the
+one map took 0.55 s that way on a quiet machine, 0.3 s this way (the units' 90 filing codes found in 2 ms,
+then the units of those codes counted in one scan). The answers are those of the subtree's (the same rows
+counted), which the tests check.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from geo.vocab import ADMIN_LEVELS
 
 # The tables whose rows are filed under a jurisdiction (the only names put into the statement below).
 _FILED_TABLES: Final = frozenset({"risk_units", "enterprises", "protection_targets"})
-MAX_DEPTH: Final = 16  # province → village is 5; parks and grids hang below those
 
-# Distinct filing codes by a loose index scan (the next code after each), then each code's chain of
-# ancestors; the codes whose chain meets :adcode. The depth guards against a cycle in parent_adcode.
+# Distinct filing codes by a loose index scan (the next code after each); those below :adcode are the ones
+# the jurisdiction closure (migration 0023s) pairs with it.
 _FILED_CODES = """
 WITH RECURSIVE filed AS (
     (SELECT t.jurisdiction_adcode::text AS code FROM {table} t
@@ -33,15 +32,9 @@ WITH RECURSIVE filed AS (
     SELECT (SELECT t.jurisdiction_adcode::text FROM {table} t WHERE t.jurisdiction_adcode > f.code
             ORDER BY t.jurisdiction_adcode LIMIT 1)
     FROM filed f WHERE f.code IS NOT NULL
-), up AS (
-    SELECT f.code AS filed, j.adcode::text AS adcode, j.parent_adcode::text AS parent, 0 AS depth
-    FROM filed f JOIN jurisdictions j ON j.adcode = f.code
-    UNION ALL
-    SELECT up.filed, j.adcode::text, j.parent_adcode::text, up.depth + 1
-    FROM up JOIN jurisdictions j ON j.adcode = up.parent
-    WHERE up.adcode <> :adcode AND up.depth < :max_depth
 )
-SELECT DISTINCT filed FROM up WHERE adcode = :adcode ORDER BY filed
+SELECT f.code FROM filed f JOIN jurisdiction_closure c ON c.descendant = f.code AND c.ancestor = :adcode
+ORDER BY f.code
 """
 
 # The one statement of `summary.level_counts` over the codes found (a constant list: the planner sees how
@@ -60,7 +53,7 @@ def filed_codes(conn: Connection, table: str, adcode: str) -> list[str]:
     if table not in _FILED_TABLES:
         raise ValueError(f"not a register table filed under jurisdictions: {table}")
     sql = text(_FILED_CODES.replace("{table}", table))
-    return [str(c) for c in conn.execute(sql, {"adcode": adcode, "max_depth": MAX_DEPTH}).scalars()]
+    return [str(c) for c in conn.execute(sql, {"adcode": adcode}).scalars()]
 
 
 def unit_level_counts(conn: Connection, principal: Principal, adcode: str) -> dict[str, int]:
