@@ -320,12 +320,16 @@ def jurisdiction_subtree(adcode: str) -> Select[Any]:
     return select(JC.c.descendant.label("adcode")).where(JC.c.ancestor == adcode)
 
 
+def _descendants(adcodes: Sequence[str]) -> Select[Any]:
+    """The adcodes of the subtrees of `adcodes` (each with itself), once each, from the closure table."""
+    return select(JC.c.descendant).where(JC.c.ancestor.in_(list(adcodes))).distinct()
+
+
 def subtree_codes(conn: Connection, adcodes: Sequence[str]) -> list[str]:
     """The adcodes of the subtrees of `adcodes` (each with itself), sorted, from the closure table."""
     if not adcodes:
         return []
-    q = select(JC.c.descendant).where(JC.c.ancestor.in_(list(adcodes))).distinct().order_by(JC.c.descendant)
-    return [str(c) for c in conn.execute(q).scalars()]
+    return [str(c) for c in conn.execute(_descendants(adcodes).order_by(JC.c.descendant)).scalars()]
 
 
 def in_codes(column: ColumnElement[Any], codes: Sequence[str]) -> ColumnElement[bool]:
@@ -340,8 +344,7 @@ ARRAY_MAX: Final = 10_000
 
 
 def _codes_or_none(conn: Connection, adcodes: Sequence[str]) -> list[str] | None:
-    q = select(JC.c.descendant).where(JC.c.ancestor.in_(list(adcodes))).distinct().limit(ARRAY_MAX + 1)
-    codes = [str(c) for c in conn.execute(q).scalars()]
+    codes = [str(c) for c in conn.execute(_descendants(adcodes).limit(ARRAY_MAX + 1)).scalars()]
     return None if len(codes) > ARRAY_MAX else codes
 
 
