@@ -24,16 +24,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 from geo.escape import escape_cell
-from geo.io.writers import Sheet
+from geo.io.writers import Sheet, csv_cell
 
 __all__ = ["csv_chunks", "gzip_chunks", "xlsx_chunks"]
 
 CHUNK: Final = 1 << 16  # bytes handed on at a time
 ROWS_PER_CHUNK: Final = 2_000
-
-
-def _csv_cell(v: Any) -> Any:
-    return "" if v is None else (repr(v) if isinstance(v, float) else escape_cell(str(v)))
 
 
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
@@ -44,7 +40,7 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     w.writerow(header)
     first = True
     for n, r in enumerate(rows, start=1):
-        w.writerow([_csv_cell(v) for v in r])
+        w.writerow([csv_cell(v) for v in r])
         if n % ROWS_PER_CHUNK == 0:
             yield buf.getvalue().encode("utf-8-sig" if first else "utf-8")
             first = False

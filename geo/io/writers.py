@@ -119,7 +119,8 @@ class Sheet(NamedTuple):
     rows: Sequence[Sequence[Any]]
 
 
-def _csv_cell(v: Any) -> Any:
+def csv_cell(v: Any) -> Any:
+    """A value as a CSV cell: None empty, a float exactly (repr), text escaped (never a formula)."""
     return "" if v is None else (repr(v) if isinstance(v, float) else escape_cell(str(v)))
 
 
@@ -130,7 +131,7 @@ def write_rows_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> byte
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(header)
     for r in rows:
-        w.writerow([_csv_cell(v) for v in r])
+        w.writerow([csv_cell(v) for v in r])
     return buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
 
 
@@ -301,7 +302,7 @@ def csv_stream(
         headers, rows = tabular(kind, frame, geoms, points=points)
         if encoding == "utf-8-sig":
             w.writerow(headers)
-        w.writerows([_csv_cell(v) for v in r] for r in rows)
+        w.writerows([csv_cell(v) for v in r] for r in rows)
         yield buf.getvalue().encode(encoding)
         encoding = "utf-8"
         buf.seek(0)
